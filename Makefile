@@ -1,0 +1,37 @@
+# kt-unlearn: `make tutorial` runs the tutorial on the embedded world, `make test` runs the tests.
+# Both create .venv on first use and install what they need (pyproject.toml is the single source of
+# dependencies). Override the torch wheels for your platform, e.g. make test TORCH_SPEC="torch torchvision".
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kt-installed
+OUT ?= outputs
+
+.PHONY: tutorial test world lab strip clean-cache
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install $(TORCH_SPEC)
+	$(BIN)/python -m pip install -e ".[notebooks,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kt-unlearn)"
+	touch $(STAMP)
+
+tutorial: $(STAMP)
+	$(BIN)/kt tutorial --out $(OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+world: $(STAMP)
+	$(BIN)/kt world --json $(OUT)/world.json --samples $(OUT)/world_samples.png
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+strip: $(STAMP)
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean-cache:
+	rm -rf .kt_cache

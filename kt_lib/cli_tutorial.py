@@ -1,0 +1,52 @@
+"""`kt tutorial`: the tutorial's main job on the embedded default.
+
+Loads (or pretrains once) the world model, reports what it knows, draws the world, then executes every
+numbered notebook with papermill into the output folder and prints a summary of what each recorded.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tutorial", help="run the whole tutorial on the embedded default")
+    p.add_argument("--out", default="outputs", help="folder for executed notebooks, figures and the summary")
+    p.add_argument("--smoke", action="store_true", help="run the notebooks with SMOKE=True (minutes, not tens)")
+    p.add_argument("--only", action="append", help="run only notebooks whose name contains this (repeatable)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .cli import run_world
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    run_world(type("A", (), dict(retrain=False, quiet=False, save_to=None, json=str(out / "world.json"),
+                                 samples=str(out / "world_samples.png")))())
+    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if NOTEBOOKS.exists() else []
+    if args.only:
+        notebooks = [nb for nb in notebooks if any(s in nb.name for s in args.only)]
+    summary = []
+    for nb in notebooks:
+        import papermill as pm
+
+        from .notebook import read_results
+
+        t0 = time.perf_counter()
+        target = out / nb.name
+        print(f"running {nb.name} ...", flush=True)
+        pm.execute_notebook(str(nb), str(target), parameters=dict(SMOKE=args.smoke, INTERACTIVE=False),
+                            kernel_name="python3", cwd=str(nb.parent), progress_bar=False)
+        summary.append(dict(notebook=nb.name, seconds=round(time.perf_counter() - t0, 1), results=read_results(target)))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    for row in summary:
+        shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row["results"].items()
+                 if isinstance(v, (int, float, str))}
+        print(f"{row['notebook']:40s} {row['seconds']:7.1f} s  {json.dumps(shown)[:160]}")
+    print(f"tutorial done in {time.perf_counter() - start:.0f} s; outputs in {out}/")
+    return 0

@@ -1,0 +1,159 @@
+"""Evaluation of a request: forget/retain accuracies in and out of domain, zero-shot utility, Q / U / Q-U.
+
+An `Evaluator` holds preprocessed test tensors (encoded once per model) and caches the predictions of
+each model it has seen, so the original model is evaluated once however many methods are compared.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import FamilyDataset, WorldDataset
+from .metrics import score
+from .world import FAMILIES, WorldConfig, WorldTaxonomy
+from .zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+
+
+@dataclass
+class EvalSet:
+    """Test images of one domain with fine and coarse labels, and the prompt templates to read them."""
+    images: torch.Tensor
+    fine: torch.Tensor
+    coarse: torch.Tensor
+    templates: tuple[str, ...]
+
+
+@dataclass
+class FamilySet:
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+
+
+def _fingerprint(model) -> tuple:
+    params = list(model.parameters())
+    return id(model), float(params[0].detach().float().sum()), float(params[-1].detach().float().sum())
+
+
+class Evaluator:
+    """`domains`: name -> EvalSet ("photo" is in-domain, the others are OOD); `families`: name -> FamilySet."""
+
+    def __init__(self, fine_names, coarse_names, fine_to_coarse, domains: dict[str, EvalSet],
+                 families: dict[str, FamilySet] | None = None, in_domain: str = "photo"):
+        self.fine_names, self.coarse_names = list(fine_names), list(coarse_names)
+        self.fine_to_coarse = torch.tensor(fine_to_coarse)
+        self.domains, self.families, self.in_domain = domains, families or {}, in_domain
+        self._cache: dict[tuple, dict] = {}
+
+    @classmethod
+    def from_world(cls, world: WorldConfig | None = None, per_class: int | None = None,
+                   families: tuple[str, ...] = tuple(FAMILIES)) -> "Evaluator":
+        world, tax = world or WorldConfig(), WorldTaxonomy()
+        domains = {}
+        for dom in ("photo", "drawing"):
+            ds = WorldDataset("test", dom, world, per_class=per_class)
+            domains[dom] = EvalSet(ds.images, ds.fine, ds.coarse, TEMPLATES[dom])
+        fams = {}
+        for f in families:
+            ds = FamilyDataset(f, "test", world)
+            fams[f] = FamilySet(ds.images, ds.labels, ds.classes)
+        return cls(tax.fine, tax.coarse, tax.fine_to_coarse, domains, fams)
+
+    def predictions(self, model, tokenizer) -> dict:
+        """Fine and coarse predictions per domain, and family predictions (cached per model state)."""
+        key = _fingerprint(model)
+        if key not in self._cache:
+            model.eval()
+            out = {}
+            for name, ds in self.domains.items():
+                feats = encode_images(model, ds.images)
+                out[name] = dict(fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
+                                 coarse=predict(feats, text_head(model, tokenizer, self.coarse_names, ds.templates)))
+            for name, fs in self.families.items():
+                out["family:" + name] = predict(encode_images(model, fs.images), text_head(model, tokenizer, fs.classes))
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != key[0]}  # one entry per model object
+            self._cache[key] = out
+        return self._cache[key]
+
+    def accuracies(self, model, tokenizer, forget: list[str]) -> dict:
+        """Accuracies (fractions): forget_fine, forget_coarse, retain_fine, retain_coarse per domain
+        (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family."""
+        missing = [f for f in forget if f not in self.fine_names]
+        if missing:
+            raise KeyError(f"unknown concepts {missing}; known: {', '.join(self.fine_names[:6])}, ...")
+        forget_ids = torch.tensor([self.fine_names.index(f) for f in forget])
+        preds, out = self.predictions(model, tokenizer), {}
+        for name, ds in self.domains.items():
+            prefix = "" if name == self.in_domain else f"{name}_"
+            is_f = torch.isin(ds.fine, forget_ids)
+            p = preds[name]
+            for part, sel in (("forget", is_f), ("retain", ~is_f)):
+                out[f"{prefix}{part}_fine"] = accuracy(p["fine"][sel], ds.fine[sel])
+                out[f"{prefix}{part}_coarse"] = accuracy(p["coarse"][sel], ds.coarse[sel])
+        fam = {n: accuracy(preds["family:" + n], fs.labels) for n, fs in self.families.items()}
+        if fam:
+            out["zero_shot"] = float(np.mean(list(fam.values())))
+            out.update({f"zero_shot_{n}": v for n, v in fam.items()})
+        return out
+
+    def per_class(self, model, tokenizer) -> pd.DataFrame:
+        """One row per (domain, breed): fine and coarse accuracy, and how often the fine prediction
+        names a sibling (same group) rather than another group."""
+        preds, rows = self.predictions(model, tokenizer), []
+        for name, ds in self.domains.items():
+            p = preds[name]
+            for c, breed in enumerate(self.fine_names):
+                sel = ds.fine == c
+                if sel.any():
+                    fp = p["fine"][sel]
+                    wrong = fp != c
+                    sib = (self.fine_to_coarse[fp] == self.fine_to_coarse[c]) & wrong
+                    rows.append(dict(domain=name, concept=breed, group=self.coarse_names[int(self.fine_to_coarse[c])],
+                                     fine=accuracy(fp, ds.fine[sel]), coarse=accuracy(p["coarse"][sel], ds.coarse[sel]),
+                                     sibling_errors=sib.float().mean().item(), n=int(sel.sum())))
+        return pd.DataFrame(rows)
+
+
+def compare(before: dict, after: dict) -> dict:
+    """Q, U, Q-U in domain and for every OOD domain present, plus zero-shot utility min(1, after/before)."""
+    out = {}
+    prefixes = {""} | {k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine")}
+    for prefix in sorted(prefixes):
+        b = {k: before[prefix + k] for k in ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")}
+        a = {k: after[prefix + k] for k in b}
+        if b["forget_fine"] == 0:
+            continue  # nothing known to forget in this domain: Q is undefined
+        for k, v in score(b, a).items():
+            out[prefix + k] = v
+    if "zero_shot" in before and before["zero_shot"] > 0:
+        out["zero_shot_utility"] = min(1.0, after["zero_shot"] / before["zero_shot"])
+    return out
+
+
+def difficulty_levels(per_class: pd.DataFrame, domain: str = "photo", levels=("easy", "medium", "difficult"),
+                      min_accuracy: float = 0.3) -> dict[str, list[str]]:
+    """Split breeds the model knows (fine accuracy >= min_accuracy) into equal-sized levels by the original
+    model's zero-shot accuracy: the better a concept is known, the more difficult it is to forget
+    cleanly (paper Table 3). Computed from the model, never hand-listed."""
+    df = per_class[(per_class.domain == domain) & (per_class.fine >= min_accuracy)]
+    ranked = df.sort_values(["fine", "concept"], kind="stable")["concept"].tolist()
+    return {lvl: [str(c) for c in part] for lvl, part in zip(levels, np.array_split(np.array(ranked, dtype=object), len(levels)))}
+
+
+def holdout_score(model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference) -> float:
+    """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
+    (1 - acc/acc_ref) and coarse retention (min(1, acc/acc_ref))."""
+    from .metrics import harmonic
+
+    def accs(m):
+        feats = encode_images(m, images)
+        return (accuracy(predict(feats, text_head(m, tokenizer, fine_names)), fine),
+                accuracy(predict(feats, text_head(m, tokenizer, coarse_names)), coarse))
+
+    (f0, c0), (f1, c1) = accs(reference), accs(model)
+    q = 1 - f1 / f0 if f0 > 0 else 0.0
+    u = min(1.0, c1 / c0) if c0 > 0 else 1.0
+    return harmonic(q, u)

@@ -1,0 +1,147 @@
+"""Loss terms for knowledge-tracing unlearning of CLIP, as pure tensor functions.
+
+Every ``logits`` argument is a CLIP logit matrix ``logit_scale * cosine(image, prompt)`` of shape
+``[B, C]`` (a batch of forget images against all C class prompts) and every ``labels`` is a ``[B]`` long
+tensor. CLIP logits are often negative, so nothing here multiplies by a 0/1 mask to "remove" a column:
+columns are removed by ``masked_fill(-inf)`` or by gathering. Low-precision inputs (bf16/fp16) are
+upcast to float32 before any softmax or reduction; every loss is returned as a float32 scalar.
+Reference logits (the original, pre-unlearning model) are always detached.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "kl_div", "kl_fine_nontarget", "nontarget_max", "nhl", "ga", "ce", "npo",
+    "entropy_to_uniform", "random_other_labels",
+]
+
+
+def _f32(x: Tensor) -> Tensor:
+    """Upcast half/bfloat16 to float32 (differentiably); leave float32/float64 alone."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def _check(logits: Tensor, labels: Tensor | None = None) -> None:
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be [B, C], got shape {tuple(logits.shape)}")
+    if labels is not None and labels.shape != logits.shape[:1]:
+        raise ValueError(f"labels must be [B]={logits.shape[0]}, got shape {tuple(labels.shape)}")
+
+
+def _target_mask(logits: Tensor, labels: Tensor) -> Tensor:
+    """Bool [B, C], True exactly at each row's target column."""
+    return F.one_hot(labels.long(), logits.shape[-1]).bool()
+
+
+def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
+    """KL(p_ref || p_now) between the softmaxes of two logit matrices, ``ref`` detached.
+
+    WARNING -- the reduction is ``sum / numel`` (a mean over all B*C *elements*), NOT ``batchmean``
+    (a mean over the B rows). The value is therefore ``batchmean_KL / C``: a weight such as
+    ``alpha_fine = 20`` here is worth only ``20 / C`` under batchmean, i.e. the weights of this package
+    are C-times (num_classes-times) larger than the equivalent batchmean weights. This reproduces the
+    paper's convention; do not "fix" it without rescaling every alpha.
+    """
+    _check(logits_now)
+    if logits_ref.shape != logits_now.shape:
+        raise ValueError(f"shape mismatch: now {tuple(logits_now.shape)} vs ref {tuple(logits_ref.shape)}")
+    log_now = F.log_softmax(_f32(logits_now), dim=-1)
+    log_ref = F.log_softmax(_f32(logits_ref.detach()), dim=-1)
+    return F.kl_div(log_now, log_ref, reduction="sum", log_target=True) / logits_now.numel()
+
+
+def _drop_target(logits: Tensor, labels: Tensor) -> Tensor:
+    """[B, C] -> [B, C-1]: each row without its own target column (order of the others kept)."""
+    b, c = logits.shape
+    return logits[~_target_mask(logits, labels)].view(b, c - 1)
+
+
+def kl_fine_nontarget(fine_now: Tensor, fine_ref: Tensor, labels: Tensor) -> Tensor:
+    """:func:`kl_div` after removing each sample's own target column from both rows.
+
+    Row i keeps its C-1 non-target columns (other rows' targets stay in row i), both are renormalised
+    by their own softmax, and the same ``sum / numel`` reduction applies (numel = B*(C-1)). This keeps
+    the *shape* of the fine-grained confusion among the other classes while leaving the target free.
+    """
+    _check(fine_now, labels)
+    if fine_now.shape[-1] < 2:
+        raise ValueError("kl_fine_nontarget needs at least 2 classes")
+    if fine_ref.shape != fine_now.shape:
+        raise ValueError(f"shape mismatch: now {tuple(fine_now.shape)} vs ref {tuple(fine_ref.shape)}")
+    return kl_div(_drop_target(fine_now, labels), _drop_target(fine_ref, labels))
+
+
+def nontarget_max(logits: Tensor, labels: Tensor) -> Tensor:
+    """``max_{y' != y} logits[i, y']`` per row, [B]; the target is masked with -inf, never zeroed."""
+    _check(logits, labels)
+    if logits.shape[-1] < 2:
+        raise ValueError("nontarget_max needs at least 2 classes")
+    return logits.masked_fill(_target_mask(logits, labels), float("-inf")).max(dim=-1).values
+
+
+def nhl(logits: Tensor, labels: Tensor, margin: float = 2.0) -> Tensor:
+    """Negative hinge loss ``mean(clamp(margin + s_y - max_{y'!=y} s_y', min=0))``.
+
+    Bounded below by 0: once the target logit is ``margin`` below the best non-target logit a sample
+    contributes 0 with zero gradient, so forgetting stops instead of running away (unlike :func:`ga`).
+    """
+    _check(logits, labels)
+    logits = _f32(logits)
+    s_y = logits.gather(-1, labels.long().unsqueeze(-1)).squeeze(-1)
+    return torch.clamp(margin + s_y - nontarget_max(logits, labels), min=0).mean()
+
+
+def ce(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy, computed in float32 for low-precision inputs."""
+    _check(logits, labels)
+    return F.cross_entropy(_f32(logits), labels.long())
+
+
+def ga(logits: Tensor, labels: Tensor) -> Tensor:
+    """Gradient ascent: ``-CE``. Unbounded below (-> -inf as the target logit -> -inf)."""
+    return -ce(logits, labels)
+
+
+def npo(logits: Tensor, ref_logits: Tensor, labels: Tensor, beta: float = 0.5) -> Tensor:
+    """Negative preference optimisation, ``mean(-logsigmoid(beta * (CE_now - CE_ref))) * 2 / beta``.
+
+    ``ref_logits`` are the original (pre-unlearning) model's logits on the same images (detached).
+    Bounded below by 0; at ``CE_now == CE_ref`` it equals ``2 * log(2) / beta``.
+    """
+    _check(logits, labels)
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    if ref_logits.shape != logits.shape:
+        raise ValueError(f"shape mismatch: now {tuple(logits.shape)} vs ref {tuple(ref_logits.shape)}")
+    ce_now = F.cross_entropy(_f32(logits), labels.long(), reduction="none")
+    ce_ref = F.cross_entropy(_f32(ref_logits.detach()), labels.long(), reduction="none")
+    return (-F.logsigmoid(beta * (ce_now - ce_ref))).mean() * 2 / beta
+
+
+def entropy_to_uniform(logits: Tensor) -> Tensor:
+    """KL(softmax(logits) || uniform) = log C - H(p), averaged over the batch (ME+GD's forget term)."""
+    _check(logits)
+    logp = F.log_softmax(_f32(logits), dim=-1)
+    return ((logp.exp() * logp).sum(-1) + math.log(logits.shape[-1])).mean()
+
+
+def random_other_labels(labels: Tensor, num_classes: int,
+                        generator: torch.Generator | None = None) -> Tensor:
+    """A label drawn uniformly from the ``num_classes - 1`` classes other than each true label.
+
+    Never equals the true label (adds a random offset in ``[1, num_classes)`` modulo num_classes).
+    Deterministic for a given ``generator`` state; random numbers are drawn on the generator's device.
+    """
+    if num_classes < 2:
+        raise ValueError(f"need num_classes >= 2 to draw a different label, got {num_classes}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes}), got range "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+    device = generator.device if generator is not None else labels.device
+    offset = torch.randint(1, num_classes, labels.shape, generator=generator, device=device)
+    return (labels.long() + offset.to(labels.device)) % num_classes

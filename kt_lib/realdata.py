@@ -1,0 +1,308 @@
+"""Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``).
+
+Datasets yield ``(image_tensor, fine_label, coarse_label)`` and have ``fine_names``, ``coarse_names`` and
+``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.data.WorldDataset``. Manifests are
+deterministic train/test lists whose unreadable images are counted and skipped once, at build time.
+Nothing here downloads unless called with ``download=True``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import warnings
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import transforms as T
+
+from .taxonomy import Taxonomy, normalize
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+WNID = re.compile(r"^[nvasr]\d{8}$")
+LAYOUT = """expected one of (details and licences: data/README.md):
+  ImageNet train : <root>/n02085620/*.JPEG  (ILSVRC2012 train, https://image-net.org, registration needed)
+  Stanford Dogs  : <root>/Images/n02085620-Chihuahua/*.jpg  (http://vision.stanford.edu/aditya86/ImageNetDogs/)
+  named folders  : <root>/<class name>/*.jpg  (names must be concepts of the taxonomy)"""
+
+
+class Manifest(list):
+    """A list of ``{"path", "fine", "coarse", "split", "name"}`` dicts; ``skipped`` files, ``stats`` dict."""
+
+
+def _tax(taxonomy: Taxonomy | str) -> Taxonomy:
+    return taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy.load(taxonomy)
+
+
+def _readable(path: Path) -> bool:
+    """Decode (at reduced size for JPEG) to catch empty, truncated and non-image files."""
+    try:  # an empty file fails Image.open
+        with Image.open(path) as im:
+            im.draft("RGB", (64, 64))
+            im.load()
+            return im.width > 0 and im.height > 0
+    except Exception:  # noqa: BLE001 - any decoder error means "skip this file"
+        return False
+
+
+def class_folders(root: str | os.PathLike, taxonomy: Taxonomy | str) -> dict[str, Path]:
+    """Leaf name -> image folder. Wnid folders of other classes are skipped; unknown *names* are an error."""
+    root, tax = Path(root), _tax(taxonomy)
+    base = root / "Images" if (root / "Images").is_dir() else root
+    dirs = sorted(d for d in base.iterdir() if d.is_dir()) if base.is_dir() else []
+    if not dirs:
+        raise FileNotFoundError(f"no class folders under {base}; {LAYOUT}")
+    by_wnid = {c.wnid: c.name for c in tax.leaves() if c.wnid}
+    found, unknown = {}, []
+    for d in dirs:
+        key = d.name.split("-", 1)[0]
+        if WNID.match(key):
+            if key in by_wnid:
+                found[by_wnid[key]] = d
+        elif d.name in tax and tax.lookup(d.name).is_leaf:
+            found[tax.lookup(d.name).name] = d
+        else:
+            unknown.append(d.name)
+    if unknown:
+        raise ValueError(f"{len(unknown)} folder names under {base} are not leaves of taxonomy {tax.name!r}: "
+                         f"{unknown[:20]}; rename them to concept names/aliases or wnids, or use another taxonomy")
+    if not found:
+        raise FileNotFoundError(f"none of the {len(dirs)} folders under {base} is a class of taxonomy "
+                                f"{tax.name!r} (its wnids look like {list(by_wnid)[:3]}); {LAYOUT}")
+    return found
+
+
+def build_manifest(root: str | os.PathLike, taxonomy: Taxonomy | str, train_per_class: int = 200,
+                   test_per_class: int = 50, seed: int = 0, verbose: bool = True) -> Manifest:
+    """Deterministic per-class split of verified images; ``name`` is the leaf, ``fine`` its label index.
+
+    Per class, the images are shuffled with ``seed``; the first ``test_per_class`` readable ones are the test
+    split (so the test set does not change with ``train_per_class``), the next ``train_per_class`` train.
+    """
+    if train_per_class < 0 or test_per_class < 0 or train_per_class + test_per_class == 0:
+        raise ValueError("train_per_class and test_per_class must be >= 0 and not both 0")
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist; {LAYOUT}")
+    tax = _tax(taxonomy)
+    fine, f2c = tax.fine_names, tax.fine_to_coarse
+    out, skipped, short, folders = Manifest(), [], {}, class_folders(root, tax)
+    missing = [n for n in fine if n not in folders]
+    for name, folder in sorted(folders.items(), key=lambda kv: fine.index(kv[0])):
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+        random.Random(f"{seed}:{name}").shuffle(files)
+        want, good = train_per_class + test_per_class, []
+        for p in files:
+            if len(good) == want:
+                break
+            (good if _readable(p) else skipped).append(p)
+        n_test = test_per_class if len(good) == want else round(len(good) * test_per_class / want)
+        short.update({name: len(good)} if len(good) < want else {})
+        i = fine.index(name)
+        for j, p in enumerate(good):
+            out.append(dict(path=str(p.resolve()), fine=i, coarse=f2c[i], split="test" if j < n_test else "train",
+                            name=name))
+    out.skipped = [str(p) for p in skipped]
+    out.stats = dict(classes=len(folders), images=len(out), skipped=len(skipped), short_classes=short,
+                     missing_classes=missing)
+    if verbose and (skipped or short or missing):
+        warnings.warn(f"build_manifest({root}): skipped {len(skipped)} unreadable/empty images"
+                      + (f"; {len(short)} classes have fewer than {want} images: {short}" if short else "")
+                      + (f"; {len(missing)} taxonomy classes have no folder: {missing[:10]}" if missing else ""),
+                      stacklevel=2)
+    return out
+
+
+def save_manifest(manifest: Iterable[dict], path: str | os.PathLike) -> Path:
+    """Write JSONL atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in manifest), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_manifest(path: str | os.PathLike) -> list[dict]:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no manifest {path}; create one with build_manifest() + save_manifest()")
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def proxy_subset(manifest: Iterable[dict], concepts: Iterable[str], samples_per_class: int,
+                 seed: int = 0) -> list[dict]:
+    """Up to ``samples_per_class`` train entries of each named leaf (deterministic), in concept order."""
+    train = [r for r in manifest if r["split"] == "train"]
+    by_name: dict[str, list[dict]] = {}
+    for r in train:
+        by_name.setdefault(normalize(r["name"]), []).append(r)
+    concepts = list(concepts)
+    missing = [c for c in concepts if normalize(c) not in by_name]
+    if missing:
+        raise KeyError(f"no train images for {missing}; present classes: {sorted({r['name'] for r in train})[:10]}...")
+    out = []
+    for c in dict.fromkeys(concepts):
+        rows = sorted(by_name[normalize(c)], key=lambda r: r["path"])
+        out += random.Random(f"{seed}:proxy:{normalize(c)}").sample(rows, min(samples_per_class, len(rows)))
+    return out
+
+
+class ToRGB:
+    """PIL image -> RGB (grayscale, CMYK and palette photos break 3-channel models)."""
+
+    def __call__(self, im: Image.Image) -> Image.Image:
+        return im if im.mode == "RGB" else im.convert("RGB")
+
+    def __repr__(self) -> str:
+        return "ToRGB()"
+
+
+class _TaxonomyAPI:
+    def _set_taxonomy(self, taxonomy: Taxonomy | str) -> None:
+        self.taxonomy = _tax(taxonomy)
+        self.fine_names, self.coarse_names = self.taxonomy.fine_names, self.taxonomy.coarse_names
+        self.fine_to_coarse = self.taxonomy.fine_to_coarse
+
+
+class ManifestDataset(Dataset, _TaxonomyAPI):
+    """Images of one split of a manifest: ``(image_tensor, fine, coarse)``."""
+
+    def __init__(self, manifest: list[dict] | str | os.PathLike, taxonomy: Taxonomy | str,
+                 transform: Callable | None = None, split: str | None = "train"):
+        rows = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+        self._set_taxonomy(taxonomy)
+        bad = sorted({r["name"] for r in rows if r["fine"] >= len(self.fine_names)
+                      or normalize(self.fine_names[r["fine"]]) != normalize(r["name"])})
+        if bad:
+            raise ValueError(f"manifest labels {bad[:10]} do not match taxonomy {self.taxonomy.name!r}; "
+                             "rebuild the manifest with this taxonomy")
+        self.rows = [r for r in rows if split is None or r["split"] == split]
+        self.transform = transform or T.ToTensor()
+        self.failures: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        for k in range(len(self.rows)):  # a file broken since the build: warn, use the next image
+            r = self.rows[(i + k) % len(self.rows)]
+            try:
+                with Image.open(r["path"]) as im:
+                    img = im.convert("RGB")  # a loaded copy; also grayscale -> RGB
+                return self.transform(img), r["fine"], r["coarse"]
+            except OSError:
+                if r["path"] not in self.failures:
+                    self.failures.append(r["path"])
+                    warnings.warn(f"unreadable image {r['path']} (changed since the manifest was built?)")
+        raise RuntimeError("no image of this dataset can be read; rebuild the manifest")
+
+
+class TaxonomyDataset(Dataset, _TaxonomyAPI):
+    """Wrap a ``(image, label)`` dataset whose ``class_names`` are taxonomy concepts -> ``(img, fine, coarse)``."""
+
+    def __init__(self, base: Dataset, class_names: list[str] | dict[int, str], taxonomy: Taxonomy | str):
+        self.base = base
+        self._set_taxonomy(taxonomy)
+        names = class_names if isinstance(class_names, dict) else dict(enumerate(class_names))
+        unknown = [n for n in names.values() if n not in self.taxonomy or not self.taxonomy.lookup(n).is_leaf]
+        if unknown:
+            raise ValueError(f"classes {unknown} are not leaves of taxonomy {self.taxonomy.name!r}")
+        self.label_map = {y: self.fine_names.index(self.taxonomy.lookup(n).name) for y, n in names.items()}
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        img, y = self.base[i]
+        return img, self.label_map[y], self.fine_to_coarse[self.label_map[y]]
+
+
+def _compose(transform: Callable | None) -> Callable:
+    return T.Compose([ToRGB(), transform or T.ToTensor()])
+
+
+def oxford_pet(root: str | os.PathLike, split: str = "trainval", transform: Callable | None = None,
+               download: bool = False, taxonomy: Taxonomy | str = "oxford_pet") -> TaxonomyDataset:
+    """Oxford-IIIT Pet (torchvision) relabelled through ``oxford_pet.json``."""
+    from torchvision.datasets import OxfordIIITPet
+
+    try:
+        base = OxfordIIITPet(root, split=split, target_types="category", transform=_compose(transform),
+                             download=download)
+    except RuntimeError as exc:
+        raise FileNotFoundError(f"Oxford-IIIT Pet not found under {root}/oxford-iiit-pet/{{images,annotations}}; "
+                                "pass download=True (about 800 MB) or see data/README.md") from exc
+    # torchvision lists only the classes present in the split file, so index names by raw label instead
+    names = {y: " ".join(w.title() for w in Path(p).stem.rsplit("_", 1)[0].split("_"))
+             for p, y in zip(getattr(base, "_images", []), getattr(base, "_labels", []))} or base.classes
+    return TaxonomyDataset(base, names, taxonomy)
+
+
+ZERO_SHOT = ("stanford_cars", "food101", "flowers102", "caltech101", "cifar100")
+
+
+def zero_shot_dataset(name: str, root: str | os.PathLike, split: str = "test", transform: Callable | None = None,
+                      download: bool = False) -> tuple[Dataset, list[str]]:
+    """``(dataset of (RGB image, label), class_names)`` for one of ``ZERO_SHOT``; ``download`` is explicit."""
+    from torchvision import datasets as D
+
+    if name not in ZERO_SHOT:
+        raise ValueError(f"unknown zero-shot dataset {name!r}; use one of {', '.join(ZERO_SHOT)}")
+    if name == "stanford_cars" and download:
+        raise ValueError("StanfordCars cannot be downloaded any more (torchvision: 'The original URL is broken');"
+                         " fetch it manually, e.g. the Kaggle mirror (pytorch/vision#7545), into "
+                         f"{root}/stanford_cars/ as described in data/README.md")
+    if name in ("stanford_cars", "flowers102", "caltech101"):
+        try:
+            import scipy.io  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(f"{name} needs scipy: pip install scipy") from exc
+    tf, kw = _compose(transform), dict(download=download)
+    make = {"stanford_cars": lambda: D.StanfordCars(root, split=split, transform=tf, download=False),
+            "food101": lambda: D.Food101(root, split=split, transform=tf, **kw),
+            "flowers102": lambda: D.Flowers102(root, split=split, transform=tf, **kw),
+            # Caltech101 has no official split (the whole set is returned); its names live in `categories`
+            "caltech101": lambda: D.Caltech101(root, target_type="category", transform=tf, **kw),
+            "cifar100": lambda: D.CIFAR100(root, train=split == "train", transform=tf, **kw)}
+    try:
+        ds = make[name]()
+    except RuntimeError as exc:
+        raise FileNotFoundError(f"{name} not found under {root} ({exc}); see data/README.md for the layout, "
+                                "or pass download=True where the dataset supports it") from exc
+    names = ds.categories if name == "caltech101" else ds.classes
+    return ds, [c.replace("_", " ") for c in names]
+
+
+def cached_tensors(dataset: Dataset, name: str, preprocess: Callable | None = None,
+                   cache_dir: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+    """``{"images": [N, ...], "labels": [N, k]}`` cached atomically as ``<name>-<hash>.pt``.
+
+    The key is (``name``, ``repr(preprocess)``, ``len(dataset)``): make ``name`` say dataset and split, give
+    ``preprocess`` a stable repr (torchvision/open_clip transforms have one) and build ``dataset`` with
+    ``transform=lambda im: im`` so that ``preprocess`` sees PIL images. ``cache_dir``: default ``$KT_CACHE``.
+    """
+    from .data import cache_dir as default_cache
+
+    cache_dir = default_cache() if cache_dir is None else cache_dir
+    key = hashlib.sha256(f"{name}|{preprocess!r}|{len(dataset)}".encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{key}.pt"
+    if path.is_file():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    images, labels = [], []
+    for item in (dataset[i] for i in range(len(dataset))):
+        img = preprocess(item[0]) if preprocess is not None else item[0]
+        images.append(img if torch.is_tensor(img) else T.functional.to_tensor(img))
+        labels.append([int(y) for y in item[1:]])
+    data = {"images": torch.stack(images), "labels": torch.tensor(labels, dtype=torch.long)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+    return data

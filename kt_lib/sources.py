@@ -1,0 +1,81 @@
+"""Where an experiment's images come from: the embedded world, or a real-data manifest.
+
+A `DataSource` bundles what a knowledge request needs, independent of where the pixels live: the label
+names (fine leaves and their coarse parents), the proxy pool an unlearner may draw exemplars from, the test
+sets for evaluation, and the taxonomy that compiles requests. Notebooks switch with a parameter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import TensorDataset
+
+from .evaluation import EvalSet, Evaluator
+from .taxonomy import Taxonomy
+from .zeroshot import TEMPLATES
+
+
+@dataclass
+class DataSource:
+    name: str
+    taxonomy: Taxonomy
+    fine_names: list[str]
+    coarse_names: list[str]
+    proxy_pool: TensorDataset      # (images, fine, coarse) of every class; exemplars are drawn from here
+    evaluator: Evaluator
+
+    def compile_forget(self, names) -> list[str]:
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            raise ValueError("a request needs at least one concept name to forget")
+        return self.taxonomy.request(names).forget
+
+
+def world_source(world=None, eval_per_class: int | None = None, domain: str = "photo") -> DataSource:
+    """The embedded world: proxy pool = the world's proxy images; test = photo (in domain) and drawing (OOD)."""
+    from .data import WorldDataset
+    from .world import WorldConfig, WorldTaxonomy
+
+    world, tax = world or WorldConfig(), WorldTaxonomy()
+    pool = WorldDataset("proxy", domain, world)
+    return DataSource("dogworld", Taxonomy.from_world(), tax.fine, tax.coarse,
+                      TensorDataset(pool.images, pool.fine, pool.coarse),
+                      Evaluator.from_world(world, per_class=eval_per_class))
+
+
+def manifest_source(manifest, taxonomy: Taxonomy | str, preprocess, name: str = "real",
+                    ood: dict | None = None) -> DataSource:
+    """A real dataset from a manifest (`kt_lib.realdata.build_manifest`): train split = proxy pool, test
+    split = in-domain test set. `ood` optionally maps a domain name to another manifest (e.g. Oxford-IIIT
+    Pet mapped onto the same taxonomy). Preprocessed tensors are cached under $KT_CACHE."""
+    from .realdata import ManifestDataset, cached_tensors
+
+    taxonomy = Taxonomy.load(taxonomy) if isinstance(taxonomy, str) else taxonomy
+
+    def tensors(rows, split, tag):
+        ds = ManifestDataset(rows, taxonomy, transform=lambda im: im, split=split)
+        if len(ds) == 0:
+            raise ValueError(f"the {split!r} split of {tag} is empty; build the manifest with images for it")
+        data = cached_tensors(ds, f"{tag}-{split}", preprocess)
+        return data["images"], data["labels"][:, 0], data["labels"][:, 1]
+
+    images, fine, coarse = tensors(manifest, "train", name)
+    domains = {"photo": EvalSet(*tensors(manifest, "test", name), TEMPLATES["photo"])}
+    for dom, rows in (ood or {}).items():
+        domains[dom] = EvalSet(*tensors(rows, "test", f"{name}-{dom}"), TEMPLATES["photo"])
+    evaluator = Evaluator(taxonomy.fine_names, taxonomy.coarse_names, taxonomy.fine_to_coarse, domains)
+    return DataSource(name, taxonomy, taxonomy.fine_names, taxonomy.coarse_names,
+                      TensorDataset(images, fine, coarse), evaluator)
+
+
+def first_per_class(pool: TensorDataset, classes: list[int], samples_per_class: int) -> TensorDataset:
+    """The first `samples_per_class` pool images of each class in `classes` (pool order is deterministic)."""
+    images, fine, coarse = pool.tensors
+    counts = [int((fine == c).sum()) for c in classes]
+    if min(counts, default=0) == 0:
+        raise ValueError(f"the proxy pool has no images of classes {[c for c, n in zip(classes, counts) if n == 0]}")
+    if samples_per_class <= 0 or samples_per_class > max(counts):
+        raise ValueError(f"samples_per_class must lie in [1, {max(counts)}] (the proxy pool's size), got {samples_per_class}")
+    idx = torch.cat([torch.nonzero(fine == c).flatten()[:samples_per_class] for c in classes])
+    return TensorDataset(images[idx], fine[idx], coarse[idx])

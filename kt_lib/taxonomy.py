@@ -1,0 +1,275 @@
+"""Concept taxonomies (root -> groups -> breeds) and knowledge requests compiled against them.
+
+A `Taxonomy` is a tree of `Concept`s, each with a canonical name, aliases and, where one exists, its
+WordNet 3.0 synset name and ImageNet-style wnid. `Taxonomy.request(["German short-haired pointer"])`
+compiles a knowledge request into the sets an unlearning run needs:
+
+- ``forget``: the leaves to forget (an inner node forgets all of its leaves);
+- ``siblings``: the other leaves under the same parent(s), to retain (the hardest retain set);
+- ``parents``: the ancestors, to retain as concepts ("still a pointer, still a dog");
+- ``unrelated``: every other leaf.
+
+Bundled taxonomies live in ``data/taxonomies/<name>.json`` (override the folder with ``$KT_TAXONOMY_DIR``).
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "taxonomies"
+BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
+
+
+def taxonomy_dir() -> Path:
+    """Folder of the bundled taxonomy JSONs (``$KT_TAXONOMY_DIR`` or ``<repo>/data/taxonomies``)."""
+    return Path(os.environ.get("KT_TAXONOMY_DIR", DATA_DIR))
+
+
+def normalize(name: str) -> str:
+    """Lookup key: case-insensitive; spaces, underscores and hyphens are equivalent."""
+    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower()).strip()
+
+
+def slug(name: str) -> str:
+    """A stable id for a name (``German short-haired pointer`` -> ``german_short_haired_pointer``)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+@dataclass
+class Concept:
+    """One node of a taxonomy; ``children`` is derived from the other nodes' ``parent``."""
+
+    id: str
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    parent: str | None = None
+    children: list[str] = field(default_factory=list)
+    synset: str | None = None
+    wnid: str | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(id=self.id, name=self.name, aliases=list(self.aliases), parent=self.parent,
+                    synset=self.synset, wnid=self.wnid)
+
+
+@dataclass
+class Request:
+    """A compiled knowledge request; every set holds canonical concept names in taxonomy order."""
+
+    taxonomy: str
+    names: list[str]
+    resolved: list[str]
+    forget: list[str]
+    siblings: list[str]
+    parents: list[str]
+    unrelated: list[str]
+    concepts: dict[str, dict[str, Any]]  # name -> {"id", "synset", "wnid", "parent"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict, with synset names and wnids of every concept mentioned under ``concepts``."""
+        keys = ("taxonomy", "names", "resolved", "forget", "siblings", "parents", "unrelated", "concepts")
+        return {k: getattr(self, k) for k in keys}
+
+    def indices(self, fine_names: list[str], which: str = "forget") -> list[int]:
+        """Label indices of one set (``forget``/``siblings``/``unrelated``) within a dataset's fine names."""
+        pos = {normalize(n): i for i, n in enumerate(fine_names)}
+        wanted = getattr(self, which)
+        missing = [n for n in wanted if normalize(n) not in pos]
+        if missing:
+            raise KeyError(f"{which} concepts {missing} are not dataset classes; build the dataset from the "
+                           f"same taxonomy ({self.taxonomy!r}).")
+        return [pos[normalize(n)] for n in wanted]
+
+
+class Taxonomy:
+    """A tree of concepts with name/alias lookup; leaf order (depth-first) is the label order."""
+
+    def __init__(self, concepts: Iterable[Concept], name: str = "taxonomy", meta: dict | None = None):
+        self.name, self.meta = name, dict(meta or {})
+        self._nodes: dict[str, Concept] = {}
+        for c in concepts:
+            if c.id in self._nodes:
+                raise ValueError(f"taxonomy {name!r}: duplicate concept id {c.id!r}")
+            self._nodes[c.id] = Concept(c.id, c.name, list(c.aliases), c.parent, [], c.synset, c.wnid)
+        roots = [c.id for c in self._nodes.values() if c.parent is None]
+        if len(roots) != 1:
+            raise ValueError(f"taxonomy {name!r} needs exactly one root (parent null), found {roots}")
+        self.root = self._nodes[roots[0]]
+        for c in self._nodes.values():
+            if c.parent is not None:
+                if c.parent not in self._nodes:
+                    raise ValueError(f"taxonomy {name!r}: {c.name!r} has unknown parent id {c.parent!r}")
+                self._nodes[c.parent].children.append(c.id)
+        self._keys: dict[str, str] = {}
+        for c in self._nodes.values():
+            for key in {normalize(k) for k in [c.id, c.name, *c.aliases]}:
+                if self._keys.get(key, c.id) != c.id:
+                    raise ValueError(f"taxonomy {name!r}: {key!r} names both {self._keys[key]!r} and {c.id!r}")
+                self._keys[key] = c.id
+        if len(self._dfs(self.root)) != len(self._nodes):
+            raise ValueError(f"taxonomy {name!r} has nodes not reachable from the root (a cycle?)")
+
+    # ---- construction / IO -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Taxonomy":
+        concepts = [Concept(c.get("id") or slug(c["name"]), c["name"], list(c.get("aliases", [])),
+                            c.get("parent"), [], c.get("synset"), c.get("wnid")) for c in d["concepts"]]
+        meta = {k: v for k, v in d.items() if k not in ("name", "concepts")}
+        return cls(concepts, d.get("name", "taxonomy"), meta)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.meta, "concepts": [c.to_dict() for c in self._dfs(self.root)]}
+
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike) -> "Taxonomy":
+        """Load a bundled taxonomy by name (``dogworld``, ``imgnetdogs``, ``oxford_pet``) or a JSON path."""
+        path = Path(name_or_path)
+        if str(name_or_path) in BUILTIN:
+            path = taxonomy_dir() / f"{name_or_path}.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no taxonomy file {path}; pass one of {', '.join(BUILTIN)} or a JSON path "
+                                    f"(set $KT_TAXONOMY_DIR if the bundled data/taxonomies folder moved).")
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def from_world(cls) -> "Taxonomy":
+        """The embedded world (root ``dog`` -> 14 groups -> 56 breeds), ids taken from imgnetdogs.json."""
+        from kt_lib.world import BREEDS, GROUPS
+
+        try:
+            ref: Taxonomy | None = cls.load("imgnetdogs")
+        except FileNotFoundError:
+            ref = None
+            warnings.warn("imgnetdogs.json not found: the world taxonomy has no synsets/wnids", stacklevel=2)
+
+        def make(name: str, parent: str | None) -> Concept:
+            c = Concept(slug(name), name, [], parent)
+            if ref is not None and normalize(name) in ref._keys:
+                r = ref.lookup(name)
+                c.aliases = [a for a in [r.name, *r.aliases] if normalize(a) != normalize(name)]
+                c.synset, c.wnid = r.synset, r.wnid
+            return c
+
+        nodes = [make("dog", None)] + [make(g, "dog") for g in GROUPS]
+        nodes += [make(b, slug(spec[0])) for b, spec in BREEDS.items()]
+        meta = {"description": "The embedded dog world of kt_lib.world (generated by Taxonomy.from_world).",
+                "wordnet_version": "3.0", "root": "dog",
+                "exceptions": [e for e in (ref.meta.get("exceptions", []) if ref else []) if e["name"] in BREEDS]}
+        return cls(nodes, "dogworld", meta)
+
+    # ---- lookup ------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, name: str) -> bool:
+        return normalize(name) in self._keys
+
+    def __getitem__(self, name: str) -> Concept:
+        return self.lookup(name)
+
+    def lookup(self, name: str | Concept) -> Concept:
+        """Concept by id, name or alias (case-insensitive); KeyError with close matches otherwise."""
+        if isinstance(name, Concept):
+            return self._nodes[name.id]
+        key = normalize(name)
+        if key in self._keys:
+            return self._nodes[self._keys[key]]
+        close = difflib.get_close_matches(key, list(self._keys), n=5, cutoff=0.6)
+        hint = sorted({self._nodes[self._keys[k]].name for k in close})
+        msg = f"{name!r} is not a concept of taxonomy {self.name!r}"
+        msg += f"; did you mean {', '.join(map(repr, hint))}?" if hint else \
+            f"; try `kt taxonomy show {self.root.name!r} --taxonomy {self.name}` to list its concepts"
+        raise KeyError(msg)
+
+    def _dfs(self, node: Concept) -> list[Concept]:
+        out, stack = [], [node]
+        while stack:
+            c = stack.pop()
+            out.append(c)
+            stack.extend(self._nodes[k] for k in reversed(c.children))
+        return out
+
+    def concepts(self) -> list[Concept]:
+        """All concepts, depth-first from the root."""
+        return self._dfs(self.root)
+
+    def children(self, name: str) -> list[Concept]:
+        return [self._nodes[k] for k in self.lookup(name).children]
+
+    def parent(self, name: str) -> Concept | None:
+        c = self.lookup(name)
+        return self._nodes[c.parent] if c.parent else None
+
+    def path_to_root(self, name: str) -> list[Concept]:
+        """The concept itself first, the root last."""
+        path = [self.lookup(name)]
+        while path[-1].parent is not None:
+            path.append(self._nodes[path[-1].parent])
+        return path
+
+    def leaves(self, name: str | None = None) -> list[Concept]:
+        """Leaves under ``name`` (the whole tree by default) in label order; a leaf's leaves are itself."""
+        return [c for c in self._dfs(self.lookup(name) if name else self.root) if c.is_leaf]
+
+    def siblings(self, name: str) -> list[Concept]:
+        """Other children of the same parent (empty for the root)."""
+        c = self.lookup(name)
+        return [s for s in (self.children(c.parent) if c.parent else []) if s.id != c.id]
+
+    # ---- dataset view ------------------------------------------------------------------------------
+    @property
+    def fine_names(self) -> list[str]:
+        return [c.name for c in self.leaves()]
+
+    @property
+    def coarse_names(self) -> list[str]:
+        """Parents of the leaves, in order of first appearance."""
+        return list(dict.fromkeys(self._nodes[c.parent].name for c in self.leaves() if c.parent))
+
+    @property
+    def fine_to_coarse(self) -> list[int]:
+        coarse = self.coarse_names
+        return [coarse.index(self._nodes[c.parent].name) for c in self.leaves()]
+
+    # ---- requests ----------------------------------------------------------------------------------
+    def request(self, names: str | Iterable[str]) -> Request:
+        """Compile a knowledge request (concept names/aliases) into forget/siblings/parents/unrelated."""
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            raise ValueError("empty knowledge request: name at least one concept, e.g. 'vizsla'")
+        nodes = list({c.id: c for c in (self.lookup(n) for n in names)}.values())
+        subtree = {d.id for n in nodes for d in self._dfs(n)}
+        forget = list(dict.fromkeys(leaf.id for n in nodes for leaf in self.leaves(n.id)))
+        parents = list(dict.fromkeys(a.id for n in nodes for a in self.path_to_root(n.id)[1:]
+                                     if a.id not in subtree))
+        siblings = list(dict.fromkeys(leaf.id for n in nodes if n.parent for leaf in self.leaves(n.parent)
+                                      if leaf.id not in subtree))
+        order = {c.id: i for i, c in enumerate(self.leaves())}
+        forget.sort(key=order.__getitem__)
+        siblings.sort(key=order.__getitem__)
+        taken = subtree | set(siblings)
+        unrelated = [c.id for c in self.leaves() if c.id not in taken]
+        nm = lambda ids: [self._nodes[i].name for i in ids]  # noqa: E731
+        mentioned = [n.id for n in nodes] + forget + siblings + parents + unrelated
+        concepts = {self._nodes[i].name: dict(id=i, synset=self._nodes[i].synset, wnid=self._nodes[i].wnid,
+                                              parent=self._nodes[i].parent) for i in dict.fromkeys(mentioned)}
+        return Request(self.name, names, nm(n.id for n in nodes), nm(forget), nm(siblings), nm(parents),
+                       nm(unrelated), concepts)

@@ -1,0 +1,248 @@
+"""Offline-first WordNet 3.0 for ImageNet wnids (`n02084071` -> `dog.n.01`).
+
+`ensure_wordnet()` returns NLTK's WordNet reader, trying in order:
+
+1. an NLTK ``wordnet`` corpus that already loads;
+2. a copy built under ``$NLTK_DATA/corpora/wordnet`` (default ``~/nltk_data``) from Debian's
+   ``/usr/share/wordnet`` (packages ``wordnet-base`` + ``wordnet-sense-index``), plus a ``lexnames`` file
+   written here, since Debian ships none. Files are copied, not symlinked: NLTK 3.10 refuses paths that
+   escape its data roots;
+3. ``nltk.download('wordnet')`` (needs network).
+
+ImageNet is built on WordNet **3.0**; offsets differ in 3.1, so any other version is an error.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+DEBIAN_DIR = Path("/usr/share/wordnet")
+WORDNET_VERSION = "3.0"
+FIX_HINT = (
+    "Install WordNet 3.0 with ONE of:\n"
+    "  sudo apt-get install wordnet-base wordnet-sense-index   # Debian/Ubuntu, offline-friendly\n"
+    "  python -m nltk.downloader wordnet                         # needs network\n"
+    "then call kt_lib.wordnet.ensure_wordnet() again."
+)
+# Files NLTK's WordNetCorpusReader opens (lexnames is written by us).
+REQUIRED_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")) + (
+    "noun.exc", "verb.exc", "adj.exc", "adv.exc", "index.sense")
+OPTIONAL_FILES = ("cntlist", "cntlist.rev", "sents.vrb", "frames.vrb", "sentidx.vrb")
+
+# lexnames(5WN): file number, name, syntactic category (1 noun, 2 verb, 3 adj, 4 adv).
+_LEXNAMES = (
+    ["adj.all", "adj.pert", "adv.all"]
+    + [f"noun.{n}" for n in ("Tops", "act", "animal", "artifact", "attribute", "body", "cognition",
+                             "communication", "event", "feeling", "food", "group", "location", "motive",
+                             "object", "person", "phenomenon", "plant", "possession", "process", "quantity",
+                             "relation", "shape", "state", "substance", "time")]
+    + [f"verb.{n}" for n in ("body", "change", "cognition", "communication", "competition", "consumption",
+                             "contact", "creation", "emotion", "motion", "perception", "possession", "social",
+                             "stative", "weather")]
+    + ["adj.ppl"]
+)
+_SYNCAT = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+
+_READER: Any = None
+
+
+def lexnames_text() -> str:
+    """The 45-line ``lexnames`` file (``NN\\tname\\tsyncat``) that NLTK's reader needs."""
+    assert len(_LEXNAMES) == 45
+    return "".join(f"{i:02d}\t{name}\t{_SYNCAT[name.split('.')[0]]}\n" for i, name in enumerate(_LEXNAMES))
+
+
+def default_nltk_data() -> Path:
+    """``$NLTK_DATA`` (first entry) if set, else ``~/nltk_data``."""
+    env = os.environ.get("NLTK_DATA", "").split(os.pathsep)[0]
+    return Path(env).expanduser() if env else Path.home() / "nltk_data"
+
+
+def build_from_debian(nltk_data: str | os.PathLike, debian_dir: str | os.PathLike = DEBIAN_DIR) -> Path:
+    """Copy Debian's WordNet 3.0 files into ``<nltk_data>/corpora/wordnet`` and write ``lexnames``.
+
+    Returns the corpus directory. Raises FileNotFoundError naming the missing files and the fix.
+    """
+    src, dst = Path(debian_dir), Path(nltk_data) / "corpora" / "wordnet"
+    missing = [f for f in REQUIRED_FILES if not (src / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{src} lacks {', '.join(missing)} (wordnet-base gives data.*/index.*/*.exc, "
+                                f"wordnet-sense-index gives index.sense).\n{FIX_HINT}")
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in REQUIRED_FILES + OPTIONAL_FILES:
+        if (src / name).is_file():
+            tmp = dst / f".{name}.tmp"
+            shutil.copyfile(src / name, tmp)  # copy, never symlink (NLTK sandbox)
+            os.replace(tmp, dst / name)
+    (dst / "lexnames").write_text(lexnames_text(), encoding="utf-8")
+    return dst
+
+
+def _add_to_path(nltk_data: Path) -> None:
+    import nltk
+
+    if str(nltk_data) not in nltk.data.path:
+        nltk.data.path.insert(0, str(nltk_data))
+
+
+def _try_load() -> Any | None:
+    """The stock lazy reader if it loads, else None."""
+    from nltk.corpus import wordnet as wn
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wn.ensure_loaded()
+            return wn if wn.get_version() else None
+    except (LookupError, OSError, PermissionError, ValueError, AssertionError):
+        return None
+
+
+def _checked(wn: Any) -> Any:
+    version = wn.get_version()
+    if version != WORDNET_VERSION:
+        raise RuntimeError(f"NLTK loaded WordNet {version}, but ImageNet wnids are WordNet {WORDNET_VERSION} "
+                           f"offsets; remove the other corpus from nltk.data.path.\n{FIX_HINT}")
+    return wn
+
+
+def ensure_wordnet(nltk_data: str | os.PathLike | None = None, *, download: bool = True,
+                   debian_dir: str | os.PathLike = DEBIAN_DIR) -> Any:
+    """Return NLTK's WordNet 3.0 reader, building it offline from Debian's files if needed.
+
+    ``nltk_data``: where to build/download (default ``$NLTK_DATA`` or ``~/nltk_data``); it is put first on
+    ``nltk.data.path``. ``download=False`` skips the network fallback. Raises RuntimeError with the fix.
+    """
+    global _READER
+    if _READER is not None:
+        return _READER
+    target = Path(nltk_data).expanduser().resolve() if nltk_data else default_nltk_data()
+    _add_to_path(target)
+    wn, why = _try_load(), ""
+    if wn is None and Path(debian_dir).is_dir():
+        try:
+            build_from_debian(target, debian_dir)
+            wn = _try_load()
+        except OSError as exc:  # incl. FileNotFoundError naming the missing Debian files
+            wn, why = None, f" ({exc.args[0].splitlines()[0] if exc.args else exc})"
+    if wn is None and download:
+        try:
+            import nltk
+
+            if nltk.download("wordnet", download_dir=str(target), quiet=True, raise_on_error=False):
+                wn = _try_load()
+        except Exception:  # noqa: BLE001 - any network/IO failure means: fall through to the error
+            wn = None
+    if wn is None:
+        raise RuntimeError(f"WordNet 3.0 is not available (looked in {target} and {debian_dir}){why}.\n{FIX_HINT}")
+    _READER = _checked(wn)
+    return _READER
+
+
+def wnid_to_synset(wnid: str, wn: Any | None = None) -> Any:
+    """ImageNet wnid (``n02084071``: POS letter + 8-digit WordNet 3.0 offset) -> Synset (``dog.n.01``)."""
+    if not (isinstance(wnid, str) and len(wnid) == 9 and wnid[0] in "nvasr" and wnid[1:].isdigit()):
+        raise ValueError(f"bad wnid {wnid!r}: expected a POS letter and 8 digits, e.g. 'n02084071'")
+    wn = wn or ensure_wordnet()
+    msg = f"wnid {wnid!r} is not a WordNet 3.0 synset offset (is it a WordNet 3.1 id?)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NLTK warns before returning None; we raise instead
+            syn = wn.synset_from_pos_and_offset(wnid[0], int(wnid[1:]))
+    except Exception as exc:  # NLTK raises WordNetError / ValueError for some unknown offsets
+        raise KeyError(msg) from exc
+    if syn is None:  # ... and returns None for others
+        raise KeyError(msg)
+    return syn
+
+
+def synset_to_wnid(synset: Any) -> str:
+    """Synset -> ImageNet wnid (``dog.n.01`` -> ``n02084071``)."""
+    return f"{synset.pos()[0] if synset.pos() != 's' else 'a'}{synset.offset():08d}"
+
+
+def synset(name: str, wn: Any | None = None) -> Any:
+    """Synset by NLTK name (``'dog.n.01'``)."""
+    return (wn or ensure_wordnet()).synset(name)
+
+
+def hypernym_path(syn: Any) -> list[Any]:
+    """The longest hypernym chain from ``syn`` up to the root (``syn`` first, ``entity.n.01`` last)."""
+    paths = syn.hypernym_paths()
+    return list(reversed(max(paths, key=len))) if paths else [syn]
+
+
+def find_corpus_dir(nltk_data: str | os.PathLike | None = None) -> Path | None:
+    """The ``corpora/wordnet`` folder NLTK would use (plain folder, not a zip), or None."""
+    import nltk
+
+    if nltk_data:
+        _add_to_path(Path(nltk_data).expanduser().resolve())
+    try:
+        path = Path(str(nltk.data.find("corpora/wordnet")))
+    except LookupError:
+        return None
+    return path if (path / "data.noun").is_file() else None
+
+
+class NounIndex:
+    """Millisecond look-ups in WordNet's ``data.noun`` (a synset offset *is* its byte offset there).
+
+    Use it where loading NLTK's full reader (seconds) is too slow, e.g. checking many wnids in tests.
+    """
+
+    def __init__(self, corpus_dir: str | os.PathLike):
+        self.path = Path(corpus_dir) / "data.noun"
+        with open(self.path, "rb") as fh:
+            head = fh.read(4000).decode("utf-8", "replace")
+        if f"WordNet {WORDNET_VERSION} Copyright" not in head:
+            raise RuntimeError(f"{self.path} is not WordNet {WORDNET_VERSION} (ImageNet wnids need 3.0)")
+        self._fh = open(self.path, "rb")
+
+    def _fields(self, offset: int) -> list[str]:
+        self._fh.seek(offset)
+        line = self._fh.readline().decode("utf-8")
+        if not line.startswith(f"{offset:08d} "):
+            raise KeyError(f"n{offset:08d} is not a WordNet 3.0 noun synset offset")
+        return line.split(" | ")[0].split()
+
+    def lemmas(self, offset: int) -> list[str]:
+        f = self._fields(offset)
+        return [f[4 + 2 * i] for i in range(int(f[3], 16))]
+
+    def hypernyms(self, offset: int) -> list[int]:
+        """Offsets of direct hypernyms (``@``) and instance hypernyms (``@i``)."""
+        f = self._fields(offset)
+        k = 4 + 2 * int(f[3], 16)
+        ptrs = f[k + 1:k + 1 + 4 * int(f[k])]
+        return [int(ptrs[i + 1]) for i in range(0, len(ptrs), 4) if ptrs[i] in ("@", "@i") and ptrs[i + 2] == "n"]
+
+    def ancestors(self, offset: int) -> set[int]:
+        """All transitive hypernym offsets (the synset itself excluded)."""
+        seen: set[int] = set()
+        todo = self.hypernyms(offset)
+        while todo:
+            o = todo.pop()
+            if o not in seen:
+                seen.add(o)
+                todo.extend(self.hypernyms(o))
+        return seen
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def open_noun_index(nltk_data: str | os.PathLike | None = None) -> NounIndex:
+    """A `NounIndex` over NLTK's WordNet folder, else Debian's ``/usr/share/wordnet``; RuntimeError if neither."""
+    for path in (find_corpus_dir(nltk_data), DEBIAN_DIR):
+        if path is not None and (Path(path) / "data.noun").is_file():
+            return NounIndex(path)
+    raise RuntimeError(f"WordNet 3.0 data.noun not found.\n{FIX_HINT}")
+
+
+def is_hyponym_of(syn: Any, ancestor: Any) -> bool:
+    """True if ``ancestor`` is ``syn`` or any (transitive) hypernym of it, including instance hypernyms."""
+    return syn == ancestor or ancestor in syn.closure(lambda s: s.hypernyms() + s.instance_hypernyms())

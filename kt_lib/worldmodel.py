@@ -1,0 +1,108 @@
+"""The default model: a tiny open_clip CLIP that has learned the embedded world.
+
+"Load it if it exists, else train it": `world_model()` looks for the checkpoint of this exact
+(world, pretraining) configuration in the package (shipped), then in the cache (`KT_CACHE`), and
+otherwise pretrains once, visibly, and caches the result for every later notebook, test and command.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import json
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+
+import open_clip
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import FamilyDataset, WorldDataset, cache_dir
+from .pretrain import PretrainConfig, pretrain
+from .world import FAMILIES, WorldConfig, WorldTaxonomy
+from .zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+
+MODEL_NAME = "kt-tiny-dogworld"
+
+
+def register_configs() -> None:
+    """Make `kt-tiny-dogworld` known to open_clip (idempotent)."""
+    if MODEL_NAME not in open_clip.list_models():
+        open_clip.add_model_config(str(resources.files("kt_lib") / "model_configs"))
+
+
+def create_world_model(seed: int | None = None):
+    """An untrained tiny CLIP: (model, tokenizer); `seed` makes the initial weights reproducible
+    without touching the global random state."""
+    register_configs()
+    root = logging.getLogger()
+    level, root.level = root.level, max(root.level, logging.ERROR)  # open_clip warns "no pretrained weights"
+    try:
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            model = open_clip.create_model(MODEL_NAME, pretrained=None)
+    finally:
+        root.setLevel(level)
+    return model, open_clip.get_tokenizer(MODEL_NAME)
+
+
+def checkpoint_name(world: WorldConfig, cfg: PretrainConfig) -> str:
+    register_configs()
+    spec = json.dumps(dict(world=world.digest(), pretrain=asdict(cfg), model=open_clip.get_model_config(MODEL_NAME)),
+                      sort_keys=True)
+    return f"{MODEL_NAME}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.safetensors"
+
+
+def shipped_checkpoint(world: WorldConfig, cfg: PretrainConfig) -> Path:
+    return Path(str(resources.files("kt_lib") / "checkpoints" / checkpoint_name(world, cfg)))
+
+
+def evaluate_world_model(model, tokenizer, world: WorldConfig | None = None) -> dict:
+    """Zero-shot accuracies (fractions) on the test pool: fine, coarse, coarse_via_fine, fine_ood,
+    zero_shot per family."""
+    world = world or WorldConfig()
+    tax = WorldTaxonomy()
+    model.eval()
+    f2c = torch.tensor(tax.fine_to_coarse)
+    out = {}
+    for domain, key in (("photo", ""), ("drawing", "_ood")):
+        ds = WorldDataset("test", domain, world)
+        feats = encode_images(model, ds.images)
+        fine_pred = predict(feats, text_head(model, tokenizer, tax.fine, TEMPLATES[domain]))
+        coarse_pred = predict(feats, text_head(model, tokenizer, tax.coarse, TEMPLATES[domain]))
+        out["fine" + key] = accuracy(fine_pred, ds.fine)
+        out["coarse" + key] = accuracy(coarse_pred, ds.coarse)
+        out["coarse_via_fine" + key] = accuracy(f2c[fine_pred], ds.coarse)
+    out["zero_shot"] = {}
+    for family in FAMILIES:
+        ds = FamilyDataset(family, "test", world)
+        pred = predict(encode_images(model, ds.images), text_head(model, tokenizer, ds.classes))
+        out["zero_shot"][family] = accuracy(pred, ds.labels)
+    return out
+
+
+def world_model(world: WorldConfig | None = None, cfg: PretrainConfig | None = None, retrain: bool = False,
+                progress: bool = True, save_to: Path | None = None):
+    """(model, tokenizer, info): the trained world model, loaded or pretrained-and-cached.
+
+    `retrain=True` ignores the shipped and cached checkpoints, pretrains from scratch and writes to
+    `save_to` (default: the cache), which is how the shipped checkpoint is reproduced.
+    """
+    world, cfg = world or WorldConfig(), cfg or PretrainConfig()
+    model, tokenizer = create_world_model(seed=cfg.seed)
+    name = checkpoint_name(world, cfg)
+    candidates = [] if retrain else [shipped_checkpoint(world, cfg), cache_dir() / name]
+    for path in candidates:
+        if path.exists():
+            state, meta = load_checkpoint(path)
+            model.load_state_dict(state)
+            model.eval()
+            return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
+    history = pretrain(model, tokenizer, world, cfg, progress=progress)
+    path = save_to or cache_dir() / name
+    meta = dict(world=world.digest(), world_config=asdict(world), pretrain=asdict(cfg),
+                train_seconds=round(history["train_seconds"], 1), final_loss=history["loss"][-1],
+                torch=torch.__version__, open_clip=open_clip.__version__)
+    save_checkpoint(model.state_dict(), path, meta, compact_vocab=True)
+    return model, tokenizer, dict(meta, checkpoint=str(path), loaded=False, history=history)

@@ -1,0 +1,62 @@
+"""Zero-shot heads (prompt-template ensembles) and zero-shot accuracy.
+
+Class embeddings come from open_clip's own `build_zero_shot_classifier`; image features are encoded in
+batches under `torch.inference_mode` (bf16 autocast on CUDA).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from open_clip import build_zero_shot_classifier
+
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "photo": ("a photo of a {}.", "a picture of a {}.", "an image of a {}."),
+    "drawing": ("a drawing of a {}.", "a sketch of a {}."),
+}
+# paraphrases never used in pretraining: a probe of whether knowledge survives rewording
+PARAPHRASES: tuple[str, ...] = ("a close-up photo of a {}.", "a photo of the {}.", "a good photo of a {}.")
+
+
+def autocast(device: torch.device | str):
+    """bf16 autocast on CUDA, nothing on CPU (CPU stays fp32: exact and, on most CPUs, faster)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def text_head(model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]) -> torch.Tensor:
+    """[embed_dim, n_classes] normalised class embeddings averaged over `templates`."""
+    device = model_device(model)
+    with autocast(device):
+        head = build_zero_shot_classifier(model, tokenizer, list(classnames), list(templates), num_classes_per_batch=None,
+                                          device=device, use_tqdm=False)
+    return head.float()
+
+
+@torch.inference_mode()
+def encode_images(model, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Normalised image features for a float tensor of preprocessed images."""
+    device = model_device(model)
+    feats = []
+    with autocast(device):
+        for i in range(0, len(images), batch_size):
+            feats.append(model.encode_image(images[i:i + batch_size].to(device)).float())
+    return F.normalize(torch.cat(feats), dim=-1) if feats else torch.empty(0)
+
+
+def predict(features: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    return (features @ head.to(features.device)).argmax(-1).cpu()
+
+
+def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
+    if len(labels) == 0:
+        raise ValueError("accuracy of an empty set is undefined")
+    return (pred == labels.cpu()).float().mean().item()

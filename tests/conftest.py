@@ -1,0 +1,49 @@
+"""Shared test setup: a repo-local cache (world pixels are rendered once per checkout) and small worlds."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KT_CACHE", str(ROOT / ".kt_cache"))
+os.environ.setdefault("KT_SMOKE", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("KT_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set KT_SLOW=1 (CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def small_world():
+    from kt_lib.world import WorldConfig
+
+    return WorldConfig(seed=3, pretrain_per_class=2, family_per_class=2, proxy_per_class=3, proxy_drawing_per_class=1,
+                       test_per_class=2, family_test_per_class=2)
+
+
+@pytest.fixture(scope="session")
+def world_model():
+    """The default world model (shipped checkpoint, else cache, else pretrained once)."""
+    from kt_lib.worldmodel import world_model as load
+
+    model, tokenizer, info = load(progress=False)
+    return model, tokenizer, info
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With KT_REQUIRE_WORDNET=1 (CI), a test skipped for lack of WordNet fails instead."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("KT_REQUIRE_WORDNET") == "1" and "WordNet" in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"WordNet is required here (KT_REQUIRE_WORDNET=1): {report.longrepr}"

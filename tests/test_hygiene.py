@@ -1,0 +1,32 @@
+"""Repository hygiene: environment.yml stays thin, the package data is declared, the CI script is sane."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_yml_is_thin_and_in_sync_with_pyproject():
+    text = (ROOT / "environment.yml").read_text()
+    body = text.split("dependencies:", 1)[1]
+    deps = [line.strip()[2:] for line in body.splitlines() if re.match(r"\s+- ", line)]
+    assert deps == ["python=3.11", "pip", "pip:", "-e .[notebooks,dev]"], deps
+    assert "conda-forge" in text.split("dependencies:", 1)[0]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for extra in ("notebooks", "dev"):
+        assert re.search(rf"^{extra} = \[", pyproject, re.M), extra
+
+
+def test_open_clip_pin_and_licence():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"open_clip_torch>=3.3,<4"' in pyproject
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_readme_quick_start_is_two_commands_that_exist_in_the_makefile():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["make tutorial", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^tutorial:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,50 @@
+import numpy as np
+import torch
+
+from kt_lib.pretrain import PretrainConfig, _describes, _image_keys, caption_bank, multi_positive_loss, pretrain
+from kt_lib.worldmodel import create_world_model
+import pytest
+
+
+def test_caption_bank_meanings():
+    texts, meta = caption_bank()
+    assert "a photo of a beagle." in texts and "a drawing of a hound." in texts
+    i = texts.index("a photo of a golden retriever, a kind of retriever.")
+    arrays = dict(fine=np.array([52, 52, 0]), family=np.array([-1, -1, -1]), label=np.array([-1, -1, -1]),
+                  domain=np.array([0, 1, 0]))
+    from kt_lib.world import BREEDS
+    arrays["fine"][:2] = list(BREEDS).index("golden retriever")
+    pos = _describes(_image_keys(arrays), meta)
+    assert pos[0, i] and not pos[1, i] and not pos[2, i]  # photo caption: not the drawing, not another breed
+
+
+def test_multi_positive_loss_ignores_padding_and_rewards_matches():
+    positive = torch.tensor([[1, 1, 0, 0], [0, 0, 1, 0]], dtype=torch.bool)  # caption 3 is padding
+    good = torch.tensor([[5.0, 5.0, -5.0, 0.0], [-5.0, -5.0, 5.0, 0.0]])
+    assert multi_positive_loss(good, positive) < multi_positive_loss(-good, positive)
+    assert torch.isfinite(multi_positive_loss(torch.zeros(2, 4), positive))
+
+
+def test_a_few_steps_lower_the_loss(small_world):
+    model, tokenizer = create_world_model()
+    cfg = PretrainConfig(num_steps=12, batch_size=16, lr=2e-3, warmup_steps=2)
+    history = pretrain(model, tokenizer, small_world, cfg, progress=False)
+    losses = history["loss"]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert (model.token_embedding.weight.abs().sum(1) > 0).sum() < 2000  # unused vocabulary rows zeroed
+
+
+def test_bad_pretrain_config():
+    with pytest.raises(ValueError, match="num_steps"):
+        PretrainConfig(num_steps=0)
+
+
+def test_pretraining_is_reproducible_for_a_seed(small_world):
+    cfg = PretrainConfig(num_steps=3, batch_size=16, warmup_steps=1)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(123 + len(states))  # the global RNG state must not matter
+        model, tokenizer = create_world_model(seed=cfg.seed)
+        pretrain(model, tokenizer, small_world, cfg, progress=False)
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

@@ -1,0 +1,109 @@
+"""Trainer mechanics on a small random CLIP (fast); behaviour on the world model is in test_acceptance.py."""
+import pytest
+import torch
+
+from kt_lib.unlearn import PromptBank, UnlearnConfig, _logits, default_lr, reference_logits, unlearn
+from kt_lib.world import WorldTaxonomy
+from kt_lib.worldmodel import create_world_model
+
+TAX = WorldTaxonomy()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model, tokenizer = create_world_model()
+    model.eval()
+    images = torch.randn(12, 3, 32, 32)
+    fine = torch.tensor([TAX.fine_index("Samoyed")] * 6 + [TAX.fine_index("vizsla")] * 6)
+    coarse = torch.tensor(TAX.fine_to_coarse)[fine]
+    return model, tokenizer, images, fine, coarse
+
+
+def run(setup, **kw):
+    model, tokenizer, images, fine, coarse = setup
+    cfg = UnlearnConfig(**{"num_epochs": 2, "batch_size": 4, "lr": 1e-3, **kw})
+    return unlearn(model, tokenizer, images, fine, coarse, TAX.fine, TAX.coarse, cfg)
+
+
+def test_caller_model_is_untouched_and_history_is_tidy(setup):
+    before = {k: v.clone() for k, v in setup[0].state_dict().items()}
+    res = run(setup, method="nhl_kl")
+    assert all(torch.equal(before[k], v) for k, v in setup[0].state_dict().items())
+    assert not all(torch.equal(before[k], v) for k, v in res.model.state_dict().items())
+    assert len(res.history) == 6 and {"loss", "lr", "epoch", "template"} <= set(res.history.columns)
+    assert res.stopped is None
+
+
+def test_same_seed_same_weights_on_cpu(setup):
+    a, b = run(setup, method="ga_kl", seed=1), run(setup, method="ga_kl", seed=1)
+    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+
+
+def test_cached_reference_equals_a_fresh_forward(setup):
+    model, tokenizer, images, fine, coarse = setup
+    bank = PromptBank(tokenizer, TAX.fine, TAX.coarse, UnlearnConfig().templates, "cpu")
+    ref_fine, ref_coarse = reference_logits(model, images, bank)
+    with torch.no_grad():
+        for t in range(len(bank.fine)):
+            full_f = torch.nn.functional.normalize(model.encode_text(torch.nn.functional.pad(bank.fine[t], (0, 24 - bank.fine[t].shape[1]))), dim=-1)
+            full_c = torch.nn.functional.normalize(model.encode_text(torch.nn.functional.pad(bank.coarse[t], (0, 24 - bank.coarse[t].shape[1]))), dim=-1)
+            f, c = _logits(model, images, full_f, full_c)
+            assert torch.allclose(ref_fine[t], f, atol=1e-4) and torch.allclose(ref_coarse[t], c, atol=1e-4)
+
+
+@pytest.mark.parametrize("towers", ["image", "text"])
+def test_one_tower_only(setup, towers):
+    res = run(setup, method="nhl_kl", towers=towers)
+    frozen = "transformer." if towers == "image" else "visual."
+    orig = setup[0].state_dict()
+    for k, v in res.model.state_dict().items():
+        if k.startswith(frozen):
+            assert torch.equal(v, orig[k]), k
+
+
+def test_non_finite_loss_stops_and_keeps_finite_weights(setup, monkeypatch):
+    import kt_lib.unlearn as U
+
+    calls = {"n": 0}
+    real = U.compute_loss
+
+    def flaky(method, inputs, cfg):
+        calls["n"] += 1
+        loss, parts = real(method, inputs, cfg)
+        return (loss * float("nan"), parts) if calls["n"] == 4 else (loss, parts)
+
+    monkeypatch.setattr(U, "compute_loss", flaky)
+    res = run(setup, method="nhl_kl")
+    assert res.stopped and "kept the last good weights" in res.stopped
+    assert len(res.history) == 3
+    assert all(torch.isfinite(p).all() for p in res.model.parameters())
+
+
+def test_salun_keeps_unsalient_weights_fixed(setup):
+    res = run(setup, method="salun", salun_fraction=0.1)
+    orig = setup[0].state_dict()
+    changed = sum(int((res.model.state_dict()[k] != v).sum()) for k, v in orig.items() if v.is_floating_point())
+    total = sum(v.numel() for v in orig.values() if v.is_floating_point())
+    assert 0 < changed <= 0.1 * total + 10
+
+
+def test_task_vector_moves_away_from_the_finetuned_direction(setup):
+    res = run(setup, method="task_vector", task_vector_lambda=1.0)
+    assert any(not torch.equal(v, setup[0].state_dict()[k]) for k, v in res.model.state_dict().items())
+
+
+def test_holdout_selection_and_bad_configs(setup):
+    res = run(setup, method="nhl_kl", select="holdout", holdout_fraction=0.25)
+    assert "holdout_score" in res.history.columns and 0 <= res.info["selected_epoch"] < 2
+    with pytest.raises(ValueError, match="nhl_kl"):
+        UnlearnConfig(method="nhl-kl")
+    with pytest.raises(ValueError, match="towers"):
+        UnlearnConfig(towers="vision")
+    model, tokenizer, images, fine, coarse = setup
+    with pytest.raises(ValueError, match="empty"):
+        unlearn(model, tokenizer, images[:0], fine[:0], coarse[:0], TAX.fine, TAX.coarse, UnlearnConfig())
+
+
+def test_default_lr_depends_on_the_model():
+    assert default_lr("kt-tiny-dogworld") == 2e-4 == UnlearnConfig().lr and default_lr("ViT-L-14") == 1e-7
