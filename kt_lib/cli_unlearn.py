@@ -32,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the result to this JSON file")
+    p.add_argument("--save", help="write the unlearned weights to this safetensors file (atomically)")
     p.set_defaults(func=run)
 
 
@@ -77,6 +78,12 @@ def run(args) -> int:
           f"({result.seconds:.1f} s)")
     if result.stopped:
         print(f"  stopped early: {result.stopped}")
+    if args.save:
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(result.model.state_dict(), args.save, dict(method=args.method, forget=exp.forget, QU=out["QU"]),
+                        compact_vocab=args.model == "kt-tiny-dogworld")
+        print(f"wrote {args.save} (load it with kt_lib.load_model({args.model!r}, {args.save!r}))")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")

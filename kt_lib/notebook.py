@@ -1,6 +1,8 @@
-"""Notebook helpers: record results for tests (custom MIME, no scrapbook) and read them back."""
+"""Notebook helpers: resolve a notebook's parameters, record results for tests (custom MIME, no
+scrapbook) and read them back, and show figures from widget callbacks."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,3 +37,49 @@ def read_results(path: str | Path) -> dict:
             if MIME in data:
                 out[data[MIME]["name"]] = data[MIME]["value"]
     return out
+
+
+def show_config(**values) -> dict:
+    """Print a notebook's resolved configuration, one `name = value` per line; returns it as a dict."""
+    width = max(map(len, values), default=0)
+    for k, v in values.items():
+        print(f"{k:<{width}} = {v!r}")
+    return dict(values)
+
+
+def data_source(data_root: str | os.PathLike | None, preprocess, taxonomy: str = "imgnetdogs",
+                eval_per_class: int | None = None, train_per_class: int = 200, test_per_class: int = 50,
+                base: str | os.PathLike | None = None):
+    """The notebooks' DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test
+    images per breed and domain); a folder -> a real-data layout (`kt_lib.realdata.build_manifest`, see
+    data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the
+    notebook's folder by default, i.e. the working directory)."""
+    from .sources import manifest_source, world_source
+
+    if data_root is None:
+        return world_source(eval_per_class=eval_per_class)
+    from .realdata import build_manifest
+
+    root = Path(data_root).expanduser()
+    root = root if root.is_absolute() else Path(base or os.getcwd()) / root
+    test = test_per_class if eval_per_class is None else min(test_per_class, eval_per_class)
+    manifest = build_manifest(root, taxonomy, train_per_class=train_per_class, test_per_class=test)
+    tag = hashlib.sha256(f"{root.resolve()}|{train_per_class}|{test}".encode()).hexdigest()[:8]
+    return manifest_source(manifest, taxonomy, preprocess, name=f"{root.name}-{taxonomy}-{tag}")
+
+
+def frame(rows):
+    """A DataFrame of `Experiment.run` rows without their heavy `result` objects (what `compare` returns)."""
+    import pandas as pd
+
+    return pd.DataFrame([{k: v for k, v in row.items() if k != "result"} for row in rows])
+
+
+def show(fig) -> None:
+    """Display a Figure and close it: for widget callbacks, where an open figure would otherwise be drawn
+    a second time into the cell by the inline backend."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)

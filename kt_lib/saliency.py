@@ -20,8 +20,10 @@ def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor
     """True for the top ``fraction`` of ``|grad|`` over ALL parameters jointly (one global threshold).
 
     The threshold is the k-th largest |grad| with ``k = ceil(fraction * N)`` over the concatenation of
-    every tensor (N entries in all); entries tied with it are also kept, so slightly more than k can be
-    True when gradients tie. Masks are bool tensors on each gradient's own device and shape.
+    every tensor's entries with a non-zero gradient (N entries in all): weights the forget loss cannot
+    reach (e.g. the rows of CLIP's 49k-token embedding that no prompt uses) are never salient, and would
+    otherwise make any fraction above their share keep every weight. Entries tied with the threshold are
+    also kept. Masks are bool tensors on each gradient's own device and shape.
     Note the concatenation holds one float32 copy of all gradients (about 0.6 GB for a ViT-B/32 CLIP).
     """
     if not 0.0 < fraction <= 1.0:
@@ -30,12 +32,13 @@ def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor
         raise ValueError("saliency_mask got no gradients")
     dev = next(iter(grads.values())).device
     flat = torch.cat([g.detach().abs().flatten().float().to(dev) for g in grads.values()])
+    flat = flat[flat > 0]
     n = flat.numel()
     if n == 0:
-        raise ValueError("saliency_mask got only empty gradients")
+        raise ValueError("saliency_mask got only zero gradients: the forget loss does not reach any weight")
     k = min(n, max(1, math.ceil(fraction * n)))
     threshold = flat.kthvalue(n - k + 1).values  # k-th largest
-    return {name: g.detach().abs().float() >= threshold.to(g.device) for name, g in grads.items()}
+    return {name: (g.detach().abs().float() >= threshold.to(g.device)) & (g != 0) for name, g in grads.items()}
 
 
 @torch.no_grad()

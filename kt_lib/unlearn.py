@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .checkpoint import CompactTokenEmbedding
 from .losses import ga, random_other_labels
 from .methods import LossConfig, LossInputs, compute_loss, enforce_mask_, get_method, negate_task_vector, saliency_mask
 from .textenc import encode_text, trim_tokens
@@ -131,8 +132,20 @@ def _set_trainable(model, towers: str) -> list[torch.nn.Parameter]:
 
 
 def _optimizer(params, lr: float, device: torch.device):
-    fused = device.type == "cuda"
-    return torch.optim.Adam(params, lr=lr, fused=fused) if fused else torch.optim.Adam(params, lr=lr, foreach=False)
+    """Fused Adam (one kernel for all parameters; on CPU ~7x faster than the per-tensor loop)."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def _compact_vocabulary(model, bank: PromptBank):
+    """Train only the token-embedding rows the prompts use (exact: other rows get zero gradient, which
+    Adam leaves unchanged) instead of carrying Adam state for all ~49k rows. Returns the full embedding
+    to merge back into, or None when the model has no plain token embedding."""
+    full = getattr(model, "token_embedding", None)
+    if not isinstance(full, torch.nn.Embedding) or not full.weight.requires_grad:
+        return None
+    used = torch.cat([t.flatten() for t in bank.fine + bank.coarse]).cpu()
+    model.token_embedding = CompactTokenEmbedding(full, used).to(full.weight.device)
+    return full
 
 
 def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, coarse_labels: torch.Tensor,
@@ -169,6 +182,13 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
     model.train()
     params = _set_trainable(model, cfg.towers)
     mask = _salun_mask(model, images, fine_labels, bank, cfg) if spec.kind == "saliency" else None
+    frozen_text = None
+    if cfg.towers == "image":  # the text tower does not move: encode its prompts once
+        with torch.no_grad(), autocast(device):
+            frozen_text = [bank.features(model, t) for t in range(len(cfg.templates))]
+    full_embedding = _compact_vocabulary(model, bank) if spec.kind != "saliency" else None  # SalUn masks full shapes
+    if full_embedding is not None:
+        params = [p for p in model.parameters() if p.requires_grad]
     opt = _optimizer(params, cfg.lr, device)
     steps_per_epoch = int(np.ceil(len(images) / cfg.batch_size))
     total = steps_per_epoch * cfg.num_epochs
@@ -184,7 +204,7 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             t = int(rng.integers(len(cfg.templates)))
             with autocast(device):
-                tf, tc = bank.features(model, t)
+                tf, tc = frozen_text[t] if frozen_text else bank.features(model, t)
                 fine_logits, coarse_logits = _logits(model, images[idx].to(device), tf, tc)
             inputs = LossInputs(fine_logits.float(), coarse_logits.float(), fine_labels[idx].to(device),
                                 coarse_labels[idx].to(device),
@@ -219,6 +239,8 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
     bar.close()
     if cfg.select == "holdout" and best[1] is not None and not stopped:
         model.load_state_dict(best[1])
+    if full_embedding is not None:
+        model.token_embedding = model.token_embedding.merge_into(full_embedding)
     if spec.kind == "task_vector":
         model.load_state_dict(negate_task_vector(theta0, model.state_dict(), cfg.task_vector_lambda))
     for p in model.parameters():

@@ -99,7 +99,14 @@ def world_model(world: WorldConfig | None = None, cfg: PretrainConfig | None = N
             model.load_state_dict(state)
             model.eval()
             return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
-    history = pretrain(model, tokenizer, world, cfg, progress=progress)
+    probe = WorldDataset("test", "photo", world, per_class=10)  # a quick accuracy for the progress bar
+    tax = WorldTaxonomy()
+
+    def quick_eval(m):
+        return {"fine": accuracy(predict(encode_images(m, probe.images), text_head(m, tokenizer, tax.fine)), probe.fine)}
+
+    history = pretrain(model, tokenizer, world, cfg, progress=progress, eval_fn=quick_eval if progress else None,
+                       eval_every=100)
     path = save_to or cache_dir() / name
     meta = dict(world=world.digest(), world_config=asdict(world), pretrain=asdict(cfg),
                 train_seconds=round(history["train_seconds"], 1), final_loss=history["loss"][-1],

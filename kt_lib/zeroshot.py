@@ -1,7 +1,7 @@
 """Zero-shot heads (prompt-template ensembles) and zero-shot accuracy.
 
 Class embeddings come from open_clip's own `build_zero_shot_classifier`; image features are encoded in
-batches under `torch.inference_mode` (bf16 autocast on CUDA).
+batches under `torch.no_grad` (bf16 autocast on CUDA).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def text_head(model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]) -> torch.Tensor:
     """[embed_dim, n_classes] normalised class embeddings averaged over `templates`."""
     device = model_device(model)
@@ -41,7 +41,7 @@ def text_head(model, tokenizer, classnames: list[str], templates=TEMPLATES["phot
     return head.float()
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def encode_images(model, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Normalised image features for a float tensor of preprocessed images."""
     device = model_device(model)

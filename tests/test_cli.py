@@ -29,12 +29,16 @@ def test_list_methods(capsys):
 def test_unlearn_json(tmp_path, world_model):
     out = tmp_path / "u.json"
     assert main(["unlearn", "--method", "nhl_kl", "--forget", "Samoyed", "--samples-per-class", "10", "--epochs", "2",
-                 "--eval-per-class", "10", "--json", str(out)]) == 0
+                 "--eval-per-class", "10", "--json", str(out), "--save", str(tmp_path / "u.safetensors")]) == 0
     r = json.loads(out.read_text())
     assert {"method", "forget", "Q", "U", "QU", "before", "after", "seconds"} <= set(r)
     for key in ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse", "zero_shot", "drawing_forget_fine"):
         assert key in r["before"] and key in r["after"]
     assert r["forget"] == ["Samoyed"] and 0 <= r["U"] <= 1
+    from kt_lib.models import load_model
+
+    model, _, _ = load_model("kt-tiny-dogworld", str(tmp_path / "u.safetensors"), device="cpu")
+    assert not model.training
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -48,3 +48,16 @@ def test_pretraining_is_reproducible_for_a_seed(small_world):
         pretrain(model, tokenizer, small_world, cfg, progress=False)
         states.append(model.state_dict())
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_world_model_trains_once_then_loads_from_the_cache(small_world, tmp_path, monkeypatch, capsys):
+    from kt_lib.worldmodel import world_model
+
+    monkeypatch.setenv("KT_CACHE", str(tmp_path))
+    cfg = PretrainConfig(num_steps=3, batch_size=16, warmup_steps=1)
+    model, _, info = world_model(small_world, cfg, progress=True)
+    assert not info["loaded"] and info["checkpoint"].startswith(str(tmp_path))
+    again, _, info2 = world_model(small_world, cfg, progress=False)
+    assert info2["loaded"] and info2["checkpoint"] == info["checkpoint"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert info2["train_seconds"] == info["train_seconds"]  # metadata travels with the checkpoint

@@ -59,3 +59,12 @@ def test_negate_task_vector():
     assert torch.equal(negate_task_vector(theta0, theta_ft, 0.0)["w"], theta0["w"])
     with pytest.raises(ValueError):
         negate_task_vector(theta0, {"w": theta_ft["w"]}, 1.0)
+
+
+def test_unreachable_weights_are_never_salient():
+    grads = {"used": torch.tensor([3.0, 1.0, 2.0, 4.0]), "unused_rows": torch.zeros(96)}
+    mask = saliency_mask(grads, 0.5)
+    assert mask["used"].tolist() == [True, False, False, True]  # half of the reachable weights
+    assert not mask["unused_rows"].any()
+    with pytest.raises(ValueError, match="zero gradients"):
+        saliency_mask({"w": torch.zeros(3)}, 0.5)

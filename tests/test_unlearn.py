@@ -107,3 +107,14 @@ def test_holdout_selection_and_bad_configs(setup):
 
 def test_default_lr_depends_on_the_model():
     assert default_lr("kt-tiny-dogworld") == 2e-4 == UnlearnConfig().lr and default_lr("ViT-L-14") == 1e-7
+
+
+def test_compact_vocabulary_training_equals_full_embedding_training(setup, monkeypatch):
+    import kt_lib.unlearn as U
+
+    compact = run(setup, method="nhl_kl")
+    monkeypatch.setattr(U, "_compact_vocabulary", lambda model, bank: None)
+    full = run(setup, method="nhl_kl")
+    for (k, a), b in zip(compact.model.state_dict().items(), full.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    assert compact.model.token_embedding.weight.shape[0] == 49408

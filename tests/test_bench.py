@@ -1,0 +1,110 @@
+"""`kt_lib.bench`: the trainer's fast step computes what the official-style step computes (correctness only;
+no timing is asserted), and `kt bench step` / `kt bench eval` write their reports."""
+import copy
+import json
+
+import open_clip
+import pytest
+import torch
+
+from kt_lib.bench import BASELINE, OURS, build_model, fresh_reference_logits, make_setup, step_loss, time_variants
+from kt_lib.cli import main
+from kt_lib.textenc import encode_text
+from kt_lib.worldmodel import MODEL_NAME
+
+STEP_KEYS = {"baseline_s", "ours_s", "ratio", "device", "tflop_per_step", "achieved_tflops", "peak_memory_gb",
+             "ablation", "torch", "open_clip", "date", "flop_count_method"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These ops are tiny: one thread avoids thread overhead on a shared CPU (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model, tokenizer = build_model(MODEL_NAME, seed=0)
+    return model, make_setup(model, tokenizer, MODEL_NAME, batch=3, device=torch.device("cpu"), seed=0)
+
+
+def _loss_and_grads(model, setup, variant):
+    model = copy.deepcopy(model).train()
+    loss = step_loss(model, setup, variant)
+    loss.backward()
+    return loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_fast_step_has_the_same_loss_and_gradients_as_the_plain_step(tiny):
+    model, setup = tiny
+    loss_plain, grads_plain = _loss_and_grads(model, setup, BASELINE)
+    loss_fast, grads_fast = _loss_and_grads(model, setup, OURS)
+    assert torch.isfinite(loss_plain) and loss_plain.item() != 0
+    torch.testing.assert_close(loss_fast, loss_plain, rtol=1e-5, atol=1e-7)
+    assert set(grads_fast) == set(grads_plain) and {"visual.conv1.weight", "token_embedding.weight"} <= set(grads_fast)
+    for name, g in grads_plain.items():  # atol scaled per tensor: summed gradients (e.g. shared SOT position)
+        atol = 1e-4 * float(g.abs().max()) + 1e-8   # may cancel to near zero in one summation order only
+        torch.testing.assert_close(grads_fast[name], g, rtol=1e-4, atol=atol, msg=lambda m: f"{name}: {m}")
+
+
+def test_cached_reference_logits_equal_a_fresh_reference_forward(tiny):
+    _, setup = tiny
+    fresh_fine, fresh_coarse = fresh_reference_logits(setup)
+    assert setup.ref_fine.shape == fresh_fine.shape == (3, 56) and fresh_coarse.shape == (3, 14)
+    torch.testing.assert_close(setup.ref_fine, fresh_fine, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(setup.ref_coarse, fresh_coarse, rtol=1e-4, atol=1e-5)
+
+
+def test_trimmed_text_features_equal_full_77_token_features():
+    """A small CLIP with the standard 77-token context and open_clip's own tokenizer."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = open_clip.model.CLIP(32, dict(image_size=32, patch_size=16, width=64, layers=1, head_width=32),
+                                     dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2)).eval()
+    tokens = open_clip.get_tokenizer("ViT-B-32")(["a photo of a Samoyed.", "a photo of a German short-haired pointer."])
+    assert tokens.shape[1] == 77
+    with torch.no_grad():
+        full, trimmed = model.encode_text(tokens), encode_text(model, tokens)
+    torch.testing.assert_close(trimmed, full, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("interleave", [False, True])
+def test_time_variants_reports_one_row_per_variant(tiny, interleave):
+    model, setup = tiny
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rows = time_variants(model, setup, (OURS,), lr=1e-3, steps=2, warmup=0, interleave=interleave)
+    assert [r["name"] for r in rows] == [OURS.name] and rows[0]["step_s"] > 0 and rows[0]["tflop_per_step"] > 0
+    assert rows[0]["peak_memory_gb"] is None and rows[0]["fused_adam"] is False  # CPU: the trainer's plain Adam
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # steps ran on a copy
+
+
+def test_bench_step_cli_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "step.json"
+    assert main(["bench", "step", "--device", "cpu", "--batch", "2", "--steps", "1", "--warmup", "0",
+                 "--no-ablation", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert STEP_KEYS <= set(report)
+    assert report["ratio"] > 0 and report["device"] == "cpu" and report["peak_memory_gb"] is None
+    assert [row["name"] for row in report["ablation"]] == [BASELINE.name, OURS.name]
+    assert report["text_context_trimmed"] < report["text_context_full"]
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_bench_eval_cli_writes_the_report(tmp_path):
+    out = tmp_path / "eval.json"
+    assert main(["bench", "eval", "--device", "cpu", "--images", "8", "--batch", "4", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    for key in ("end_to_end_images_per_s", "encode_images_per_s", "cache_images_per_s"):
+        assert report[key] > 0
+    assert report["ratio_cache_over_encode"] > 0 and report["max_abs_feature_diff"] < 1e-5
+
+
+def test_bench_rejects_unknown_models_and_bad_settings(capsys):
+    assert main(["bench", "step", "--model", "ViT-L-15"]) == 2
+    assert "ViT-L-14" in capsys.readouterr().err
+    assert main(["bench", "step", "--device", "cpu", "--steps", "0"]) == 2
+    assert "steps" in capsys.readouterr().err
