@@ -76,10 +76,13 @@ class Experiment:
 
     def compare(self, methods, **overrides) -> pd.DataFrame:
         """One row per method name or (label, overrides) pair, without the heavy result objects."""
-        rows = []
-        for m in methods:
+        def one(m):
             label, kw = (m, {"method": m}) if isinstance(m, str) else (m[0], m[1])
-            row = self.run(label=label, **{**overrides, **kw})
-            row.pop("result")
-            rows.append(row)
-        return pd.DataFrame(rows)
+            return self.run(label=label, **{**overrides, **kw})
+
+        return frame(one(m) for m in methods)
+
+
+def frame(rows) -> pd.DataFrame:
+    """A DataFrame of `Experiment.run` rows without their heavy `result` objects."""
+    return pd.DataFrame([{k: v for k, v in row.items() if k != "result"} for row in rows])

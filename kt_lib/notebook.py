@@ -70,9 +70,9 @@ def data_source(data_root: str | os.PathLike | None, preprocess, taxonomy: str =
 
 def frame(rows):
     """A DataFrame of `Experiment.run` rows without their heavy `result` objects (what `compare` returns)."""
-    import pandas as pd
+    from .experiment import frame as rows_frame
 
-    return pd.DataFrame([{k: v for k, v in row.items() if k != "result"} for row in rows])
+    return rows_frame(rows)
 
 
 def show(fig) -> None:
