@@ -9,7 +9,8 @@ compiles a knowledge request into the sets an unlearning run needs:
 - ``parents``: the ancestors, to retain as concepts ("still a pointer, still a dog");
 - ``unrelated``: every other leaf.
 
-Bundled taxonomies live in ``data/taxonomies/<name>.json`` (override the folder with ``$KT_TAXONOMY_DIR``).
+Bundled taxonomies live in ``kt_lib/taxonomies/<name>.json``: package data, so wheels carry them too
+(override the folder with ``$KT_TAXONOMY_DIR``).
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "taxonomies"
+DATA_DIR = Path(__file__).resolve().parent / "taxonomies"
 BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
 
 
 def taxonomy_dir() -> Path:
-    """Folder of the bundled taxonomy JSONs (``$KT_TAXONOMY_DIR`` or ``<repo>/data/taxonomies``)."""
+    """Folder of the bundled taxonomy JSONs (``$KT_TAXONOMY_DIR`` or ``kt_lib/taxonomies``)."""
     return Path(os.environ.get("KT_TAXONOMY_DIR", DATA_DIR))
 
 
@@ -138,7 +139,7 @@ class Taxonomy:
             path = taxonomy_dir() / f"{name_or_path}.json"
         if not path.is_file():
             raise FileNotFoundError(f"no taxonomy file {path}; pass one of {', '.join(BUILTIN)} or a JSON path "
-                                    f"(set $KT_TAXONOMY_DIR if the bundled data/taxonomies folder moved).")
+                                    f"(set $KT_TAXONOMY_DIR if the bundled kt_lib/taxonomies folder moved).")
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
     def save(self, path: str | os.PathLike) -> Path:

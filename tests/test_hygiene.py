@@ -30,3 +30,16 @@ def test_readme_quick_start_is_two_commands_that_exist_in_the_makefile():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^tutorial:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_non_python_file_of_the_package_is_declared_package_data():
+    """A wheel (non-editable install) must carry the checkpoint, model configs and taxonomies."""
+    import fnmatch
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    globs = re.findall(r'"([^"]+)"', re.search(r"^kt_lib = \[(.*)\]$", pyproject, re.M).group(1))
+    pkg = ROOT / "kt_lib"
+    data = [p.relative_to(pkg).as_posix() for p in pkg.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")]
+    assert {"taxonomies/dogworld.json", "taxonomies/imgnetdogs.json"} <= set(data)
+    missing = [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)]
+    assert not missing, f"add these to [tool.setuptools.package-data] in pyproject.toml: {missing}"

@@ -1,4 +1,4 @@
-"""kt_lib.taxonomy + data/taxonomies/*.json + the `kt taxonomy` CLI (all fast: no NLTK reader load)."""
+"""kt_lib.taxonomy + kt_lib/taxonomies/*.json + the `kt taxonomy` CLI (all fast: no NLTK reader load)."""
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,6 @@
-"""Regenerate data/taxonomies/{imgnetdogs,oxford_pet,dogworld}.json from WordNet 3.0.
+"""Regenerate kt_lib/taxonomies/{imgnetdogs,oxford_pet,dogworld}.json from WordNet 3.0.
 
-Usage: python tools/build_taxonomies.py [--out data/taxonomies]
+Usage: python tools/build_taxonomies.py [--out kt_lib/taxonomies]
 Needs WordNet 3.0 (kt_lib.wordnet.ensure_wordnet) and open_clip (ImageNet class names used by CLIP prompts).
 Deterministic: the same WordNet gives byte-identical files.
 """
@@ -162,7 +162,7 @@ def build_oxford_pet(wn, dogs: Taxonomy) -> Taxonomy:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "data" / "taxonomies"))
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "kt_lib" / "taxonomies"))
     args = ap.parse_args(argv)
     wn = ensure_wordnet()
     out = Path(args.out)
