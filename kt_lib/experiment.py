@@ -83,6 +83,6 @@ class Experiment:
         return frame(one(m) for m in methods)
 
 
-def frame(rows) -> pd.DataFrame:
-    """A DataFrame of `Experiment.run` rows without their heavy `result` objects."""
-    return pd.DataFrame([{k: v for k, v in row.items() if k != "result"} for row in rows])
+def frame(rows, drop=("result",)) -> pd.DataFrame:
+    """A DataFrame of `Experiment.run` rows without their heavy `result` objects (and any other `drop` keys)."""
+    return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])

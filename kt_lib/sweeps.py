@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .experiment import frame
+
 ALPHA_GRID = {"none": (0.0, 0.0), "coarse only": (10.0, 0.0), "fine only": (0.0, 20.0), "both": (10.0, 20.0)}
 SETTINGS = ("method", "lr", "num_epochs", "margin", "alpha_coarse", "alpha_fine", "seed", "towers", "samples_per_class")
 METRICS = ("Q", "U", "QU")
@@ -126,7 +128,7 @@ def _per_concept(exp, model) -> list[dict]:
 
 def to_frame(rows) -> pd.DataFrame:
     """Rows from :func:`run` as a tidy DataFrame, without the heavy 'result' and the 'per_concept' lists."""
-    return pd.DataFrame([{k: v for k, v in r.items() if k not in ("result", "per_concept")} for r in rows])
+    return frame(rows, drop=("result", "per_concept"))
 
 
 def concept_frame(rows) -> pd.DataFrame:
