@@ -84,9 +84,8 @@ class CompactTokenEmbedding(torch.nn.Module):
         self.num_embeddings = full.num_embeddings
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        # No data-dependent branch: a host sync per forward would stall the GPU and break CUDA graphs.
         trained = torch.nn.functional.embedding(self.lookup[ids], self.weight)
-        if bool(self.known[ids].all()):
-            return trained
         return torch.where(self.known[ids].unsqueeze(-1), trained, self.frozen[ids].to(trained.dtype))
 
     @torch.no_grad()

@@ -22,7 +22,7 @@ from torch import Tensor
 from kt_lib import losses as L
 from kt_lib.saliency import enforce_mask_, negate_task_vector, saliency_mask
 
-__all__ = ["LossInputs", "LossConfig", "MethodSpec", "METHODS", "GOALS", "compute_loss", "get_method",
+__all__ = ["LossInputs", "LossConfig", "MethodSpec", "METHODS", "GOALS", "compute_loss", "loss_terms", "get_method",
            "list_methods", "saliency_mask", "enforce_mask_", "negate_task_vector"]
 
 GOALS = ("fine", "coarse", "hybrid")
@@ -176,14 +176,19 @@ def list_methods() -> list[tuple[str, str]]:
     return [(s.name, s.description) for s in METHODS.values()]
 
 
-def compute_loss(method: str, inputs: LossInputs, cfg: LossConfig) -> tuple[Tensor, dict[str, float]]:
-    """Total loss of ``method`` and its named (weighted) parts as floats; ``parts["loss"]`` is the total."""
+def loss_terms(method: str, inputs: LossInputs, cfg: LossConfig) -> dict[str, Tensor]:
+    """The named (weighted) loss tensors of ``method``; their sum is the loss. No host sync (CUDA-graph safe)."""
     spec = get_method(method)
     if cfg.goal not in spec.goals:
         raise ValueError(f"method {method!r} supports goal {spec.goals}, got {cfg.goal!r}")
     if inputs.fine_logits.shape[0] != inputs.coarse_logits.shape[0]:
         raise ValueError("fine_logits and coarse_logits must have the same batch size")
-    parts = spec.fn(inputs, cfg)
+    return spec.fn(inputs, cfg)
+
+
+def compute_loss(method: str, inputs: LossInputs, cfg: LossConfig) -> tuple[Tensor, dict[str, float]]:
+    """Total loss of ``method`` and its named (weighted) parts as floats; ``parts["loss"]`` is the total."""
+    parts = loss_terms(method, inputs, cfg)
     total: Tensor = sum(parts.values())  # type: ignore[assignment]
     values = torch.stack([t.detach().float() for t in [*parts.values(), total]]).tolist()  # one sync
     return total, dict(zip([*parts, "loss"], values))

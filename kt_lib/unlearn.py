@@ -86,15 +86,21 @@ class UnlearnResult:
 
 
 class PromptBank:
-    """Tokenised fine and coarse prompts for each template, trimmed to the shortest exact context."""
+    """Tokenised fine and coarse prompts for each template, trimmed to the shortest exact context.
+    `features` encodes the fine and coarse prompts of a template in one text-tower pass (half the kernel
+    launches of two passes; exact, since padding after a prompt's end token never reaches its feature)."""
 
     def __init__(self, tokenizer, fine_names, coarse_names, templates, device):
         self.fine = [trim_tokens(tokenizer([t.format(c) for c in fine_names])).to(device) for t in templates]
         self.coarse = [trim_tokens(tokenizer([t.format(c) for c in coarse_names])).to(device) for t in templates]
+        self.joint = [trim_tokens(tokenizer([t.format(c) for c in [*fine_names, *coarse_names]])).to(device)
+                      for t in templates]
+        self.n_fine = len(fine_names)
 
     def features(self, model, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return (F.normalize(encode_text(model, self.fine[t]), dim=-1),
-                F.normalize(encode_text(model, self.coarse[t]), dim=-1))
+        """Normalised (fine, coarse) prompt features of template `t`."""
+        feats = F.normalize(encode_text(model, self.joint[t]), dim=-1)
+        return feats[:self.n_fine], feats[self.n_fine:]
 
 
 def _logits(model, images, text_fine, text_coarse, image_features=None):
@@ -178,6 +184,8 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
     if spec.needs_reference:
         ref_fine, ref_coarse = reference_logits(original.eval(), images, bank)
     other = random_other_labels(fine_labels, len(fine_names), gen)
+    # the proxy forget set is small: put it on the device once instead of copying every batch
+    images, fine_labels, coarse_labels, other = (x.to(device) for x in (images, fine_labels, coarse_labels, other))
     theta0 = {k: v.detach().clone() for k, v in model.state_dict().items()} if spec.kind != "loss" else None
     model.train()
     params = _set_trainable(model, cfg.towers)
@@ -201,18 +209,17 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
     for epoch in range(cfg.num_epochs):
         order = torch.randperm(len(images), generator=gen)
         for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size].to(device)
             t = int(rng.integers(len(cfg.templates)))
             with autocast(device):
                 tf, tc = frozen_text[t] if frozen_text else bank.features(model, t)
-                fine_logits, coarse_logits = _logits(model, images[idx].to(device), tf, tc)
-            inputs = LossInputs(fine_logits.float(), coarse_logits.float(), fine_labels[idx].to(device),
-                                coarse_labels[idx].to(device),
-                                None if ref_fine is None else ref_fine[t, idx].to(device),
-                                None if ref_coarse is None else ref_coarse[t, idx].to(device), other[idx].to(device))
-            loss, parts = compute_loss(cfg.method, inputs, loss_cfg)
-            if not torch.isfinite(loss):
-                stopped = f"loss became {loss.item()} at epoch {epoch} step {b}; kept the last good weights"
+                fine_logits, coarse_logits = _logits(model, images[idx], tf, tc)
+            inputs = LossInputs(fine_logits.float(), coarse_logits.float(), fine_labels[idx], coarse_labels[idx],
+                                None if ref_fine is None else ref_fine[t, idx],
+                                None if ref_coarse is None else ref_coarse[t, idx], other[idx])
+            loss, parts = compute_loss(cfg.method, inputs, loss_cfg)  # parts: floats, the step's one host sync
+            if not np.isfinite(parts["loss"]):
+                stopped = f"loss became {parts['loss']} at epoch {epoch} step {b}; kept the last good weights"
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -19,11 +19,12 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 PARAPHRASES: tuple[str, ...] = ("a close-up photo of a {}.", "a photo of the {}.", "a good photo of a {}.")
 
 
-def autocast(device: torch.device | str):
-    """bf16 autocast on CUDA, nothing on CPU (CPU stays fp32: exact and, on most CPUs, faster)."""
+def autocast(device: torch.device | str, cache: bool = True):
+    """bf16 autocast on CUDA, nothing on CPU (CPU stays fp32: exact and, on most CPUs, faster).
+    `cache=False` is required inside CUDA-graph capture (no cached bf16 weight copies)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

@@ -7,7 +7,8 @@ import open_clip
 import pytest
 import torch
 
-from kt_lib.bench import BASELINE, OURS, build_model, fresh_reference_logits, make_setup, step_loss, time_variants
+from kt_lib.bench import (ABLATION, BASELINE, OURS, build_model, fresh_reference_logits, make_optimizer, make_setup,
+                          step_loss, time_variants)
 from kt_lib.cli import main
 from kt_lib.textenc import encode_text
 from kt_lib.worldmodel import MODEL_NAME
@@ -32,22 +33,43 @@ def tiny():
 
 
 def _loss_and_grads(model, setup, variant):
+    """Loss and gradients of one step of `variant`, prepared as the bench prepares it (trainable towers, and
+    for `compact_vocab` only the prompts' token-embedding rows); compact gradients come back full-size."""
     model = copy.deepcopy(model).train()
+    make_optimizer(model, variant, 1e-3, setup)
     loss = step_loss(model, setup, variant)
     loss.backward()
-    return loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    emb = model.token_embedding
+    if hasattr(emb, "used_ids"):  # CompactTokenEmbedding: scatter its rows into a full-size gradient
+        full = torch.zeros_like(emb.frozen)
+        full[emb.used_ids] = grads["token_embedding.weight"]
+        grads["token_embedding.weight"] = full
+    return loss.detach(), grads
 
 
-def test_fast_step_has_the_same_loss_and_gradients_as_the_plain_step(tiny):
+@pytest.mark.parametrize("variant", ABLATION[1:], ids=lambda v: v.name.split(" (")[0])
+def test_each_fast_step_has_the_same_loss_and_gradients_as_the_plain_step(tiny, variant):
     model, setup = tiny
     loss_plain, grads_plain = _loss_and_grads(model, setup, BASELINE)
-    loss_fast, grads_fast = _loss_and_grads(model, setup, OURS)
+    loss_fast, grads_fast = _loss_and_grads(model, setup, variant)
     assert torch.isfinite(loss_plain) and loss_plain.item() != 0
     torch.testing.assert_close(loss_fast, loss_plain, rtol=1e-5, atol=1e-7)
     assert set(grads_fast) == set(grads_plain) and {"visual.conv1.weight", "token_embedding.weight"} <= set(grads_fast)
+    assert grads_plain["token_embedding.weight"].abs().sum() > 0
     for name, g in grads_plain.items():  # atol scaled per tensor: summed gradients (e.g. shared SOT position)
         atol = 1e-4 * float(g.abs().max()) + 1e-8   # may cancel to near zero in one summation order only
         torch.testing.assert_close(grads_fast[name], g, rtol=1e-4, atol=atol, msg=lambda m: f"{name}: {m}")
+
+
+def test_ours_trains_only_the_prompts_token_rows(tiny):
+    model, setup = tiny
+    model = copy.deepcopy(model)
+    opt = make_optimizer(model, OURS, 1e-3, setup)
+    n_opt = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    used = model.token_embedding.weight.shape[0]
+    assert used < 200 < model.token_embedding.num_embeddings  # a few dozen words, not the 49k vocabulary
+    assert n_opt == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_cached_reference_logits_equal_a_fresh_reference_forward(tiny):
@@ -77,7 +99,8 @@ def test_time_variants_reports_one_row_per_variant(tiny, interleave):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rows = time_variants(model, setup, (OURS,), lr=1e-3, steps=2, warmup=0, interleave=interleave)
     assert [r["name"] for r in rows] == [OURS.name] and rows[0]["step_s"] > 0 and rows[0]["tflop_per_step"] > 0
-    assert rows[0]["peak_memory_gb"] is None and rows[0]["fused_adam"] is False  # CPU: the trainer's plain Adam
+    assert rows[0]["peak_memory_gb"] is None and rows[0]["autocast"] is False  # CPU: the trainer stays fp32
+    assert rows[0]["fused_adam"] and rows[0]["compact_vocab"] and not rows[0]["cuda_graph"]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # steps ran on a copy
 
 
@@ -90,7 +113,22 @@ def test_bench_step_cli_writes_the_report(tmp_path, capsys):
     assert report["ratio"] > 0 and report["device"] == "cpu" and report["peak_memory_gb"] is None
     assert [row["name"] for row in report["ablation"]] == [BASELINE.name, OURS.name]
     assert report["text_context_trimmed"] < report["text_context_full"]
+    assert report["graph_s"] is None and report["graph_ratio"] is None  # CPU: no CUDA-graph row
     assert "ratio" in capsys.readouterr().out
+
+
+def test_bench_scaling_and_profile_cli(tmp_path, capsys):
+    out = tmp_path / "scaling.json"
+    assert main(["bench", "scaling", "--device", "cpu", "--batches", "1", "2", "--steps", "1", "--warmup", "0",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [r["batch"] for r in report["rows"]] == [1, 2] and all(r["images_per_s"] > 0 for r in report["rows"])
+    table = tmp_path / "profile.txt"
+    assert main(["bench", "profile", "--device", "cpu", "--batch", "2", "--steps", "1", "--out", str(table)]) == 0
+    text = table.read_text()
+    assert "aten::" in text and "Self CPU" in text
+    assert main(["bench", "scaling", "--device", "cpu", "--batches", "0"]) == 2
+    assert "positive" in capsys.readouterr().err
 
 
 def test_bench_eval_cli_writes_the_report(tmp_path):
