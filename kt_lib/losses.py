@@ -56,9 +56,11 @@ def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
 
 
 def _drop_target(logits: Tensor, labels: Tensor) -> Tensor:
-    """[B, C] -> [B, C-1]: each row without its own target column (order of the others kept)."""
+    """[B, C] -> [B, C-1]: each row without its own target column (order of the others kept).
+    A gather, not boolean-mask indexing: no host sync (which would stall a GPU and break CUDA graphs)."""
     b, c = logits.shape
-    return logits[~_target_mask(logits, labels)].view(b, c - 1)
+    cols = torch.arange(c - 1, device=logits.device).expand(b, c - 1)
+    return logits.gather(1, cols + (cols >= labels.long().unsqueeze(1)).long())
 
 
 def kl_fine_nontarget(fine_now: Tensor, fine_ref: Tensor, labels: Tensor) -> Tensor:

@@ -133,3 +133,14 @@ def test_bf16_inputs_give_float32_close_to_fp32(fn):
     out = call(lo, ro)
     assert out.dtype == torch.float32
     assert torch.allclose(out, call(lo.float(), ro.float()), rtol=1e-5, atol=1e-6)
+
+
+def test_drop_target_gathers_exactly_what_a_boolean_mask_selects():
+    from kt_lib.losses import _drop_target, _target_mask
+
+    logits = torch.randn(6, 9, requires_grad=True)
+    labels = torch.tensor([0, 8, 4, 4, 1, 7])
+    dropped = _drop_target(logits, labels)
+    assert torch.equal(dropped, logits[~_target_mask(logits, labels)].view(6, 8))
+    dropped.sum().backward()  # every non-target column gets gradient 1, each target column 0
+    assert torch.equal(logits.grad, (~_target_mask(logits, labels)).float())
