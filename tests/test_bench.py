@@ -146,3 +146,12 @@ def test_bench_rejects_unknown_models_and_bad_settings(capsys):
     assert "ViT-L-14" in capsys.readouterr().err
     assert main(["bench", "step", "--device", "cpu", "--steps", "0"]) == 2
     assert "steps" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_cuda_graph_step_says_what_to_do_without_a_gpu():
+    from kt_lib.cudagraph import GraphedStep
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
+    with pytest.raises(RuntimeError, match="eager step"):
+        GraphedStep(lambda: torch.zeros(()), opt)
