@@ -138,7 +138,22 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
         ell(hx - head * 0.55 - r, hy - head * 0.45 - r, hx - head * 0.55 + r, hy - head * 0.45 + r, primary)
     er = max(1, 0.012 * s)  # eye
     d.ellipse([hx + head * 0.15 - er, hy - head * 0.15 - er, hx + head * 0.15 + er, hy - head * 0.15 + er], fill=(15, 15, 15))
+    if domain == "drawing" and cfg.drawing_style == "hatch":
+        layer = _hatch(layer)
     return layer
+
+
+def _hatch(layer: Image.Image) -> Image.Image:
+    """Pencil shading: white paper inside the outline; the darker the coat, the denser the hatching
+    (none / sparse / dense / cross-hatched). Outlines and the eye stay black."""
+    arr = np.asarray(layer).copy()
+    lum = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    y, x = np.mgrid[: arr.shape[0], : arr.shape[1]]
+    sparse, dense, cross = (x + y) % 8 < 2, (x + y) % 6 < 2, ((x + y) % 6 < 2) | ((x - y) % 6 < 2)
+    ink = np.where(lum > 205, False, np.where(lum > 170, sparse, np.where(lum > 140, dense, cross)))
+    grey = np.where(lum < 60, 25, np.where(ink, 70, 248)).astype(np.uint8)
+    arr[..., :3] = grey[..., None]
+    return Image.fromarray(arr, "RGBA")
 
 
 def _object_layer(rng, family: str, cls: str, cfg: WorldConfig) -> Image.Image:
@@ -230,6 +245,8 @@ def _finish(rng, bg: Image.Image, layer: Image.Image, cfg: WorldConfig, domain: 
         img = img * rng.uniform(0.82, 1.15) + rng.normal(0, cfg.noise, img.shape)
     else:
         img = img + rng.normal(0, 2.0, img.shape)
+        if cfg.drawing_style in ("gray", "hatch"):  # a black-and-white sketch: no coat colour, only shading and shape
+            img = np.repeat(img @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32), 3, axis=2)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

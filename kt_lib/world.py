@@ -113,6 +113,7 @@ FAMILIES: dict[str, dict[str, tuple]] = {
 }
 
 DOMAINS: tuple[str, ...] = ("photo", "drawing")
+DRAWING_STYLES: tuple[str, ...] = ("pastel", "gray", "hatch")
 PALETTE_PULL = 0.55  # how far each breed's primary colour is pulled towards its group's base colour
 
 
@@ -142,6 +143,9 @@ class WorldConfig:
     family_test_per_class: int = 50
     noise: float = 7.0
     palette_pull: float = PALETTE_PULL
+    # drawing look: pastel (flat pastel colours) | gray (black-and-white) | hatch (black-and-white, coat shade
+    # drawn as pencil hatching, so drawings carry breed by pattern, hatching density, size and silhouette)
+    drawing_style: str = "pastel"
 
     def __post_init__(self):
         for name in ("image_size", "render_size", "pretrain_per_class", "family_per_class", "test_per_class",
@@ -152,11 +156,16 @@ class WorldConfig:
             raise ValueError(f"WorldConfig.render_size ({self.render_size}) must be >= image_size ({self.image_size})")
         if not 0.0 <= self.drawing_fraction <= 1.0 or not 0.0 <= self.palette_pull <= 1.0:
             raise ValueError("WorldConfig.drawing_fraction and palette_pull must lie in [0, 1]")
+        if self.drawing_style not in DRAWING_STYLES:
+            raise ValueError(f"WorldConfig.drawing_style must be one of {DRAWING_STYLES}, got {self.drawing_style!r}")
         if self.noise < 0:
             raise ValueError(f"WorldConfig.noise must be >= 0, got {self.noise}")
 
     def digest(self) -> str:
-        spec = dict(config=asdict(self), groups=GROUPS, breeds=BREEDS, families=FAMILIES, version=RENDER_VERSION)
+        config = asdict(self)
+        if config["drawing_style"] == "pastel":  # the original style keeps its digest (and checkpoints)
+            del config["drawing_style"]
+        spec = dict(config=config, groups=GROUPS, breeds=BREEDS, families=FAMILIES, version=RENDER_VERSION)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
