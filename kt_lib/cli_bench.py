@@ -10,15 +10,25 @@ import json
 from pathlib import Path
 
 
+def _common(p, seed: bool = True, report: bool = True) -> None:
+    """The options every bench subcommand shares."""
+    p.add_argument("--model", default="kt-tiny-dogworld", help="world model or open_clip name, e.g. ViT-L-14")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    if seed:
+        p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    if report:
+        p.add_argument("--json", help="write the report to this JSON file")
+
+
 def register(sub) -> None:
-    """Add `bench` with its `step` and `eval` subcommands to the `kt` parser's subparsers."""
+    """Add `bench` with its `step`, `scaling`, `profile` and `eval` subcommands to the `kt` parser's subparsers."""
     bench = sub.add_parser("bench", help="time an unlearning step (baseline vs ours) or zero-shot evaluation")
     which = bench.add_subparsers(dest="bench_command", required=True, metavar="{step,eval,scaling,profile}")
 
     step = which.add_parser("step", help="official-style baseline step vs the trainer's step, with an ablation")
-    step.add_argument("--model", default="kt-tiny-dogworld", help="world model or open_clip name, e.g. ViT-L-14")
+    _common(step)
     step.add_argument("--batch", type=int, default=32, help="images per step (default 32)")
-    step.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     step.add_argument("--steps", type=int, default=None, help="timed steps per variant (default 10 on CUDA, 3 on CPU)")
     step.add_argument("--warmup", type=int, default=None, help="untimed steps per variant (default 3 on CUDA, 1 on CPU)")
     step.add_argument("--no-ablation", action="store_true", help="time only the baseline and ours")
@@ -27,43 +37,30 @@ def register(sub) -> None:
     step.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=None,
                       help="alternate the variants step by step (default: on CPU, where other load adds noise; "
                            "sequential on CUDA, which gives each variant's peak memory)")
-    step.add_argument("--seed", type=int, default=0)
-    step.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    step.add_argument("--json", help="write the report to this JSON file")
     step.set_defaults(func=run_step)
 
     sc = which.add_parser("scaling", help="the trainer's step alone at several batch sizes")
-    sc.add_argument("--model", default="kt-tiny-dogworld", help="world model or open_clip name, e.g. ViT-L-14")
+    _common(sc)
     sc.add_argument("--batches", type=int, nargs="+", default=[32, 64, 128], help="batch sizes (default 32 64 128)")
-    sc.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     sc.add_argument("--steps", type=int, default=None, help="timed steps per batch size (default 10 on CUDA, 3 on CPU)")
     sc.add_argument("--warmup", type=int, default=None, help="untimed steps (default 3 on CUDA, 1 on CPU)")
-    sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    sc.add_argument("--json", help="write the report to this JSON file")
     sc.set_defaults(func=run_scaling)
 
     pr = which.add_parser("profile", help="torch.profiler table of the trainer's step, heaviest ops first")
-    pr.add_argument("--model", default="kt-tiny-dogworld", help="world model or open_clip name, e.g. ViT-L-14")
+    _common(pr, seed=False, report=False)
     pr.add_argument("--batch", type=int, default=32)
-    pr.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     pr.add_argument("--steps", type=int, default=5, help="profiled steps (after 2 warm-up steps)")
     pr.add_argument("--rows", type=int, default=30, help="table rows")
-    pr.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     pr.add_argument("--out", help="also write the table to this text file")
     pr.set_defaults(func=run_profile)
 
     ev = which.add_parser("eval", help="zero-shot encoding: JPEG end to end vs preprocessed tensors vs the cache")
-    ev.add_argument("--model", default="kt-tiny-dogworld", help="world model or open_clip name, e.g. ViT-L-14")
+    _common(ev)
     ev.add_argument("--images", type=int, default=None, help="generated JPEGs (default 2048 on CUDA, 256 on CPU)")
     ev.add_argument("--batch", type=int, default=256, help="encoding batch size (default 256)")
     ev.add_argument("--jpeg-size", type=int, default=None, help="JPEG side in pixels (default 2x the input size)")
     ev.add_argument("--repeats", type=int, default=3, help="timed passes per path; the median is reported")
     ev.add_argument("--workers", type=int, default=0, help="DataLoader workers for the end-to-end path")
-    ev.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    ev.add_argument("--json", help="write the report to this JSON file")
     ev.set_defaults(func=run_eval)
 
 
