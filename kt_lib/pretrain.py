@@ -26,7 +26,7 @@ from .zeroshot import TEMPLATES
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    num_steps: int = 1000
+    num_steps: int = 1300
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.1

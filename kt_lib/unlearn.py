@@ -69,8 +69,9 @@ class UnlearnConfig:
 
 def default_lr(model_name: str) -> float:
     """Learning rates that forget without collapsing NHL+KL (8 epochs, batch 32). The tiny world model
-    needs ~2000x the paper's 1e-7 (ViT-L/14): at 1e-4 GA does not yet collapse (U 0.44) and at 2e-4 it
-    does (U 0.18) while NHL+KL stays at Q-U 0.94 (benchmarks/lr_sweep.md)."""
+    needs ~2000x the paper's 1e-7 (ViT-L/14): on request A at 1e-4 GA does not yet collapse (U 0.58) and at
+    2e-4 it does (U 0.17) while NHL+KL stays at Q-U 0.95 / 0.93 (notebook 05's strength sweep; the older
+    benchmarks/lr_sweep.md shows the same picture on the previous world)."""
     if model_name.startswith("kt-tiny"):
         return 2e-4
     return 1e-6 if "B-" in model_name else 1e-7

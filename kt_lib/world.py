@@ -113,7 +113,7 @@ FAMILIES: dict[str, dict[str, tuple]] = {
 }
 
 DOMAINS: tuple[str, ...] = ("photo", "drawing")
-DRAWING_STYLES: tuple[str, ...] = ("pastel", "gray", "hatch")
+DRAWING_STYLES: tuple[str, ...] = ("hatch", "gray", "pastel")
 PALETTE_PULL = 0.55  # how far each breed's primary colour is pulled towards its group's base colour
 
 
@@ -135,7 +135,7 @@ class WorldConfig:
     image_size: int = 32
     render_size: int = 64
     pretrain_per_class: int = 200      # photo images per breed in the pretraining pool
-    drawing_fraction: float = 0.3      # drawing images per breed in pretraining, relative to photos
+    drawing_fraction: float = 0.75     # drawing images per breed in pretraining, relative to photos
     family_per_class: int = 150        # zero-shot family images per class in pretraining
     proxy_per_class: int = 100         # photo exemplars per breed an unlearner may use
     proxy_drawing_per_class: int = 20
@@ -143,9 +143,10 @@ class WorldConfig:
     family_test_per_class: int = 50
     noise: float = 7.0
     palette_pull: float = PALETTE_PULL
-    # drawing look: pastel (flat pastel colours) | gray (black-and-white) | hatch (black-and-white, coat shade
-    # drawn as pencil hatching, so drawings carry breed by pattern, hatching density, size and silhouette)
-    drawing_style: str = "pastel"
+    # drawing look: hatch (black-and-white pencil sketch, coat shade drawn as hatching, so drawings carry breed
+    # by pattern, hatching density, size and silhouette, not by the coat colour photos show) | gray
+    # (black-and-white) | pastel (flat pastel colours: close to photos, so forgetting transfers to drawings)
+    drawing_style: str = "hatch"
 
     def __post_init__(self):
         for name in ("image_size", "render_size", "pretrain_per_class", "family_per_class", "test_per_class",
@@ -162,10 +163,7 @@ class WorldConfig:
             raise ValueError(f"WorldConfig.noise must be >= 0, got {self.noise}")
 
     def digest(self) -> str:
-        config = asdict(self)
-        if config["drawing_style"] == "pastel":  # the original style keeps its digest (and checkpoints)
-            del config["drawing_style"]
-        spec = dict(config=config, groups=GROUPS, breeds=BREEDS, families=FAMILIES, version=RENDER_VERSION)
+        spec = dict(config=asdict(self), groups=GROUPS, breeds=BREEDS, families=FAMILIES, version=RENDER_VERSION)
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
