@@ -59,7 +59,7 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
     primary = tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(primary, jit))
     secondary = tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(secondary, jit))
     tan = _mix(primary, (185, 120, 60), 0.6)
-    if domain == "drawing":  # flat pastel pencil colours
+    if domain == "drawing":  # pastel pencil colours (the "gray" and "hatch" styles then drop the colour)
         primary, secondary, tan = (_mix(c, (255, 255, 255), 0.3) for c in (primary, secondary, tan))
     outline = OUTLINE if domain == "drawing" else None
     width = 1 if domain == "drawing" else 0
