@@ -284,7 +284,7 @@ def bench_step(model_name: str = MODEL_NAME, batch: int = 32, device="auto", ste
     return dict(benchmark="step", model=model_name, params_m=round(sum(p.numel() for p in base.parameters()) / 1e6, 1),
                 batch=batch, n_fine=len(setup.fine_tokens), n_coarse=len(setup.coarse_tokens),
                 text_context_full=setup.fine_tokens.shape[1],
-                text_context_trimmed=max(setup.bank.fine[0].shape[1], setup.bank.coarse[0].shape[1]),
+                text_context_trimmed=setup.bank.joint[0].shape[1],
                 steps=steps, warmup=warmup, interleaved=interleave, lr=lr, loss="nhl_kl", towers="both", tf32=False,
                 baseline_s=b["step_s"], ours_s=o["step_s"], ratio=round(b["step_s"] / o["step_s"], 3),
                 ratio_of_fastest_steps=round(b["step_min_s"] / o["step_min_s"], 3),

@@ -15,6 +15,7 @@ SCENES = (((120, 170, 90), (170, 200, 230)),   # grass under sky
           ((150, 120, 100), (215, 200, 180)),  # indoor floor and wall
           ((210, 190, 140), (120, 170, 210)))  # sand and sea
 OUTLINE = (25, 25, 30)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # RGB -> grey (ITU-R BT.601)
 
 
 def _mix(a, b, t: float) -> tuple[int, int, int]:
@@ -147,7 +148,7 @@ def _hatch(layer: Image.Image) -> Image.Image:
     """Pencil shading: white paper inside the outline; the darker the coat, the denser the hatching
     (none / sparse / dense / cross-hatched). Outlines and the eye stay black."""
     arr = np.asarray(layer).copy()
-    lum = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    lum = arr[..., :3].astype(np.float32) @ LUMA
     y, x = np.mgrid[: arr.shape[0], : arr.shape[1]]
     sparse, dense, cross = (x + y) % 8 < 2, (x + y) % 6 < 2, ((x + y) % 6 < 2) | ((x - y) % 6 < 2)
     ink = np.where(lum > 205, False, np.where(lum > 170, sparse, np.where(lum > 140, dense, cross)))
@@ -246,7 +247,7 @@ def _finish(rng, bg: Image.Image, layer: Image.Image, cfg: WorldConfig, domain: 
     else:
         img = img + rng.normal(0, 2.0, img.shape)
         if cfg.drawing_style in ("gray", "hatch"):  # a black-and-white sketch: no coat colour, only shading and shape
-            img = np.repeat(img @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32), 3, axis=2)
+            img = np.repeat((img @ LUMA)[..., None], 3, axis=2)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

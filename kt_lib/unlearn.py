@@ -92,11 +92,11 @@ class PromptBank:
     launches of two passes; exact, since padding after a prompt's end token never reaches its feature)."""
 
     def __init__(self, tokenizer, fine_names, coarse_names, templates, device):
-        self.fine = [trim_tokens(tokenizer([t.format(c) for c in fine_names])).to(device) for t in templates]
-        self.coarse = [trim_tokens(tokenizer([t.format(c) for c in coarse_names])).to(device) for t in templates]
         self.joint = [trim_tokens(tokenizer([t.format(c) for c in [*fine_names, *coarse_names]])).to(device)
                       for t in templates]
         self.n_fine = len(fine_names)
+        self.fine = [j[:self.n_fine] for j in self.joint]      # views of the joint tokens, per template
+        self.coarse = [j[self.n_fine:] for j in self.joint]
 
     def features(self, model, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised (fine, coarse) prompt features of template `t`."""
@@ -150,7 +150,7 @@ def _compact_vocabulary(model, bank: PromptBank):
     full = getattr(model, "token_embedding", None)
     if not isinstance(full, torch.nn.Embedding) or not full.weight.requires_grad:
         return None
-    used = torch.cat([t.flatten() for t in bank.fine + bank.coarse]).cpu()
+    used = torch.cat([t.flatten() for t in bank.joint]).cpu()
     model.token_embedding = CompactTokenEmbedding(full, used).to(full.weight.device)
     return full
 
