@@ -1,4 +1,4 @@
-"""Atomic safetensors checkpoints, with an optional compact token embedding.
+"""Atomic safetensors checkpoints, with an optional compact token-embedding table.
 
 The tiny world model uses a few hundred of CLIP's 49,408 BPE tokens. `save_checkpoint(...,
 compact_vocab=True)` stores only the rows of `token_embedding.weight` that are non-zero (pretraining
@@ -59,36 +59,3 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         emb[ids] = rows
         tensors[TOKEN_KEY] = emb
     return tensors, json.loads(meta.get("kt_metadata", "{}"))
-
-
-class CompactTokenEmbedding(torch.nn.Module):
-    """A drop-in `token_embedding` holding only the rows of `used_ids`.
-
-    Training through it is exactly training the full embedding (unused rows would get zero gradient and
-    Adam leaves them untouched) while the backward pass and the optimizer skip ~49k dead rows.
-    `merge_into(full)` writes the trained rows back.
-    """
-
-    def __init__(self, full: torch.nn.Embedding, used_ids: torch.Tensor):
-        super().__init__()
-        used_ids = torch.unique(used_ids)
-        lookup = torch.zeros(full.num_embeddings, dtype=torch.long)
-        lookup[used_ids] = torch.arange(len(used_ids))
-        self.register_buffer("lookup", lookup, persistent=False)
-        known = torch.zeros(full.num_embeddings, dtype=torch.bool)
-        known[used_ids] = True
-        self.register_buffer("known", known, persistent=False)
-        self.register_buffer("used_ids", used_ids, persistent=False)
-        self.register_buffer("frozen", full.weight.detach(), persistent=False)  # rows outside used_ids
-        self.weight = torch.nn.Parameter(full.weight.detach()[used_ids].clone())
-        self.num_embeddings = full.num_embeddings
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        # No data-dependent branch: a host sync per forward would stall the GPU and break CUDA graphs.
-        trained = torch.nn.functional.embedding(self.lookup[ids], self.weight)
-        return torch.where(self.known[ids].unsqueeze(-1), trained, self.frozen[ids].to(trained.dtype))
-
-    @torch.no_grad()
-    def merge_into(self, full: torch.nn.Embedding) -> torch.nn.Embedding:
-        full.weight[self.used_ids] = self.weight.to(full.weight.dtype)
-        return full

@@ -6,7 +6,7 @@
 
 Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and
 unknown names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on
-real images (see `kt_lib.sources`).
+real images (see `kt_lib.knowledge.sources`).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import pandas as pd
 
-from .evaluation import compare
-from .sources import DataSource, first_per_class, world_source
-from .unlearn import UnlearnConfig, UnlearnResult, unlearn
+from kt_lib.eval.evaluator import compare
+from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
+from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
 
 DEFAULT_FORGET = ("German short-haired pointer", "West Highland white terrier", "golden retriever", "Samoyed")
 
@@ -27,7 +27,7 @@ class Experiment:
 
     def __init__(self, forget=DEFAULT_FORGET, model=None, tokenizer=None, samples_per_class: int = 30,
                  eval_per_class: int | None = None, data: DataSource | None = None, device="auto", **defaults):
-        from .models import load_model
+        from kt_lib.models import load_model
 
         self.defaults = UnlearnConfig(**defaults)  # bad settings fail before any heavy work
         if model is None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import open_clip
 import torch
 
-from .checkpoint import load_checkpoint
-from .worldmodel import MODEL_NAME, create_world_model, register_configs, world_model
+from kt_lib.checkpoint import load_checkpoint
+from kt_lib.world.model import MODEL_NAME, create_world_model, register_configs, world_model
 
 DEFAULT_MODEL = MODEL_NAME
 

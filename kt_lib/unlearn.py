@@ -19,11 +19,19 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checkpoint import CompactTokenEmbedding
-from .losses import ga, random_other_labels
-from .methods import LossConfig, LossInputs, compute_loss, enforce_mask_, get_method, negate_task_vector, saliency_mask
-from .textenc import encode_text, trim_tokens
-from .zeroshot import TEMPLATES, autocast, model_device
+from kt_lib.eval.zeroshot import TEMPLATES, autocast, model_device
+from kt_lib.fast.textenc import encode_text, trim_tokens
+from kt_lib.fast.vocab import compact_vocabulary
+from kt_lib.losses import ga, random_other_labels
+from kt_lib.methods import (
+    LossConfig,
+    LossInputs,
+    compute_loss,
+    enforce_mask_,
+    get_method,
+    negate_task_vector,
+    saliency_mask,
+)
 
 TOWERS = ("both", "image", "text")
 
@@ -143,25 +151,13 @@ def _optimizer(params, lr: float, device: torch.device):
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
-def _compact_vocabulary(model, bank: PromptBank):
-    """Train only the token-embedding rows the prompts use (exact: other rows get zero gradient, which
-    Adam leaves unchanged) instead of carrying Adam state for all ~49k rows. Returns the full embedding
-    to merge back into, or None when the model has no plain token embedding."""
-    full = getattr(model, "token_embedding", None)
-    if not isinstance(full, torch.nn.Embedding) or not full.weight.requires_grad:
-        return None
-    used = torch.cat([t.flatten() for t in bank.joint]).cpu()
-    model.token_embedding = CompactTokenEmbedding(full, used).to(full.weight.device)
-    return full
-
-
 def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, coarse_labels: torch.Tensor,
             fine_names: list[str], coarse_names: list[str], cfg: UnlearnConfig,
             holdout_score=None) -> UnlearnResult:
     """Unlearn the concepts of (images, labels) from a copy of `model`.
 
     `holdout_score(model, images, fine, coarse) -> float` (higher is better) is used with
-    `cfg.select == "holdout"`; `kt_lib.evaluation.holdout_score` is the default.
+    `cfg.select == "holdout"`; `kt_lib.eval.evaluator.holdout_score` is the default.
     """
     spec = get_method(cfg.method)
     device = model_device(model)
@@ -177,7 +173,7 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
         holdout = (images[hold], fine_labels[hold], coarse_labels[hold])
         images, fine_labels, coarse_labels = images[train], fine_labels[train], coarse_labels[train]
         if holdout_score is None:
-            from .evaluation import holdout_score
+            from kt_lib.eval.evaluator import holdout_score
     original = model
     model = copy.deepcopy(original).to(device)
     bank = PromptBank(tokenizer, fine_names, coarse_names, cfg.templates, device)
@@ -195,7 +191,7 @@ def unlearn(model, tokenizer, images: torch.Tensor, fine_labels: torch.Tensor, c
     if cfg.towers == "image":  # the text tower does not move: encode its prompts once
         with torch.no_grad(), autocast(device):
             frozen_text = [bank.features(model, t) for t in range(len(cfg.templates))]
-    full_embedding = _compact_vocabulary(model, bank) if spec.kind != "saliency" else None  # SalUn masks full shapes
+    full_embedding = compact_vocabulary(model, bank) if spec.kind != "saliency" else None  # SalUn masks full shapes
     if full_embedding is not None:
         params = [p for p in model.parameters() if p.requires_grad]
     opt = _optimizer(params, cfg.lr, device)

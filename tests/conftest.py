@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def small_world():
-    from kt_lib.world import WorldConfig
+    from kt_lib.world.config import WorldConfig
 
     return WorldConfig(seed=3, pretrain_per_class=2, family_per_class=2, proxy_per_class=3, proxy_drawing_per_class=1,
                        test_per_class=2, family_test_per_class=2)
@@ -33,7 +33,7 @@ def small_world():
 @pytest.fixture(scope="session")
 def world_model():
     """The default world model (shipped checkpoint, else cache, else pretrained once)."""
-    from kt_lib.worldmodel import world_model as load
+    from kt_lib.world.model import world_model as load
 
     model, tokenizer, info = load(progress=False)
     return model, tokenizer, info

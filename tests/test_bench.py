@@ -1,4 +1,4 @@
-"""`kt_lib.bench`: the trainer's fast step computes what the official-style step computes (correctness only;
+"""`kt_lib.fast.bench`: the trainer's fast step computes what the official-style step computes (correctness only;
 no timing is asserted), and `kt bench step` / `kt bench eval` write their reports."""
 import copy
 import json
@@ -7,11 +7,12 @@ import open_clip
 import pytest
 import torch
 
-from kt_lib.bench import (ABLATION, BASELINE, OURS, build_model, fresh_reference_logits, make_optimizer, make_setup,
-                          step_loss, time_variants)
+from kt_lib.fast.bench import time_variants
+from kt_lib.fast.step_variants import (ABLATION, BASELINE, OURS, build_model, fresh_reference_logits, make_optimizer,
+                                       make_setup, step_loss)
 from kt_lib.cli import main
-from kt_lib.textenc import encode_text
-from kt_lib.worldmodel import MODEL_NAME
+from kt_lib.fast.textenc import encode_text
+from kt_lib.world.model import MODEL_NAME
 
 STEP_KEYS = {"baseline_s", "ours_s", "ratio", "device", "tflop_per_step", "achieved_tflops", "peak_memory_gb",
              "ablation", "torch", "open_clip", "date", "flop_count_method"}
@@ -150,7 +151,7 @@ def test_bench_rejects_unknown_models_and_bad_settings(capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
 def test_cuda_graph_step_says_what_to_do_without_a_gpu():
-    from kt_lib.cudagraph import GraphedStep
+    from kt_lib.fast.cudagraph import GraphedStep
 
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
     with pytest.raises(RuntimeError, match="eager step"):

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from kt_lib.checkpoint import CompactTokenEmbedding, load_checkpoint, save_checkpoint
-from kt_lib.worldmodel import create_world_model
+from kt_lib.checkpoint import load_checkpoint, save_checkpoint
+from kt_lib.fast.vocab import CompactTokenEmbedding
+from kt_lib.world.model import create_world_model
 
 
 def test_roundtrip_is_exact_with_compact_vocab(tmp_path):

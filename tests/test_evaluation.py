@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 import torch
 
-from kt_lib.evaluation import EvalSet, Evaluator, compare, difficulty_levels
+from kt_lib.eval.evaluator import EvalSet, Evaluator, compare, difficulty_levels
 
 
 def test_compare_in_domain_and_ood_and_zero_shot():
@@ -35,7 +35,7 @@ class FixedModel(torch.nn.Module):
 
 
 def test_evaluator_splits_forget_and_retain(monkeypatch):
-    import kt_lib.evaluation as E
+    import kt_lib.eval.evaluator as E
 
     fine = torch.tensor([0, 0, 1, 1, 2, 2])
     images = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 1, 2, 0]), 3).float().view(6, 3, 1, 1)

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kt_lib.bench import BASELINE, GRAPHED, OURS, Variant, _apply, build_model, fresh_reference_logits, make_optimizer, \
+from kt_lib.fast.step_variants import BASELINE, GRAPHED, OURS, Variant, _apply, build_model, fresh_reference_logits, make_optimizer, \
     make_setup, step_loss, train_step
-from kt_lib.cudagraph import GraphedStep
-from kt_lib.worldmodel import MODEL_NAME
+from kt_lib.fast.cudagraph import GraphedStep
+from kt_lib.world.model import MODEL_NAME
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -95,7 +95,7 @@ def test_whole_step_cuda_graph_follows_the_eager_step(tiny):
 
 def test_trainer_runs_on_cuda_and_forgets(tmp_path):
     from kt_lib.experiment import Experiment
-    from kt_lib.worldmodel import world_model
+    from kt_lib.world.model import world_model
 
     model, tokenizer, _ = world_model(progress=False)
     exp = Experiment(["beagle", "Border collie", "Doberman", "Irish setter"], model.to(CUDA), tokenizer,

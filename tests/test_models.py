@@ -3,7 +3,7 @@ import torch
 
 from kt_lib.checkpoint import save_checkpoint
 from kt_lib.models import get_device, load_model
-from kt_lib.worldmodel import MODEL_NAME, create_world_model
+from kt_lib.world.model import MODEL_NAME, create_world_model
 
 
 def test_tiny_config_builds_with_the_real_open_clip_classes():

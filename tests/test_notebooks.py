@@ -2,7 +2,7 @@
 notebook recorded, and an nbval-lax run (marker `notebook`).
 
 Every `notebooks/[0-9][0-9]_*.ipynb` is picked up automatically. A notebook's checks live in `CHECKS`
-(notebook stem -> function of its `kt_lib.notebook.read_results` dict); a notebook without checks must
+(notebook stem -> function of its `kt_lib.notebook.record.read_results` dict); a notebook without checks must
 record at least one value. Checks assert bands and trends, never exact floats (smoke mode evaluates on
 10 test images per breed, and CPU/GPU results differ).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kt_lib.notebook import read_results
+from kt_lib.notebook.record import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from kt_lib.pretrain import PretrainConfig, _describes, _image_keys, caption_bank, multi_positive_loss, pretrain
-from kt_lib.worldmodel import create_world_model
+from kt_lib.world.pretrain import PretrainConfig, _describes, _image_keys, caption_bank, multi_positive_loss, pretrain
+from kt_lib.world.model import create_world_model
 import pytest
 
 
@@ -12,7 +12,7 @@ def test_caption_bank_meanings():
     i = texts.index("a photo of a golden retriever, a kind of retriever.")
     arrays = dict(fine=np.array([52, 52, 0]), family=np.array([-1, -1, -1]), label=np.array([-1, -1, -1]),
                   domain=np.array([0, 1, 0]))
-    from kt_lib.world import BREEDS
+    from kt_lib.world.config import BREEDS
     arrays["fine"][:2] = list(BREEDS).index("golden retriever")
     pos = _describes(_image_keys(arrays), meta)
     assert pos[0, i] and not pos[1, i] and not pos[2, i]  # photo caption: not the drawing, not another breed
@@ -51,7 +51,7 @@ def test_pretraining_is_reproducible_for_a_seed(small_world):
 
 
 def test_world_model_trains_once_then_loads_from_the_cache(small_world, tmp_path, monkeypatch, capsys):
-    from kt_lib.worldmodel import world_model
+    from kt_lib.world.model import world_model
 
     monkeypatch.setenv("KT_CACHE", str(tmp_path))
     cfg = PretrainConfig(num_steps=3, batch_size=16, warmup_steps=1)

@@ -1,6 +1,6 @@
 import torch
 
-from kt_lib.probe import fit_linear_probe, knowledge_probe
+from kt_lib.eval.probe import fit_linear_probe, knowledge_probe
 
 
 def test_linear_probe_separates_separable_features():

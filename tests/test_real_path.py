@@ -3,11 +3,11 @@ import numpy as np
 from PIL import Image
 
 from kt_lib.experiment import Experiment
-from kt_lib.realdata import build_manifest
-from kt_lib.render import render_dog
-from kt_lib.sources import manifest_source
-from kt_lib.taxonomy import Taxonomy
-from kt_lib.world import WorldConfig
+from kt_lib.knowledge.realdata import build_manifest
+from kt_lib.world.render import render_dog
+from kt_lib.knowledge.sources import manifest_source
+from kt_lib.knowledge.taxonomy import Taxonomy
+from kt_lib.world.config import WorldConfig
 
 BREEDS = ["German short-haired pointer", "vizsla", "Samoyed"]
 

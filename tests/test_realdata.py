@@ -1,12 +1,13 @@
-"""kt_lib.realdata on tiny generated folders (no downloads, a few 8x8 images)."""
+"""kt_lib.knowledge.realdata on tiny generated folders (no downloads, a few 8x8 images)."""
 from __future__ import annotations
 
 import pytest
 import torch
 from PIL import Image
 
-from kt_lib import realdata as R
-from kt_lib.taxonomy import Taxonomy
+from kt_lib.knowledge import datasets as D
+from kt_lib.knowledge import realdata as R
+from kt_lib.knowledge.taxonomy import Taxonomy
 
 GSP, VIZSLA, POM = "German short-haired pointer", "vizsla", "Pomeranian"
 
@@ -105,7 +106,7 @@ def test_cached_tensors_atomic_and_reused(dogs, tax, tmp_path):
     with pytest.warns(UserWarning):
         ds = R.ManifestDataset(R.build_manifest(dogs, tax, 1, 0), tax, transform=lambda im: im)
     pre = T.Compose([T.Resize(4), T.ToTensor()])
-    data = R.cached_tensors(ds, "tiny dogs", pre, cache_dir=tmp_path / "c")
+    data = D.cached_tensors(ds, "tiny dogs", pre, cache_dir=tmp_path / "c")
     assert data["images"].shape == (3, 3, 4, 4) and data["labels"].shape == (3, 2)
     files = list((tmp_path / "c").iterdir())
     assert len(files) == 1 and files[0].suffix == ".pt" and files[0].name.startswith("tiny_dogs-")
@@ -117,10 +118,10 @@ def test_cached_tensors_atomic_and_reused(dogs, tax, tmp_path):
         def __getitem__(self, i):
             raise AssertionError("a cache hit must not read the dataset")
 
-    again = R.cached_tensors(Boom(), "tiny dogs", pre, cache_dir=tmp_path / "c")
+    again = D.cached_tensors(Boom(), "tiny dogs", pre, cache_dir=tmp_path / "c")
     assert torch.equal(again["images"], data["images"]) and torch.equal(again["labels"], data["labels"])
     ds2 = ds
-    assert R.cached_tensors(ds2, "tiny dogs", T.Compose([T.Resize(2), T.ToTensor()]),
+    assert D.cached_tensors(ds2, "tiny dogs", T.Compose([T.Resize(2), T.ToTensor()]),
                             cache_dir=tmp_path / "c")["images"].shape[-1] == 2
 
 
@@ -130,7 +131,7 @@ def test_oxford_pet_relabelled_through_taxonomy(tmp_path):
     _img(base / "images" / "german_shorthaired_2.jpg")
     (base / "annotations").mkdir()
     (base / "annotations" / "trainval.txt").write_text("Abyssinian_1 1 1 1\ngerman_shorthaired_2 15 2 1\n")
-    ds = R.oxford_pet(tmp_path, split="trainval")
+    ds = D.oxford_pet(tmp_path, split="trainval")
     pets = Taxonomy.load("oxford_pet")
     (x0, f0, c0), (x1, f1, c1) = ds[0], ds[1]
     assert x0.shape == (3, 8, 8)
@@ -138,16 +139,16 @@ def test_oxford_pet_relabelled_through_taxonomy(tmp_path):
     assert ds.fine_names[f1] == "German Shorthaired" and ds.coarse_names[c1] == "pointer"
     assert ds.fine_names == pets.fine_names
     with pytest.raises(FileNotFoundError, match="download=True"):
-        R.oxford_pet(tmp_path / "none")
+        D.oxford_pet(tmp_path / "none")
 
 
 def test_zero_shot_loaders_fail_clearly_without_data(tmp_path):
     with pytest.raises(ValueError, match="Kaggle"):
-        R.zero_shot_dataset("stanford_cars", tmp_path, download=True)
+        D.zero_shot_dataset("stanford_cars", tmp_path, download=True)
     with pytest.raises(FileNotFoundError, match="data/README.md"):
-        R.zero_shot_dataset("cifar100", tmp_path, download=False)
+        D.zero_shot_dataset("cifar100", tmp_path, download=False)
     with pytest.raises(ValueError, match="unknown zero-shot dataset"):
-        R.zero_shot_dataset("imagenet-z", tmp_path)
+        D.zero_shot_dataset("imagenet-z", tmp_path)
     with pytest.raises(ValueError, match="not leaves"):
-        R.TaxonomyDataset([], ["Labradoodle"], "dogworld")
+        D.TaxonomyDataset([], ["Labradoodle"], "dogworld")
     assert repr(R.ToRGB()) == "ToRGB()" and R.ToRGB()(Image.new("L", (2, 2))).mode == "RGB"

@@ -1,10 +1,10 @@
-"""kt_lib.sweeps: t-intervals on known numbers, aggregation, nearest-setting lookup, cache keying and reuse."""
+"""kt_lib.notebook.sweeps: t-intervals on known numbers, aggregation, nearest-setting lookup, cache keying and reuse."""
 import math
 
 import pandas as pd
 import pytest
 
-from kt_lib import sweeps
+from kt_lib.notebook import sweeps
 
 
 @pytest.mark.parametrize("df, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (29, 2.0452), (200, 1.9719)])

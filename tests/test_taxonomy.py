@@ -1,4 +1,4 @@
-"""kt_lib.taxonomy + kt_lib/taxonomies/*.json + the `kt taxonomy` CLI (all fast: no NLTK reader load)."""
+"""kt_lib.knowledge.taxonomy + kt_lib/taxonomies/*.json + the `kt taxonomy` CLI (all fast: no NLTK reader load)."""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kt_lib import cli_taxonomy
-from kt_lib.taxonomy import Concept, Taxonomy
-from kt_lib.world import BREEDS, GROUPS, WorldTaxonomy
-from kt_lib.wordnet import open_noun_index
+from kt_lib.cli import taxonomy as cli_taxonomy
+from kt_lib.knowledge.taxonomy import Concept, Taxonomy
+from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy
+from kt_lib.knowledge.wordnet import open_noun_index
 
 DIFFICULT = ["German short-haired pointer", "Boston terrier", "Boston bull", "West Highland white terrier",
              "Labrador retriever", "golden retriever", "German shepherd dog", "German shepherd", "keeshond",

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from kt_lib.textenc import encode_text, trim_tokens
-from kt_lib.worldmodel import create_world_model
+from kt_lib.fast.textenc import encode_text, trim_tokens
+from kt_lib.world.model import create_world_model
 
 
 def test_trimmed_text_encoding_equals_full_context():

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from kt_lib.unlearn import PromptBank, UnlearnConfig, _logits, default_lr, reference_logits, unlearn
-from kt_lib.world import WorldTaxonomy
-from kt_lib.worldmodel import create_world_model
+from kt_lib.world.config import WorldTaxonomy
+from kt_lib.world.model import create_world_model
 
 TAX = WorldTaxonomy()
 
@@ -114,7 +114,7 @@ def test_compact_vocabulary_training_equals_full_embedding_training(setup, monke
     import kt_lib.unlearn as U
 
     compact = run(setup, method="nhl_kl")
-    monkeypatch.setattr(U, "_compact_vocabulary", lambda model, bank: None)
+    monkeypatch.setattr(U, "compact_vocabulary", lambda model, bank: None)
     full = run(setup, method="nhl_kl")
     for (k, a), b in zip(compact.model.state_dict().items(), full.model.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), k

@@ -1,4 +1,4 @@
-"""kt_lib.widgets: panels build headlessly and their callbacks render from cached rows without training."""
+"""kt_lib.notebook.widgets: panels build headlessly and their callbacks render from cached rows without training."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from kt_lib import widgets  # noqa: E402
+from kt_lib.notebook import widgets  # noqa: E402
 
 
 def _row(method="nhl_kl", margin=2.0, ac=10.0, af=20.0, lr=2e-4, q=1.0, u=0.9, dq=0.9, label=None):

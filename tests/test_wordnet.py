@@ -1,9 +1,9 @@
-"""kt_lib.wordnet: offline WordNet 3.0 recipe, error messages, wnid look-ups."""
+"""kt_lib.knowledge.wordnet: offline WordNet 3.0 recipe, error messages, wnid look-ups."""
 from __future__ import annotations
 
 import pytest
 
-from kt_lib import wordnet as W
+from kt_lib.knowledge import wordnet as W
 
 
 def test_lexnames_has_45_numbered_lines():

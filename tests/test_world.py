@@ -3,8 +3,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from kt_lib.data import FamilyDataset, WorldDataset, load_pool, render_pool
-from kt_lib.world import BREEDS, FAMILIES, GROUPS, WorldConfig, WorldTaxonomy, family_classes
+from kt_lib.world.data import FamilyDataset, WorldDataset, load_pool, render_pool
+from kt_lib.world.config import BREEDS, FAMILIES, GROUPS, WorldConfig, WorldTaxonomy, family_classes
 
 DIFFICULT = ["German short-haired pointer", "Boston terrier", "West Highland white terrier", "Labrador retriever",
              "golden retriever", "German shepherd dog", "keeshond", "Samoyed", "Pomeranian", "Border terrier"]

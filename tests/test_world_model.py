@@ -1,9 +1,9 @@
 """The default world model really knows the world (targets of the foundation issue)."""
 import pytest
 
-from kt_lib.pretrain import PretrainConfig
-from kt_lib.world import WorldConfig
-from kt_lib.worldmodel import evaluate_world_model, shipped_checkpoint, world_model
+from kt_lib.world.pretrain import PretrainConfig
+from kt_lib.world.config import WorldConfig
+from kt_lib.world.model import evaluate_world_model, shipped_checkpoint, world_model
 
 TARGETS = dict(fine=0.85, coarse=0.85, fine_ood=0.60)
 

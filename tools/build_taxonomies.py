@@ -1,7 +1,7 @@
 """Regenerate kt_lib/taxonomies/{imgnetdogs,oxford_pet,dogworld}.json from WordNet 3.0.
 
 Usage: python tools/build_taxonomies.py [--out kt_lib/taxonomies]
-Needs WordNet 3.0 (kt_lib.wordnet.ensure_wordnet) and open_clip (ImageNet class names used by CLIP prompts).
+Needs WordNet 3.0 (kt_lib.knowledge.wordnet.ensure_wordnet) and open_clip (ImageNet class names used by CLIP prompts).
 Deterministic: the same WordNet gives byte-identical files.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import os
 from pathlib import Path
 
-from kt_lib.taxonomy import Concept, Taxonomy, normalize, slug
-from kt_lib.wordnet import ensure_wordnet, is_hyponym_of, synset_to_wnid, wnid_to_synset
+from kt_lib.knowledge.taxonomy import Concept, Taxonomy, normalize, slug
+from kt_lib.knowledge.wordnet import ensure_wordnet, is_hyponym_of, synset_to_wnid, wnid_to_synset
 
 # ImageNet-1k classes 151..268 (sorted-wnid order): the 118 dog breeds, all hyponyms of dog.n.01.
 IMAGENET_DOG_WNIDS = """
@@ -83,7 +83,7 @@ def concept(name: str, parent: str | None, syn=None, extra: list[str] = ()) -> C
 
 def build_imgnetdogs(wn) -> Taxonomy:
     from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
-    from kt_lib.world import BREEDS
+    from kt_lib.world.config import BREEDS
 
     world_by_key = {normalize(b): b for b in BREEDS}
     groups = {g: wn.synset(s) for g, s in GROUP_SYNSETS.items()}
@@ -105,7 +105,7 @@ def build_imgnetdogs(wn) -> Taxonomy:
             exceptions.append(dict(name=name, wnid=wnid, synset=syn.name(), group=group,
                                    wordnet_parents=[h.name() for h in syn.hypernyms()],
                                    reason=f"{GROUP_SYNSETS[group]} is not a WordNet ancestor; grouped as in "
-                                          "kt_lib.world (an Eskimo dog/husky is a sled dog)"))
+                                          "kt_lib.world.config (an Eskimo dog/husky is a sled dog)"))
         members[group].append(concept(name, group, syn, [clip]))
         clip_names[name] = clip
     nodes = [concept("dog", None, dog, ["Canis familiaris"])]
@@ -113,7 +113,7 @@ def build_imgnetdogs(wn) -> Taxonomy:
     n = sum(map(len, members.values()))
     meta = dict(
         description=f"ImgnetDogs (Tan & Gong 2025): {n} of ImageNet-1k's 118 dog breeds in the paper's 14 "
-                    "WordNet groups. Names follow kt_lib.world where the breed is in the world, else the first "
+                    "WordNet groups. Names follow kt_lib.world.config where the breed is in the world, else the first "
                     "WordNet lemma (ImageNet's original class name); CLIP prompt names are in clip_names.",
         wordnet_version="3.0", root="dog",
         notes=[f"The paper reports 98 breeds; WordNet 3.0 places {n} ImageNet breeds under the 14 groups "

@@ -3,186 +3,44 @@
 `bench_step` times, in one process on one model and one batch, an **official-style baseline** step (fp32
 with TF32 off, a frozen reference model forwarded every step, prompts over the full text context with
 `model.encode_text`, plain non-fused Adam) against **the trainer's step** (`kt_lib.unlearn`'s pieces: bf16
-autocast on CUDA, reference logits cached once, text over the trimmed context via `kt_lib.textenc`, fused
+autocast on CUDA, reference logits cached once, text over the trimmed context via `kt_lib.fast.textenc`, fused
 Adam, only the prompts' token-embedding rows trained), plus an ablation that adds one technique at a time.
 On CUDA one more, experimental row replays the trainer's step as a whole-step CUDA graph
-(`kt_lib.cudagraph`; not used by the trainer yet). All compute the same loss, `nhl_kl`, with both towers
+(`kt_lib.fast.cudagraph`; not used by the trainer yet). All compute the same loss, `nhl_kl`, with both towers
 trained. Weights are random (speed does not depend on them). FLOPs come from `FlopCounterMode` on one step
 of each variant. On CPU the variants take turns step by step (other load on a shared machine then hits them
 alike); on CUDA they run one after another (own peak memory). `bench_scaling` reports the trainer's step
-at several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `kt_lib.bench_eval`.
+at several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `kt_lib.fast.bench_eval`.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import difflib
 import statistics
 import time
-from dataclasses import dataclass
 
-import numpy as np
-import open_clip
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from .cudagraph import GraphedStep
-from .methods import LossConfig, LossInputs, compute_loss, loss_terms
-from .models import get_device
-from .unlearn import PromptBank, _compact_vocabulary, _logits, _optimizer, _set_trainable, default_lr, reference_logits
-from .world import WorldTaxonomy
-from .worldmodel import MODEL_NAME, create_world_model
-from .timing import sync, timed, environment, no_tf32
-from .zeroshot import TEMPLATES, autocast
-
-FLOP_METHOD = "torch.utils.flop_counter.FlopCounterMode over one training step (forward + backward; optimizer not counted)"
-TEMPLATE = TEMPLATES["photo"][0]
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way to run the step. Autocast applies on CUDA only (the trainer's rule: CPU stays fp32)."""
-    name: str
-    autocast: bool = False
-    cached_reference: bool = False
-    trimmed_text: bool = False
-    fused_adam: bool = False
-    compact_vocab: bool = False
-    cuda_graph: bool = False  # experimental, CUDA only
-
-
-ABLATION = (
-    Variant("baseline: fp32, reference forward, full-context text, plain Adam"),
-    Variant("+autocast", True),
-    Variant("+cached reference", True, True),
-    Variant("+trimmed text", True, True, True),
-    Variant("+fused Adam", True, True, True, True),
-    Variant("+compact vocabulary (= ours, the trainer's step)", True, True, True, True, True),
+from kt_lib.fast.cudagraph import GraphedStep
+from kt_lib.fast.step_variants import (
+    ABLATION,
+    BASELINE,
+    FLOP_METHOD,
+    GRAPHED,
+    OURS,
+    StepSetup,
+    Variant,
+    _apply,
+    build_model,
+    make_optimizer,
+    make_setup,
+    step_loss,
+    train_step,
 )
-BASELINE, OURS = ABLATION[0], ABLATION[-1]
-GRAPHED = Variant("+whole-step CUDA graph (experimental, not in the trainer)", True, True, True, True, True, True)
-
-
-@dataclass
-class StepSetup:
-    """Everything a step needs besides the trained model: one batch, prompts, the frozen reference."""
-    images: torch.Tensor
-    fine_labels: torch.Tensor
-    coarse_labels: torch.Tensor
-    fine_tokens: torch.Tensor      # full context (what model.encode_text gets)
-    coarse_tokens: torch.Tensor
-    bank: PromptBank               # the trainer's trimmed prompts (one template)
-    reference: torch.nn.Module     # frozen copy of the original model
-    ref_fine: torch.Tensor         # reference logits cached once by the trainer's reference_logits
-    ref_coarse: torch.Tensor
-    loss_cfg: LossConfig
-
-
-def build_model(name: str, seed: int = 0):
-    """(model, tokenizer) with random weights: the world model's architecture or any open_clip name."""
-    if name == MODEL_NAME:
-        return create_world_model(seed=seed)
-    if name not in open_clip.list_models():
-        close = difflib.get_close_matches(name, open_clip.list_models(), n=4, cutoff=0.5)
-        raise ValueError(f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = open_clip.create_model(name, pretrained=None)
-    return model, open_clip.get_tokenizer(name)
-
-
-def class_names(model_name: str, n_fine: int = 98, n_coarse: int = 14, seed: int = 0):
-    """(fine names, coarse names, fine->coarse): the world's breeds/groups for the world model, else
-    pronounceable random names (token lengths like real class names)."""
-    if model_name == MODEL_NAME:
-        tax = WorldTaxonomy()
-        return tax.fine, tax.coarse, tax.fine_to_coarse
-    rng = np.random.default_rng(seed)
-    syl = ["ka", "lo", "mi", "ter", "van", "dor", "shi", "pel", "ru", "zen", "bra", "quo", "fel", "nix"]
-    word = lambda: "".join(rng.choice(syl, size=rng.integers(2, 4)))  # noqa: E731
-    fine = [" ".join(word() for _ in range(rng.integers(1, 3))) for _ in range(n_fine)]
-    return fine, [word() for _ in range(n_coarse)], [i % n_coarse for i in range(n_fine)]
-
-
-def image_size(model) -> int:
-    """The model's square input resolution."""
-    size = getattr(model.visual, "image_size", 224)
-    return int(size[0] if isinstance(size, (tuple, list)) else size)
-
-
-def make_setup(model, tokenizer, model_name: str, batch: int, device, seed: int = 0) -> StepSetup:
-    """A random batch of `batch` images with labels, the prompts, the frozen reference and its cached logits."""
-    if batch <= 0:
-        raise ValueError(f"batch must be positive, got {batch}")
-    fine, coarse, f2c = class_names(model_name, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    s = image_size(model)
-    images = torch.randn(batch, 3, s, s, generator=gen).to(device)
-    yf = torch.randint(0, len(fine), (batch,), generator=gen)
-    reference = copy.deepcopy(model).to(device).eval().requires_grad_(False)
-    bank = PromptBank(tokenizer, fine, coarse, (TEMPLATE,), device)
-    ref_fine, ref_coarse = reference_logits(reference, images, bank)
-    return StepSetup(images, yf.to(device), torch.tensor(f2c)[yf].to(device),
-                     tokenizer([TEMPLATE.format(c) for c in fine]).to(device),
-                     tokenizer([TEMPLATE.format(c) for c in coarse]).to(device),
-                     bank, reference, ref_fine[0], ref_coarse[0], LossConfig())
-
-
-def full_context_features(model, setup: StepSetup):
-    """Normalised fine/coarse prompt features over the full context (`model.encode_text`)."""
-    return (F.normalize(model.encode_text(setup.fine_tokens), dim=-1),
-            F.normalize(model.encode_text(setup.coarse_tokens), dim=-1))
-
-
-@torch.no_grad()
-def fresh_reference_logits(setup: StepSetup):
-    """The official-style reference: both towers of the frozen model forwarded, full-context text."""
-    tf, tc = full_context_features(setup.reference, setup)
-    return _logits(setup.reference, setup.images, tf, tc)
-
-
-def step_loss(model, setup: StepSetup, variant: Variant) -> torch.Tensor:
-    """The NHL+KL loss of one step of `variant` (both towers; no optimizer step). Like the trainer, the eager
-    variants read the loss parts back as floats (one host sync); the graphed one must not sync."""
-    device = setup.images.device
-    with autocast(device, cache=not variant.cuda_graph) if variant.autocast else contextlib.nullcontext():
-        tf, tc = setup.bank.features(model, 0) if variant.trimmed_text else full_context_features(model, setup)
-        fine, coarse = _logits(model, setup.images, tf, tc)
-        rf, rc = (setup.ref_fine, setup.ref_coarse) if variant.cached_reference else fresh_reference_logits(setup)
-    inputs = LossInputs(fine.float(), coarse.float(), setup.fine_labels, setup.coarse_labels, rf.float(), rc.float())
-    if variant.cuda_graph:
-        return sum(loss_terms("nhl_kl", inputs, setup.loss_cfg).values())
-    return compute_loss("nhl_kl", inputs, setup.loss_cfg)[0]
-
-
-def make_optimizer(model, variant: Variant, lr: float, setup: StepSetup | None = None):
-    """Both towers trainable (with `compact_vocab`, only the prompts' token-embedding rows, as the trainer
-    does; needs `setup`); the trainer's fused Adam, a capturable fused Adam for a CUDA graph, or torch's
-    default non-fused Adam."""
-    params = _set_trainable(model, "both")
-    if variant.compact_vocab and _compact_vocabulary(model, setup.bank) is not None:
-        params = [p for p in model.parameters() if p.requires_grad]
-    if variant.cuda_graph:
-        return torch.optim.Adam(params, lr=lr, fused=True, capturable=True)
-    return _optimizer(params, lr, setup.images.device if setup else None) if variant.fused_adam \
-        else torch.optim.Adam(params, lr=lr)
-
-
-def _apply(model, opt, loss: torch.Tensor) -> torch.Tensor:
-    """Backward, optimizer step, then the trainer's logit-scale clamp (no zeroing: CUDA-graph friendly)."""
-    loss.backward()
-    opt.step()
-    with torch.no_grad():
-        model.logit_scale.clamp_(0, float(np.log(100)))
-    return loss
-
-
-def train_step(model, opt, setup: StepSetup, variant: Variant) -> None:
-    """One eager optimizer step of `variant`."""
-    loss = step_loss(model, setup, variant)
-    opt.zero_grad(set_to_none=True)
-    _apply(model, opt, loss)
+from kt_lib.fast.timing import environment, no_tf32, sync, timed
+from kt_lib.models import get_device
+from kt_lib.unlearn import default_lr
+from kt_lib.world.model import MODEL_NAME
 
 
 def _prepare(base, setup: StepSetup, variant: Variant, lr: float):

@@ -1,6 +1,6 @@
 """`kt bench step|scaling|profile|eval`: speed of one unlearning step and of zero-shot evaluation.
 
-Both print a side-by-side table and can write the full report as JSON (`kt_lib.bench` documents the keys).
+Both print a side-by-side table and can write the full report as JSON (`kt_lib.fast.bench` documents the keys).
 Random weights, no download: `--model` is the world model's architecture or any `open_clip.list_models()` name.
 """
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _header(r: dict) -> str:
 
 
 def run_step(args) -> int:
-    from .bench import bench_step
+    from kt_lib.fast.bench import bench_step
 
     _threads(args.threads)
     r = bench_step(args.model, args.batch, args.device, args.steps, args.warmup, args.seed,
@@ -115,7 +115,7 @@ def run_step(args) -> int:
 
 
 def run_scaling(args) -> int:
-    from .bench import bench_scaling
+    from kt_lib.fast.bench import bench_scaling
 
     _threads(args.threads)
     r = bench_scaling(args.model, args.batches, args.device, args.steps, args.warmup, args.seed)
@@ -129,7 +129,7 @@ def run_scaling(args) -> int:
 
 
 def run_profile(args) -> int:
-    from .bench import profile_step
+    from kt_lib.fast.bench import profile_step
 
     _threads(args.threads)
     table = profile_step(args.model, args.batch, args.device, args.steps, row_limit=args.rows)
@@ -142,7 +142,7 @@ def run_profile(args) -> int:
 
 
 def run_eval(args) -> int:
-    from .bench_eval import bench_eval
+    from kt_lib.fast.bench_eval import bench_eval
 
     _threads(args.threads)
     r = bench_eval(args.model, args.images, args.device, args.batch, args.jpeg_size, args.repeats, args.workers,

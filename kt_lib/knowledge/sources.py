@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import TensorDataset
 
-from .evaluation import EvalSet, Evaluator
-from .taxonomy import Taxonomy
-from .zeroshot import TEMPLATES
+from kt_lib.eval.evaluator import EvalSet, Evaluator
+from kt_lib.knowledge.taxonomy import Taxonomy
+from kt_lib.eval.zeroshot import TEMPLATES
 
 
 @dataclass
@@ -34,8 +34,8 @@ class DataSource:
 
 def world_source(world=None, eval_per_class: int | None = None, domain: str = "photo") -> DataSource:
     """The embedded world: proxy pool = the world's proxy images; test = photo (in domain) and drawing (OOD)."""
-    from .data import WorldDataset
-    from .world import WorldConfig, WorldTaxonomy
+    from kt_lib.world.data import WorldDataset
+    from kt_lib.world.config import WorldConfig, WorldTaxonomy
 
     world, tax = world or WorldConfig(), WorldTaxonomy()
     pool = WorldDataset("proxy", domain, world)
@@ -46,10 +46,11 @@ def world_source(world=None, eval_per_class: int | None = None, domain: str = "p
 
 def manifest_source(manifest, taxonomy: Taxonomy | str, preprocess, name: str = "real",
                     ood: dict | None = None) -> DataSource:
-    """A real dataset from a manifest (`kt_lib.realdata.build_manifest`): train split = proxy pool, test
+    """A real dataset from a manifest (`kt_lib.knowledge.realdata.build_manifest`): train split = proxy pool, test
     split = in-domain test set. `ood` optionally maps a domain name to another manifest (e.g. Oxford-IIIT
     Pet mapped onto the same taxonomy). Preprocessed tensors are cached under $KT_CACHE."""
-    from .realdata import ManifestDataset, cached_tensors
+    from kt_lib.knowledge.datasets import cached_tensors
+    from kt_lib.knowledge.realdata import ManifestDataset
 
     taxonomy = Taxonomy.load(taxonomy) if isinstance(taxonomy, str) else taxonomy
 

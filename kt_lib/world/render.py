@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .world import BREEDS, FAMILIES, GROUPS, WorldConfig
+from kt_lib.world.config import BREEDS, FAMILIES, GROUPS, WorldConfig
 
 SCENES = (((120, 170, 90), (170, 200, 230)),   # grass under sky
           ((150, 120, 100), (215, 200, 180)),  # indoor floor and wall

@@ -5,8 +5,6 @@ import json
 from pathlib import Path
 
 
-
-
 def register(sub) -> None:
     p = sub.add_parser("unlearn", help="unlearn concepts with one method and report Q, U, Q-U")
     p.add_argument("--list-methods", action="store_true", help="list the methods and exit")
@@ -37,8 +35,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .methods import list_methods
-    from .unlearn import UnlearnConfig, default_lr
+    from kt_lib.methods import list_methods
+    from kt_lib.unlearn import UnlearnConfig, default_lr
 
     if args.list_methods:
         for name, desc in list_methods():
@@ -46,10 +44,10 @@ def run(args) -> int:
         return 0
     if args.model != "kt-tiny-dogworld":
         raise ValueError("kt unlearn evaluates on the embedded world; for a real CLIP on real data use the "
-                         "Python API (kt_lib.realdata + kt_lib.unlearn) or the notebooks' MODEL/DATA_ROOT parameters")
-    from .evaluation import difficulty_levels
-    from .experiment import Experiment
-    from .models import load_model
+                         "Python API (kt_lib.knowledge.realdata + kt_lib.unlearn) or the notebooks' MODEL/DATA_ROOT parameters")
+    from kt_lib.eval.evaluator import difficulty_levels
+    from kt_lib.experiment import Experiment
+    from kt_lib.models import load_model
 
     model, _, tokenizer = load_model(args.model, args.pretrained, device=args.device)
     cfg = dict(method=args.method, lr=args.lr or default_lr(args.model), num_epochs=args.epochs,
@@ -79,7 +77,7 @@ def run(args) -> int:
     if result.stopped:
         print(f"  stopped early: {result.stopped}")
     if args.save:
-        from .checkpoint import save_checkpoint
+        from kt_lib.checkpoint import save_checkpoint
 
         save_checkpoint(result.model.state_dict(), args.save, dict(method=args.method, forget=exp.forget, QU=out["QU"]),
                         compact_vocab=args.model == "kt-tiny-dogworld")

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import FamilyDataset, WorldDataset
-from .metrics import score
-from .world import FAMILIES, WorldConfig, WorldTaxonomy
-from .zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+from kt_lib.world.data import FamilyDataset, WorldDataset
+from kt_lib.metrics import score
+from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
+from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 
 
 @dataclass
@@ -146,7 +146,7 @@ def difficulty_levels(per_class: pd.DataFrame, domain: str = "photo", levels=("e
 def holdout_score(model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference) -> float:
     """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
     (1 - acc/acc_ref) and coarse retention (min(1, acc/acc_ref))."""
-    from .metrics import harmonic
+    from kt_lib.metrics import harmonic
 
     def accs(m):
         feats = encode_images(m, images)

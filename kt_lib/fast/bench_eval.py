@@ -2,7 +2,7 @@
 
 `bench_eval` times zero-shot image encoding three ways on a generated folder of JPEGs: end to end (decode,
 preprocess, encode), pure encode of preprocessed tensors already on the device, and the tensor-cache path
-(`kt_lib.realdata.cached_tensors` hit, then encode). The paths take turns, so other load hits them alike.
+(`kt_lib.knowledge.datasets.cached_tensors` hit, then encode). The paths take turns, so other load hits them alike.
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .bench import build_model, image_size
-from .models import get_device
-from .timing import timed, environment
-from .worldmodel import MODEL_NAME
-from .zeroshot import encode_images
+from kt_lib.fast.step_variants import build_model, image_size
+from kt_lib.models import get_device
+from kt_lib.fast.timing import timed, environment
+from kt_lib.world.model import MODEL_NAME
+from kt_lib.eval.zeroshot import encode_images
 
 
 class JpegFolder(torch.utils.data.Dataset):
@@ -62,7 +62,7 @@ def bench_eval(model_name: str = MODEL_NAME, n_images: int | None = None, device
     n_images = n_images or (2048 if device.type == "cuda" else 256)
     if n_images < 1 or batch < 1 or repeats < 1:
         raise ValueError("n_images, batch and repeats must be positive")
-    from .realdata import cached_tensors
+    from kt_lib.knowledge.datasets import cached_tensors
 
     model = build_model(model_name, seed)[0].to(device).eval()
     size, preprocess = image_size(model), eval_transform(model)

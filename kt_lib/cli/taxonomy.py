@@ -1,6 +1,6 @@
 """``kt taxonomy show|request``: inspect a taxonomy and compile knowledge requests to JSON.
 
-Wire into the ``kt`` CLI with ``kt_lib.cli_taxonomy.register(subparsers)``; each leaf parser sets
+Wire into the ``kt`` CLI with ``kt_lib.cli.taxonomy.register(subparsers)``; each leaf parser sets
 ``func`` (``run_show`` / ``run_request``), called as ``args.func(args)`` and returning an exit code.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kt_lib.taxonomy import BUILTIN, Concept, Taxonomy
+from kt_lib.knowledge.taxonomy import BUILTIN, Concept, Taxonomy
 
 TAXONOMY_HELP = f"bundled taxonomy ({'|'.join(BUILTIN)}) or a taxonomy JSON path (default: dogworld)"
 
@@ -79,7 +79,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m kt_lib.cli_taxonomy show vizsla``) until the ``kt`` CLI wires it."""
+    """Stand-alone entry (``python -m kt_lib.cli.taxonomy show vizsla``) until the ``kt`` CLI wires it."""
     parser = argparse.ArgumentParser(prog="kt")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["taxonomy", *(argv if argv is not None else sys.argv[1:])])

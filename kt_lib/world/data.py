@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .render import render_dog, render_object
-from .world import BREEDS, DOMAINS, FAMILIES, WorldConfig, WorldTaxonomy, family_classes
+from kt_lib.world.render import render_dog, render_object
+from kt_lib.world.config import BREEDS, DOMAINS, FAMILIES, WorldConfig, WorldTaxonomy, family_classes
 
 POOLS = {"pretrain": 1, "proxy": 2, "test": 3}
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

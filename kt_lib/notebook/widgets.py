@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from . import plots
-from .sweeps import aggregate, concept_frame, nearest, to_frame
+from kt_lib.notebook import plots
+from kt_lib.notebook.sweeps import aggregate, concept_frame, nearest, to_frame
 
 _STYLE = dict(style={"description_width": "initial"})
 _SLIDE = dict(continuous_update=False, **_STYLE)
@@ -84,7 +84,7 @@ def ablation_panel(rows: list[dict], rerun: Callable | None = None, defaults: di
     """Notebook 04: sliders for margin, alpha_coarse, alpha_fine, a method and a target-breed dropdown.
 
     Shows the cached run nearest to the sliders (Q, U, Q-U, and Q of the chosen breed). `rerun(method=...,
-    margin=..., alpha_coarse=..., alpha_fine=...)` (e.g. a short `kt_lib.sweeps.run`) is wired to a button;
+    margin=..., alpha_coarse=..., alpha_fine=...)` (e.g. a short `kt_lib.notebook.sweeps.run`) is wired to a button;
     its last result is drawn beside the cached point."""
     table, rows = to_frame(rows), list(rows)
     concepts = list(dict.fromkeys(concept_frame(rows).concept)) or ["(none)"]

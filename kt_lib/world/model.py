@@ -16,11 +16,11 @@ from pathlib import Path
 import open_clip
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .data import FamilyDataset, WorldDataset, cache_dir
-from .pretrain import PretrainConfig, pretrain
-from .world import FAMILIES, WorldConfig, WorldTaxonomy
-from .zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+from kt_lib.checkpoint import load_checkpoint, save_checkpoint
+from kt_lib.world.data import FamilyDataset, WorldDataset, cache_dir
+from kt_lib.world.pretrain import PretrainConfig, pretrain
+from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
+from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 
 MODEL_NAME = "kt-tiny-dogworld"
 

@@ -25,7 +25,7 @@ FIX_HINT = (
     "Install WordNet 3.0 with ONE of:\n"
     "  sudo apt-get install wordnet-base wordnet-sense-index   # Debian/Ubuntu, offline-friendly\n"
     "  python -m nltk.downloader wordnet                         # needs network\n"
-    "then call kt_lib.wordnet.ensure_wordnet() again."
+    "then call kt_lib.knowledge.wordnet.ensure_wordnet() again."
 )
 # Files NLTK's WordNetCorpusReader opens (lexnames is written by us).
 REQUIRED_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")) + (

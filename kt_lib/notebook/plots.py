@@ -4,38 +4,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .data import load_pool
-from .world import BREEDS, DOMAINS, WorldConfig, WorldTaxonomy
-
-
-def draw_samples(breeds: list[str] | None = None, per_breed: int = 4, domains=DOMAINS, pool: str = "test",
-                 world: WorldConfig | None = None, columns: int = 8):
-    """A labelled grid: for each breed, `per_breed` images of each domain (default: one breed per group)."""
-    world = world or WorldConfig()
-    tax = WorldTaxonomy()
-    breeds = breeds or [tax.children(g)[0] for g in tax.coarse]
-    for b in breeds:
-        tax.fine_index(b)  # unknown names raise with suggestions
-    arrays = load_pool(world, pool)
-    tiles, titles = [], []
-    for b in breeds:
-        for dom in domains:
-            idx = np.flatnonzero((arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom)))
-            for i in idx[:per_breed]:
-                tiles.append(arrays["images"][i])
-                titles.append(f"{b}\n({BREEDS[b][0]}, {dom})")
-    rows = int(np.ceil(len(tiles) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.9), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, tile, title in zip(axes.flat, tiles, titles):
-        ax.imshow(tile, interpolation="nearest")
-        ax.set_title(title, fontsize=6)
-    fig.tight_layout()
-    return fig
-
-
-# --- ablations, OOD and leaderboards (notebooks 04-06) ----------------------------------------------------
+from kt_lib.notebook.world_plots import (  # noqa: F401  (re-exported: plots.X is the notebooks' one namespace)
+    draw_samples,
+    plot_difficulty,
+    plot_group_accuracy,
+    plot_image_grid,
+    plot_sibling_confusion,
+)
 
 _METRIC_LABELS = {"Q": "Q (forgetting)", "U": "U (utility)", "QU": "Q-U (harmonic mean)",
                   "drawing_Q": "Q on drawings (OOD)", "drawing_U": "U on drawings (OOD)", "drawing_QU": "Q-U on drawings (OOD)",
@@ -48,7 +23,7 @@ def plot_loss_vs_gap(margins=(0.5, 1.0, 2.0, 5.0), gaps=None, num_classes: int =
     logits (kt_lib.losses), with the gradient each passes to the target logit."""
     import torch
 
-    from .losses import ga, nhl
+    from kt_lib.losses import ga, nhl
 
     gaps = np.linspace(-10, 4, 281) if gaps is None else np.asarray(gaps, dtype=float)
     others = torch.full((len(gaps), num_classes), -5.0)
@@ -140,7 +115,7 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
 
 def plot_concept_domains(cf, title: str | None = None):
     """Per forgotten concept: fine accuracy before and after unlearning, photo vs drawing domain
-    (`cf`: rows of kt_lib.sweeps.concept_frame for one run)."""
+    (`cf`: rows of kt_lib.notebook.sweeps.concept_frame for one run)."""
     concepts = list(dict.fromkeys(cf.concept))
     domains = list(dict.fromkeys(cf.domain))
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(concepts)), 3.6))
@@ -162,7 +137,7 @@ def plot_concept_domains(cf, title: str | None = None):
 
 def plot_leaderboard(agg, metric: str = "QU", paper: dict | None = None, paper_label: str = "paper",
                      title: str | None = None, ax=None):
-    """Horizontal bars of `metric` per method with CI whiskers (`<metric>_ci` from kt_lib.sweeps.aggregate,
+    """Horizontal bars of `metric` per method with CI whiskers (`<metric>_ci` from kt_lib.notebook.sweeps.aggregate,
     fractions); `paper` (method -> value in percent) is drawn as labelled black diamonds."""
     agg = agg.sort_values(metric)
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 0.45 * len(agg) + 1.5))
@@ -210,96 +185,6 @@ def plot_scorecard(entries: dict, metrics=("Q", "U", "QU"), title: str | None = 
 _ACC_LABELS = {"after_forget_fine": "forget, fine (should fall)", "after_forget_coarse": "forget, coarse (keep)",
                "after_retain_fine": "retain, fine (keep)", "after_retain_coarse": "retain, coarse (keep)",
                "after_zero_shot": "zero-shot fruit/flower/vehicle (keep)"}
-
-
-def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None = None):
-    """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, metric); `per_class` is
-    `Evaluator.per_class(...)` (one row per domain and breed)."""
-    groups = list(dict.fromkeys(per_class.group))
-    domains = list(dict.fromkeys(per_class.domain))
-    mean = per_class.groupby(["domain", "group"])[list(metrics)].mean()
-    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(groups)), 3.8))
-    combos = [(d, m) for d in domains for m in metrics]
-    width, xs = 0.8 / len(combos), np.arange(len(groups))
-    for k, (d, m) in enumerate(combos):
-        vals = [100 * mean.loc[(d, g), m] if (d, g) in mean.index else np.nan for g in groups]
-        ax.bar(xs + (k - (len(combos) - 1) / 2) * width, vals, width, color=f"C{domains.index(d)}",
-               alpha=1.0 if m == metrics[0] else 0.45, label=f"{d}: {m}")
-    ax.set_xticks(xs, groups, rotation=30, ha="right", fontsize=8)
-    ax.set(ylabel="zero-shot accuracy (%)", ylim=(0, 122), title=title or "what the model knows, per group")
-    ax.set_yticks(range(0, 101, 20))
-    ax.legend(fontsize=7, ncol=len(combos), loc="upper center")
-    fig.tight_layout()
-    return fig
-
-
-def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: str | None = None):
-    """Row-normalised confusion (%) among `classes` (e.g. one group's breeds), plus an 'elsewhere' column
-    for predictions outside them. `pred`/`labels`: fine predictions and true labels (tensors or arrays)."""
-    pred, labels = np.asarray(pred), np.asarray(labels)
-    cm = np.zeros((len(classes), len(classes) + 1))
-    for i, c in enumerate(classes):
-        p = pred[labels == c]
-        for j, d in enumerate(classes):
-            cm[i, j] = np.mean(p == d) if len(p) else np.nan
-        cm[i, -1] = np.mean(~np.isin(p, classes)) if len(p) else np.nan
-    cm *= 100
-    names = [fine_names[c] for c in classes]
-    fig, ax = plt.subplots(figsize=(0.9 * len(classes) + 3, 0.6 * len(classes) + 1.8))
-    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=100)
-    ax.set_xticks(range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), names, fontsize=8)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            if cm[i, j] == cm[i, j]:
-                ax.text(j, i, f"{cm[i, j]:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > 60 else "black")
-    ax.set(xlabel="predicted breed", ylabel="true breed", title=title or "confusions between sibling breeds")
-    fig.colorbar(im, ax=ax, fraction=0.04, label="% of the true breed's images")
-    fig.tight_layout()
-    return fig
-
-
-def plot_image_grid(images, titles=None, columns: int = 10, mean=None, std=None, title: str | None = None):
-    """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std by default)."""
-    import torch
-
-    from .data import CLIP_MEAN, CLIP_STD
-
-    x = torch.as_tensor(images).detach().float().cpu()
-    x = x * torch.tensor(std or CLIP_STD).view(1, 3, 1, 1) + torch.tensor(mean or CLIP_MEAN).view(1, 3, 1, 1)
-    x = x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
-    rows = max(1, int(np.ceil(len(x) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, (ax, img) in enumerate(zip(axes.flat, x)):
-        ax.imshow(img, interpolation="nearest")
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=6)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str | None = None):
-    """Each breed's fine zero-shot accuracy (%) before unlearning, sorted and coloured by difficulty level
-    (`kt_lib.evaluation.difficulty_levels`); breeds in no level (barely known) are grey."""
-    df = per_class[per_class.domain == domain].sort_values(["fine", "concept"], kind="stable")  # as difficulty_levels
-    level_of = {c: lvl for lvl, names in levels.items() for c in names}
-    names = list(levels)
-    colors = [f"C{names.index(level_of[c])}" if c in level_of else "lightgrey" for c in df.concept]
-    fig, ax = plt.subplots(figsize=(max(8, 0.16 * len(df)), 3.6))
-    ax.bar(range(len(df)), 100 * df.fine, color=colors)
-    ax.set_xticks(range(len(df)), df.concept, rotation=90, fontsize=5)
-    for i, lvl in enumerate(names):
-        ax.bar([0], [0], color=f"C{i}", label=f"{lvl} ({len(levels[lvl])} breeds)")
-    ax.set(ylabel=f"fine accuracy before (%, {domain})", ylim=(0, 105),
-           title=title or "difficulty levels: the better a breed is known, the harder to forget cleanly")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    return fig
 
 
 def plot_loss_curves(histories: dict, column: str = "loss", title: str | None = None):

@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def register(sub) -> None:
@@ -21,21 +21,25 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .cli import run_world
+    from kt_lib.cli.world import report
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    run_world(type("A", (), dict(retrain=False, quiet=False, save_to=None, json=str(out / "world.json"),
-                                 samples=str(out / "world_samples.png")))())
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if NOTEBOOKS.exists() else []
     if args.only:
         notebooks = [nb for nb in notebooks if any(s in nb.name for s in args.only)]
+    if not notebooks:
+        where = f"{NOTEBOOKS}" + ("" if NOTEBOOKS.exists() else " (missing: an installed wheel carries no notebooks)")
+        only = f" matching {args.only}" if args.only else ""
+        raise FileNotFoundError(f"no notebooks{only} in {where}; run kt tutorial from a clone of the repository "
+                                "(pip install -e .)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    report(json_path=str(out / "world.json"), samples=str(out / "world_samples.png"))
     summary = []
     for nb in notebooks:
         import papermill as pm
 
-        from .notebook import read_results
+        from kt_lib.notebook.record import read_results
 
         t0 = time.perf_counter()
         target = out / nb.name

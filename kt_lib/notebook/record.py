@@ -51,14 +51,14 @@ def data_source(data_root: str | os.PathLike | None, preprocess, taxonomy: str =
                 eval_per_class: int | None = None, train_per_class: int = 200, test_per_class: int = 50,
                 base: str | os.PathLike | None = None):
     """The notebooks' DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test
-    images per breed and domain); a folder -> a real-data layout (`kt_lib.realdata.build_manifest`, see
+    images per breed and domain); a folder -> a real-data layout (`kt_lib.knowledge.realdata.build_manifest`, see
     data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the
     notebook's folder by default, i.e. the working directory)."""
-    from .sources import manifest_source, world_source
+    from kt_lib.knowledge.sources import manifest_source, world_source
 
     if data_root is None:
         return world_source(eval_per_class=eval_per_class)
-    from .realdata import build_manifest
+    from kt_lib.knowledge.realdata import build_manifest
 
     root = Path(data_root).expanduser()
     root = root if root.is_absolute() else Path(base or os.getcwd()) / root
@@ -70,7 +70,7 @@ def data_source(data_root: str | os.PathLike | None, preprocess, taxonomy: str =
 
 def frame(rows):
     """A DataFrame of `Experiment.run` rows without their heavy `result` objects (what `compare` returns)."""
-    from .experiment import frame as rows_frame
+    from kt_lib.experiment import frame as rows_frame
 
     return rows_frame(rows)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-DATA_DIR = Path(__file__).resolve().parent / "taxonomies"
+DATA_DIR = Path(__file__).resolve().parents[1] / "taxonomies"
 BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
 
 
@@ -153,7 +153,7 @@ class Taxonomy:
     @classmethod
     def from_world(cls) -> "Taxonomy":
         """The embedded world (root ``dog`` -> 14 groups -> 56 breeds), ids taken from imgnetdogs.json."""
-        from kt_lib.world import BREEDS, GROUPS
+        from kt_lib.world.config import BREEDS, GROUPS
 
         try:
             ref: Taxonomy | None = cls.load("imgnetdogs")

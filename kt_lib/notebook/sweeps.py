@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiment import frame
+from kt_lib.experiment import frame
 
 ALPHA_GRID = {"none": (0.0, 0.0), "coarse only": (10.0, 0.0), "fine only": (0.0, 20.0), "both": (10.0, 20.0)}
 SETTINGS = ("method", "lr", "num_epochs", "margin", "alpha_coarse", "alpha_fine", "seed", "towers", "samples_per_class")
@@ -207,11 +207,11 @@ def leaderboard(exp, methods, levels: dict[str, list[str]] | None = None, per_le
                 cache: SweepCache | None = None, **common) -> pd.DataFrame:
     """Every method on every (difficulty level, seed) request, one tidy row per run.
 
-    `levels` defaults to :func:`kt_lib.evaluation.difficulty_levels` of `exp`'s model; each seed draws
+    `levels` defaults to :func:`kt_lib.eval.evaluator.difficulty_levels` of `exp`'s model; each seed draws
     `per_level` targets per level (:func:`level_requests`) and seeds the trainer. Requests share `exp`'s
     model, data and test sets, so the original model is evaluated once."""
-    from .evaluation import difficulty_levels
-    from .experiment import Experiment
+    from kt_lib.eval.evaluator import difficulty_levels
+    from kt_lib.experiment import Experiment
 
     if levels is None:
         levels = difficulty_levels(exp.evaluator.per_class(exp.model, exp.tokenizer))

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .zeroshot import PARAPHRASES, accuracy, encode_images, predict, text_head
+from kt_lib.eval.zeroshot import PARAPHRASES, accuracy, encode_images, predict, text_head
 
 
 def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, steps: int = 100,

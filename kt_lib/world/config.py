@@ -3,7 +3,7 @@
 A coarse *group* decides the silhouette (body, legs, ears, tail, snout) and a base coat colour; a fine
 *breed* decides its coat (primary colour pulled towards the group's base, pattern, secondary colour) and
 its size. Siblings therefore look alike and most fine-grained mistakes stay inside the group, as they do
-for real photos. Everything here is plain data; `kt_lib.render` draws it and `kt_lib.data` serves it.
+for real photos. Everything here is plain data; `kt_lib.world.render` draws it and `kt_lib.world.data` serves it.
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ class WorldConfig:
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
-RENDER_VERSION = 1  # bump when kt_lib.render changes pixels
+RENDER_VERSION = 1  # bump when kt_lib.world.render changes pixels
 
 
 @dataclass

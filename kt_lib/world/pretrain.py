@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checkpoint import CompactTokenEmbedding
-from .data import load_pool, to_tensor
-from .textenc import encode_text, trim_tokens
-from .world import BREEDS, DOMAINS, FAMILIES, GROUPS, WorldConfig
-from .zeroshot import TEMPLATES
+from kt_lib.fast.vocab import CompactTokenEmbedding
+from kt_lib.world.data import load_pool, to_tensor
+from kt_lib.fast.textenc import encode_text, trim_tokens
+from kt_lib.world.config import BREEDS, DOMAINS, FAMILIES, GROUPS, WorldConfig
+from kt_lib.eval.zeroshot import TEMPLATES
 
 
 @dataclass(frozen=True)

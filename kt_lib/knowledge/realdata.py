@@ -1,13 +1,12 @@
 """Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``).
 
 Datasets yield ``(image_tensor, fine_label, coarse_label)`` and have ``fine_names``, ``coarse_names`` and
-``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.data.WorldDataset``. Manifests are
+``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.world.data.WorldDataset``. Manifests are
 deterministic train/test lists whose unreadable images are counted and skipped once, at build time.
 Nothing here downloads unless called with ``download=True``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -16,12 +15,11 @@ import warnings
 from pathlib import Path
 from typing import Callable, Iterable
 
-import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
-from .taxonomy import Taxonomy, normalize
+from kt_lib.knowledge.taxonomy import Taxonomy, normalize
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 WNID = re.compile(r"^[nvasr]\d{8}$")
@@ -199,110 +197,3 @@ class ManifestDataset(Dataset, _TaxonomyAPI):
                     self.failures.append(r["path"])
                     warnings.warn(f"unreadable image {r['path']} (changed since the manifest was built?)")
         raise RuntimeError("no image of this dataset can be read; rebuild the manifest")
-
-
-class TaxonomyDataset(Dataset, _TaxonomyAPI):
-    """Wrap a ``(image, label)`` dataset whose ``class_names`` are taxonomy concepts -> ``(img, fine, coarse)``."""
-
-    def __init__(self, base: Dataset, class_names: list[str] | dict[int, str], taxonomy: Taxonomy | str):
-        self.base = base
-        self._set_taxonomy(taxonomy)
-        names = class_names if isinstance(class_names, dict) else dict(enumerate(class_names))
-        unknown = [n for n in names.values() if n not in self.taxonomy or not self.taxonomy.lookup(n).is_leaf]
-        if unknown:
-            raise ValueError(f"classes {unknown} are not leaves of taxonomy {self.taxonomy.name!r}")
-        self.label_map = {y: self.fine_names.index(self.taxonomy.lookup(n).name) for y, n in names.items()}
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int):
-        img, y = self.base[i]
-        return img, self.label_map[y], self.fine_to_coarse[self.label_map[y]]
-
-
-def _compose(transform: Callable | None) -> Callable:
-    return T.Compose([ToRGB(), transform or T.ToTensor()])
-
-
-def oxford_pet(root: str | os.PathLike, split: str = "trainval", transform: Callable | None = None,
-               download: bool = False, taxonomy: Taxonomy | str = "oxford_pet") -> TaxonomyDataset:
-    """Oxford-IIIT Pet (torchvision) relabelled through ``oxford_pet.json``."""
-    from torchvision.datasets import OxfordIIITPet
-
-    try:
-        base = OxfordIIITPet(root, split=split, target_types="category", transform=_compose(transform),
-                             download=download)
-    except RuntimeError as exc:
-        raise FileNotFoundError(f"Oxford-IIIT Pet not found under {root}/oxford-iiit-pet/{{images,annotations}}; "
-                                "pass download=True (about 800 MB) or see data/README.md") from exc
-    # torchvision lists only the classes present in the split file, so index names by raw label instead
-    names = {y: " ".join(w.title() for w in Path(p).stem.rsplit("_", 1)[0].split("_"))
-             for p, y in zip(getattr(base, "_images", []), getattr(base, "_labels", []))} or base.classes
-    return TaxonomyDataset(base, names, taxonomy)
-
-
-ZERO_SHOT = ("stanford_cars", "food101", "flowers102", "caltech101", "cifar100")
-
-
-def zero_shot_dataset(name: str, root: str | os.PathLike, split: str = "test", transform: Callable | None = None,
-                      download: bool = False) -> tuple[Dataset, list[str]]:
-    """``(dataset of (RGB image, label), class_names)`` for one of ``ZERO_SHOT``; ``download`` is explicit."""
-    from torchvision import datasets as D
-
-    if name not in ZERO_SHOT:
-        raise ValueError(f"unknown zero-shot dataset {name!r}; use one of {', '.join(ZERO_SHOT)}")
-    if name == "stanford_cars" and download:
-        raise ValueError("StanfordCars cannot be downloaded any more (torchvision: 'The original URL is broken');"
-                         " fetch it manually, e.g. the Kaggle mirror (pytorch/vision#7545), into "
-                         f"{root}/stanford_cars/ as described in data/README.md")
-    if name in ("stanford_cars", "flowers102", "caltech101"):
-        try:
-            import scipy.io  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(f"{name} needs scipy: pip install scipy") from exc
-    tf, kw = _compose(transform), dict(download=download)
-    make = {"stanford_cars": lambda: D.StanfordCars(root, split=split, transform=tf, download=False),
-            "food101": lambda: D.Food101(root, split=split, transform=tf, **kw),
-            "flowers102": lambda: D.Flowers102(root, split=split, transform=tf, **kw),
-            # Caltech101 has no official split (the whole set is returned); its names live in `categories`
-            "caltech101": lambda: D.Caltech101(root, target_type="category", transform=tf, **kw),
-            "cifar100": lambda: D.CIFAR100(root, train=split == "train", transform=tf, **kw)}
-    try:
-        ds = make[name]()
-    except RuntimeError as exc:
-        raise FileNotFoundError(f"{name} not found under {root} ({exc}); see data/README.md for the layout, "
-                                "or pass download=True where the dataset supports it") from exc
-    names = ds.categories if name == "caltech101" else ds.classes
-    return ds, [c.replace("_", " ") for c in names]
-
-
-def cached_tensors(dataset: Dataset, name: str, preprocess: Callable | None = None,
-                   cache_dir: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
-    """``{"images": [N, ...], "labels": [N, k]}`` cached atomically as ``<name>-<hash>.pt``.
-
-    The key is (``name``, ``repr(preprocess)``, ``len(dataset)``): make ``name`` say dataset and split, give
-    ``preprocess`` a stable repr (torchvision/open_clip transforms have one) and build ``dataset`` with
-    ``transform=lambda im: im`` so that ``preprocess`` sees PIL images. ``cache_dir``: default ``$KT_CACHE``.
-    """
-    from .data import cache_dir as default_cache
-
-    cache_dir = default_cache() if cache_dir is None else cache_dir
-    key = hashlib.sha256(f"{name}|{preprocess!r}|{len(dataset)}".encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{key}.pt"
-    if path.is_file():
-        try:
-            return torch.load(path, weights_only=True)
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
-            path.unlink(missing_ok=True)
-    images, labels = [], []
-    for item in (dataset[i] for i in range(len(dataset))):
-        img = preprocess(item[0]) if preprocess is not None else item[0]
-        images.append(img if torch.is_tensor(img) else T.functional.to_tensor(img))
-        labels.append([int(y) for y in item[1:]])
-    data = {"images": torch.stack(images), "labels": torch.tensor(labels, dtype=torch.long)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
-    return data

@@ -1,0 +1,128 @@
+"""Figures of the world and of what a model knows: sample grids, per-group accuracy, sibling confusions,
+difficulty levels (matplotlib; every function returns the Figure and never calls plt.show())."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig, WorldTaxonomy
+from kt_lib.world.data import load_pool
+
+
+def draw_samples(breeds: list[str] | None = None, per_breed: int = 4, domains=DOMAINS, pool: str = "test",
+                 world: WorldConfig | None = None, columns: int = 8):
+    """A labelled grid: for each breed, `per_breed` images of each domain (default: one breed per group)."""
+    world = world or WorldConfig()
+    tax = WorldTaxonomy()
+    breeds = breeds or [tax.children(g)[0] for g in tax.coarse]
+    for b in breeds:
+        tax.fine_index(b)  # unknown names raise with suggestions
+    arrays = load_pool(world, pool)
+    tiles, titles = [], []
+    for b in breeds:
+        for dom in domains:
+            idx = np.flatnonzero((arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom)))
+            for i in idx[:per_breed]:
+                tiles.append(arrays["images"][i])
+                titles.append(f"{b}\n({BREEDS[b][0]}, {dom})")
+    rows = int(np.ceil(len(tiles) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, tile, title in zip(axes.flat, tiles, titles):
+        ax.imshow(tile, interpolation="nearest")
+        ax.set_title(title, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+# --- ablations, OOD and leaderboards (notebooks 04-06) ----------------------------------------------------
+
+def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None = None):
+    """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, metric); `per_class` is
+    `Evaluator.per_class(...)` (one row per domain and breed)."""
+    groups = list(dict.fromkeys(per_class.group))
+    domains = list(dict.fromkeys(per_class.domain))
+    mean = per_class.groupby(["domain", "group"])[list(metrics)].mean()
+    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(groups)), 3.8))
+    combos = [(d, m) for d in domains for m in metrics]
+    width, xs = 0.8 / len(combos), np.arange(len(groups))
+    for k, (d, m) in enumerate(combos):
+        vals = [100 * mean.loc[(d, g), m] if (d, g) in mean.index else np.nan for g in groups]
+        ax.bar(xs + (k - (len(combos) - 1) / 2) * width, vals, width, color=f"C{domains.index(d)}",
+               alpha=1.0 if m == metrics[0] else 0.45, label=f"{d}: {m}")
+    ax.set_xticks(xs, groups, rotation=30, ha="right", fontsize=8)
+    ax.set(ylabel="zero-shot accuracy (%)", ylim=(0, 122), title=title or "what the model knows, per group")
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize=7, ncol=len(combos), loc="upper center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: str | None = None):
+    """Row-normalised confusion (%) among `classes` (e.g. one group's breeds), plus an 'elsewhere' column
+    for predictions outside them. `pred`/`labels`: fine predictions and true labels (tensors or arrays)."""
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    cm = np.zeros((len(classes), len(classes) + 1))
+    for i, c in enumerate(classes):
+        p = pred[labels == c]
+        for j, d in enumerate(classes):
+            cm[i, j] = np.mean(p == d) if len(p) else np.nan
+        cm[i, -1] = np.mean(~np.isin(p, classes)) if len(p) else np.nan
+    cm *= 100
+    names = [fine_names[c] for c in classes]
+    fig, ax = plt.subplots(figsize=(0.9 * len(classes) + 3, 0.6 * len(classes) + 1.8))
+    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=100)
+    ax.set_xticks(range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), names, fontsize=8)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j] == cm[i, j]:
+                ax.text(j, i, f"{cm[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > 60 else "black")
+    ax.set(xlabel="predicted breed", ylabel="true breed", title=title or "confusions between sibling breeds")
+    fig.colorbar(im, ax=ax, fraction=0.04, label="% of the true breed's images")
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_grid(images, titles=None, columns: int = 10, mean=None, std=None, title: str | None = None):
+    """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std by default)."""
+    import torch
+
+    from kt_lib.world.data import CLIP_MEAN, CLIP_STD
+
+    x = torch.as_tensor(images).detach().float().cpu()
+    x = x * torch.tensor(std or CLIP_STD).view(1, 3, 1, 1) + torch.tensor(mean or CLIP_MEAN).view(1, 3, 1, 1)
+    x = x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    rows = max(1, int(np.ceil(len(x) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, img) in enumerate(zip(axes.flat, x)):
+        ax.imshow(img, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=6)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str | None = None):
+    """Each breed's fine zero-shot accuracy (%) before unlearning, sorted and coloured by difficulty level
+    (`kt_lib.eval.evaluator.difficulty_levels`); breeds in no level (barely known) are grey."""
+    df = per_class[per_class.domain == domain].sort_values(["fine", "concept"], kind="stable")  # as difficulty_levels
+    level_of = {c: lvl for lvl, names in levels.items() for c in names}
+    names = list(levels)
+    colors = [f"C{names.index(level_of[c])}" if c in level_of else "lightgrey" for c in df.concept]
+    fig, ax = plt.subplots(figsize=(max(8, 0.16 * len(df)), 3.6))
+    ax.bar(range(len(df)), 100 * df.fine, color=colors)
+    ax.set_xticks(range(len(df)), df.concept, rotation=90, fontsize=5)
+    for i, lvl in enumerate(names):
+        ax.bar([0], [0], color=f"C{i}", label=f"{lvl} ({len(levels[lvl])} breeds)")
+    ax.set(ylabel=f"fine accuracy before (%, {domain})", ylim=(0, 105),
+           title=title or "difficulty levels: the better a breed is known, the harder to forget cleanly")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
