@@ -4,6 +4,7 @@
 
 Every method gets the same budget: the tiny model's default lr (2e-4), 8 epochs, batch 32, 30 proxy images per breed, seed 0.
 """
+
 import argparse
 import platform
 import time
@@ -16,7 +17,12 @@ from kt_lib.experiment import Experiment
 from kt_lib.methods import METHODS
 
 SETS = {
-    "A": ["German short-haired pointer", "West Highland white terrier", "golden retriever", "Samoyed"],
+    "A": [
+        "German short-haired pointer",
+        "West Highland white terrier",
+        "golden retriever",
+        "Samoyed",
+    ],
     "B": ["beagle", "Border collie", "Doberman", "Irish setter"],
     "C": ["Pomeranian", "keeshond", "Labrador retriever", "Airedale"],
 }
@@ -32,20 +38,48 @@ def main() -> None:
     frames = []
     for name in args.sets:
         exp = Experiment(SETS[name])
-        df = exp.compare(args.methods + [("nhl_kl (alpha_f=0)", dict(method="nhl_kl", alpha_fine=0.0)),
-                                         ("nhl_kl (alpha_c=0)", dict(method="nhl_kl", alpha_coarse=0.0))])
+        df = exp.compare(
+            args.methods
+            + [
+                ("nhl_kl (alpha_f=0)", dict(method="nhl_kl", alpha_fine=0.0)),
+                ("nhl_kl (alpha_c=0)", dict(method="nhl_kl", alpha_coarse=0.0)),
+            ]
+        )
         df.insert(0, "set", name)
         frames.append(df)
-        print(df[["set", "method", "Q", "U", "QU", "drawing_Q", "drawing_QU", "zero_shot_utility", "seconds"]].round(3).to_string())
+        print(
+            df[
+                [
+                    "set",
+                    "method",
+                    "Q",
+                    "U",
+                    "QU",
+                    "drawing_Q",
+                    "drawing_QU",
+                    "zero_shot_utility",
+                    "seconds",
+                ]
+            ]
+            .round(3)
+            .to_string()
+        )
     df = pd.concat(frames)
-    lines = [f"Produced by `.venv/bin/python benchmarks/methods_table.py` on {platform.processor() or platform.machine()}, "
-             f"{torch.get_num_threads()} threads, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}.", "",
-             "| method | " + " | ".join(f"Q-U {s}" for s in args.sets) + " | mean Q | mean U | mean Q-U | mean OOD Q | mean OOD Q-U | mean zero-shot util | mean train s |",
-             "|---|" + "---|" * (len(args.sets) + 7)]
+    lines = [
+        f"Produced by `.venv/bin/python benchmarks/methods_table.py` on {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| method | "
+        + " | ".join(f"Q-U {s}" for s in args.sets)
+        + " | mean Q | mean U | mean Q-U | mean OOD Q | mean OOD Q-U | mean zero-shot util | mean train s |",
+        "|---|" + "---|" * (len(args.sets) + 7),
+    ]
     for method, g in df.groupby("method", sort=False):
         per_set = " | ".join(f"{100 * g[g.set == s].QU.iloc[0]:.1f}" for s in args.sets)
-        lines.append(f"| {method} | {per_set} | {100 * g.Q.mean():.1f} | {100 * g.U.mean():.1f} | {100 * g.QU.mean():.1f} | "
-                     f"{100 * g.drawing_Q.mean():.1f} | {100 * g.drawing_QU.mean():.1f} | {100 * g.zero_shot_utility.mean():.1f} | {g.seconds.mean():.1f} |")
+        lines.append(
+            f"| {method} | {per_set} | {100 * g.Q.mean():.1f} | {100 * g.U.mean():.1f} | {100 * g.QU.mean():.1f} | "
+            f"{100 * g.drawing_Q.mean():.1f} | {100 * g.drawing_QU.mean():.1f} | {100 * g.zero_shot_utility.mean():.1f} | {g.seconds.mean():.1f} |"
+        )
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -2,11 +2,18 @@
 
 Heavy imports (torch, open_clip) happen on first use: `kt_lib.load_model` etc. resolve lazily.
 """
+
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_model": "models", "get_device": "models", "WorldConfig": "world", "WorldTaxonomy": "world",
-    "Experiment": "experiment", "UnlearnConfig": "unlearn", "unlearn": "unlearn", "Taxonomy": "taxonomy",
+    "load_model": "models",
+    "get_device": "models",
+    "WorldConfig": "world",
+    "WorldTaxonomy": "world",
+    "Experiment": "experiment",
+    "UnlearnConfig": "unlearn",
+    "unlearn": "unlearn",
+    "Taxonomy": "taxonomy",
 }
 __all__ = ["__version__", *_LAZY]
 

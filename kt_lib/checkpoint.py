@@ -5,6 +5,7 @@ compact_vocab=True)` stores only the rows of `token_embedding.weight` that are n
 zeroes the rows no caption ever used), which shrinks the file from ~30 MB to a few MB and round-trips
 exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ from safetensors.torch import load_file, save_file
 TOKEN_KEY = "token_embedding.weight"
 
 
-def save_checkpoint(state: dict[str, torch.Tensor], path: str | Path, metadata: dict | None = None,
-                    compact_vocab: bool = False) -> Path:
+def save_checkpoint(
+    state: dict[str, torch.Tensor],
+    path: str | Path,
+    metadata: dict | None = None,
+    compact_vocab: bool = False,
+) -> Path:
     """Write `state` (a state_dict) to `path` atomically: a temp file in the same folder, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,8 +55,10 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         with open(path, "rb") as f:  # safetensors header: 8-byte length, then JSON
             header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
     except (SafetensorError, OSError, ValueError) as err:
-        raise ValueError(f"checkpoint {path} is unreadable or corrupt ({err}); delete it and retrain "
-                         f"(`kt world --retrain`)") from err
+        raise ValueError(
+            f"checkpoint {path} is unreadable or corrupt ({err}); delete it and retrain "
+            f"(`kt world --retrain`)"
+        ) from err
     meta = header.get("__metadata__", {})
     if "kt.token_ids" in tensors:
         ids, rows = tensors.pop("kt.token_ids"), tensors.pop("kt.token_rows")

@@ -8,6 +8,7 @@ Names are compiled through the source's taxonomy: a group ("terrier") forgets al
 unknown names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on
 real images (see `kt_lib.knowledge.sources`).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,15 +19,29 @@ from kt_lib.eval.evaluator import compare
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
 
-DEFAULT_FORGET = ("German short-haired pointer", "West Highland white terrier", "golden retriever", "Samoyed")
+DEFAULT_FORGET = (
+    "German short-haired pointer",
+    "West Highland white terrier",
+    "golden retriever",
+    "Samoyed",
+)
 
 
 class Experiment:
     """Holds the model, the proxy forget set (`samples_per_class` exemplars per forgotten concept from the
     source's proxy pool, never from test) and an Evaluator whose 'before' accuracies are computed once."""
 
-    def __init__(self, forget=DEFAULT_FORGET, model=None, tokenizer=None, samples_per_class: int = 30,
-                 eval_per_class: int | None = None, data: DataSource | None = None, device="auto", **defaults):
+    def __init__(
+        self,
+        forget=DEFAULT_FORGET,
+        model=None,
+        tokenizer=None,
+        samples_per_class: int = 30,
+        eval_per_class: int | None = None,
+        data: DataSource | None = None,
+        device="auto",
+        **defaults,
+    ):
         from kt_lib.models import load_model
 
         self.defaults = UnlearnConfig(**defaults)  # bad settings fail before any heavy work
@@ -53,29 +68,51 @@ class Experiment:
             self._before = self.evaluator.accuracies(self.model, self.tokenizer, self.forget)
         return self._before
 
-    def unlearn(self, method: str | None = None, samples_per_class: int | None = None, **overrides) -> UnlearnResult:
+    def unlearn(
+        self, method: str | None = None, samples_per_class: int | None = None, **overrides
+    ) -> UnlearnResult:
         cfg = replace(self.defaults, **({"method": method} if method else {}), **overrides)
-        images, fine, coarse = (self.exemplars(samples_per_class) if samples_per_class else self.forget_set).tensors
-        return unlearn(self.model, self.tokenizer, images, fine, coarse, self.data.fine_names, self.data.coarse_names, cfg)
+        images, fine, coarse = (
+            self.exemplars(samples_per_class) if samples_per_class else self.forget_set
+        ).tensors
+        return unlearn(
+            self.model,
+            self.tokenizer,
+            images,
+            fine,
+            coarse,
+            self.data.fine_names,
+            self.data.coarse_names,
+            cfg,
+        )
 
     def evaluate(self, model) -> dict:
         """Accuracies of `model` and its scores against the original ('before')."""
         after = self.evaluator.accuracies(model, self.tokenizer, self.forget)
         return dict(after=after, **compare(self.before, after))
 
-    def run(self, method: str | None = None, label: str | None = None, samples_per_class: int | None = None,
-            **overrides) -> dict:
+    def run(
+        self,
+        method: str | None = None,
+        label: str | None = None,
+        samples_per_class: int | None = None,
+        **overrides,
+    ) -> dict:
         """Unlearn, evaluate, and return one flat row (plus the result under 'result')."""
         result = self.unlearn(method, samples_per_class, **overrides)
         scores = self.evaluate(result.model)
-        row = dict(method=label or result.info["config"]["method"], samples_per_class=samples_per_class or self.samples_per_class,
-                   **{k: v for k, v in scores.items() if k != "after"})
+        row = dict(
+            method=label or result.info["config"]["method"],
+            samples_per_class=samples_per_class or self.samples_per_class,
+            **{k: v for k, v in scores.items() if k != "after"},
+        )
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped, result=result)
         return row
 
     def compare(self, methods, **overrides) -> pd.DataFrame:
         """One row per method name or (label, overrides) pair, without the heavy result objects."""
+
         def one(m):
             label, kw = (m, {"method": m}) if isinstance(m, str) else (m[0], m[1])
             return self.run(label=label, **{**overrides, **kw})

@@ -7,6 +7,7 @@ columns are removed by ``masked_fill(-inf)`` or by gathering. Low-precision inpu
 upcast to float32 before any softmax or reduction; every loss is returned as a float32 scalar.
 Reference logits (the original, pre-unlearning model) are always detached.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "kl_div", "kl_fine_nontarget", "nontarget_max", "nhl", "ga", "ce", "npo",
-    "entropy_to_uniform", "random_other_labels",
+    "kl_div",
+    "kl_fine_nontarget",
+    "nontarget_max",
+    "nhl",
+    "ga",
+    "ce",
+    "npo",
+    "entropy_to_uniform",
+    "random_other_labels",
 ]
 
 
@@ -49,7 +57,9 @@ def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
     """
     _check(logits_now)
     if logits_ref.shape != logits_now.shape:
-        raise ValueError(f"shape mismatch: now {tuple(logits_now.shape)} vs ref {tuple(logits_ref.shape)}")
+        raise ValueError(
+            f"shape mismatch: now {tuple(logits_now.shape)} vs ref {tuple(logits_ref.shape)}"
+        )
     log_now = F.log_softmax(_f32(logits_now), dim=-1)
     log_ref = F.log_softmax(_f32(logits_ref.detach()), dim=-1)
     return F.kl_div(log_now, log_ref, reduction="sum", log_target=True) / logits_now.numel()
@@ -74,7 +84,9 @@ def kl_fine_nontarget(fine_now: Tensor, fine_ref: Tensor, labels: Tensor) -> Ten
     if fine_now.shape[-1] < 2:
         raise ValueError("kl_fine_nontarget needs at least 2 classes")
     if fine_ref.shape != fine_now.shape:
-        raise ValueError(f"shape mismatch: now {tuple(fine_now.shape)} vs ref {tuple(fine_ref.shape)}")
+        raise ValueError(
+            f"shape mismatch: now {tuple(fine_now.shape)} vs ref {tuple(fine_ref.shape)}"
+        )
     return kl_div(_drop_target(fine_now, labels), _drop_target(fine_ref, labels))
 
 
@@ -119,7 +131,9 @@ def npo(logits: Tensor, ref_logits: Tensor, labels: Tensor, beta: float = 0.5) -
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
     if ref_logits.shape != logits.shape:
-        raise ValueError(f"shape mismatch: now {tuple(logits.shape)} vs ref {tuple(ref_logits.shape)}")
+        raise ValueError(
+            f"shape mismatch: now {tuple(logits.shape)} vs ref {tuple(ref_logits.shape)}"
+        )
     ce_now = F.cross_entropy(_f32(logits), labels.long(), reduction="none")
     ce_ref = F.cross_entropy(_f32(ref_logits.detach()), labels.long(), reduction="none")
     return (-F.logsigmoid(beta * (ce_now - ce_ref))).mean() * 2 / beta
@@ -132,8 +146,9 @@ def entropy_to_uniform(logits: Tensor) -> Tensor:
     return ((logp.exp() * logp).sum(-1) + math.log(logits.shape[-1])).mean()
 
 
-def random_other_labels(labels: Tensor, num_classes: int,
-                        generator: torch.Generator | None = None) -> Tensor:
+def random_other_labels(
+    labels: Tensor, num_classes: int, generator: torch.Generator | None = None
+) -> Tensor:
     """A label drawn uniformly from the ``num_classes - 1`` classes other than each true label.
 
     Never equals the true label (adds a random offset in ``[1, num_classes)`` modulo num_classes).
@@ -142,8 +157,10 @@ def random_other_labels(labels: Tensor, num_classes: int,
     if num_classes < 2:
         raise ValueError(f"need num_classes >= 2 to draw a different label, got {num_classes}")
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got range "
-                         f"[{int(labels.min())}, {int(labels.max())}]")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got range "
+            f"[{int(labels.min())}, {int(labels.max())}]"
+        )
     device = generator.device if generator is not None else labels.device
     offset = torch.randint(1, num_classes, labels.shape, generator=generator, device=device)
     return (labels.long() + offset.to(labels.device)) % num_classes

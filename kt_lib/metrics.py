@@ -8,9 +8,10 @@ so percentages are caught early. Results are fractions too (multiply by 100 to c
 * Utility ``U = mean(min(1, after/before))`` over forget_coarse, retain_coarse, retain_fine.
 * ``QU`` is the harmonic mean of Q and U.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["ACC_KEYS", "UTILITY_KEYS", "quality", "utility", "harmonic", "score"]
 
@@ -21,7 +22,9 @@ UTILITY_KEYS = ("forget_coarse", "retain_coarse", "retain_fine")
 def _acc(value: float, what: str) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{what} = {value} is not a fraction in [0, 1] (pass percentages divided by 100)")
+        raise ValueError(
+            f"{what} = {value} is not a fraction in [0, 1] (pass percentages divided by 100)"
+        )
     return value
 
 
@@ -30,8 +33,10 @@ def quality(forget_fine_before: float, forget_fine_after: float) -> float:
     before = _acc(forget_fine_before, "forget_fine_before")
     after = _acc(forget_fine_after, "forget_fine_after")
     if before == 0.0:
-        raise ValueError("forget_fine accuracy before unlearning is 0: there is nothing to forget, "
-                         "so quality = 1 - after/before is undefined")
+        raise ValueError(
+            "forget_fine accuracy before unlearning is 0: there is nothing to forget, "
+            "so quality = 1 - after/before is undefined"
+        )
     return 1.0 - after / before
 
 

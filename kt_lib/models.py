@@ -7,6 +7,7 @@
   `load_model("kt-tiny-dogworld", "/path/to/file.safetensors")`;
 - an open_clip folder: `load_model("local-dir:/path/to/folder")`.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device} was requested but CUDA is not available; use device='cpu' or 'auto'")
+        raise RuntimeError(
+            f"device {device} was requested but CUDA is not available; use device='cpu' or 'auto'"
+        )
     return device
 
 
@@ -37,15 +40,23 @@ def _world_preprocess(model):
 
 def _download_hint(name: str, pretrained: str, cache_dir: str | None) -> str:
     hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
-    return (f"could not load open_clip weights ({name!r}, {pretrained!r}). They are downloaded on first use into "
-            f"{cache_dir or hub} (or ~/.cache/clip for plain URLs), which needs network access. Offline, either "
-            f"put the weights file on disk and pass its path (load_model({name!r}, '/path/to/weights.pt')), use "
-            f"an open_clip folder (load_model('local-dir:/path')), or use the embedded default "
-            f"(load_model('{MODEL_NAME}')), which needs no download.")
+    return (
+        f"could not load open_clip weights ({name!r}, {pretrained!r}). They are downloaded on first use into "
+        f"{cache_dir or hub} (or ~/.cache/clip for plain URLs), which needs network access. Offline, either "
+        f"put the weights file on disk and pass its path (load_model({name!r}, '/path/to/weights.pt')), use "
+        f"an open_clip folder (load_model('local-dir:/path')), or use the embedded default "
+        f"(load_model('{MODEL_NAME}')), which needs no download."
+    )
 
 
-def load_model(name: str = DEFAULT_MODEL, pretrained: str | None = None, device: str | torch.device = "auto",
-               cache_dir: str | None = None, retrain: bool = False, progress: bool = True):
+def load_model(
+    name: str = DEFAULT_MODEL,
+    pretrained: str | None = None,
+    device: str | torch.device = "auto",
+    cache_dir: str | None = None,
+    retrain: bool = False,
+    progress: bool = True,
+):
     """(model, preprocess, tokenizer), the model in eval mode on `device`."""
     device = get_device(device)
     register_configs()
@@ -58,15 +69,25 @@ def load_model(name: str = DEFAULT_MODEL, pretrained: str | None = None, device:
         return model.to(device).eval(), _world_preprocess(model), tokenizer
     if not name.startswith(("local-dir:", "hf-hub:")) and name not in open_clip.list_models():
         import difflib
+
         close = difflib.get_close_matches(name, open_clip.list_models(), n=4, cutoff=0.5)
-        raise ValueError(f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
-                         + " (see open_clip.list_models())")
-    if pretrained and not name.startswith("local-dir:") and Path(pretrained).suffix and not Path(pretrained).exists() \
-            and ("/" in pretrained or os.sep in pretrained):
+        raise ValueError(
+            f"unknown model {name!r}"
+            + (f"; did you mean {', '.join(close)}?" if close else "")
+            + " (see open_clip.list_models())"
+        )
+    if (
+        pretrained
+        and not name.startswith("local-dir:")
+        and Path(pretrained).suffix
+        and not Path(pretrained).exists()
+        and ("/" in pretrained or os.sep in pretrained)
+    ):
         raise FileNotFoundError(f"weights file {pretrained} does not exist")
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pretrained, device=device,
-                                                                     cache_dir=cache_dir)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=pretrained, device=device, cache_dir=cache_dir
+        )
     except (RuntimeError, OSError) as err:
         if pretrained and not Path(str(pretrained)).exists():
             raise RuntimeError(_download_hint(name, pretrained, cache_dir)) from err

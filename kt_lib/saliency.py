@@ -6,6 +6,7 @@
   weight decay and the optimizer's momentum still move weights whose gradient is zero.
 * Task vectors (``task_vector``): fine-tune towards the forget set, then :func:`negate_task_vector`.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,14 +36,21 @@ def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor
     flat = flat[flat > 0]
     n = flat.numel()
     if n == 0:
-        raise ValueError("saliency_mask got only zero gradients: the forget loss does not reach any weight")
+        raise ValueError(
+            "saliency_mask got only zero gradients: the forget loss does not reach any weight"
+        )
     k = min(n, max(1, math.ceil(fraction * n)))
     threshold = flat.kthvalue(n - k + 1).values  # k-th largest
-    return {name: (g.detach().abs().float() >= threshold.to(g.device)) & (g != 0) for name, g in grads.items()}
+    return {
+        name: (g.detach().abs().float() >= threshold.to(g.device)) & (g != 0)
+        for name, g in grads.items()
+    }
 
 
 @torch.no_grad()
-def enforce_mask_(model: nn.Module, mask: dict[str, Tensor], reference_state: dict[str, Tensor]) -> None:
+def enforce_mask_(
+    model: nn.Module, mask: dict[str, Tensor], reference_state: dict[str, Tensor]
+) -> None:
     """In place: every parameter entry whose mask is False gets its ``reference_state`` value back.
 
     Call after each ``optimizer.step()``. Parameters absent from ``mask`` are left untouched; a mask
@@ -55,13 +63,17 @@ def enforce_mask_(model: nn.Module, mask: dict[str, Tensor], reference_state: di
     for name, m in mask.items():
         param = params[name]
         if m.shape != param.shape:
-            raise ValueError(f"mask {name!r} has shape {tuple(m.shape)}, parameter {tuple(param.shape)}")
+            raise ValueError(
+                f"mask {name!r} has shape {tuple(m.shape)}, parameter {tuple(param.shape)}"
+            )
         ref = reference_state[name].to(device=param.device, dtype=param.dtype)
         param.data.copy_(torch.where(m.to(param.device), param.data, ref))
 
 
 @torch.no_grad()
-def negate_task_vector(theta0: dict[str, Tensor], theta_ft: dict[str, Tensor], lam: float) -> dict[str, Tensor]:
+def negate_task_vector(
+    theta0: dict[str, Tensor], theta_ft: dict[str, Tensor], lam: float
+) -> dict[str, Tensor]:
     """``theta0 - lam * (theta_ft - theta0)`` for floating tensors; non-float entries copied from theta0.
 
     Arithmetic is done in float32 (or float64 if given) and cast back to ``theta0``'s dtype, so bf16

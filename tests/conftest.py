@@ -1,4 +1,5 @@
 """Shared test setup: a repo-local cache (world pixels are rendered once per checkout) and small worlds."""
+
 import os
 from pathlib import Path
 
@@ -26,8 +27,15 @@ def pytest_collection_modifyitems(config, items):
 def small_world():
     from kt_lib.world.config import WorldConfig
 
-    return WorldConfig(seed=3, pretrain_per_class=2, family_per_class=2, proxy_per_class=3, proxy_drawing_per_class=1,
-                       test_per_class=2, family_test_per_class=2)
+    return WorldConfig(
+        seed=3,
+        pretrain_per_class=2,
+        family_per_class=2,
+        proxy_per_class=3,
+        proxy_drawing_per_class=1,
+        test_per_class=2,
+        family_test_per_class=2,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +52,10 @@ def pytest_runtest_makereport(item, call):
     """With KT_REQUIRE_WORDNET=1 (CI), a test skipped for lack of WordNet fails instead."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("KT_REQUIRE_WORDNET") == "1" and "WordNet" in str(report.longrepr):
+    if (
+        report.skipped
+        and os.environ.get("KT_REQUIRE_WORDNET") == "1"
+        and "WordNet" in str(report.longrepr)
+    ):
         report.outcome = "failed"
         report.longrepr = f"WordNet is required here (KT_REQUIRE_WORDNET=1): {report.longrepr}"

@@ -3,6 +3,7 @@
 Default request: German short-haired pointer, West Highland white terrier, golden retriever, Samoyed;
 30 proxy images per breed, lr 2e-4, 8 epochs, batch 32 (UnlearnConfig defaults).
 """
+
 import pytest
 
 from kt_lib.experiment import Experiment
@@ -16,7 +17,9 @@ def exp(world_model):
 
 @pytest.fixture(scope="module")
 def table(exp):
-    df = exp.compare(["ga", "ga_kl", "nhl", "nhl_kl", ("nhl_kl_af0", dict(method="nhl_kl", alpha_fine=0.0))])
+    df = exp.compare(
+        ["ga", "ga_kl", "nhl", "nhl_kl", ("nhl_kl_af0", dict(method="nhl_kl", alpha_fine=0.0))]
+    )
     return df.set_index("method")
 
 

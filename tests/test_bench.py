@@ -1,5 +1,6 @@
 """`kt_lib.fast.bench`: the trainer's fast step computes what the official-style step computes (correctness only;
 no timing is asserted), and `kt bench step` / `kt bench eval` write their reports."""
+
 import copy
 import json
 
@@ -7,15 +8,35 @@ import open_clip
 import pytest
 import torch
 
-from kt_lib.fast.bench import time_variants
-from kt_lib.fast.step_variants import (ABLATION, BASELINE, OURS, build_model, fresh_reference_logits, make_optimizer,
-                                       make_setup, step_loss)
 from kt_lib.cli import main
+from kt_lib.fast.bench import time_variants
+from kt_lib.fast.step_variants import (
+    ABLATION,
+    BASELINE,
+    OURS,
+    build_model,
+    fresh_reference_logits,
+    make_optimizer,
+    make_setup,
+    step_loss,
+)
 from kt_lib.fast.textenc import encode_text
 from kt_lib.world.model import MODEL_NAME
 
-STEP_KEYS = {"baseline_s", "ours_s", "ratio", "device", "tflop_per_step", "achieved_tflops", "peak_memory_gb",
-             "ablation", "torch", "open_clip", "date", "flop_count_method"}
+STEP_KEYS = {
+    "baseline_s",
+    "ours_s",
+    "ratio",
+    "device",
+    "tflop_per_step",
+    "achieved_tflops",
+    "peak_memory_gb",
+    "ablation",
+    "torch",
+    "open_clip",
+    "date",
+    "flop_count_method",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,7 +51,9 @@ def one_thread():
 @pytest.fixture(scope="module")
 def tiny():
     model, tokenizer = build_model(MODEL_NAME, seed=0)
-    return model, make_setup(model, tokenizer, MODEL_NAME, batch=3, device=torch.device("cpu"), seed=0)
+    return model, make_setup(
+        model, tokenizer, MODEL_NAME, batch=3, device=torch.device("cpu"), seed=0
+    )
 
 
 def _loss_and_grads(model, setup, variant):
@@ -42,7 +65,9 @@ def _loss_and_grads(model, setup, variant):
     loss.backward()
     grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
     emb = model.token_embedding
-    if hasattr(emb, "used_ids"):  # CompactTokenEmbedding: scatter its rows into a full-size gradient
+    if hasattr(
+        emb, "used_ids"
+    ):  # CompactTokenEmbedding: scatter its rows into a full-size gradient
         full = torch.zeros_like(emb.frozen)
         full[emb.used_ids] = grads["token_embedding.weight"]
         grads["token_embedding.weight"] = full
@@ -56,11 +81,21 @@ def test_each_fast_step_has_the_same_loss_and_gradients_as_the_plain_step(tiny, 
     loss_fast, grads_fast = _loss_and_grads(model, setup, variant)
     assert torch.isfinite(loss_plain) and loss_plain.item() != 0
     torch.testing.assert_close(loss_fast, loss_plain, rtol=1e-5, atol=1e-7)
-    assert set(grads_fast) == set(grads_plain) and {"visual.conv1.weight", "token_embedding.weight"} <= set(grads_fast)
+    assert set(grads_fast) == set(grads_plain) and {
+        "visual.conv1.weight",
+        "token_embedding.weight",
+    } <= set(grads_fast)
     assert grads_plain["token_embedding.weight"].abs().sum() > 0
-    for name, g in grads_plain.items():  # atol scaled per tensor: summed gradients (e.g. shared SOT position)
-        atol = 1e-4 * float(g.abs().max()) + 1e-8   # may cancel to near zero in one summation order only
-        torch.testing.assert_close(grads_fast[name], g, rtol=1e-4, atol=atol, msg=lambda m: f"{name}: {m}")
+    for (
+        name,
+        g,
+    ) in grads_plain.items():  # atol scaled per tensor: summed gradients (e.g. shared SOT position)
+        atol = (
+            1e-4 * float(g.abs().max()) + 1e-8
+        )  # may cancel to near zero in one summation order only
+        torch.testing.assert_close(
+            grads_fast[name], g, rtol=1e-4, atol=atol, msg=lambda m, name=name: f"{name}: {m}"
+        )
 
 
 def test_ours_trains_only_the_prompts_token_rows(tiny):
@@ -69,7 +104,9 @@ def test_ours_trains_only_the_prompts_token_rows(tiny):
     opt = make_optimizer(model, OURS, 1e-3, setup)
     n_opt = sum(p.numel() for g in opt.param_groups for p in g["params"])
     used = model.token_embedding.weight.shape[0]
-    assert used < 200 < model.token_embedding.num_embeddings  # a few dozen words, not the 49k vocabulary
+    assert (
+        used < 200 < model.token_embedding.num_embeddings
+    )  # a few dozen words, not the 49k vocabulary
     assert n_opt == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -85,9 +122,14 @@ def test_trimmed_text_features_equal_full_77_token_features():
     """A small CLIP with the standard 77-token context and open_clip's own tokenizer."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = open_clip.model.CLIP(32, dict(image_size=32, patch_size=16, width=64, layers=1, head_width=32),
-                                     dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2)).eval()
-    tokens = open_clip.get_tokenizer("ViT-B-32")(["a photo of a Samoyed.", "a photo of a German short-haired pointer."])
+        model = open_clip.model.CLIP(
+            32,
+            dict(image_size=32, patch_size=16, width=64, layers=1, head_width=32),
+            dict(context_length=77, vocab_size=49408, width=64, heads=2, layers=2),
+        ).eval()
+    tokens = open_clip.get_tokenizer("ViT-B-32")(
+        ["a photo of a Samoyed.", "a photo of a German short-haired pointer."]
+    )
     assert tokens.shape[1] == 77
     with torch.no_grad():
         full, trimmed = model.encode_text(tokens), encode_text(model, tokens)
@@ -99,16 +141,42 @@ def test_time_variants_reports_one_row_per_variant(tiny, interleave):
     model, setup = tiny
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rows = time_variants(model, setup, (OURS,), lr=1e-3, steps=2, warmup=0, interleave=interleave)
-    assert [r["name"] for r in rows] == [OURS.name] and rows[0]["step_s"] > 0 and rows[0]["tflop_per_step"] > 0
-    assert rows[0]["peak_memory_gb"] is None and rows[0]["autocast"] is False  # CPU: the trainer stays fp32
+    assert (
+        [r["name"] for r in rows] == [OURS.name]
+        and rows[0]["step_s"] > 0
+        and rows[0]["tflop_per_step"] > 0
+    )
+    assert (
+        rows[0]["peak_memory_gb"] is None and rows[0]["autocast"] is False
+    )  # CPU: the trainer stays fp32
     assert rows[0]["fused_adam"] and rows[0]["compact_vocab"] and not rows[0]["cuda_graph"]
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # steps ran on a copy
+    assert all(
+        torch.equal(before[k], v) for k, v in model.state_dict().items()
+    )  # steps ran on a copy
 
 
 def test_bench_step_cli_writes_the_report(tmp_path, capsys):
     out = tmp_path / "step.json"
-    assert main(["bench", "step", "--device", "cpu", "--batch", "2", "--steps", "1", "--warmup", "0",
-                 "--no-ablation", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "step",
+                "--device",
+                "cpu",
+                "--batch",
+                "2",
+                "--steps",
+                "1",
+                "--warmup",
+                "0",
+                "--no-ablation",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert STEP_KEYS <= set(report)
     assert report["ratio"] > 0 and report["device"] == "cpu" and report["peak_memory_gb"] is None
@@ -120,12 +188,48 @@ def test_bench_step_cli_writes_the_report(tmp_path, capsys):
 
 def test_bench_scaling_and_profile_cli(tmp_path, capsys):
     out = tmp_path / "scaling.json"
-    assert main(["bench", "scaling", "--device", "cpu", "--batches", "1", "2", "--steps", "1", "--warmup", "0",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "scaling",
+                "--device",
+                "cpu",
+                "--batches",
+                "1",
+                "2",
+                "--steps",
+                "1",
+                "--warmup",
+                "0",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
-    assert [r["batch"] for r in report["rows"]] == [1, 2] and all(r["images_per_s"] > 0 for r in report["rows"])
+    assert [r["batch"] for r in report["rows"]] == [1, 2] and all(
+        r["images_per_s"] > 0 for r in report["rows"]
+    )
     table = tmp_path / "profile.txt"
-    assert main(["bench", "profile", "--device", "cpu", "--batch", "2", "--steps", "1", "--out", str(table)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "profile",
+                "--device",
+                "cpu",
+                "--batch",
+                "2",
+                "--steps",
+                "1",
+                "--out",
+                str(table),
+            ]
+        )
+        == 0
+    )
     text = table.read_text()
     assert "aten::" in text and "Self CPU" in text
     assert main(["bench", "scaling", "--device", "cpu", "--batches", "0"]) == 2
@@ -134,8 +238,25 @@ def test_bench_scaling_and_profile_cli(tmp_path, capsys):
 
 def test_bench_eval_cli_writes_the_report(tmp_path):
     out = tmp_path / "eval.json"
-    assert main(["bench", "eval", "--device", "cpu", "--images", "8", "--batch", "4", "--repeats", "1",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "eval",
+                "--device",
+                "cpu",
+                "--images",
+                "8",
+                "--batch",
+                "4",
+                "--repeats",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     for key in ("end_to_end_images_per_s", "encode_images_per_s", "cache_images_per_s"):
         assert report[key] > 0

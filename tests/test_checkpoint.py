@@ -10,7 +10,9 @@ def test_roundtrip_is_exact_with_compact_vocab(tmp_path):
     model, _ = create_world_model()
     with torch.no_grad():
         model.token_embedding.weight[1000:] = 0  # as after pretraining: unused rows are zero
-    path = save_checkpoint(model.state_dict(), tmp_path / "m.safetensors", {"note": "x"}, compact_vocab=True)
+    path = save_checkpoint(
+        model.state_dict(), tmp_path / "m.safetensors", {"note": "x"}, compact_vocab=True
+    )
     state, meta = load_checkpoint(path)
     assert meta == {"note": "x"}
     for k, v in model.state_dict().items():
@@ -46,4 +48,6 @@ def test_compact_embedding_trains_exactly_like_the_full_one():
     merged = compact.merge_into(full_b)
     assert torch.allclose(merged.weight, full_a.weight, atol=1e-6)
     unseen = torch.tensor([[40, 1]])
-    assert torch.allclose(compact(unseen), full_a(unseen), atol=1e-6)  # unseen ids use the frozen rows
+    assert torch.allclose(
+        compact(unseen), full_a(unseen), atol=1e-6
+    )  # unseen ids use the frozen rows

@@ -6,21 +6,47 @@ from kt_lib.eval.evaluator import EvalSet, Evaluator, compare, difficulty_levels
 
 
 def test_compare_in_domain_and_ood_and_zero_shot():
-    before = dict(forget_fine=0.9, forget_coarse=0.8, retain_fine=0.8, retain_coarse=0.9, zero_shot=0.99,
-                  drawing_forget_fine=0.8, drawing_forget_coarse=0.8, drawing_retain_fine=0.7, drawing_retain_coarse=0.8)
-    after = dict(forget_fine=0.0, forget_coarse=0.8, retain_fine=0.8, retain_coarse=0.9, zero_shot=0.5,
-                 drawing_forget_fine=0.4, drawing_forget_coarse=0.8, drawing_retain_fine=0.7, drawing_retain_coarse=0.8)
+    before = dict(
+        forget_fine=0.9,
+        forget_coarse=0.8,
+        retain_fine=0.8,
+        retain_coarse=0.9,
+        zero_shot=0.99,
+        drawing_forget_fine=0.8,
+        drawing_forget_coarse=0.8,
+        drawing_retain_fine=0.7,
+        drawing_retain_coarse=0.8,
+    )
+    after = dict(
+        forget_fine=0.0,
+        forget_coarse=0.8,
+        retain_fine=0.8,
+        retain_coarse=0.9,
+        zero_shot=0.5,
+        drawing_forget_fine=0.4,
+        drawing_forget_coarse=0.8,
+        drawing_retain_fine=0.7,
+        drawing_retain_coarse=0.8,
+    )
     out = compare(before, after)
-    assert out["Q"] == pytest.approx(1.0) and out["U"] == pytest.approx(1.0) and out["QU"] == pytest.approx(1.0)
+    assert (
+        out["Q"] == pytest.approx(1.0)
+        and out["U"] == pytest.approx(1.0)
+        and out["QU"] == pytest.approx(1.0)
+    )
     assert out["drawing_Q"] == pytest.approx(0.5)
     assert out["zero_shot_utility"] == pytest.approx(0.5 / 0.99)
 
 
 def test_difficulty_levels_are_computed_from_accuracy():
-    df = pd.DataFrame(dict(domain="photo", concept=list("abcdefg"), fine=[0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]))
+    df = pd.DataFrame(
+        dict(domain="photo", concept=list("abcdefg"), fine=[0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    )
     levels = difficulty_levels(df, min_accuracy=0.3)
     assert levels["easy"] == ["b", "c"] and levels["difficult"] == ["f", "g"]
-    assert "a" not in sum(levels.values(), [])  # concepts the model does not know are not candidates
+    assert "a" not in sum(
+        levels.values(), []
+    )  # concepts the model does not know are not candidates
 
 
 class FixedModel(torch.nn.Module):
@@ -38,14 +64,30 @@ def test_evaluator_splits_forget_and_retain(monkeypatch):
     import kt_lib.eval.evaluator as E
 
     fine = torch.tensor([0, 0, 1, 1, 2, 2])
-    images = torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 1, 2, 0]), 3).float().view(6, 3, 1, 1)
-    monkeypatch.setattr(E, "text_head", lambda model, tok, names, templates=None: torch.eye(len(names), 3).T
-                        if len(names) == 3 else torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
-    ev = Evaluator(["a", "b", "c"], ["x", "y"], [0, 0, 1], {"photo": EvalSet(images, fine, torch.tensor([0, 0, 0, 0, 1, 1]), ("{}",))})
+    images = (
+        torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 1, 2, 0]), 3).float().view(6, 3, 1, 1)
+    )
+    monkeypatch.setattr(
+        E,
+        "text_head",
+        lambda model, tok, names, templates=None: (
+            torch.eye(len(names), 3).T
+            if len(names) == 3
+            else torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        ),
+    )
+    ev = Evaluator(
+        ["a", "b", "c"],
+        ["x", "y"],
+        [0, 0, 1],
+        {"photo": EvalSet(images, fine, torch.tensor([0, 0, 0, 0, 1, 1]), ("{}",))},
+    )
     acc = ev.accuracies(FixedModel(), None, ["a"])
     assert acc["forget_fine"] == 0.5 and acc["retain_fine"] == 0.75
     assert acc["forget_coarse"] == 1.0
     per_class = ev.per_class(FixedModel(), None)
-    assert per_class.set_index("concept").loc["a", "sibling_errors"] == 0.5  # a -> b is a sibling error
+    assert (
+        per_class.set_index("concept").loc["a", "sibling_errors"] == 0.5
+    )  # a -> b is a sibling error
     with pytest.raises(KeyError, match="unknown"):
         ev.accuracies(FixedModel(), None, ["zzz"])

@@ -1,4 +1,5 @@
 """Repository hygiene: environment.yml stays thin, the package data is declared, the CI script is sane."""
+
 import re
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def test_every_non_python_file_of_the_package_is_declared_package_data():
     pyproject = (ROOT / "pyproject.toml").read_text()
     globs = re.findall(r'"([^"]+)"', re.search(r"^kt_lib = \[(.*)\]$", pyproject, re.M).group(1))
     pkg = ROOT / "kt_lib"
-    data = [p.relative_to(pkg).as_posix() for p in pkg.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")]
+    data = [
+        p.relative_to(pkg).as_posix()
+        for p in pkg.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    ]
     assert {"taxonomies/dogworld.json", "taxonomies/imgnetdogs.json"} <= set(data)
     missing = [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)]
     assert not missing, f"add these to [tool.setuptools.package-data] in pyproject.toml: {missing}"

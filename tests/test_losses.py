@@ -1,4 +1,5 @@
 """Unit tests for kt_lib.losses: signs, bounds, masking, KL conventions, NPO, random relabelling."""
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,9 @@ def test_ga_sign_and_unbounded():
     logits = torch.tensor([[2.0, 0.0, 0.0]], requires_grad=True)
     L.ga(logits, torch.tensor([0])).backward()
     assert logits.grad[0, 0] > 0  # descent on -CE lowers the target logit (= ascent on CE)
-    vals = [L.ga(torch.tensor([[t, 0.0, 0.0]]), torch.tensor([0])).item() for t in (0.0, -50.0, -500.0)]
+    vals = [
+        L.ga(torch.tensor([[t, 0.0, 0.0]]), torch.tensor([0])).item() for t in (0.0, -50.0, -500.0)
+    ]
     assert vals[0] > vals[1] > vals[2] and vals[2] < -400
 
 
@@ -67,7 +70,9 @@ def test_kl_zero_for_identical_positive_otherwise_and_sum_over_numel():
     assert L.kl_div(a, a.clone()).abs().item() < 1e-6
     kl = L.kl_div(a, b)
     assert kl > 0
-    batchmean = F.kl_div(F.log_softmax(a, -1), F.log_softmax(b, -1), reduction="batchmean", log_target=True)
+    batchmean = F.kl_div(
+        F.log_softmax(a, -1), F.log_softmax(b, -1), reduction="batchmean", log_target=True
+    )
     assert torch.allclose(kl * a.shape[1], batchmean)  # sum/numel = batchmean / C
 
 
@@ -92,7 +97,9 @@ def test_kl_fine_nontarget_ignores_target_column():
 def test_npo_at_equal_ce_and_sign():
     logits, labels = _rand()
     beta = 0.5
-    assert L.npo(logits, logits.clone(), labels, beta).item() == pytest.approx(2 * math.log(2) / beta, rel=1e-6)
+    assert L.npo(logits, logits.clone(), labels, beta).item() == pytest.approx(
+        2 * math.log(2) / beta, rel=1e-6
+    )
     x = logits.clone().requires_grad_()
     L.npo(x, logits, labels, beta).backward()
     tgt_grad = x.grad[torch.arange(len(labels)), labels]
@@ -124,9 +131,12 @@ def test_bf16_inputs_give_float32_close_to_fp32(fn):
     logits, labels = _rand(seed=4)
     ref, _ = _rand(seed=5)
     call = {
-        "nhl": lambda x, r: L.nhl(x, labels), "ga": lambda x, r: L.ga(x, labels),
-        "ce": lambda x, r: L.ce(x, labels), "npo": lambda x, r: L.npo(x, r, labels),
-        "kl": L.kl_div, "kl_nt": lambda x, r: L.kl_fine_nontarget(x, r, labels),
+        "nhl": lambda x, r: L.nhl(x, labels),
+        "ga": lambda x, r: L.ga(x, labels),
+        "ce": lambda x, r: L.ce(x, labels),
+        "npo": lambda x, r: L.npo(x, r, labels),
+        "kl": L.kl_div,
+        "kl_nt": lambda x, r: L.kl_fine_nontarget(x, r, labels),
         "ent": lambda x, r: L.entropy_to_uniform(x),
     }[fn]
     lo, ro = logits.bfloat16(), ref.bfloat16()

@@ -1,4 +1,5 @@
 """Unit tests for the method registry in kt_lib.methods."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,18 @@ from kt_lib.methods import METHODS, LossConfig, LossInputs, compute_loss, get_me
 
 torch.set_num_threads(1)
 
-EXPECTED = ["ga", "gdiff", "ga_kl", "nhl", "nhl_kl", "npo_kl", "me_gd", "relabel", "salun", "task_vector"]
+EXPECTED = [
+    "ga",
+    "gdiff",
+    "ga_kl",
+    "nhl",
+    "nhl_kl",
+    "npo_kl",
+    "me_gd",
+    "relabel",
+    "salun",
+    "task_vector",
+]
 N_FINE, N_COARSE, B = 7, 3, 5
 
 
@@ -19,7 +31,9 @@ def _inputs(seed: int = 0, with_ref: bool = True) -> LossInputs:
     coarse = (torch.randn(B, N_COARSE, generator=g) * 4).requires_grad_()
     fl = torch.randint(0, N_FINE, (B,), generator=g)
     return LossInputs(
-        fine_logits=fine, coarse_logits=coarse, fine_labels=fl,
+        fine_logits=fine,
+        coarse_logits=coarse,
+        fine_labels=fl,
         coarse_labels=torch.randint(0, N_COARSE, (B,), generator=g),
         ref_fine_logits=torch.randn(B, N_FINE, generator=g) * 4 if with_ref else None,
         ref_coarse_logits=torch.randn(B, N_COARSE, generator=g) * 4 if with_ref else None,
@@ -45,14 +59,17 @@ def test_every_method_finite_scalar_with_gradient(name):
     loss.backward()
     assert x.fine_logits.grad is not None and x.fine_logits.grad.abs().sum() > 0
     assert parts["loss"] == pytest.approx(loss.item(), rel=1e-5)
-    assert sum(v for k, v in parts.items() if k != "loss") == pytest.approx(loss.item(), rel=1e-5, abs=1e-6)
+    assert sum(v for k, v in parts.items() if k != "loss") == pytest.approx(
+        loss.item(), rel=1e-5, abs=1e-6
+    )
     assert all(isinstance(v, float) for v in parts.values())
 
 
 def test_method_values_match_formulas():
     x, cfg = _inputs(1), LossConfig()
-    kl = cfg.alpha_coarse * L.kl_div(x.coarse_logits, x.ref_coarse_logits) + \
-        cfg.alpha_fine * L.kl_fine_nontarget(x.fine_logits, x.ref_fine_logits, x.fine_labels)
+    kl = cfg.alpha_coarse * L.kl_div(
+        x.coarse_logits, x.ref_coarse_logits
+    ) + cfg.alpha_fine * L.kl_fine_nontarget(x.fine_logits, x.ref_fine_logits, x.fine_labels)
     expected = {
         "ga": L.ga(x.fine_logits, x.fine_labels),
         "gdiff": L.ga(x.fine_logits, x.fine_labels) + L.ce(x.coarse_logits, x.coarse_labels),
@@ -75,7 +92,9 @@ def test_goal_selects_level():
     coarse, _ = compute_loss("nhl", x, LossConfig(goal="coarse"))
     hybrid, parts = compute_loss("nhl", x, LossConfig(goal="hybrid"))
     assert torch.allclose(coarse, L.nhl(x.coarse_logits, x.coarse_labels))
-    assert torch.allclose(hybrid, L.nhl(x.fine_logits, x.fine_labels) + L.nhl(x.coarse_logits, x.coarse_labels))
+    assert torch.allclose(
+        hybrid, L.nhl(x.fine_logits, x.fine_labels) + L.nhl(x.coarse_logits, x.coarse_labels)
+    )
     assert {"nhl_fine", "nhl_coarse"} <= set(parts)
     _, parts = compute_loss("nhl_kl", x, LossConfig(goal="coarse"))
     assert "kl_coarse" not in parts and "kl_fine" in parts

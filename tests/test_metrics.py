@@ -1,4 +1,5 @@
 """kt_lib.metrics against the paper's Table 2 (accuracies in percent there, fractions here)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,11 @@ def _pct(s: dict[str, float]) -> dict[str, float]:
 
 
 def test_table2_nhl_kl():
-    assert _pct(score(ORIGIN, _acc(88.20, 2.00, 48.23, 54.56))) == {"Q": 97.86, "U": 92.68, "QU": 95.20}
+    assert _pct(score(ORIGIN, _acc(88.20, 2.00, 48.23, 54.56))) == {
+        "Q": 97.86,
+        "U": 92.68,
+        "QU": 95.20,
+    }
 
 
 def test_table2_ga():

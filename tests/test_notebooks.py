@@ -6,6 +6,7 @@ Every `notebooks/[0-9][0-9]_*.ipynb` is picked up automatically. A notebook's ch
 record at least one value. Checks assert bands and trends, never exact floats (smoke mode evaluates on
 10 test images per breed, and CPU/GPU results differ).
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,22 +27,32 @@ NOTEBOOKS = ROOT / "notebooks"
 PATTERN = "[0-9][0-9]_*.ipynb"
 NUMBERED = sorted(NOTEBOOKS.glob(PATTERN))
 TEMPLATE = NOTEBOOKS / "_template.ipynb"
-REQUIRED_PARAMETERS = {"SMOKE": None, "INTERACTIVE": True, "DEVICE": "auto", "SEED": 0,
-                       "MODEL": "kt-tiny-dogworld", "PRETRAINED": None, "DATA_ROOT": None}
+REQUIRED_PARAMETERS = {
+    "SMOKE": None,
+    "INTERACTIVE": True,
+    "DEVICE": "auto",
+    "SEED": 0,
+    "MODEL": "kt-tiny-dogworld",
+    "PRETRAINED": None,
+    "DATA_ROOT": None,
+}
 REQUIRED_HEADINGS = ("## Exercises", "## Explore", "## Summary", "## References")
 EXECUTION_TIMEOUT = 900  # seconds per cell; a smoke notebook takes well under a minute in total
 
-EXECUTED: dict[str, dict] = {}  # notebook stem -> {"results": ..., "seconds": ...}, filled by test_notebook_runs
+EXECUTED: dict[
+    str, dict
+] = {}  # notebook stem -> {"results": ..., "seconds": ...}, filled by test_notebook_runs
 
 
 # ---- per-notebook checks on recorded results ---------------------------------------------------------------
 
+
 def check_00(r: dict) -> None:
     assert r["fine"] >= 0.8, r["fine"]
     assert r["coarse_via_fine"] > r["fine"]
-    assert r["fine_ood"] < r["fine"]                     # drawings are the harder, out-of-domain test
+    assert r["fine_ood"] < r["fine"]  # drawings are the harder, out-of-domain test
     assert r["zero_shot_min"] >= 0.9
-    assert r["sibling_error_share"] > 0.2                 # vs ~6% if errors were random
+    assert r["sibling_error_share"] > 0.2  # vs ~6% if errors were random
     assert r["pretrain_steps"] > 0
 
 
@@ -73,33 +84,47 @@ def check_03(r: dict) -> None:
     assert r["nhl_kl_QU"] > r["ga_kl_QU"] > r["ga_QU"], (r["nhl_kl_QU"], r["ga_kl_QU"], r["ga_QU"])
     assert r["nhl_kl_QU"] > 0.85
     assert r["gdiff_QU"] > r["ga_QU"]
-    assert r["ga_Q"] > 0.9                                # GA does forget ...
-    assert r["ga_zero_shot_utility"] < 0.6 < r["nhl_kl_zero_shot_utility"]  # ... and takes unrelated knowledge along
+    assert r["ga_Q"] > 0.9  # GA does forget ...
+    assert (
+        r["ga_zero_shot_utility"] < 0.6 < r["nhl_kl_zero_shot_utility"]
+    )  # ... and takes unrelated knowledge along
     assert r["ga_final_loss"] < -10 and r["nhl_kl_final_loss"] >= 0
     trajectory = {int(k): v for k, v in r["ga_trajectory_U"].items()}
-    assert trajectory[max(trajectory)] < trajectory[min(trajectory)]  # utility falls as GA trains longer
+    assert (
+        trajectory[max(trajectory)] < trajectory[min(trajectory)]
+    )  # utility falls as GA trains longer
 
 
 def check_04(r: dict) -> None:
-    assert r["qu_both"] > r["qu_none"], (r["qu_both"], r["qu_none"])      # the KL terms are what keeps utility
+    assert r["qu_both"] > r["qu_none"], (
+        r["qu_both"],
+        r["qu_none"],
+    )  # the KL terms are what keeps utility
     assert r["u_alpha_fine_0"] < r["u_both"] and r["u_alpha_coarse_0"] < r["u_both"]
     assert r["u_none"] < min(r["u_alpha_fine_0"], r["u_alpha_coarse_0"])
     assert r["qu_both"] > 0.85
     u = {float(k): v for k, v in r["u_by_margin"].items()}
     q = {float(k): v for k, v in r["q_by_margin"].items()}
-    assert u[max(u)] < u[min(u)] and q[max(q)] >= q[min(q)], (u, q)  # margin = strength: Q up, U down
-    assert r["ga_U"] < r["u_both"] - 0.2                                  # unbounded GA at the same lr
+    assert u[max(u)] < u[min(u)] and q[max(q)] >= q[min(q)], (
+        u,
+        q,
+    )  # margin = strength: Q up, U down
+    assert r["ga_U"] < r["u_both"] - 0.2  # unbounded GA at the same lr
     assert 0 < r["quick_Q"] <= 1
 
 
 def check_05(r: dict) -> None:
-    assert r["gap"] > 0.05, r["gap"]                                      # forgotten in photos, less in drawings
+    assert r["gap"] > 0.05, r["gap"]  # forgotten in photos, less in drawings
     assert r["gap"] == pytest.approx(r["photo_Q"] - r["drawing_Q"])
     assert r["photo_Q"] > 0.7
     gaps = {float(k): v for k, v in r["gap_by_lr"].items()}
-    assert gaps[max(gaps)] < gaps[min(gaps)], gaps                        # a stronger push closes the gap
-    assert r["probe_linear_forget_after"] > r["probe_zero_shot_forget_after"] + 0.3  # the image tower still knows
-    assert r["drawing_proxy_drawing_Q"] > r["drawing_proxy_photo_Q"]      # drawing exemplars: the gap flips
+    assert gaps[max(gaps)] < gaps[min(gaps)], gaps  # a stronger push closes the gap
+    assert (
+        r["probe_linear_forget_after"] > r["probe_zero_shot_forget_after"] + 0.3
+    )  # the image tower still knows
+    assert (
+        r["drawing_proxy_drawing_Q"] > r["drawing_proxy_photo_Q"]
+    )  # drawing exemplars: the gap flips
 
 
 def check_06(r: dict) -> None:
@@ -124,6 +149,7 @@ CHECKS = {
 
 
 # ---- hygiene (static; no kernel) ----------------------------------------------------------------------------
+
 
 def _cells(path: Path):
     return nbformat.read(str(path), as_version=4).cells
@@ -153,23 +179,34 @@ def test_numbered_notebooks_exist():
 @pytest.mark.parametrize("path", HYGIENE, ids=[p.stem for p in HYGIENE])
 def test_parameters_cell_is_literal_only(path):
     cells = _parameter_cells(path)
-    assert len(cells) == 1, f"{path.name}: {len(cells)} cells tagged 'parameters' (need exactly one)"
+    assert len(cells) == 1, (
+        f"{path.name}: {len(cells)} cells tagged 'parameters' (need exactly one)"
+    )
     source = cells[0].source
     tree = ast.parse(source)
     values = {}
     for stmt in tree.body:
-        assert isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name), \
+        assert (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ), (
             f"{path.name}: only `NAME = literal` statements in the parameters cell, got {ast.unparse(stmt)!r}"
+        )
         name = stmt.targets[0].id
         assert name.isupper(), f"{path.name}: parameter {name} is not UPPER_CASE"
-        assert _literal(stmt.value), f"{path.name}: {name} is not a literal ({ast.unparse(stmt.value)})"
+        assert _literal(stmt.value), (
+            f"{path.name}: {name} is not a literal ({ast.unparse(stmt.value)})"
+        )
         assert name not in values, f"{path.name}: {name} assigned twice"
         values[name] = ast.literal_eval(stmt.value)
         line = source.splitlines()[stmt.end_lineno - 1]
         assert "#" in line, f"{path.name}: {name} needs a `# unit/range` comment"
     for name, default in REQUIRED_PARAMETERS.items():
         assert name in values, f"{path.name}: parameter {name} is missing"
-        assert values[name] == default, f"{path.name}: {name} defaults to {values[name]!r}, expected {default!r}"
+        assert values[name] == default, (
+            f"{path.name}: {name} defaults to {values[name]!r}, expected {default!r}"
+        )
 
 
 @pytest.mark.parametrize("path", HYGIENE, ids=[p.stem for p in HYGIENE])
@@ -180,7 +217,9 @@ def test_papermill_infers_every_parameter(path):
 
     inferred = set(pm.inspect_notebook(str(path)))
     assigned = {t.id for s in ast.parse(_parameter_cells(path)[0].source).body for t in s.targets}
-    assert inferred == assigned, f"{path.name}: papermill infers {sorted(inferred)}, the cell assigns {sorted(assigned)}"
+    assert inferred == assigned, (
+        f"{path.name}: papermill infers {sorted(inferred)}, the cell assigns {sorted(assigned)}"
+    )
 
 
 @pytest.mark.parametrize("path", HYGIENE, ids=[p.stem for p in HYGIENE])
@@ -189,29 +228,60 @@ def test_notebook_structure(path):
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     assert "widgets" not in nb.metadata, "widget state must be stripped"
     cells = nb.cells
-    first = cells[next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# "))]
+    first = cells[
+        next(
+            i
+            for i, c in enumerate(cells)
+            if c.cell_type == "markdown" and c.source.startswith("# ")
+        )
+    ]
     if path in NUMBERED:
-        assert re.match(rf"# {path.name[:2]} · \S", first.source), f"{path.name}: title must be '# {path.name[:2]} · ...'"
+        assert re.match(rf"# {path.name[:2]} · \S", first.source), (
+            f"{path.name}: title must be '# {path.name[:2]} · ...'"
+        )
     for part in ("**What you will learn**", "**Prerequisites", "**Runtime"):
         assert part in first.source, f"{path.name}: the first markdown cell lacks {part}"
-    headings = [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")]
+    headings = [
+        line
+        for c in cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
     positions = []
     for h in REQUIRED_HEADINGS:
         hits = [i for i, line in enumerate(headings) if line.startswith(h)]
         assert hits, f"{path.name}: no {h!r} heading"
         positions.append(hits[0])
-    assert positions == sorted(positions), f"{path.name}: headings must come in the order {REQUIRED_HEADINGS}"
-    explore = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Explore"))
-    summary = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Summary"))
+    assert positions == sorted(positions), (
+        f"{path.name}: headings must come in the order {REQUIRED_HEADINGS}"
+    )
+    explore = next(
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.startswith("## Explore")
+    )
+    summary = next(
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.startswith("## Summary")
+    )
     widget_cells = [c for c in cells[explore:summary] if c.cell_type == "code"]
-    assert widget_cells and all(c.source.startswith("if INTERACTIVE:") for c in widget_cells), \
+    assert widget_cells and all(c.source.startswith("if INTERACTIVE:") for c in widget_cells), (
         f"{path.name}: Explore code cells must be guarded by `if INTERACTIVE:`"
+    )
     code = [c for c in cells if c.cell_type == "code"]
     params = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
-    assert "smoke_mode(SMOKE)" in code[params + 1].source, f"{path.name}: the cell after the parameters derives the config"
+    assert "smoke_mode(SMOKE)" in code[params + 1].source, (
+        f"{path.name}: the cell after the parameters derives the config"
+    )
     for c in code:
-        assert not re.search(r"^\s*[!%]\s*pip\b", c.source, re.M), f"{path.name}: no `!pip` / `%pip` cells"
-        assert not c.source.lstrip().startswith("%%"), f"{path.name}: no cell magics that wrap execution (%%time, ...)"
+        assert not re.search(r"^\s*[!%]\s*pip\b", c.source, re.M), (
+            f"{path.name}: no `!pip` / `%pip` cells"
+        )
+        assert not c.source.lstrip().startswith("%%"), (
+            f"{path.name}: no cell magics that wrap execution (%%time, ...)"
+        )
         assert "plt.show()" not in c.source
 
 
@@ -219,16 +289,24 @@ def test_notebook_structure(path):
 def test_notebook_is_stripped(path):
     for c in _cells(path):
         if c.cell_type == "code":
-            assert c.outputs == [] and c.execution_count is None, f"{path.name}: run `nbstripout notebooks/*.ipynb`"
+            assert c.outputs == [] and c.execution_count is None, (
+                f"{path.name}: run `nbstripout notebooks/*.ipynb`"
+            )
 
 
 def test_nbstripout_verify():
-    proc = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, HYGIENE)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, f"nbstripout --verify failed; run `.venv/bin/nbstripout notebooks/*.ipynb`\n{proc.stdout}{proc.stderr}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbstripout", "--verify", *map(str, HYGIENE)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, (
+        f"nbstripout --verify failed; run `.venv/bin/nbstripout notebooks/*.ipynb`\n{proc.stdout}{proc.stderr}"
+    )
 
 
 # ---- execution (papermill, smoke mode) ----------------------------------------------------------------------
+
 
 @pytest.mark.notebook
 def test_python3_kernel_runs_this_environment():
@@ -242,8 +320,11 @@ def test_python3_kernel_runs_this_environment():
         pytest.fail(f"no Jupyter kernel named python3; {fix}")
     exe = spec.argv[0]
     # jupyter_client substitutes sys.executable for a bare "python"
-    assert exe in ("python", "python3") or Path(exe).resolve().parent == Path(sys.executable).resolve().parent \
-        or Path(exe).parent == Path(sys.executable).parent, f"kernel python3 runs {exe}, not {sys.executable}; {fix}"
+    assert (
+        exe in ("python", "python3")
+        or Path(exe).resolve().parent == Path(sys.executable).resolve().parent
+        or Path(exe).parent == Path(sys.executable).parent
+    ), f"kernel python3 runs {exe}, not {sys.executable}; {fix}"
 
 
 @pytest.mark.notebook
@@ -253,15 +334,24 @@ def test_notebook_runs(path, tmp_path):
 
     out = tmp_path / path.name
     start = time.perf_counter()
-    pm.execute_notebook(str(path), str(out), parameters=dict(SMOKE=True, INTERACTIVE=False), kernel_name="python3",
-                        cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=EXECUTION_TIMEOUT)
+    pm.execute_notebook(
+        str(path),
+        str(out),
+        parameters=dict(SMOKE=True, INTERACTIVE=False),
+        kernel_name="python3",
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        execution_timeout=EXECUTION_TIMEOUT,
+    )
     seconds = time.perf_counter() - start
     results = read_results(out)
     EXECUTED[path.stem] = dict(results=results, seconds=seconds)
     print(f"{path.name}: {seconds:.1f} s, recorded {sorted(results)}")
     check = CHECKS.get(path.stem)
     if check is None:
-        assert results, f"{path.name} recorded nothing; call kt_lib.notebook.record(...) for the numbers it shows"
+        assert results, (
+            f"{path.name} recorded nothing; call kt_lib.notebook.record(...) for the numbers it shows"
+        )
     else:
         check(results)
 
@@ -276,7 +366,11 @@ def test_every_notebook_was_executed(request):
     assert len(expected) >= 4
     assert sorted(EXECUTED) == [p.stem for p in expected], f"executed {sorted(EXECUTED)}"
     total = sum(e["seconds"] for e in EXECUTED.values())
-    print("smoke timings: " + ", ".join(f"{k} {e['seconds']:.0f} s" for k, e in EXECUTED.items()) + f"; total {total:.0f} s")
+    print(
+        "smoke timings: "
+        + ", ".join(f"{k} {e['seconds']:.0f} s" for k, e in EXECUTED.items())
+        + f"; total {total:.0f} s"
+    )
 
 
 @pytest.mark.notebook
@@ -285,15 +379,34 @@ def test_nbval_lax():
     from the environment and INTERACTIVE keeps its default (True): the Explore widgets must build headless, and
     unlike papermill nbval fails on an error inside a widget callback."""
     env = dict(os.environ, KT_SMOKE="1")
-    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:python", "-p", "no:cacheprovider",
-           "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
-           "--nbval-cell-timeout", str(EXECUTION_TIMEOUT), "--ignore-glob=notebooks/_*", "-v", "notebooks/"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval-lax",
+        "-p",
+        "no:python",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        "--nbval-cell-timeout",
+        str(EXECUTION_TIMEOUT),
+        "--ignore-glob=notebooks/_*",
+        "-v",
+        "notebooks/",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     tail = (proc.stdout + proc.stderr)[-6000:]
     assert proc.returncode == 0, tail
     # node ids look like "notebooks/00_x.ipynb::Cell 3" (or "notebooks/00_x::ipynb::Cell 3", pytest 9)
-    cells = re.findall(r"^notebooks/([^\s:]+?)(?:\.ipynb)?(?:::ipynb)?::Cell \d+ PASSED", proc.stdout, re.M)
+    cells = re.findall(
+        r"^notebooks/([^\s:]+?)(?:\.ipynb)?(?:::ipynb)?::Cell \d+ PASSED", proc.stdout, re.M
+    )
     assert len(cells) > 0, tail
     assert set(cells) == {p.stem for p in NUMBERED}, f"nbval ran cells of {sorted(set(cells))}"
-    print(f"nbval-lax: {len(cells)} cells of {len(set(cells))} notebooks passed in {time.perf_counter() - start:.0f} s")
+    print(
+        f"nbval-lax: {len(cells)} cells of {len(set(cells))} notebooks passed in {time.perf_counter() - start:.0f} s"
+    )

@@ -1,21 +1,35 @@
 import numpy as np
+import pytest
 import torch
 
-from kt_lib.world.pretrain import PretrainConfig, _describes, _image_keys, caption_bank, multi_positive_loss, pretrain
 from kt_lib.world.model import create_world_model
-import pytest
+from kt_lib.world.pretrain import (
+    PretrainConfig,
+    _describes,
+    _image_keys,
+    caption_bank,
+    multi_positive_loss,
+    pretrain,
+)
 
 
 def test_caption_bank_meanings():
     texts, meta = caption_bank()
     assert "a photo of a beagle." in texts and "a drawing of a hound." in texts
     i = texts.index("a photo of a golden retriever, a kind of retriever.")
-    arrays = dict(fine=np.array([52, 52, 0]), family=np.array([-1, -1, -1]), label=np.array([-1, -1, -1]),
-                  domain=np.array([0, 1, 0]))
+    arrays = dict(
+        fine=np.array([52, 52, 0]),
+        family=np.array([-1, -1, -1]),
+        label=np.array([-1, -1, -1]),
+        domain=np.array([0, 1, 0]),
+    )
     from kt_lib.world.config import BREEDS
+
     arrays["fine"][:2] = list(BREEDS).index("golden retriever")
     pos = _describes(_image_keys(arrays), meta)
-    assert pos[0, i] and not pos[1, i] and not pos[2, i]  # photo caption: not the drawing, not another breed
+    assert (
+        pos[0, i] and not pos[1, i] and not pos[2, i]
+    )  # photo caption: not the drawing, not another breed
 
 
 def test_multi_positive_loss_ignores_padding_and_rewards_matches():
@@ -31,7 +45,9 @@ def test_a_few_steps_lower_the_loss(small_world):
     history = pretrain(model, tokenizer, small_world, cfg, progress=False)
     losses = history["loss"]
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
-    assert (model.token_embedding.weight.abs().sum(1) > 0).sum() < 2000  # unused vocabulary rows zeroed
+    assert (
+        model.token_embedding.weight.abs().sum(1) > 0
+    ).sum() < 2000  # unused vocabulary rows zeroed
 
 
 def test_bad_pretrain_config():
@@ -50,7 +66,9 @@ def test_pretraining_is_reproducible_for_a_seed(small_world):
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
-def test_world_model_trains_once_then_loads_from_the_cache(small_world, tmp_path, monkeypatch, capsys):
+def test_world_model_trains_once_then_loads_from_the_cache(
+    small_world, tmp_path, monkeypatch, capsys
+):
     from kt_lib.world.model import world_model
 
     monkeypatch.setenv("KT_CACHE", str(tmp_path))
@@ -59,5 +77,7 @@ def test_world_model_trains_once_then_loads_from_the_cache(small_world, tmp_path
     assert not info["loaded"] and info["checkpoint"].startswith(str(tmp_path))
     again, _, info2 = world_model(small_world, cfg, progress=False)
     assert info2["loaded"] and info2["checkpoint"] == info["checkpoint"]
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
+    )
     assert info2["train_seconds"] == info["train_seconds"]  # metadata travels with the checkpoint

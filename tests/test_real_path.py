@@ -1,13 +1,14 @@
 """The same knowledge request on a real-data layout, by parameters only (a tiny Stanford Dogs fixture)."""
+
 import numpy as np
 from PIL import Image
 
 from kt_lib.experiment import Experiment
 from kt_lib.knowledge.realdata import build_manifest
-from kt_lib.world.render import render_dog
 from kt_lib.knowledge.sources import manifest_source
 from kt_lib.knowledge.taxonomy import Taxonomy
 from kt_lib.world.config import WorldConfig
+from kt_lib.world.render import render_dog
 
 BREEDS = ["German short-haired pointer", "vizsla", "Samoyed"]
 
@@ -21,7 +22,9 @@ def make_stanford_dogs(root, per_class=8):
         for i in range(per_class):
             img = render_dog(np.random.default_rng([99, b, i]), breed, WorldConfig())
             Image.fromarray(img).resize((64, 64)).save(folder / f"{i}.jpg")
-    (root / "Images" / f"{tax.lookup('vizsla').wnid}-vizsla" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (root / "Images" / f"{tax.lookup('vizsla').wnid}-vizsla" / "broken.jpg").write_bytes(
+        b"\xff\xd8 not a jpeg"
+    )
 
 
 def test_request_runs_on_a_real_layout(tmp_path, world_model, monkeypatch):
@@ -30,10 +33,14 @@ def test_request_runs_on_a_real_layout(tmp_path, world_model, monkeypatch):
     model, tokenizer, _ = world_model
     from kt_lib.models import _world_preprocess
 
-    manifest = build_manifest(tmp_path / "dogs", "imgnetdogs", train_per_class=5, test_per_class=3, verbose=False)
+    manifest = build_manifest(
+        tmp_path / "dogs", "imgnetdogs", train_per_class=5, test_per_class=3, verbose=False
+    )
     assert len(manifest.skipped) == 1  # the corrupt file is reported and skipped
     src = manifest_source(manifest, "imgnetdogs", _world_preprocess(model), name="fixture")
-    exp = Experiment("German short-haired pointer", model, tokenizer, samples_per_class=4, data=src, num_epochs=2)
+    exp = Experiment(
+        "German short-haired pointer", model, tokenizer, samples_per_class=4, data=src, num_epochs=2
+    )
     assert exp.forget == ["German short-haired pointer"]
     assert len(exp.forget_set) == 4
     row = exp.run("nhl_kl")

@@ -1,4 +1,5 @@
 """kt_lib.knowledge.realdata on tiny generated folders (no downloads, a few 8x8 images)."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,9 @@ def dogs(tmp_path):
     _img(img / "n02100583-vizsla" / "v_1.jpg")
     _img(img / "n02100583-vizsla" / "v_gray.png", mode="L", fmt="PNG")
     good = (img / "n02100236-German_short-haired_pointer" / "gsp_0.jpg").read_bytes()
-    (img / "n02100236-German_short-haired_pointer" / "corrupt.jpg").write_bytes(good[: len(good) // 2])
+    (img / "n02100236-German_short-haired_pointer" / "corrupt.jpg").write_bytes(
+        good[: len(good) // 2]
+    )
     (img / "n02100236-German_short-haired_pointer" / "empty.jpg").write_bytes(b"")
     _img(img / "n01440764-tench" / "t.jpg")  # another ImageNet class: not in the taxonomy, skipped
     return tmp_path / "sd"
@@ -46,7 +49,10 @@ def test_manifest_skips_bad_images_and_is_deterministic(dogs, tax):
     assert m.stats["classes"] == 3 and len(m.stats["missing_classes"]) == 53
     assert {r["name"] for r in m} == {GSP, VIZSLA, POM} and len(m) == 9
     for r in m:
-        assert r["fine"] == tax.fine_names.index(r["name"]) and r["coarse"] == tax.fine_to_coarse[r["fine"]]
+        assert (
+            r["fine"] == tax.fine_names.index(r["name"])
+            and r["coarse"] == tax.fine_to_coarse[r["fine"]]
+        )
     assert sum(r["split"] == "test" for r in m) == 3
     with pytest.warns(UserWarning):
         assert list(R.build_manifest(dogs, tax, 2, 1, seed=0)) == list(m)
@@ -58,7 +64,9 @@ def test_manifest_roundtrip_dataset_and_grayscale(dogs, tax, tmp_path):
     path = R.save_manifest(m, tmp_path / "m.jsonl")
     assert R.load_manifest(path) == list(m)
     ds = R.ManifestDataset(path, tax, split="train")
-    assert len(ds) == 9 and ds.fine_names == tax.fine_names and ds.fine_to_coarse == tax.fine_to_coarse
+    assert (
+        len(ds) == 9 and ds.fine_names == tax.fine_names and ds.fine_to_coarse == tax.fine_to_coarse
+    )
     gray = next(i for i, r in enumerate(ds.rows) if r["path"].endswith(".png"))
     x, fine, coarse = ds[gray]
     assert x.shape == (3, 8, 8) and x.dtype == torch.float32
@@ -93,10 +101,14 @@ def test_layout_errors(tmp_path, tax):
 def test_imagenet_layout_and_named_folders(tmp_path, tax):
     _img(tmp_path / "inet" / "n02100583" / "a.JPEG")
     _img(tmp_path / "inet" / "n01440764" / "b.JPEG")
-    m = R.build_manifest(tmp_path / "inet", "imgnetdogs", train_per_class=1, test_per_class=0, verbose=False)
+    m = R.build_manifest(
+        tmp_path / "inet", "imgnetdogs", train_per_class=1, test_per_class=0, verbose=False
+    )
     assert [r["name"] for r in m] == ["vizsla"]
     _img(tmp_path / "named" / "Hungarian pointer" / "a.png", fmt="PNG")
-    m = R.build_manifest(tmp_path / "named", tax, train_per_class=1, test_per_class=0, verbose=False)
+    m = R.build_manifest(
+        tmp_path / "named", tax, train_per_class=1, test_per_class=0, verbose=False
+    )
     assert [r["name"] for r in m] == ["vizsla"]
 
 
@@ -119,10 +131,16 @@ def test_cached_tensors_atomic_and_reused(dogs, tax, tmp_path):
             raise AssertionError("a cache hit must not read the dataset")
 
     again = D.cached_tensors(Boom(), "tiny dogs", pre, cache_dir=tmp_path / "c")
-    assert torch.equal(again["images"], data["images"]) and torch.equal(again["labels"], data["labels"])
+    assert torch.equal(again["images"], data["images"]) and torch.equal(
+        again["labels"], data["labels"]
+    )
     ds2 = ds
-    assert D.cached_tensors(ds2, "tiny dogs", T.Compose([T.Resize(2), T.ToTensor()]),
-                            cache_dir=tmp_path / "c")["images"].shape[-1] == 2
+    assert (
+        D.cached_tensors(
+            ds2, "tiny dogs", T.Compose([T.Resize(2), T.ToTensor()]), cache_dir=tmp_path / "c"
+        )["images"].shape[-1]
+        == 2
+    )
 
 
 def test_oxford_pet_relabelled_through_taxonomy(tmp_path):
@@ -130,10 +148,12 @@ def test_oxford_pet_relabelled_through_taxonomy(tmp_path):
     _img(base / "images" / "Abyssinian_1.jpg")
     _img(base / "images" / "german_shorthaired_2.jpg")
     (base / "annotations").mkdir()
-    (base / "annotations" / "trainval.txt").write_text("Abyssinian_1 1 1 1\ngerman_shorthaired_2 15 2 1\n")
+    (base / "annotations" / "trainval.txt").write_text(
+        "Abyssinian_1 1 1 1\ngerman_shorthaired_2 15 2 1\n"
+    )
     ds = D.oxford_pet(tmp_path, split="trainval")
     pets = Taxonomy.load("oxford_pet")
-    (x0, f0, c0), (x1, f1, c1) = ds[0], ds[1]
+    (x0, f0, c0), (_, f1, c1) = ds[0], ds[1]
     assert x0.shape == (3, 8, 8)
     assert ds.fine_names[f0] == "Abyssinian" and ds.coarse_names[c0] == "cat"
     assert ds.fine_names[f1] == "German Shorthaired" and ds.coarse_names[c1] == "pointer"

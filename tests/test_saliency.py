@@ -1,4 +1,5 @@
 """Unit tests for kt_lib.saliency: SalUn mask, hard mask enforcement, task-vector negation."""
+
 from __future__ import annotations
 
 import pytest
@@ -42,16 +43,22 @@ def test_enforce_mask_survives_adamw_weight_decay():
         enforce_mask_(model, mask, ref)
     for name, p in model.named_parameters():
         assert torch.equal(p[~mask[name]], ref[name][~mask[name]])  # exactly the reference
-        assert (p[mask[name]] != ref[name][mask[name]]).all()        # salient entries did move
+        assert (p[mask[name]] != ref[name][mask[name]]).all()  # salient entries did move
     with pytest.raises(KeyError):
         enforce_mask_(model, {"wieght": mask["weight"]}, ref)
 
 
 def test_negate_task_vector():
-    theta0 = {"w": torch.tensor([1.0, 2.0]), "h": torch.tensor([1.0], dtype=torch.bfloat16),
-              "n": torch.tensor([3])}
-    theta_ft = {"w": torch.tensor([2.0, 0.0]), "h": torch.tensor([1.5], dtype=torch.bfloat16),
-                "n": torch.tensor([9])}
+    theta0 = {
+        "w": torch.tensor([1.0, 2.0]),
+        "h": torch.tensor([1.0], dtype=torch.bfloat16),
+        "n": torch.tensor([3]),
+    }
+    theta_ft = {
+        "w": torch.tensor([2.0, 0.0]),
+        "h": torch.tensor([1.5], dtype=torch.bfloat16),
+        "n": torch.tensor([9]),
+    }
     out = negate_task_vector(theta0, theta_ft, lam=0.5)
     assert torch.equal(out["w"], torch.tensor([0.5, 3.0]))
     assert out["h"].dtype == torch.bfloat16 and out["h"].item() == 0.75

@@ -1,4 +1,5 @@
 """kt_lib.notebook.sweeps: t-intervals on known numbers, aggregation, nearest-setting lookup, cache keying and reuse."""
+
 import math
 
 import pandas as pd
@@ -7,7 +8,10 @@ import pytest
 from kt_lib.notebook import sweeps
 
 
-@pytest.mark.parametrize("df, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (29, 2.0452), (200, 1.9719)])
+@pytest.mark.parametrize(
+    "df, expected",
+    [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (29, 2.0452), (200, 1.9719)],
+)
 def test_t_quantile_matches_tables(df, expected):
     assert sweeps.t_quantile(0.975, df) == pytest.approx(expected, abs=2e-4)
     assert sweeps.t_quantile(0.025, df) == pytest.approx(-expected, abs=2e-4)
@@ -21,12 +25,22 @@ def test_mean_ci_on_known_numbers():
     m1, h1, n1 = sweeps.mean_ci([0.5])
     assert m1 == 0.5 and math.isnan(h1) and n1 == 1
     assert sweeps.mean_ci([])[2] == 0
-    assert sweeps.format_ci(0.952, 0.013) == "95.2 ± 1.3" and sweeps.format_ci(0.5, float("nan")) == "50.0"
+    assert (
+        sweeps.format_ci(0.952, 0.013) == "95.2 ± 1.3"
+        and sweeps.format_ci(0.5, float("nan")) == "50.0"
+    )
 
 
 def test_aggregate_groups_in_first_seen_order():
-    df = pd.DataFrame(dict(method=["nhl_kl", "nhl_kl", "ga", "ga"], level=["easy", "hard"] * 2,
-                           Q=[1.0, 0.9, 1.0, 1.0], U=[0.9, 0.8, 0.2, 0.1], QU=[0.95, 0.85, 0.3, 0.2]))
+    df = pd.DataFrame(
+        dict(
+            method=["nhl_kl", "nhl_kl", "ga", "ga"],
+            level=["easy", "hard"] * 2,
+            Q=[1.0, 0.9, 1.0, 1.0],
+            U=[0.9, 0.8, 0.2, 0.1],
+            QU=[0.95, 0.85, 0.3, 0.2],
+        )
+    )
     agg = sweeps.aggregate(df, "method")
     assert list(agg.method) == ["nhl_kl", "ga"]
     assert agg.set_index("method").QU.to_dict() == pytest.approx({"nhl_kl": 0.9, "ga": 0.25})
@@ -36,8 +50,13 @@ def test_aggregate_groups_in_first_seen_order():
 
 
 def test_nearest_matches_strings_and_scales_numbers():
-    table = pd.DataFrame(dict(method=["nhl_kl"] * 3 + ["ga"], margin=[0.5, 2.0, 5.0, 2.0],
-                              alpha_fine=[20.0, 20.0, 20.0, 0.0]))
+    table = pd.DataFrame(
+        dict(
+            method=["nhl_kl"] * 3 + ["ga"],
+            margin=[0.5, 2.0, 5.0, 2.0],
+            alpha_fine=[20.0, 20.0, 20.0, 0.0],
+        )
+    )
     assert sweeps.nearest(table, method="nhl_kl", margin=1.6, alpha_fine=20.0).name == 1
     assert sweeps.nearest(table, method="nhl_kl", margin=4.0, alpha_fine=20.0).name == 2
     assert sweeps.nearest(table, method="ga", margin=0.5).name == 3
@@ -46,7 +65,10 @@ def test_nearest_matches_strings_and_scales_numbers():
 def test_level_requests_are_deterministic_and_seed_dependent():
     levels = {"easy": list("abcdefgh"), "difficult": list("ijklmnop")}
     first = sweeps.level_requests(levels, per_level=3, seed=0)
-    assert first == {"easy": ["a", "e", "h"], "difficult": ["i", "m", "p"]}  # evenly spaced, ends included
+    assert first == {
+        "easy": ["a", "e", "h"],
+        "difficult": ["i", "m", "p"],
+    }  # evenly spaced, ends included
     assert sweeps.level_requests(levels, 3, seed=1) == sweeps.level_requests(levels, 3, seed=1)
     assert sweeps.level_requests(levels, 3, seed=1) != first
     assert sweeps.level_requests({"x": ["a"]}, 3) == {"x": ["a"]}
@@ -55,8 +77,17 @@ def test_level_requests_are_deterministic_and_seed_dependent():
 def test_cache_persists_rows_and_frames_them(tmp_path):
     path = tmp_path / "sweeps.jsonl"
     cache = sweeps.SweepCache(path)
-    cache.put("k1", dict(method="ga", label="GA", Q=1.0, U=0.2, QU=0.33, per_concept=[dict(concept="x", domain="photo",
-                                                                                          before=0.8, after=0.0)]))
+    cache.put(
+        "k1",
+        dict(
+            method="ga",
+            label="GA",
+            Q=1.0,
+            U=0.2,
+            QU=0.33,
+            per_concept=[dict(concept="x", domain="photo", before=0.8, after=0.0)],
+        ),
+    )
     again = sweeps.SweepCache(path)
     assert "k1" in again and len(again) == 1 and again.get("k1")["Q"] == 1.0
     assert "per_concept" not in again.frame().columns
@@ -69,13 +100,21 @@ def tiny_exp(world_model):
     from kt_lib.experiment import Experiment
 
     model, tokenizer, _ = world_model
-    return Experiment(["Samoyed"], model=model, tokenizer=tokenizer, samples_per_class=4, eval_per_class=2,
-                      num_epochs=1)
+    return Experiment(
+        ["Samoyed"],
+        model=model,
+        tokenizer=tokenizer,
+        samples_per_class=4,
+        eval_per_class=2,
+        num_epochs=1,
+    )
 
 
 def test_settings_key_resolves_defaults(tiny_exp):
     key = sweeps.settings_key(tiny_exp)
-    assert key == sweeps.settings_key(tiny_exp, method="nhl_kl", margin=2.0)  # explicit defaults = same run
+    assert key == sweeps.settings_key(
+        tiny_exp, method="nhl_kl", margin=2.0
+    )  # explicit defaults = same run
     assert key != sweeps.settings_key(tiny_exp, margin=1.0)
     assert key != sweeps.settings_key(tiny_exp, samples_per_class=2)
     assert key != sweeps.settings_key(tiny_exp, seed=1)
@@ -89,9 +128,17 @@ def test_settings_key_sees_the_exemplar_images(tiny_exp):
     from kt_lib.experiment import Experiment
 
     images, fine, coarse = tiny_exp.data.proxy_pool.tensors
-    other = Experiment(tiny_exp.forget, model=tiny_exp.model, tokenizer=tiny_exp.tokenizer, samples_per_class=4,
-                       data=replace(tiny_exp.data, proxy_pool=TensorDataset(0.5 * images, fine, coarse)), num_epochs=1)
-    assert sweeps.settings_key(other) != sweeps.settings_key(tiny_exp)  # same names and settings, other images
+    other = Experiment(
+        tiny_exp.forget,
+        model=tiny_exp.model,
+        tokenizer=tiny_exp.tokenizer,
+        samples_per_class=4,
+        data=replace(tiny_exp.data, proxy_pool=TensorDataset(0.5 * images, fine, coarse)),
+        num_epochs=1,
+    )
+    assert sweeps.settings_key(other) != sweeps.settings_key(
+        tiny_exp
+    )  # same names and settings, other images
 
 
 def test_run_is_cached_and_sweeps_reuse_rows(tiny_exp, monkeypatch):
@@ -100,7 +147,9 @@ def test_run_is_cached_and_sweeps_reuse_rows(tiny_exp, monkeypatch):
     assert {"Q", "U", "QU", "drawing_Q", "margin", "lr", "label", "per_concept"} <= set(row)
     assert row["margin"] == 1.0 and row["label"] == "first" and "result" not in row
     assert {c["domain"] for c in row["per_concept"]} == {"photo", "drawing"}
-    monkeypatch.setattr(tiny_exp, "run", lambda *a, **k: pytest.fail("cached settings must not retrain"))
+    monkeypatch.setattr(
+        tiny_exp, "run", lambda *a, **k: pytest.fail("cached settings must not retrain")
+    )
     rows = sweeps.margin_sweep(tiny_exp, margins=(1.0,), cache=cache)
     assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(cache) == 1
     assert list(sweeps.to_frame(rows).columns).count("margin") == 1

@@ -1,4 +1,5 @@
 """kt_lib.knowledge.taxonomy + kt_lib/taxonomies/*.json + the `kt taxonomy` CLI (all fast: no NLTK reader load)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,19 +9,62 @@ import pytest
 
 from kt_lib.cli import taxonomy as cli_taxonomy
 from kt_lib.knowledge.taxonomy import Concept, Taxonomy
-from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy
 from kt_lib.knowledge.wordnet import open_noun_index
+from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy
 
-DIFFICULT = ["German short-haired pointer", "Boston terrier", "Boston bull", "West Highland white terrier",
-             "Labrador retriever", "golden retriever", "German shepherd dog", "German shepherd", "keeshond",
-             "Samoyed", "Pomeranian", "Border terrier"]
+DIFFICULT = [
+    "German short-haired pointer",
+    "Boston terrier",
+    "Boston bull",
+    "West Highland white terrier",
+    "Labrador retriever",
+    "golden retriever",
+    "German shepherd dog",
+    "German shepherd",
+    "keeshond",
+    "Samoyed",
+    "Pomeranian",
+    "Border terrier",
+]
 OXFORD_CLASSES = [  # torchvision OxfordIIITPet.classes
-    "Abyssinian", "American Bulldog", "American Pit Bull Terrier", "Basset Hound", "Beagle", "Bengal", "Birman",
-    "Bombay", "Boxer", "British Shorthair", "Chihuahua", "Egyptian Mau", "English Cocker Spaniel",
-    "English Setter", "German Shorthaired", "Great Pyrenees", "Havanese", "Japanese Chin", "Keeshond",
-    "Leonberger", "Maine Coon", "Miniature Pinscher", "Newfoundland", "Persian", "Pomeranian", "Pug", "Ragdoll",
-    "Russian Blue", "Saint Bernard", "Samoyed", "Scottish Terrier", "Shiba Inu", "Siamese", "Sphynx",
-    "Staffordshire Bull Terrier", "Wheaten Terrier", "Yorkshire Terrier"]
+    "Abyssinian",
+    "American Bulldog",
+    "American Pit Bull Terrier",
+    "Basset Hound",
+    "Beagle",
+    "Bengal",
+    "Birman",
+    "Bombay",
+    "Boxer",
+    "British Shorthair",
+    "Chihuahua",
+    "Egyptian Mau",
+    "English Cocker Spaniel",
+    "English Setter",
+    "German Shorthaired",
+    "Great Pyrenees",
+    "Havanese",
+    "Japanese Chin",
+    "Keeshond",
+    "Leonberger",
+    "Maine Coon",
+    "Miniature Pinscher",
+    "Newfoundland",
+    "Persian",
+    "Pomeranian",
+    "Pug",
+    "Ragdoll",
+    "Russian Blue",
+    "Saint Bernard",
+    "Samoyed",
+    "Scottish Terrier",
+    "Shiba Inu",
+    "Siamese",
+    "Sphynx",
+    "Staffordshire Bull Terrier",
+    "Wheaten Terrier",
+    "Yorkshire Terrier",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +78,9 @@ def test_dogworld_matches_the_embedded_world(tax):
     assert t.fine_names == world.fine and t.coarse_names == world.coarse
     assert t.fine_to_coarse == world.fine_to_coarse
     assert Taxonomy.from_world().to_dict() == t.to_dict(), "rerun tools/build_taxonomies.py"
-    assert all(c.wnid and c.synset for c in t.concepts()), "every world node is a WordNet/ImageNet synset"
+    assert all(c.wnid and c.synset for c in t.concepts()), (
+        "every world node is a WordNet/ImageNet synset"
+    )
 
 
 def test_world_breeds_are_imgnetdogs_breeds_in_the_same_group(tax):
@@ -80,14 +126,20 @@ def test_wnids_are_wordnet30_and_groups_are_ancestors(tax, name):
                 assert c.synset is None
                 continue
             off = int(c.wnid[1:])
-            assert c.wnid[0] == "n" and c.synset.split(".")[0].lower() in [x.lower() for x in ix.lemmas(off)]
+            assert c.wnid[0] == "n" and c.synset.split(".")[0].lower() in [
+                x.lower() for x in ix.lemmas(off)
+            ]
             if not c.is_leaf:
                 continue
             anc = ix.ancestors(off)
-            assert dog in anc or (name == "oxford_pet" and t.parent(c.name).name == "cat" and cat in anc), c.name
+            assert dog in anc or (
+                name == "oxford_pet" and t.parent(c.name).name == "cat" and cat in anc
+            ), c.name
             group = t.parent(c.name)
             if group.wnid and int(group.wnid[1:]) not in anc:
-                assert c.name in _exceptions(t), f"{c.name}: {group.name} is no WordNet ancestor, not recorded"
+                assert c.name in _exceptions(t), (
+                    f"{c.name}: {group.name} is no WordNet ancestor, not recorded"
+                )
     finally:
         ix.close()
 
@@ -115,7 +167,10 @@ def test_request_for_a_breed(tax):
     assert r.parents == ["pointer", "dog"] and len(r.unrelated) == 54
     assert r.indices(WorldTaxonomy().fine, "siblings") == [WorldTaxonomy().fine_index("vizsla")]
     d = json.loads(json.dumps(r.to_dict()))
-    assert d["concepts"]["vizsla"]["wnid"] == "n02100583" and d["concepts"]["pointer"]["synset"] == "pointer.n.04"
+    assert (
+        d["concepts"]["vizsla"]["wnid"] == "n02100583"
+        and d["concepts"]["pointer"]["synset"] == "pointer.n.04"
+    )
 
 
 def test_request_for_a_group_and_several_names(tax):
@@ -132,15 +187,25 @@ def test_request_for_a_group_and_several_names(tax):
 
 
 def test_validation_and_roundtrip(tmp_path):
-    nodes = [Concept("a", "animal"), Concept("d", "dog", ["hound"], "a"), Concept("h", "hound", [], "d")]
+    nodes = [
+        Concept("a", "animal"),
+        Concept("d", "dog", ["hound"], "a"),
+        Concept("h", "hound", [], "d"),
+    ]
     with pytest.raises(ValueError, match="names both"):
         Taxonomy(nodes)
     with pytest.raises(ValueError, match="exactly one root"):
         Taxonomy([Concept("a", "a"), Concept("b", "b")])
     with pytest.raises(ValueError, match="unknown parent"):
         Taxonomy([Concept("a", "a"), Concept("b", "b", [], "zzz")])
-    t = Taxonomy([Concept("a", "animal"), Concept("d", "dog", ["doggo"], "a", synset="dog.n.01",
-                                                  wnid="n02084071")], "tiny", {"notes": ["x"]})
+    t = Taxonomy(
+        [
+            Concept("a", "animal"),
+            Concept("d", "dog", ["doggo"], "a", synset="dog.n.01", wnid="n02084071"),
+        ],
+        "tiny",
+        {"notes": ["x"]},
+    )
     back = Taxonomy.load(t.save(tmp_path / "t.json"))
     assert back.to_dict() == t.to_dict() and back.lookup("Doggo").wnid == "n02084071"
     with pytest.raises(FileNotFoundError, match="dogworld"):
@@ -155,13 +220,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def test_cli_request_writes_the_compiled_sets(tmp_path, capsys):
     out = tmp_path / "out.json"
-    args = _parser().parse_args(["taxonomy", "request", "German short-haired pointer", "--json", str(out)])
+    args = _parser().parse_args(
+        ["taxonomy", "request", "German short-haired pointer", "--json", str(out)]
+    )
     assert args.func is cli_taxonomy.run_request and args.func(args) == 0
     d = json.loads(out.read_text())
     assert d["forget"] == ["German short-haired pointer"] and d["siblings"] == ["vizsla"]
     assert d["parents"][0] == "pointer"
     assert d["concepts"]["German short-haired pointer"]["wnid"] == "n02100236"
-    assert d["concepts"]["vizsla"]["synset"] == "vizsla.n.01" and d["concepts"]["pointer"]["wnid"] == "n02099997"
+    assert (
+        d["concepts"]["vizsla"]["synset"] == "vizsla.n.01"
+        and d["concepts"]["pointer"]["wnid"] == "n02099997"
+    )
     assert "forget 1" in capsys.readouterr().out
 
 
@@ -169,7 +239,11 @@ def test_cli_show(capsys):
     args = _parser().parse_args(["taxonomy", "show", "boston bull", "--taxonomy", "imgnetdogs"])
     assert args.func(args) == 0
     text = capsys.readouterr().out
-    assert "Boston terrier -> terrier -> dog" in text and "Border terrier" in text and "n02096585" in text
+    assert (
+        "Boston terrier -> terrier -> dog" in text
+        and "Border terrier" in text
+        and "n02096585" in text
+    )
     args = _parser().parse_args(["taxonomy", "show", "spitz"])
     args.func(args)
     assert "children: keeshond, Samoyed, Pomeranian, chow" in capsys.readouterr().out

@@ -1,4 +1,5 @@
 """Trainer mechanics on a small random CLIP (fast); behaviour on the world model is in test_acceptance.py."""
+
 import pytest
 import torch
 
@@ -37,7 +38,10 @@ def test_caller_model_is_untouched_and_history_is_tidy(setup):
 
 def test_same_seed_same_weights_on_cpu(setup):
     a, b = run(setup, method="ga_kl", seed=1), run(setup, method="ga_kl", seed=1)
-    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values())
+    )
 
 
 def test_cached_reference_equals_a_fresh_forward(setup):
@@ -46,10 +50,22 @@ def test_cached_reference_equals_a_fresh_forward(setup):
     ref_fine, ref_coarse = reference_logits(model, images, bank)
     with torch.no_grad():
         for t in range(len(bank.fine)):
-            full_f = torch.nn.functional.normalize(model.encode_text(torch.nn.functional.pad(bank.fine[t], (0, 24 - bank.fine[t].shape[1]))), dim=-1)
-            full_c = torch.nn.functional.normalize(model.encode_text(torch.nn.functional.pad(bank.coarse[t], (0, 24 - bank.coarse[t].shape[1]))), dim=-1)
+            full_f = torch.nn.functional.normalize(
+                model.encode_text(
+                    torch.nn.functional.pad(bank.fine[t], (0, 24 - bank.fine[t].shape[1]))
+                ),
+                dim=-1,
+            )
+            full_c = torch.nn.functional.normalize(
+                model.encode_text(
+                    torch.nn.functional.pad(bank.coarse[t], (0, 24 - bank.coarse[t].shape[1]))
+                ),
+                dim=-1,
+            )
             f, c = _logits(model, images, full_f, full_c)
-            assert torch.allclose(ref_fine[t], f, atol=1e-4) and torch.allclose(ref_coarse[t], c, atol=1e-4)
+            assert torch.allclose(ref_fine[t], f, atol=1e-4) and torch.allclose(
+                ref_coarse[t], c, atol=1e-4
+            )
 
 
 @pytest.mark.parametrize("towers", ["image", "text"])
@@ -71,7 +87,9 @@ def test_non_finite_loss_stops_and_keeps_finite_weights(setup, monkeypatch):
     def flaky(method, inputs, cfg):
         calls["n"] += 1
         loss, parts = real(method, inputs, cfg)
-        nan = float("nan")  # as the real compute_loss would report it: the tensor and its float both NaN
+        nan = float(
+            "nan"
+        )  # as the real compute_loss would report it: the tensor and its float both NaN
         return (loss * nan, dict(parts, loss=nan)) if calls["n"] == 4 else (loss, parts)
 
     monkeypatch.setattr(U, "compute_loss", flaky)
@@ -84,14 +102,20 @@ def test_non_finite_loss_stops_and_keeps_finite_weights(setup, monkeypatch):
 def test_salun_keeps_unsalient_weights_fixed(setup):
     res = run(setup, method="salun", salun_fraction=0.1)
     orig = setup[0].state_dict()
-    changed = sum(int((res.model.state_dict()[k] != v).sum()) for k, v in orig.items() if v.is_floating_point())
+    changed = sum(
+        int((res.model.state_dict()[k] != v).sum())
+        for k, v in orig.items()
+        if v.is_floating_point()
+    )
     total = sum(v.numel() for v in orig.values() if v.is_floating_point())
     assert 0 < changed <= 0.1 * total + 10
 
 
 def test_task_vector_moves_away_from_the_finetuned_direction(setup):
     res = run(setup, method="task_vector", task_vector_lambda=1.0)
-    assert any(not torch.equal(v, setup[0].state_dict()[k]) for k, v in res.model.state_dict().items())
+    assert any(
+        not torch.equal(v, setup[0].state_dict()[k]) for k, v in res.model.state_dict().items()
+    )
 
 
 def test_holdout_selection_and_bad_configs(setup):
@@ -103,11 +127,23 @@ def test_holdout_selection_and_bad_configs(setup):
         UnlearnConfig(towers="vision")
     model, tokenizer, images, fine, coarse = setup
     with pytest.raises(ValueError, match="empty"):
-        unlearn(model, tokenizer, images[:0], fine[:0], coarse[:0], TAX.fine, TAX.coarse, UnlearnConfig())
+        unlearn(
+            model,
+            tokenizer,
+            images[:0],
+            fine[:0],
+            coarse[:0],
+            TAX.fine,
+            TAX.coarse,
+            UnlearnConfig(),
+        )
 
 
 def test_default_lr_depends_on_the_model():
-    assert default_lr("kt-tiny-dogworld") == 2e-4 == UnlearnConfig().lr and default_lr("ViT-L-14") == 1e-7
+    assert (
+        default_lr("kt-tiny-dogworld") == 2e-4 == UnlearnConfig().lr
+        and default_lr("ViT-L-14") == 1e-7
+    )
 
 
 def test_compact_vocabulary_training_equals_full_embedding_training(setup, monkeypatch):

@@ -1,4 +1,5 @@
 """kt_lib.knowledge.wordnet: offline WordNet 3.0 recipe, error messages, wnid look-ups."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,11 @@ def test_lexnames_has_45_numbered_lines():
     lines = W.lexnames_text().splitlines()
     assert len(lines) == 45
     assert lines[5] == "05\tnoun.animal\t1"
-    assert lines[0] == "00\tadj.all\t3" and lines[2] == "02\tadv.all\t4" and lines[-1] == "44\tadj.ppl\t3"
+    assert (
+        lines[0] == "00\tadj.all\t3"
+        and lines[2] == "02\tadv.all\t4"
+        and lines[-1] == "44\tadj.ppl\t3"
+    )
     assert all(int(line.split("\t")[0]) == i for i, line in enumerate(lines))
 
 
@@ -30,7 +35,9 @@ def test_build_from_debian_copies_files_and_writes_lexnames(tmp_path):
 def test_build_from_debian_names_missing_files(tmp_path):
     (tmp_path / "deb").mkdir()
     (tmp_path / "deb" / "data.noun").write_text("x")
-    with pytest.raises(FileNotFoundError, match="(?s)index.sense.*apt-get install wordnet-base wordnet-sense-index"):
+    with pytest.raises(
+        FileNotFoundError, match="(?s)index.sense.*apt-get install wordnet-base wordnet-sense-index"
+    ):
         W.build_from_debian(tmp_path / "nd", tmp_path / "deb")
 
 
@@ -76,7 +83,10 @@ def test_nltk_reader_is_wordnet_30_and_maps_wnids(noun_index):
     assert W.wnid_to_synset("n01440764").name() == "tench.n.01"
     assert W.synset_to_wnid(dog) == "n02084071"
     path = [s.name() for s in W.hypernym_path(W.wnid_to_synset("n02100583"))]  # vizsla
-    assert path[:3] == ["vizsla.n.01", "pointer.n.04", "sporting_dog.n.01"] and path[-1] == "entity.n.01"
+    assert (
+        path[:3] == ["vizsla.n.01", "pointer.n.04", "sporting_dog.n.01"]
+        and path[-1] == "entity.n.01"
+    )
     assert "dog.n.01" in path
     assert W.is_hyponym_of(W.wnid_to_synset("n02100583"), dog)
     assert wn.lemma_from_key("dog%1:05:00::").synset() == dog

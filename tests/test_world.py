@@ -3,21 +3,47 @@ import hashlib
 import numpy as np
 import pytest
 
-from kt_lib.world.data import FamilyDataset, WorldDataset, load_pool, render_pool
 from kt_lib.world.config import BREEDS, FAMILIES, GROUPS, WorldConfig, WorldTaxonomy, family_classes
+from kt_lib.world.data import FamilyDataset, WorldDataset, load_pool, render_pool
 
-DIFFICULT = ["German short-haired pointer", "Boston terrier", "West Highland white terrier", "Labrador retriever",
-             "golden retriever", "German shepherd dog", "keeshond", "Samoyed", "Pomeranian", "Border terrier"]
+DIFFICULT = [
+    "German short-haired pointer",
+    "Boston terrier",
+    "West Highland white terrier",
+    "Labrador retriever",
+    "golden retriever",
+    "German shepherd dog",
+    "keeshond",
+    "Samoyed",
+    "Pomeranian",
+    "Border terrier",
+]
 
 
 def test_taxonomy_shape():
     tax = WorldTaxonomy()
-    assert tax.coarse == ["spaniel", "pointer", "setter", "hound", "terrier", "poodle dog", "spitz", "shepherd dog",
-                          "toy dog", "pinscher", "sled dog", "corgi", "sennenhunde", "retriever"]
+    assert tax.coarse == [
+        "spaniel",
+        "pointer",
+        "setter",
+        "hound",
+        "terrier",
+        "poodle dog",
+        "spitz",
+        "shepherd dog",
+        "toy dog",
+        "pinscher",
+        "sled dog",
+        "corgi",
+        "sennenhunde",
+        "retriever",
+    ]
     assert len(tax.fine) >= 56
     assert all(len(tax.children(g)) >= 2 for g in tax.coarse)
     assert set(DIFFICULT) <= set(tax.fine)
-    assert tax.parent("vizsla") == "pointer" and tax.siblings("German short-haired pointer") == ["vizsla"]
+    assert tax.parent("vizsla") == "pointer" and tax.siblings("German short-haired pointer") == [
+        "vizsla"
+    ]
     assert len(FAMILIES) >= 3 and all(len(c) >= 5 for c in FAMILIES.values())
 
 
@@ -49,9 +75,15 @@ def test_class_counts_and_disjoint_pools(small_world):
     n_breeds = len(BREEDS)
     test = pools["test"]
     assert (test["fine"] >= 0).sum() == n_breeds * 2 * small_world.test_per_class
-    assert np.bincount(test["fine"][test["fine"] >= 0]).tolist() == [2 * small_world.test_per_class] * n_breeds
+    assert (
+        np.bincount(test["fine"][test["fine"] >= 0]).tolist()
+        == [2 * small_world.test_per_class] * n_breeds
+    )
     assert (pools["proxy"]["family"] >= 0).sum() == 0
-    hashes = {p: {hashlib.sha1(img.tobytes()).hexdigest() for img in arr["images"]} for p, arr in pools.items()}
+    hashes = {
+        p: {hashlib.sha1(img.tobytes()).hexdigest() for img in arr["images"]}
+        for p, arr in pools.items()
+    }
     assert not hashes["pretrain"] & hashes["proxy"]
     assert not hashes["pretrain"] & hashes["test"]
     assert not hashes["proxy"] & hashes["test"]
@@ -63,7 +95,9 @@ def test_datasets_yield_image_fine_coarse(small_world):
     img, fine, coarse = ds[0]
     tax = WorldTaxonomy()
     assert tuple(img.shape) == (3, 32, 32)
-    assert tax.fine[fine] in ("Samoyed", "vizsla") and tax.coarse[coarse] == tax.parent(tax.fine[fine])
+    assert tax.fine[fine] in ("Samoyed", "vizsla") and tax.coarse[coarse] == tax.parent(
+        tax.fine[fine]
+    )
     fam = FamilyDataset("fruit", "test", small_world)
     assert len(fam) == len(FAMILIES["fruit"]) * small_world.family_test_per_class
     with pytest.raises(ValueError, match="pool"):
@@ -79,7 +113,9 @@ def test_pool_cache_roundtrip_and_corrupt_cache(small_world, tmp_path, monkeypat
     assert np.array_equal(first["images"], again["images"])
 
 
-@pytest.mark.parametrize("bad", [dict(image_size=0), dict(render_size=16), dict(drawing_fraction=2.0), dict(noise=-1)])
+@pytest.mark.parametrize(
+    "bad", [dict(image_size=0), dict(render_size=16), dict(drawing_fraction=2.0), dict(noise=-1)]
+)
 def test_bad_world_config(bad):
     with pytest.raises(ValueError, match="WorldConfig"):
         WorldConfig(**bad)

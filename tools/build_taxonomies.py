@@ -4,6 +4,7 @@ Usage: python tools/build_taxonomies.py [--out kt_lib/taxonomies]
 Needs WordNet 3.0 (kt_lib.knowledge.wordnet.ensure_wordnet) and open_clip (ImageNet class names used by CLIP prompts).
 Deterministic: the same WordNet gives byte-identical files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,19 @@ FIRST_DOG_CLASS = 151
 
 # The paper's 14 ImgnetDogs groups (Tan & Gong 2025) and their WordNet 3.0 synsets.
 GROUP_SYNSETS = {
-    "spaniel": "spaniel.n.01", "pointer": "pointer.n.04", "setter": "setter.n.02", "hound": "hound.n.01",
-    "terrier": "terrier.n.01", "poodle dog": "poodle.n.01", "spitz": "spitz.n.01",
-    "shepherd dog": "shepherd_dog.n.01", "toy dog": "toy_dog.n.01", "pinscher": "pinscher.n.01",
-    "sled dog": "sled_dog.n.01", "corgi": "corgi.n.01", "sennenhunde": "sennenhunde.n.01",
+    "spaniel": "spaniel.n.01",
+    "pointer": "pointer.n.04",
+    "setter": "setter.n.02",
+    "hound": "hound.n.01",
+    "terrier": "terrier.n.01",
+    "poodle dog": "poodle.n.01",
+    "spitz": "spitz.n.01",
+    "shepherd dog": "shepherd_dog.n.01",
+    "toy dog": "toy_dog.n.01",
+    "pinscher": "pinscher.n.01",
+    "sled dog": "sled_dog.n.01",
+    "corgi": "corgi.n.01",
+    "sennenhunde": "sennenhunde.n.01",
     "retriever": "retriever.n.01",
 }
 TOO_GENERIC = {"toy"}  # lemmas not used as aliases
@@ -43,27 +53,50 @@ TOO_GENERIC = {"toy"}  # lemmas not used as aliases
 OXFORD = {
     "American Bulldog": (None, "other dog"),
     "American Pit Bull Terrier": ("american_staffordshire_terrier.n.01", None),
-    "Basset Hound": ("basset.n.01", None), "Beagle": ("beagle.n.01", None), "Boxer": ("boxer.n.04", None),
-    "Chihuahua": ("chihuahua.n.03", None), "English Cocker Spaniel": ("cocker_spaniel.n.01", None),
-    "English Setter": ("english_setter.n.01", None), "German Shorthaired": ("german_short-haired_pointer.n.01", None),
-    "Great Pyrenees": ("great_pyrenees.n.01", None), "Havanese": (None, "toy dog"),
-    "Japanese Chin": ("japanese_spaniel.n.01", None), "Keeshond": ("keeshond.n.01", None),
-    "Leonberger": ("leonberg.n.01", None), "Miniature Pinscher": ("miniature_pinscher.n.01", None),
-    "Newfoundland": ("newfoundland.n.01", None), "Pomeranian": ("pomeranian.n.01", None), "Pug": ("pug.n.01", None),
-    "Saint Bernard": ("saint_bernard.n.01", None), "Samoyed": ("samoyed.n.03", None),
-    "Scottish Terrier": ("scotch_terrier.n.01", None), "Shiba Inu": (None, "spitz"),
+    "Basset Hound": ("basset.n.01", None),
+    "Beagle": ("beagle.n.01", None),
+    "Boxer": ("boxer.n.04", None),
+    "Chihuahua": ("chihuahua.n.03", None),
+    "English Cocker Spaniel": ("cocker_spaniel.n.01", None),
+    "English Setter": ("english_setter.n.01", None),
+    "German Shorthaired": ("german_short-haired_pointer.n.01", None),
+    "Great Pyrenees": ("great_pyrenees.n.01", None),
+    "Havanese": (None, "toy dog"),
+    "Japanese Chin": ("japanese_spaniel.n.01", None),
+    "Keeshond": ("keeshond.n.01", None),
+    "Leonberger": ("leonberg.n.01", None),
+    "Miniature Pinscher": ("miniature_pinscher.n.01", None),
+    "Newfoundland": ("newfoundland.n.01", None),
+    "Pomeranian": ("pomeranian.n.01", None),
+    "Pug": ("pug.n.01", None),
+    "Saint Bernard": ("saint_bernard.n.01", None),
+    "Samoyed": ("samoyed.n.03", None),
+    "Scottish Terrier": ("scotch_terrier.n.01", None),
+    "Shiba Inu": (None, "spitz"),
     "Staffordshire Bull Terrier": ("staffordshire_bullterrier.n.01", None),
     "Wheaten Terrier": ("soft-coated_wheaten_terrier.n.01", None),
     "Yorkshire Terrier": ("yorkshire_terrier.n.01", None),
-    "Abyssinian": ("abyssinian.n.01", "cat"), "Bengal": (None, "cat"), "Birman": (None, "cat"),
-    "Bombay": (None, "cat"), "British Shorthair": (None, "cat"), "Egyptian Mau": ("egyptian_cat.n.01", "cat"),
-    "Maine Coon": (None, "cat"), "Persian": ("persian_cat.n.01", "cat"), "Ragdoll": (None, "cat"),
-    "Russian Blue": (None, "cat"), "Siamese": ("siamese_cat.n.01", "cat"), "Sphynx": (None, "cat"),
+    "Abyssinian": ("abyssinian.n.01", "cat"),
+    "Bengal": (None, "cat"),
+    "Birman": (None, "cat"),
+    "Bombay": (None, "cat"),
+    "British Shorthair": (None, "cat"),
+    "Egyptian Mau": ("egyptian_cat.n.01", "cat"),
+    "Maine Coon": (None, "cat"),
+    "Persian": ("persian_cat.n.01", "cat"),
+    "Ragdoll": (None, "cat"),
+    "Russian Blue": (None, "cat"),
+    "Siamese": ("siamese_cat.n.01", "cat"),
+    "Sphynx": (None, "cat"),
 }
 
 
 def lemmas(syn) -> list[str]:
-    return [lem.name().replace("_", " ") for lem in syn.lemmas() if lem.name().lower() not in TOO_GENERIC]
+    return [
+        lem.name().replace("_", " ")
+        for lem in syn.lemmas()
+        if lem.name().lower() not in TOO_GENERIC
+    ]
 
 
 def uniq(names: list[str], drop: str) -> list[str]:
@@ -77,12 +110,20 @@ def uniq(names: list[str], drop: str) -> list[str]:
 
 def concept(name: str, parent: str | None, syn=None, extra: list[str] = ()) -> Concept:
     aliases = uniq((lemmas(syn) if syn is not None else []) + list(extra), name)
-    return Concept(slug(name), name, aliases, parent and slug(parent), [],
-                   syn.name() if syn is not None else None, synset_to_wnid(syn) if syn is not None else None)
+    return Concept(
+        slug(name),
+        name,
+        aliases,
+        parent and slug(parent),
+        [],
+        syn.name() if syn is not None else None,
+        synset_to_wnid(syn) if syn is not None else None,
+    )
 
 
 def build_imgnetdogs(wn) -> Taxonomy:
     from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+
     from kt_lib.world.config import BREEDS
 
     world_by_key = {normalize(b): b for b in BREEDS}
@@ -93,56 +134,100 @@ def build_imgnetdogs(wn) -> Taxonomy:
     for i, wnid in enumerate(IMAGENET_DOG_WNIDS):
         syn, clip = wnid_to_synset(wnid, wn), IMAGENET_CLASSNAMES[FIRST_DOG_CLASS + i]
         assert is_hyponym_of(syn, dog), wnid
-        world = next((world_by_key[normalize(x)] for x in lemmas(syn) if normalize(x) in world_by_key), None)
+        world = next(
+            (world_by_key[normalize(x)] for x in lemmas(syn) if normalize(x) in world_by_key), None
+        )
         name = world or lemmas(syn)[0]
         found = [g for g, gs in groups.items() if is_hyponym_of(syn, gs)]
         group = world and BREEDS[world][0] if world else (found[0] if len(found) == 1 else None)
         if group is None:
-            excluded.append(dict(name=name, wnid=wnid, synset=syn.name(),
-                                 reason="no WordNet ancestor among the 14 groups"))
+            excluded.append(
+                dict(
+                    name=name,
+                    wnid=wnid,
+                    synset=syn.name(),
+                    reason="no WordNet ancestor among the 14 groups",
+                )
+            )
             continue
         if group not in found:
-            exceptions.append(dict(name=name, wnid=wnid, synset=syn.name(), group=group,
-                                   wordnet_parents=[h.name() for h in syn.hypernyms()],
-                                   reason=f"{GROUP_SYNSETS[group]} is not a WordNet ancestor; grouped as in "
-                                          "kt_lib.world.config (an Eskimo dog/husky is a sled dog)"))
+            exceptions.append(
+                dict(
+                    name=name,
+                    wnid=wnid,
+                    synset=syn.name(),
+                    group=group,
+                    wordnet_parents=[h.name() for h in syn.hypernyms()],
+                    reason=f"{GROUP_SYNSETS[group]} is not a WordNet ancestor; grouped as in "
+                    "kt_lib.world.config (an Eskimo dog/husky is a sled dog)",
+                )
+            )
         members[group].append(concept(name, group, syn, [clip]))
         clip_names[name] = clip
     nodes = [concept("dog", None, dog, ["Canis familiaris"])]
-    nodes += [concept(g, "dog", groups[g]) for g in groups] + [c for g in groups for c in members[g]]
+    nodes += [concept(g, "dog", groups[g]) for g in groups] + [
+        c for g in groups for c in members[g]
+    ]
     n = sum(map(len, members.values()))
     meta = dict(
         description=f"ImgnetDogs (Tan & Gong 2025): {n} of ImageNet-1k's 118 dog breeds in the paper's 14 "
-                    "WordNet groups. Names follow kt_lib.world.config where the breed is in the world, else the first "
-                    "WordNet lemma (ImageNet's original class name); CLIP prompt names are in clip_names.",
-        wordnet_version="3.0", root="dog",
-        notes=[f"The paper reports 98 breeds; WordNet 3.0 places {n} ImageNet breeds under the 14 groups "
-               "(toy spaniels count as toy dogs), so this file may hold a few more than the paper used.",
-               "Every wnid is an ImageNet-1k class and a WordNet 3.0 offset (never 3.1)."],
-        exceptions=exceptions, excluded=excluded, clip_names=clip_names)
+        "WordNet groups. Names follow kt_lib.world.config where the breed is in the world, else the first "
+        "WordNet lemma (ImageNet's original class name); CLIP prompt names are in clip_names.",
+        wordnet_version="3.0",
+        root="dog",
+        notes=[
+            f"The paper reports 98 breeds; WordNet 3.0 places {n} ImageNet breeds under the 14 groups "
+            "(toy spaniels count as toy dogs), so this file may hold a few more than the paper used.",
+            "Every wnid is an ImageNet-1k class and a WordNet 3.0 offset (never 3.1).",
+        ],
+        exceptions=exceptions,
+        excluded=excluded,
+        clip_names=clip_names,
+    )
     return Taxonomy(nodes, "imgnetdogs", meta)
 
 
 def build_oxford_pet(wn, dogs: Taxonomy) -> Taxonomy:
     by_synset = {c.synset: c for c in dogs.concepts() if c.synset}
-    cat, groups = wn.synset("domestic_cat.n.01"), {g: wn.synset(s) for g, s in GROUP_SYNSETS.items()}
+    cat, groups = (
+        wn.synset("domestic_cat.n.01"),
+        {g: wn.synset(s) for g, s in GROUP_SYNSETS.items()},
+    )
     leaves: dict[str, list[Concept]] = {}
     exceptions = []
     for name, (syn_name, fallback) in OXFORD.items():
         syn = wn.synset(syn_name) if syn_name else None
         ref = by_synset.get(syn_name)
         found = [g for g, gs in groups.items() if syn is not None and is_hyponym_of(syn, gs)]
-        group = ref and dogs.parent(ref.name).name or (found[0] if found else fallback or "other dog")
+        group = (
+            ref and dogs.parent(ref.name).name or (found[0] if found else fallback or "other dog")
+        )
         extra = [ref.name, *ref.aliases] if ref else []
         leaves.setdefault(group, []).append(concept(name, group, syn, extra))
         if syn is None:
-            exceptions.append(dict(name=name, group=group, synset=None,
-                                   reason=f"not in WordNet 3.0; grouped by breed standard as {group!r}"))
+            exceptions.append(
+                dict(
+                    name=name,
+                    group=group,
+                    synset=None,
+                    reason=f"not in WordNet 3.0; grouped by breed standard as {group!r}",
+                )
+            )
         elif group == "cat" and not is_hyponym_of(syn, cat):
-            exceptions.append(dict(name=name, group=group, synset=syn_name, reason="synset not under domestic cat"))
+            exceptions.append(
+                dict(
+                    name=name, group=group, synset=syn_name, reason="synset not under domestic cat"
+                )
+            )
         elif syn_name == "egyptian_cat.n.01":
-            exceptions.append(dict(name=name, group=group, synset=syn_name,
-                                   reason="WordNet has no 'Egyptian Mau'; its nearest synset is egyptian_cat.n.01"))
+            exceptions.append(
+                dict(
+                    name=name,
+                    group=group,
+                    synset=syn_name,
+                    reason="WordNet has no 'Egyptian Mau'; its nearest synset is egyptian_cat.n.01",
+                )
+            )
     order = [g for g in groups if g in leaves] + ["other dog"]
     nodes = [Concept("pet", "pet", ["pet animal"], None)]
     nodes += [concept("dog", "pet", wn.synset("dog.n.01"), ["Canis familiaris"])]
@@ -151,18 +236,24 @@ def build_oxford_pet(wn, dogs: Taxonomy) -> Taxonomy:
     nodes += [c for g in order + ["cat"] for c in leaves[g]]
     meta = dict(
         description="Oxford-IIIT Pet's 37 breeds (names as torchvision's OxfordIIITPet.classes) mapped onto the "
-                    "ImgnetDogs groups; dogs of no group under 'other dog'; cats as their own group.",
-        wordnet_version="3.0", root="pet",
-        notes=["The root 'pet' has no synset: pet.n.01 is not a WordNet ancestor of dog.n.01 or domestic_cat.n.01.",
-               "'other dog' has no synset and its members are not a natural sibling set: "
-               "prefer breeds from the 14 groups for sibling-retain experiments."],
-        exceptions=exceptions)
+        "ImgnetDogs groups; dogs of no group under 'other dog'; cats as their own group.",
+        wordnet_version="3.0",
+        root="pet",
+        notes=[
+            "The root 'pet' has no synset: pet.n.01 is not a WordNet ancestor of dog.n.01 or domestic_cat.n.01.",
+            "'other dog' has no synset and its members are not a natural sibling set: "
+            "prefer breeds from the 14 groups for sibling-retain experiments.",
+        ],
+        exceptions=exceptions,
+    )
     return Taxonomy(nodes, "oxford_pet", meta)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "kt_lib" / "taxonomies"))
+    ap.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent.parent / "kt_lib" / "taxonomies")
+    )
     args = ap.parse_args(argv)
     wn = ensure_wordnet()
     out = Path(args.out)
@@ -171,7 +262,9 @@ def main(argv: list[str] | None = None) -> None:
     build_oxford_pet(wn, dogs).save(out / "oxford_pet.json")
     os.environ["KT_TAXONOMY_DIR"] = str(out)  # from_world reads the ids from the file just written
     Taxonomy.from_world().save(out / "dogworld.json")
-    print(f"wrote {out}/{{imgnetdogs,oxford_pet,dogworld}}.json ({len(dogs.leaves())} ImgnetDogs breeds)")
+    print(
+        f"wrote {out}/{{imgnetdogs,oxford_pet,dogworld}}.json ({len(dogs.leaves())} ImgnetDogs breeds)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The `kt` command (also `python -m kt_lib`): one module per subcommand, each with `register(sub)`."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,9 @@ SUBCOMMANDS = (world, taxonomy, unlearn, tutorial, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kt", description="Knowledge-tracing unlearning for CLIP.")
+    parser = argparse.ArgumentParser(
+        prog="kt", description="Knowledge-tracing unlearning for CLIP."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS:
         module.register(sub)

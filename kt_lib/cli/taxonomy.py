@@ -3,6 +3,7 @@
 Wire into the ``kt`` CLI with ``kt_lib.cli.taxonomy.register(subparsers)``; each leaf parser sets
 ``func`` (``run_show`` / ``run_request``), called as ``args.func(args)`` and returning an exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,9 @@ from typing import Any
 
 from kt_lib.knowledge.taxonomy import BUILTIN, Concept, Taxonomy
 
-TAXONOMY_HELP = f"bundled taxonomy ({'|'.join(BUILTIN)}) or a taxonomy JSON path (default: dogworld)"
+TAXONOMY_HELP = (
+    f"bundled taxonomy ({'|'.join(BUILTIN)}) or a taxonomy JSON path (default: dogworld)"
+)
 
 
 def _label(c: Concept) -> str:
@@ -51,17 +54,22 @@ def run_request(args: argparse.Namespace) -> int:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n", encoding="utf-8")
-        print(f"wrote {path}: forget {len(req.forget)}, siblings {len(req.siblings)}, parents "
-              f"{len(req.parents)}, unrelated {len(req.unrelated)}")
+        print(
+            f"wrote {path}: forget {len(req.forget)}, siblings {len(req.siblings)}, parents "
+            f"{len(req.parents)}, unrelated {len(req.unrelated)}"
+        )
     else:
         print(text)
     return 0
 
 
-def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``taxonomy show`` and ``taxonomy request`` to a ``kt`` argparse subparsers object."""
-    p = subparsers.add_parser("taxonomy", help="inspect concept taxonomies and compile knowledge requests",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "taxonomy",
+        help="inspect concept taxonomies and compile knowledge requests",
+        description=__doc__.splitlines()[0],
+    )
     sub = p.add_subparsers(dest="taxonomy_command", metavar="{show,request}")
     sub.required = True
 
@@ -71,9 +79,13 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
     show.set_defaults(func=run_show)
 
     req = sub.add_parser("request", help="compile a knowledge request into forget/retain sets")
-    req.add_argument("names", nargs="+", metavar="NAME", help="concepts to forget (leaves or inner nodes)")
+    req.add_argument(
+        "names", nargs="+", metavar="NAME", help="concepts to forget (leaves or inner nodes)"
+    )
     req.add_argument("--taxonomy", default="dogworld", help=TAXONOMY_HELP)
-    req.add_argument("--json", metavar="PATH", help="write the compiled sets here (default: print them)")
+    req.add_argument(
+        "--json", metavar="PATH", help="write the compiled sets here (default: print them)"
+    )
     req.set_defaults(func=run_request)
     return p
 

@@ -3,6 +3,7 @@
 Loads (or pretrains once) the world model, reports what it knows, draws the world, then executes every
 numbered notebook with papermill into the output folder and prints a summary of what each recorded.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,15 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 def register(sub) -> None:
     p = sub.add_parser("tutorial", help="run the whole tutorial on the embedded default")
-    p.add_argument("--out", default="outputs", help="folder for executed notebooks, figures and the summary")
-    p.add_argument("--smoke", action="store_true", help="run the notebooks with SMOKE=True (minutes, not tens)")
-    p.add_argument("--only", action="append", help="run only notebooks whose name contains this (repeatable)")
+    p.add_argument(
+        "--out", default="outputs", help="folder for executed notebooks, figures and the summary"
+    )
+    p.add_argument(
+        "--smoke", action="store_true", help="run the notebooks with SMOKE=True (minutes, not tens)"
+    )
+    p.add_argument(
+        "--only", action="append", help="run only notebooks whose name contains this (repeatable)"
+    )
     p.set_defaults(func=run)
 
 
@@ -27,10 +34,14 @@ def run(args) -> int:
     if args.only:
         notebooks = [nb for nb in notebooks if any(s in nb.name for s in args.only)]
     if not notebooks:
-        where = f"{NOTEBOOKS}" + ("" if NOTEBOOKS.exists() else " (missing: an installed wheel carries no notebooks)")
+        where = f"{NOTEBOOKS}" + (
+            "" if NOTEBOOKS.exists() else " (missing: an installed wheel carries no notebooks)"
+        )
         only = f" matching {args.only}" if args.only else ""
-        raise FileNotFoundError(f"no notebooks{only} in {where}; run kt tutorial from a clone of the repository "
-                                "(pip install -e .)")
+        raise FileNotFoundError(
+            f"no notebooks{only} in {where}; run kt tutorial from a clone of the repository "
+            "(pip install -e .)"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -44,13 +55,28 @@ def run(args) -> int:
         t0 = time.perf_counter()
         target = out / nb.name
         print(f"running {nb.name} ...", flush=True)
-        pm.execute_notebook(str(nb), str(target), parameters=dict(SMOKE=args.smoke, INTERACTIVE=False),
-                            kernel_name="python3", cwd=str(nb.parent), progress_bar=False)
-        summary.append(dict(notebook=nb.name, seconds=round(time.perf_counter() - t0, 1), results=read_results(target)))
+        pm.execute_notebook(
+            str(nb),
+            str(target),
+            parameters=dict(SMOKE=args.smoke, INTERACTIVE=False),
+            kernel_name="python3",
+            cwd=str(nb.parent),
+            progress_bar=False,
+        )
+        summary.append(
+            dict(
+                notebook=nb.name,
+                seconds=round(time.perf_counter() - t0, 1),
+                results=read_results(target),
+            )
+        )
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     for row in summary:
-        shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row["results"].items()
-                 if isinstance(v, (int, float, str))}
+        shown = {
+            k: (round(v, 3) if isinstance(v, float) else v)
+            for k, v in row["results"].items()
+            if isinstance(v, (int, float, str))
+        }
         print(f"{row['notebook']:40s} {row['seconds']:7.1f} s  {json.dumps(shown)[:160]}")
     print(f"tutorial done in {time.perf_counter() - start:.0f} s; outputs in {out}/")
     return 0

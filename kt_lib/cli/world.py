@@ -1,4 +1,5 @@
 """`kt world`: load (or pretrain) the embedded world model and print what it knows."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,15 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    world = sub.add_parser("world", help="pretrain-or-load the embedded world model and print what it knows")
-    world.add_argument("--retrain", action="store_true", help="ignore shipped/cached checkpoints and pretrain")
-    world.add_argument("--save-to", help="where --retrain writes the checkpoint (default: the cache)")
+    world = sub.add_parser(
+        "world", help="pretrain-or-load the embedded world model and print what it knows"
+    )
+    world.add_argument(
+        "--retrain", action="store_true", help="ignore shipped/cached checkpoints and pretrain"
+    )
+    world.add_argument(
+        "--save-to", help="where --retrain writes the checkpoint (default: the cache)"
+    )
     world.add_argument("--json", help="write the accuracies to this JSON file")
     world.add_argument("--samples", help="write a labelled sample grid to this PNG")
     world.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -23,24 +30,45 @@ def _write_json(path: str | None, payload: dict) -> None:
 
 
 def run(args) -> int:
-    report(json_path=args.json, samples=args.samples, retrain=args.retrain, quiet=args.quiet, save_to=args.save_to)
+    report(
+        json_path=args.json,
+        samples=args.samples,
+        retrain=args.retrain,
+        quiet=args.quiet,
+        save_to=args.save_to,
+    )
     return 0
 
 
-def report(json_path: str | None = None, samples: str | None = None, retrain: bool = False, quiet: bool = False,
-           save_to: str | None = None) -> dict:
+def report(
+    json_path: str | None = None,
+    samples: str | None = None,
+    retrain: bool = False,
+    quiet: bool = False,
+    save_to: str | None = None,
+) -> dict:
     """Load (or pretrain) the world model, print what it knows, optionally write JSON and a sample grid."""
     from kt_lib.world.model import evaluate_world_model, world_model
 
-    model, tokenizer, info = world_model(retrain=retrain, progress=not quiet,
-                                         save_to=Path(save_to) if save_to else None)
+    model, tokenizer, info = world_model(
+        retrain=retrain, progress=not quiet, save_to=Path(save_to) if save_to else None
+    )
     acc = evaluate_world_model(model, tokenizer)
-    summary = dict(fine=acc["fine"], coarse=acc["coarse"], coarse_via_fine=acc["coarse_via_fine"],
-                  fine_ood=acc["fine_ood"], coarse_ood=acc["coarse_ood"], zero_shot=acc["zero_shot"],
-                  train_seconds=info.get("train_seconds"), checkpoint=info["checkpoint"],
-                  loaded=info.get("loaded", False))
+    summary = dict(
+        fine=acc["fine"],
+        coarse=acc["coarse"],
+        coarse_via_fine=acc["coarse_via_fine"],
+        fine_ood=acc["fine_ood"],
+        coarse_ood=acc["coarse_ood"],
+        zero_shot=acc["zero_shot"],
+        train_seconds=info.get("train_seconds"),
+        checkpoint=info["checkpoint"],
+        loaded=info.get("loaded", False),
+    )
     print(f"world model: {'loaded' if summary['loaded'] else 'pretrained'} {summary['checkpoint']}")
-    print(f"  photo test:   fine {acc['fine']:.1%}  coarse {acc['coarse']:.1%}  coarse via fine {acc['coarse_via_fine']:.1%}")
+    print(
+        f"  photo test:   fine {acc['fine']:.1%}  coarse {acc['coarse']:.1%}  coarse via fine {acc['coarse_via_fine']:.1%}"
+    )
     print(f"  drawing test: fine {acc['fine_ood']:.1%}  coarse {acc['coarse_ood']:.1%}")
     print("  zero-shot:    " + "  ".join(f"{k} {v:.1%}" for k, v in acc["zero_shot"].items()))
     if summary["train_seconds"] is not None:

@@ -3,6 +3,7 @@
 An `Evaluator` holds preprocessed test tensors (encoded once per model) and caches the predictions of
 each model it has seen, so the original model is evaluated once however many methods are compared.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,15 +12,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kt_lib.world.data import FamilyDataset, WorldDataset
+from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 from kt_lib.metrics import score
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
-from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+from kt_lib.world.data import FamilyDataset, WorldDataset
 
 
 @dataclass
 class EvalSet:
     """Test images of one domain with fine and coarse labels, and the prompt templates to read them."""
+
     images: torch.Tensor
     fine: torch.Tensor
     coarse: torch.Tensor
@@ -35,22 +37,37 @@ class FamilySet:
 
 def _fingerprint(model) -> tuple:
     params = list(model.parameters())
-    return id(model), float(params[0].detach().float().sum()), float(params[-1].detach().float().sum())
+    return (
+        id(model),
+        float(params[0].detach().float().sum()),
+        float(params[-1].detach().float().sum()),
+    )
 
 
 class Evaluator:
     """`domains`: name -> EvalSet ("photo" is in-domain, the others are OOD); `families`: name -> FamilySet."""
 
-    def __init__(self, fine_names, coarse_names, fine_to_coarse, domains: dict[str, EvalSet],
-                 families: dict[str, FamilySet] | None = None, in_domain: str = "photo"):
+    def __init__(
+        self,
+        fine_names,
+        coarse_names,
+        fine_to_coarse,
+        domains: dict[str, EvalSet],
+        families: dict[str, FamilySet] | None = None,
+        in_domain: str = "photo",
+    ):
         self.fine_names, self.coarse_names = list(fine_names), list(coarse_names)
         self.fine_to_coarse = torch.tensor(fine_to_coarse)
         self.domains, self.families, self.in_domain = domains, families or {}, in_domain
         self._cache: dict[tuple, dict] = {}
 
     @classmethod
-    def from_world(cls, world: WorldConfig | None = None, per_class: int | None = None,
-                   families: tuple[str, ...] = tuple(FAMILIES)) -> "Evaluator":
+    def from_world(
+        cls,
+        world: WorldConfig | None = None,
+        per_class: int | None = None,
+        families: tuple[str, ...] = tuple(FAMILIES),
+    ) -> Evaluator:
         world, tax = world or WorldConfig(), WorldTaxonomy()
         domains = {}
         for dom in ("photo", "drawing"):
@@ -70,11 +87,19 @@ class Evaluator:
             out = {}
             for name, ds in self.domains.items():
                 feats = encode_images(model, ds.images)
-                out[name] = dict(fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
-                                 coarse=predict(feats, text_head(model, tokenizer, self.coarse_names, ds.templates)))
+                out[name] = dict(
+                    fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
+                    coarse=predict(
+                        feats, text_head(model, tokenizer, self.coarse_names, ds.templates)
+                    ),
+                )
             for name, fs in self.families.items():
-                out["family:" + name] = predict(encode_images(model, fs.images), text_head(model, tokenizer, fs.classes))
-            self._cache = {k: v for k, v in self._cache.items() if k[0] != key[0]}  # one entry per model object
+                out["family:" + name] = predict(
+                    encode_images(model, fs.images), text_head(model, tokenizer, fs.classes)
+                )
+            self._cache = {
+                k: v for k, v in self._cache.items() if k[0] != key[0]
+            }  # one entry per model object
             self._cache[key] = out
         return self._cache[key]
 
@@ -83,7 +108,9 @@ class Evaluator:
         (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family."""
         missing = [f for f in forget if f not in self.fine_names]
         if missing:
-            raise KeyError(f"unknown concepts {missing}; known: {', '.join(self.fine_names[:6])}, ...")
+            raise KeyError(
+                f"unknown concepts {missing}; known: {', '.join(self.fine_names[:6])}, ..."
+            )
         forget_ids = torch.tensor([self.fine_names.index(f) for f in forget])
         preds, out = self.predictions(model, tokenizer), {}
         for name, ds in self.domains.items():
@@ -111,9 +138,17 @@ class Evaluator:
                     fp = p["fine"][sel]
                     wrong = fp != c
                     sib = (self.fine_to_coarse[fp] == self.fine_to_coarse[c]) & wrong
-                    rows.append(dict(domain=name, concept=breed, group=self.coarse_names[int(self.fine_to_coarse[c])],
-                                     fine=accuracy(fp, ds.fine[sel]), coarse=accuracy(p["coarse"][sel], ds.coarse[sel]),
-                                     sibling_errors=sib.float().mean().item(), n=int(sel.sum())))
+                    rows.append(
+                        dict(
+                            domain=name,
+                            concept=breed,
+                            group=self.coarse_names[int(self.fine_to_coarse[c])],
+                            fine=accuracy(fp, ds.fine[sel]),
+                            coarse=accuracy(p["coarse"][sel], ds.coarse[sel]),
+                            sibling_errors=sib.float().mean().item(),
+                            n=int(sel.sum()),
+                        )
+                    )
         return pd.DataFrame(rows)
 
 
@@ -122,7 +157,10 @@ def compare(before: dict, after: dict) -> dict:
     out = {}
     prefixes = {""} | {k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine")}
     for prefix in sorted(prefixes):
-        b = {k: before[prefix + k] for k in ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")}
+        b = {
+            k: before[prefix + k]
+            for k in ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")
+        }
         a = {k: after[prefix + k] for k in b}
         if b["forget_fine"] == 0:
             continue  # nothing known to forget in this domain: Q is undefined
@@ -133,25 +171,36 @@ def compare(before: dict, after: dict) -> dict:
     return out
 
 
-def difficulty_levels(per_class: pd.DataFrame, domain: str = "photo", levels=("easy", "medium", "difficult"),
-                      min_accuracy: float = 0.3) -> dict[str, list[str]]:
+def difficulty_levels(
+    per_class: pd.DataFrame,
+    domain: str = "photo",
+    levels=("easy", "medium", "difficult"),
+    min_accuracy: float = 0.3,
+) -> dict[str, list[str]]:
     """Split breeds the model knows (fine accuracy >= min_accuracy) into equal-sized levels by the original
     model's zero-shot accuracy: the better a concept is known, the more difficult it is to forget
     cleanly (paper Table 3). Computed from the model, never hand-listed."""
     df = per_class[(per_class.domain == domain) & (per_class.fine >= min_accuracy)]
     ranked = df.sort_values(["fine", "concept"], kind="stable")["concept"].tolist()
-    return {lvl: [str(c) for c in part] for lvl, part in zip(levels, np.array_split(np.array(ranked, dtype=object), len(levels)))}
+    return {
+        lvl: [str(c) for c in part]
+        for lvl, part in zip(levels, np.array_split(np.array(ranked, dtype=object), len(levels)))
+    }
 
 
-def holdout_score(model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference) -> float:
+def holdout_score(
+    model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference
+) -> float:
     """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
     (1 - acc/acc_ref) and coarse retention (min(1, acc/acc_ref))."""
     from kt_lib.metrics import harmonic
 
     def accs(m):
         feats = encode_images(m, images)
-        return (accuracy(predict(feats, text_head(m, tokenizer, fine_names)), fine),
-                accuracy(predict(feats, text_head(m, tokenizer, coarse_names)), coarse))
+        return (
+            accuracy(predict(feats, text_head(m, tokenizer, fine_names)), fine),
+            accuracy(predict(feats, text_head(m, tokenizer, coarse_names)), coarse),
+        )
 
     (f0, c0), (f1, c1) = accs(reference), accs(model)
     q = 1 - f1 / f0 if f0 > 0 else 0.0

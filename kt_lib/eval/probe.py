@@ -5,6 +5,7 @@
   still separates the breed and the probe still recognises it.
 - **Paraphrases**: zero-shot accuracy with prompt wordings never used in pretraining or unlearning.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -14,13 +15,20 @@ import torch.nn.functional as F
 from kt_lib.eval.zeroshot import PARAPHRASES, accuracy, encode_images, predict, text_head
 
 
-def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, steps: int = 100,
-                     weight_decay: float = 1e-4) -> torch.nn.Linear:
+def fit_linear_probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    steps: int = 100,
+    weight_decay: float = 1e-4,
+) -> torch.nn.Linear:
     """Multinomial logistic regression on fixed features (L-BFGS, deterministic)."""
     features, labels = features.float().cpu(), labels.long().cpu()
     head = torch.nn.Linear(features.shape[1], num_classes)
     torch.nn.init.zeros_(head.weight), torch.nn.init.zeros_(head.bias)
-    opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        head.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         opt.zero_grad()
@@ -38,17 +46,23 @@ def probe_accuracy(model, train, test, num_classes: int, classes: list[int]) -> 
     with torch.no_grad():
         pred = head(encode_images(model, test[0]).cpu()).argmax(-1)
     is_f = torch.isin(test[1], torch.tensor(classes))
-    return dict(forget=accuracy(pred[is_f], test[1][is_f]), retain=accuracy(pred[~is_f], test[1][~is_f]))
+    return dict(
+        forget=accuracy(pred[is_f], test[1][is_f]), retain=accuracy(pred[~is_f], test[1][~is_f])
+    )
 
 
-def paraphrase_accuracy(model, tokenizer, images, fine, fine_names, classes: list[int], templates=PARAPHRASES) -> dict:
+def paraphrase_accuracy(
+    model, tokenizer, images, fine, fine_names, classes: list[int], templates=PARAPHRASES
+) -> dict:
     """Zero-shot accuracy on `classes` (and the rest) with each unseen prompt wording."""
     feats = encode_images(model, images)
     is_f = torch.isin(fine, torch.tensor(classes))
     out = {}
     for tpl in templates:
         pred = predict(feats, text_head(model, tokenizer, fine_names, (tpl,)))
-        out[tpl] = dict(forget=accuracy(pred[is_f], fine[is_f]), retain=accuracy(pred[~is_f], fine[~is_f]))
+        out[tpl] = dict(
+            forget=accuracy(pred[is_f], fine[is_f]), retain=accuracy(pred[~is_f], fine[~is_f])
+        )
     return out
 
 
@@ -60,11 +74,28 @@ def knowledge_probe(exp, unlearned, domain: str = "photo") -> pd.DataFrame:
     rows = []
     for when, model in (("before", exp.model), ("after", unlearned)):
         zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget)
-        rows.append(dict(probe="zero-shot (training prompts)", when=when, forget=zs["forget_fine"], retain=zs["retain_fine"]))
-        rows.append(dict(probe="linear probe on image features", when=when,
-                         **probe_accuracy(model, (images, fine), (test.images, test.fine), n, exp.forget_ids)))
-        for tpl, acc in paraphrase_accuracy(model, exp.tokenizer, test.images, test.fine, exp.data.fine_names,
-                                            exp.forget_ids).items():
+        rows.append(
+            dict(
+                probe="zero-shot (training prompts)",
+                when=when,
+                forget=zs["forget_fine"],
+                retain=zs["retain_fine"],
+            )
+        )
+        rows.append(
+            dict(
+                probe="linear probe on image features",
+                when=when,
+                **probe_accuracy(
+                    model, (images, fine), (test.images, test.fine), n, exp.forget_ids
+                ),
+            )
+        )
+        for tpl, acc in paraphrase_accuracy(
+            model, exp.tokenizer, test.images, test.fine, exp.data.fine_names, exp.forget_ids
+        ).items():
             rows.append(dict(probe=f"paraphrase: {tpl!r}", when=when, **acc))
     df = pd.DataFrame(rows)
-    return df.pivot(index="probe", columns="when", values=["forget", "retain"]).reindex(df.probe.unique())
+    return df.pivot(index="probe", columns="when", values=["forget", "retain"]).reindex(
+        df.probe.unique()
+    )

@@ -3,6 +3,7 @@
 Class embeddings come from open_clip's own `build_zero_shot_classifier`; image features are encoded in
 batches under `torch.no_grad` (bf16 autocast on CUDA).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,11 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "drawing": ("a drawing of a {}.", "a sketch of a {}."),
 }
 # paraphrases never used in pretraining: a probe of whether knowledge survives rewording
-PARAPHRASES: tuple[str, ...] = ("a close-up photo of a {}.", "a photo of the {}.", "a good photo of a {}.")
+PARAPHRASES: tuple[str, ...] = (
+    "a close-up photo of a {}.",
+    "a photo of the {}.",
+    "a good photo of a {}.",
+)
 
 
 def autocast(device: torch.device | str, cache: bool = True):
@@ -33,12 +38,21 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def text_head(model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]) -> torch.Tensor:
+def text_head(
+    model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]
+) -> torch.Tensor:
     """[embed_dim, n_classes] normalised class embeddings averaged over `templates`."""
     device = model_device(model)
     with autocast(device):
-        head = build_zero_shot_classifier(model, tokenizer, list(classnames), list(templates), num_classes_per_batch=None,
-                                          device=device, use_tqdm=False)
+        head = build_zero_shot_classifier(
+            model,
+            tokenizer,
+            list(classnames),
+            list(templates),
+            num_classes_per_batch=None,
+            device=device,
+            use_tqdm=False,
+        )
     return head.float()
 
 
@@ -49,7 +63,7 @@ def encode_images(model, images: torch.Tensor, batch_size: int = 512) -> torch.T
     feats = []
     with autocast(device):
         for i in range(0, len(images), batch_size):
-            feats.append(model.encode_image(images[i:i + batch_size].to(device)).float())
+            feats.append(model.encode_image(images[i : i + batch_size].to(device)).float())
     return F.normalize(torch.cat(feats), dim=-1) if feats else torch.empty(0)
 
 

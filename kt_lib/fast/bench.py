@@ -12,6 +12,7 @@ of each variant. On CPU the variants take turns step by step (other load on a sh
 alike); on CUDA they run one after another (own peak memory). `bench_scaling` reports the trainer's step
 at several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `kt_lib.fast.bench_eval`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -51,22 +52,36 @@ def _prepare(base, setup: StepSetup, variant: Variant, lr: float):
     with FlopCounterMode(display=False) as counter:
         train_step(model, opt, setup, variant)
     if variant.cuda_graph:
-        return GraphedStep(lambda: _apply(model, opt, step_loss(model, setup, variant)), opt), counter.get_total_flops()
+        return GraphedStep(
+            lambda: _apply(model, opt, step_loss(model, setup, variant)), opt
+        ), counter.get_total_flops()
     return (lambda: train_step(model, opt, setup, variant)), counter.get_total_flops()
 
 
-def _row(variant: Variant, times: list[float], flops: int, peak: float | None, batch: int, cuda: bool) -> dict:
+def _row(
+    variant: Variant, times: list[float], flops: int, peak: float | None, batch: int, cuda: bool
+) -> dict:
     med = statistics.median(times)
-    return dict(name=variant.name, autocast=variant.autocast and cuda, cached_reference=variant.cached_reference,
-                trimmed_text=variant.trimmed_text, fused_adam=variant.fused_adam,
-                compact_vocab=variant.compact_vocab, cuda_graph=variant.cuda_graph,
-                step_s=round(med, 5), step_min_s=round(min(times), 5), images_per_s=round(batch / med, 1),
-                tflop_per_step=round(flops / 1e12, 4), achieved_tflops=round(flops / med / 1e12, 4),
-                peak_memory_gb=peak)
+    return dict(
+        name=variant.name,
+        autocast=variant.autocast and cuda,
+        cached_reference=variant.cached_reference,
+        trimmed_text=variant.trimmed_text,
+        fused_adam=variant.fused_adam,
+        compact_vocab=variant.compact_vocab,
+        cuda_graph=variant.cuda_graph,
+        step_s=round(med, 5),
+        step_min_s=round(min(times), 5),
+        images_per_s=round(batch / med, 1),
+        tflop_per_step=round(flops / 1e12, 4),
+        achieved_tflops=round(flops / med / 1e12, 4),
+        peak_memory_gb=peak,
+    )
 
 
-def time_variants(base, setup: StepSetup, variants, lr: float, steps: int, warmup: int,
-                  interleave: bool = False) -> list[dict]:
+def time_variants(
+    base, setup: StepSetup, variants, lr: float, steps: int, warmup: int, interleave: bool = False
+) -> list[dict]:
     """One report row per variant, each on a fresh copy of `base`. Sequential: one variant after the other,
     with its own CUDA peak memory. Interleaved: all copies alive, one step of each variant in turn (fairer
     on a shared, noisy CPU; no per-variant peak memory)."""
@@ -101,7 +116,9 @@ def _graph_row(base, setup: StepSetup, lr: float, steps: int, warmup: int) -> di
         return time_variants(base, setup, (GRAPHED,), lr, steps, warmup)[0]
     except Exception as err:  # noqa: BLE001 (report, do not lose the measured rows)
         torch.cuda.empty_cache()
-        return dict(name=GRAPHED.name, cuda_graph=True, step_s=None, error=f"{type(err).__name__}: {err}")
+        return dict(
+            name=GRAPHED.name, cuda_graph=True, step_s=None, error=f"{type(err).__name__}: {err}"
+        )
 
 
 def _setup_for(model_name: str, batch: int, device, seed: int):
@@ -111,12 +128,25 @@ def _setup_for(model_name: str, batch: int, device, seed: int):
     t0 = time.perf_counter()
     setup = make_setup(base, tokenizer, model_name, batch, device, seed)
     sync(device)
-    return setup.reference, setup, default_lr(model_name), time.perf_counter() - t0  # one fewer model in memory
+    return (
+        setup.reference,
+        setup,
+        default_lr(model_name),
+        time.perf_counter() - t0,
+    )  # one fewer model in memory
 
 
-def bench_step(model_name: str = MODEL_NAME, batch: int = 32, device="auto", steps: int | None = None,
-               warmup: int | None = None, seed: int = 0, ablation: bool = True, interleave: bool | None = None,
-               experimental: bool = True) -> dict:
+def bench_step(
+    model_name: str = MODEL_NAME,
+    batch: int = 32,
+    device="auto",
+    steps: int | None = None,
+    warmup: int | None = None,
+    seed: int = 0,
+    ablation: bool = True,
+    interleave: bool | None = None,
+    experimental: bool = True,
+) -> dict:
     """The step benchmark report (see the module docstring); `ratio` is baseline_s / ours_s (medians).
     `ablation=False` times only the baseline and ours (the `ablation` list then has those two rows);
     `interleave` (default: on CPU only) alternates variants step by step, see `time_variants`;
@@ -130,36 +160,69 @@ def bench_step(model_name: str = MODEL_NAME, batch: int = 32, device="auto", ste
     with no_tf32():
         base, setup, lr, cache_s = _setup_for(model_name, batch, device, seed)
         interleave = not cuda if interleave is None else interleave
-        rows = time_variants(base, setup, ABLATION if ablation else (BASELINE, OURS), lr, steps, warmup, interleave)
+        rows = time_variants(
+            base, setup, ABLATION if ablation else (BASELINE, OURS), lr, steps, warmup, interleave
+        )
         b, o = rows[0], rows[-1]
         extra = [_graph_row(base, setup, lr, steps, warmup)] if experimental and cuda else []
     for r in rows + extra:
         if r["step_s"]:
             r["speedup_vs_baseline"] = round(b["step_s"] / r["step_s"], 3)
         if not cuda and r["name"] == ABLATION[1].name:
-            r["note"] = "autocast is not applied on CPU (the trainer stays fp32 there): same step as the row above"
+            r["note"] = (
+                "autocast is not applied on CPU (the trainer stays fp32 there): same step as the row above"
+            )
     graph_s = extra[0]["step_s"] if extra else None
-    return dict(benchmark="step", model=model_name, params_m=round(sum(p.numel() for p in base.parameters()) / 1e6, 1),
-                batch=batch, n_fine=len(setup.fine_tokens), n_coarse=len(setup.coarse_tokens),
-                text_context_full=setup.fine_tokens.shape[1],
-                text_context_trimmed=setup.bank.joint[0].shape[1],
-                steps=steps, warmup=warmup, interleaved=interleave, lr=lr, loss="nhl_kl", towers="both", tf32=False,
-                baseline_s=b["step_s"], ours_s=o["step_s"], ratio=round(b["step_s"] / o["step_s"], 3),
-                ratio_of_fastest_steps=round(b["step_min_s"] / o["step_min_s"], 3),
-                graph_s=graph_s, graph_ratio=round(b["step_s"] / graph_s, 3) if graph_s else None,
-                tflop_per_step=o["tflop_per_step"], baseline_tflop_per_step=b["tflop_per_step"],
-                achieved_tflops=o["achieved_tflops"], baseline_achieved_tflops=b["achieved_tflops"],
-                peak_memory_gb=o["peak_memory_gb"], baseline_peak_memory_gb=b["peak_memory_gb"],
-                flop_count_method=FLOP_METHOD, reference_cache_s=round(cache_s, 4), ablation=rows + extra,
-                **environment(device))
+    return dict(
+        benchmark="step",
+        model=model_name,
+        params_m=round(sum(p.numel() for p in base.parameters()) / 1e6, 1),
+        batch=batch,
+        n_fine=len(setup.fine_tokens),
+        n_coarse=len(setup.coarse_tokens),
+        text_context_full=setup.fine_tokens.shape[1],
+        text_context_trimmed=setup.bank.joint[0].shape[1],
+        steps=steps,
+        warmup=warmup,
+        interleaved=interleave,
+        lr=lr,
+        loss="nhl_kl",
+        towers="both",
+        tf32=False,
+        baseline_s=b["step_s"],
+        ours_s=o["step_s"],
+        ratio=round(b["step_s"] / o["step_s"], 3),
+        ratio_of_fastest_steps=round(b["step_min_s"] / o["step_min_s"], 3),
+        graph_s=graph_s,
+        graph_ratio=round(b["step_s"] / graph_s, 3) if graph_s else None,
+        tflop_per_step=o["tflop_per_step"],
+        baseline_tflop_per_step=b["tflop_per_step"],
+        achieved_tflops=o["achieved_tflops"],
+        baseline_achieved_tflops=b["achieved_tflops"],
+        peak_memory_gb=o["peak_memory_gb"],
+        baseline_peak_memory_gb=b["peak_memory_gb"],
+        flop_count_method=FLOP_METHOD,
+        reference_cache_s=round(cache_s, 4),
+        ablation=rows + extra,
+        **environment(device),
+    )
 
 
-def bench_scaling(model_name: str = MODEL_NAME, batches=(32, 64, 128), device="auto", steps: int | None = None,
-                  warmup: int | None = None, seed: int = 0) -> dict:
+def bench_scaling(
+    model_name: str = MODEL_NAME,
+    batches=(32, 64, 128),
+    device="auto",
+    steps: int | None = None,
+    warmup: int | None = None,
+    seed: int = 0,
+) -> dict:
     """The trainer's step (`OURS`) alone at each batch size: s/step, images/s, TFLOP/s, peak memory."""
     device = get_device(device)
     cuda = device.type == "cuda"
-    steps, warmup = steps or (10 if cuda else 3), warmup if warmup is not None else (3 if cuda else 1)
+    steps, warmup = (
+        steps or (10 if cuda else 3),
+        warmup if warmup is not None else (3 if cuda else 1),
+    )
     if not batches or min(batches) < 1:
         raise ValueError(f"batch sizes must be positive, got {batches}")
     rows = []
@@ -169,12 +232,25 @@ def bench_scaling(model_name: str = MODEL_NAME, batches=(32, 64, 128), device="a
         del base, setup
         if cuda:
             torch.cuda.empty_cache()
-    return dict(benchmark="scaling", model=model_name, variant=OURS.name, steps=steps, warmup=warmup, rows=rows,
-                **environment(device))
+    return dict(
+        benchmark="scaling",
+        model=model_name,
+        variant=OURS.name,
+        steps=steps,
+        warmup=warmup,
+        rows=rows,
+        **environment(device),
+    )
 
 
-def profile_step(model_name: str = MODEL_NAME, batch: int = 32, device="auto", steps: int = 5, seed: int = 0,
-                 row_limit: int = 30) -> str:
+def profile_step(
+    model_name: str = MODEL_NAME,
+    batch: int = 32,
+    device="auto",
+    steps: int = 5,
+    seed: int = 0,
+    row_limit: int = 30,
+) -> str:
     """torch.profiler's table of the trainer's step (`OURS`, after 2 warm-up steps), heaviest ops first."""
     from torch.profiler import ProfilerActivity, profile
 
@@ -188,6 +264,8 @@ def profile_step(model_name: str = MODEL_NAME, batch: int = 32, device="auto", s
         timed(step, device, steps)
     sort = "self_cuda_time_total" if cuda else "self_cpu_time_total"
     env = environment(device)
-    return (f"# profile of {steps} steps of '{OURS.name}', {model_name}, batch {batch}, on {env['device_name']} "
-            f"({env['device']}), torch {env['torch']}, open_clip {env['open_clip']}, {env['date']}\n"
-            + prof.key_averages().table(sort_by=sort, row_limit=row_limit))
+    return (
+        f"# profile of {steps} steps of '{OURS.name}', {model_name}, batch {batch}, on {env['device_name']} "
+        f"({env['device']}), torch {env['torch']}, open_clip {env['open_clip']}, {env['date']}\n"
+        + prof.key_averages().table(sort_by=sort, row_limit=row_limit)
+    )

@@ -4,6 +4,7 @@
 preprocess, encode), pure encode of preprocessed tensors already on the device, and the tensor-cache path
 (`kt_lib.knowledge.datasets.cached_tensors` hit, then encode). The paths take turns, so other load hits them alike.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -15,11 +16,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from kt_lib.fast.step_variants import build_model, image_size
-from kt_lib.models import get_device
-from kt_lib.fast.timing import timed, environment
-from kt_lib.world.model import MODEL_NAME
 from kt_lib.eval.zeroshot import encode_images
+from kt_lib.fast.step_variants import build_model, image_size
+from kt_lib.fast.timing import environment, timed
+from kt_lib.models import get_device
+from kt_lib.world.model import MODEL_NAME
 
 
 class JpegFolder(torch.utils.data.Dataset):
@@ -55,8 +56,16 @@ def eval_transform(model):
     return image_transform_v2(PreprocessCfg(**cfg), is_train=False)
 
 
-def bench_eval(model_name: str = MODEL_NAME, n_images: int | None = None, device="auto", batch: int = 256,
-               jpeg_size: int | None = None, repeats: int = 3, workers: int = 0, seed: int = 0) -> dict:
+def bench_eval(
+    model_name: str = MODEL_NAME,
+    n_images: int | None = None,
+    device="auto",
+    batch: int = 256,
+    jpeg_size: int | None = None,
+    repeats: int = 3,
+    workers: int = 0,
+    seed: int = 0,
+) -> dict:
     """Images/s of zero-shot encoding: end to end from JPEG, pure encode, and the tensor-cache path."""
     device = get_device(device)
     n_images = n_images or (2048 if device.type == "cuda" else 256)
@@ -70,14 +79,23 @@ def bench_eval(model_name: str = MODEL_NAME, n_images: int | None = None, device
 
     with tempfile.TemporaryDirectory(prefix="kt-bench-eval-") as tmp:
         files = write_jpegs(Path(tmp) / "jpegs", n_images, jpeg_size, seed)
-        loader = torch.utils.data.DataLoader(JpegFolder(files, preprocess), batch_size=batch, num_workers=workers)
-        from_cache = lambda: cached_tensors(JpegFolder(files), "bench-jpegs", preprocess, cache_dir=tmp)  # noqa: E731
+        loader = torch.utils.data.DataLoader(
+            JpegFolder(files, preprocess), batch_size=batch, num_workers=workers
+        )
+
+        def from_cache():
+            return cached_tensors(JpegFolder(files), "bench-jpegs", preprocess, cache_dir=tmp)
+
         t0 = time.perf_counter()
-        on_device = from_cache()["images"].to(device)  # builds the cache (decode + preprocess + save)
+        on_device = from_cache()["images"].to(
+            device
+        )  # builds the cache (decode + preprocess + save)
         build_s = time.perf_counter() - t0
-        paths = dict(end_to_end=lambda: torch.cat([encode_images(model, x, batch) for x, _ in loader]),
-                     encode=lambda: encode_images(model, on_device, batch),
-                     cache=lambda: encode_images(model, from_cache()["images"], batch))
+        paths = dict(
+            end_to_end=lambda: torch.cat([encode_images(model, x, batch) for x, _ in loader]),
+            encode=lambda: encode_images(model, on_device, batch),
+            cache=lambda: encode_images(model, from_cache()["images"], batch),
+        )
         paths["encode"]()  # warm-up (kernels, allocator)
         times, feats = {k: [] for k in paths}, {}
         for _ in range(repeats):  # the paths take turns, so that other load hits them alike
@@ -87,10 +105,22 @@ def bench_eval(model_name: str = MODEL_NAME, n_images: int | None = None, device
                 feats[k] = out.float().cpu()
     ips = {k: round(n_images / statistics.median(t), 1) for k, t in times.items()}
     diff = max(float((feats[k] - feats["encode"]).abs().max()) for k in ("end_to_end", "cache"))
-    return dict(benchmark="eval", model=model_name, n_images=n_images, batch=batch, jpeg_size=jpeg_size,
-                input_size=size, repeats=repeats, workers=workers,
-                end_to_end_images_per_s=ips["end_to_end"], encode_images_per_s=ips["encode"],
-                cache_images_per_s=ips["cache"], ratio_cache_over_encode=round(ips["cache"] / ips["encode"], 3),
-                ratio_end_to_end_over_encode=round(ips["end_to_end"] / ips["encode"], 3),
-                cache_build_s=round(build_s, 3), max_abs_feature_diff=diff,
-                autocast="bf16" if device.type == "cuda" else "none (fp32)", **environment(device))
+    return dict(
+        benchmark="eval",
+        model=model_name,
+        n_images=n_images,
+        batch=batch,
+        jpeg_size=jpeg_size,
+        input_size=size,
+        repeats=repeats,
+        workers=workers,
+        end_to_end_images_per_s=ips["end_to_end"],
+        encode_images_per_s=ips["encode"],
+        cache_images_per_s=ips["cache"],
+        ratio_cache_over_encode=round(ips["cache"] / ips["encode"], 3),
+        ratio_end_to_end_over_encode=round(ips["end_to_end"] / ips["encode"], 3),
+        cache_build_s=round(build_s, 3),
+        max_abs_feature_diff=diff,
+        autocast="bf16" if device.type == "cuda" else "none (fp32)",
+        **environment(device),
+    )

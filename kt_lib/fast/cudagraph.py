@@ -14,9 +14,10 @@ torch.cuda docs):
 Status: experimental. `kt bench step` times it on CUDA as an extra row next to the trainer's step, and
 `tests/test_gpu.py` checks it against the eager step; the trainer itself does not use it yet.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -30,13 +31,19 @@ class GraphedStep:
     nothing.
     """
 
-    def __init__(self, forward_backward_step: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer,
-                 warmup: int = 3):
+    def __init__(
+        self,
+        forward_backward_step: Callable[[], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        warmup: int = 3,
+    ):
         if not torch.cuda.is_available():
             raise RuntimeError("CUDA graphs need a CUDA device; on CPU call the eager step instead")
         if not all(g.get("capturable", False) for g in optimizer.param_groups):
-            raise ValueError("build the optimizer with capturable=True, e.g. torch.optim.Adam(..., "
-                             "fused=True, capturable=True)")
+            raise ValueError(
+                "build the optimizer with capturable=True, e.g. torch.optim.Adam(..., "
+                "fused=True, capturable=True)"
+            )
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):

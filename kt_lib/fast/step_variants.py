@@ -1,6 +1,7 @@
 """The step variants that `kt bench step` times: one model, one batch, one NHL+KL step built with or
 without each of the trainer's techniques (autocast, cached reference, trimmed text, fused Adam, compact
 vocabulary, whole-step CUDA graph). `kt_lib.fast.bench` times them."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,6 +34,7 @@ TEMPLATE = TEMPLATES["photo"][0]
 @dataclass(frozen=True)
 class Variant:
     """One way to run the step. Autocast applies on CUDA only (the trainer's rule: CPU stays fp32)."""
+
     name: str
     autocast: bool = False
     cached_reference: bool = False
@@ -51,20 +53,23 @@ ABLATION = (
     Variant("+compact vocabulary (= ours, the trainer's step)", True, True, True, True, True),
 )
 BASELINE, OURS = ABLATION[0], ABLATION[-1]
-GRAPHED = Variant("+whole-step CUDA graph (experimental, not in the trainer)", True, True, True, True, True, True)
+GRAPHED = Variant(
+    "+whole-step CUDA graph (experimental, not in the trainer)", True, True, True, True, True, True
+)
 
 
 @dataclass
 class StepSetup:
     """Everything a step needs besides the trained model: one batch, prompts, the frozen reference."""
+
     images: torch.Tensor
     fine_labels: torch.Tensor
     coarse_labels: torch.Tensor
-    fine_tokens: torch.Tensor      # full context (what model.encode_text gets)
+    fine_tokens: torch.Tensor  # full context (what model.encode_text gets)
     coarse_tokens: torch.Tensor
-    bank: PromptBank               # the trainer's trimmed prompts (one template)
-    reference: torch.nn.Module     # frozen copy of the original model
-    ref_fine: torch.Tensor         # reference logits cached once by the trainer's reference_logits
+    bank: PromptBank  # the trainer's trimmed prompts (one template)
+    reference: torch.nn.Module  # frozen copy of the original model
+    ref_fine: torch.Tensor  # reference logits cached once by the trainer's reference_logits
     ref_coarse: torch.Tensor
     loss_cfg: LossConfig
 
@@ -75,7 +80,9 @@ def build_model(name: str, seed: int = 0):
         return create_world_model(seed=seed)
     if name not in open_clip.list_models():
         close = difflib.get_close_matches(name, open_clip.list_models(), n=4, cutoff=0.5)
-        raise ValueError(f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        raise ValueError(
+            f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = open_clip.create_model(name, pretrained=None)
@@ -89,7 +96,22 @@ def class_names(model_name: str, n_fine: int = 98, n_coarse: int = 14, seed: int
         tax = WorldTaxonomy()
         return tax.fine, tax.coarse, tax.fine_to_coarse
     rng = np.random.default_rng(seed)
-    syl = ["ka", "lo", "mi", "ter", "van", "dor", "shi", "pel", "ru", "zen", "bra", "quo", "fel", "nix"]
+    syl = [
+        "ka",
+        "lo",
+        "mi",
+        "ter",
+        "van",
+        "dor",
+        "shi",
+        "pel",
+        "ru",
+        "zen",
+        "bra",
+        "quo",
+        "fel",
+        "nix",
+    ]
     word = lambda: "".join(rng.choice(syl, size=rng.integers(2, 4)))  # noqa: E731
     fine = [" ".join(word() for _ in range(rng.integers(1, 3))) for _ in range(n_fine)]
     return fine, [word() for _ in range(n_coarse)], [i % n_coarse for i in range(n_fine)]
@@ -113,16 +135,26 @@ def make_setup(model, tokenizer, model_name: str, batch: int, device, seed: int 
     reference = copy.deepcopy(model).to(device).eval().requires_grad_(False)
     bank = PromptBank(tokenizer, fine, coarse, (TEMPLATE,), device)
     ref_fine, ref_coarse = reference_logits(reference, images, bank)
-    return StepSetup(images, yf.to(device), torch.tensor(f2c)[yf].to(device),
-                     tokenizer([TEMPLATE.format(c) for c in fine]).to(device),
-                     tokenizer([TEMPLATE.format(c) for c in coarse]).to(device),
-                     bank, reference, ref_fine[0], ref_coarse[0], LossConfig())
+    return StepSetup(
+        images,
+        yf.to(device),
+        torch.tensor(f2c)[yf].to(device),
+        tokenizer([TEMPLATE.format(c) for c in fine]).to(device),
+        tokenizer([TEMPLATE.format(c) for c in coarse]).to(device),
+        bank,
+        reference,
+        ref_fine[0],
+        ref_coarse[0],
+        LossConfig(),
+    )
 
 
 def full_context_features(model, setup: StepSetup):
     """Normalised fine/coarse prompt features over the full context (`model.encode_text`)."""
-    return (F.normalize(model.encode_text(setup.fine_tokens), dim=-1),
-            F.normalize(model.encode_text(setup.coarse_tokens), dim=-1))
+    return (
+        F.normalize(model.encode_text(setup.fine_tokens), dim=-1),
+        F.normalize(model.encode_text(setup.coarse_tokens), dim=-1),
+    )
 
 
 @torch.no_grad()
@@ -136,11 +168,25 @@ def step_loss(model, setup: StepSetup, variant: Variant) -> torch.Tensor:
     """The NHL+KL loss of one step of `variant` (both towers; no optimizer step). Like the trainer, the eager
     variants read the loss parts back as floats (one host sync); the graphed one must not sync."""
     device = setup.images.device
-    with autocast(device, cache=not variant.cuda_graph) if variant.autocast else contextlib.nullcontext():
-        tf, tc = setup.bank.features(model, 0) if variant.trimmed_text else full_context_features(model, setup)
+    with (
+        autocast(device, cache=not variant.cuda_graph)
+        if variant.autocast
+        else contextlib.nullcontext()
+    ):
+        tf, tc = (
+            setup.bank.features(model, 0)
+            if variant.trimmed_text
+            else full_context_features(model, setup)
+        )
         fine, coarse = _logits(model, setup.images, tf, tc)
-        rf, rc = (setup.ref_fine, setup.ref_coarse) if variant.cached_reference else fresh_reference_logits(setup)
-    inputs = LossInputs(fine.float(), coarse.float(), setup.fine_labels, setup.coarse_labels, rf.float(), rc.float())
+        rf, rc = (
+            (setup.ref_fine, setup.ref_coarse)
+            if variant.cached_reference
+            else fresh_reference_logits(setup)
+        )
+    inputs = LossInputs(
+        fine.float(), coarse.float(), setup.fine_labels, setup.coarse_labels, rf.float(), rc.float()
+    )
     if variant.cuda_graph:
         return sum(loss_terms("nhl_kl", inputs, setup.loss_cfg).values())
     return compute_loss("nhl_kl", inputs, setup.loss_cfg)[0]
@@ -155,8 +201,11 @@ def make_optimizer(model, variant: Variant, lr: float, setup: StepSetup | None =
         params = [p for p in model.parameters() if p.requires_grad]
     if variant.cuda_graph:
         return torch.optim.Adam(params, lr=lr, fused=True, capturable=True)
-    return _optimizer(params, lr, setup.images.device if setup else None) if variant.fused_adam \
+    return (
+        _optimizer(params, lr, setup.images.device if setup else None)
+        if variant.fused_adam
         else torch.optim.Adam(params, lr=lr)
+    )
 
 
 def _apply(model, opt, loss: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Timing helpers shared by the benchmarks: wall-clock timing with device syncs, TF32 control, environment."""
+
 from __future__ import annotations
 
 import contextlib
@@ -43,7 +44,11 @@ def timed(fn, device: torch.device, repeats: int, warmup: int = 0):
 
 def _cpu_name() -> str:
     try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        return next(
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         return platform.processor() or platform.machine()
 
@@ -51,7 +56,13 @@ def _cpu_name() -> str:
 def environment(device: torch.device) -> dict:
     """Device, versions, thread count and UTC date for a report."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
-    return dict(device=device.type, device_name=name, torch=torch.__version__, open_clip=open_clip.__version__,
-                python=platform.python_version(), cpu_threads=torch.get_num_threads(),
-                load_average_1m=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    return dict(
+        device=device.type,
+        device_name=name,
+        torch=torch.__version__,
+        open_clip=open_clip.__version__,
+        python=platform.python_version(),
+        cpu_threads=torch.get_num_threads(),
+        load_average_1m=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )

@@ -4,6 +4,7 @@ CLIP's BPE vocabulary has 49,408 rows; a run's prompts use a few hundred. :class
 drop-in `token_embedding` holding just those rows, which is exact (unused rows get zero gradient, which
 Adam leaves unchanged) and skips the dead rows in the backward pass and the optimiser.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,14 +28,18 @@ class CompactTokenEmbedding(torch.nn.Module):
         known[used_ids] = True
         self.register_buffer("known", known, persistent=False)
         self.register_buffer("used_ids", used_ids, persistent=False)
-        self.register_buffer("frozen", full.weight.detach(), persistent=False)  # rows outside used_ids
+        self.register_buffer(
+            "frozen", full.weight.detach(), persistent=False
+        )  # rows outside used_ids
         self.weight = torch.nn.Parameter(full.weight.detach()[used_ids].clone())
         self.num_embeddings = full.num_embeddings
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         # No data-dependent branch: a host sync per forward would stall the GPU and break CUDA graphs.
         trained = torch.nn.functional.embedding(self.lookup[ids], self.weight)
-        return torch.where(self.known[ids].unsqueeze(-1), trained, self.frozen[ids].to(trained.dtype))
+        return torch.where(
+            self.known[ids].unsqueeze(-1), trained, self.frozen[ids].to(trained.dtype)
+        )
 
     @torch.no_grad()
     def merge_into(self, full: torch.nn.Embedding) -> torch.nn.Embedding:

@@ -1,12 +1,13 @@
 """Public datasets relabelled through a taxonomy (Oxford-IIIT Pet, the zero-shot sets) and the tensor cache
 that every real-data source reads through."""
+
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.data import Dataset
@@ -26,14 +27,22 @@ LAYOUT = """expected one of (details and licences: data/README.md):
 class TaxonomyDataset(Dataset, _TaxonomyAPI):
     """Wrap a ``(image, label)`` dataset whose ``class_names`` are taxonomy concepts -> ``(img, fine, coarse)``."""
 
-    def __init__(self, base: Dataset, class_names: list[str] | dict[int, str], taxonomy: Taxonomy | str):
+    def __init__(
+        self, base: Dataset, class_names: list[str] | dict[int, str], taxonomy: Taxonomy | str
+    ):
         self.base = base
         self._set_taxonomy(taxonomy)
         names = class_names if isinstance(class_names, dict) else dict(enumerate(class_names))
-        unknown = [n for n in names.values() if n not in self.taxonomy or not self.taxonomy.lookup(n).is_leaf]
+        unknown = [
+            n
+            for n in names.values()
+            if n not in self.taxonomy or not self.taxonomy.lookup(n).is_leaf
+        ]
         if unknown:
             raise ValueError(f"classes {unknown} are not leaves of taxonomy {self.taxonomy.name!r}")
-        self.label_map = {y: self.fine_names.index(self.taxonomy.lookup(n).name) for y, n in names.items()}
+        self.label_map = {
+            y: self.fine_names.index(self.taxonomy.lookup(n).name) for y, n in names.items()
+        }
 
     def __len__(self) -> int:
         return len(self.base)
@@ -47,60 +56,89 @@ def _compose(transform: Callable | None) -> Callable:
     return T.Compose([ToRGB(), transform or T.ToTensor()])
 
 
-def oxford_pet(root: str | os.PathLike, split: str = "trainval", transform: Callable | None = None,
-               download: bool = False, taxonomy: Taxonomy | str = "oxford_pet") -> TaxonomyDataset:
+def oxford_pet(
+    root: str | os.PathLike,
+    split: str = "trainval",
+    transform: Callable | None = None,
+    download: bool = False,
+    taxonomy: Taxonomy | str = "oxford_pet",
+) -> TaxonomyDataset:
     """Oxford-IIIT Pet (torchvision) relabelled through ``oxford_pet.json``."""
     from torchvision.datasets import OxfordIIITPet
 
     try:
-        base = OxfordIIITPet(root, split=split, target_types="category", transform=_compose(transform),
-                             download=download)
+        base = OxfordIIITPet(
+            root,
+            split=split,
+            target_types="category",
+            transform=_compose(transform),
+            download=download,
+        )
     except RuntimeError as exc:
-        raise FileNotFoundError(f"Oxford-IIIT Pet not found under {root}/oxford-iiit-pet/{{images,annotations}}; "
-                                "pass download=True (about 800 MB) or see data/README.md") from exc
+        raise FileNotFoundError(
+            f"Oxford-IIIT Pet not found under {root}/oxford-iiit-pet/{{images,annotations}}; "
+            "pass download=True (about 800 MB) or see data/README.md"
+        ) from exc
     # torchvision lists only the classes present in the split file, so index names by raw label instead
-    names = {y: " ".join(w.title() for w in Path(p).stem.rsplit("_", 1)[0].split("_"))
-             for p, y in zip(getattr(base, "_images", []), getattr(base, "_labels", []))} or base.classes
+    names = {
+        y: " ".join(w.title() for w in Path(p).stem.rsplit("_", 1)[0].split("_"))
+        for p, y in zip(getattr(base, "_images", []), getattr(base, "_labels", []))
+    } or base.classes
     return TaxonomyDataset(base, names, taxonomy)
 
 
 ZERO_SHOT = ("stanford_cars", "food101", "flowers102", "caltech101", "cifar100")
 
 
-def zero_shot_dataset(name: str, root: str | os.PathLike, split: str = "test", transform: Callable | None = None,
-                      download: bool = False) -> tuple[Dataset, list[str]]:
+def zero_shot_dataset(
+    name: str,
+    root: str | os.PathLike,
+    split: str = "test",
+    transform: Callable | None = None,
+    download: bool = False,
+) -> tuple[Dataset, list[str]]:
     """``(dataset of (RGB image, label), class_names)`` for one of ``ZERO_SHOT``; ``download`` is explicit."""
     from torchvision import datasets as D
 
     if name not in ZERO_SHOT:
         raise ValueError(f"unknown zero-shot dataset {name!r}; use one of {', '.join(ZERO_SHOT)}")
     if name == "stanford_cars" and download:
-        raise ValueError("StanfordCars cannot be downloaded any more (torchvision: 'The original URL is broken');"
-                         " fetch it manually, e.g. the Kaggle mirror (pytorch/vision#7545), into "
-                         f"{root}/stanford_cars/ as described in data/README.md")
+        raise ValueError(
+            "StanfordCars cannot be downloaded any more (torchvision: 'The original URL is broken');"
+            " fetch it manually, e.g. the Kaggle mirror (pytorch/vision#7545), into "
+            f"{root}/stanford_cars/ as described in data/README.md"
+        )
     if name in ("stanford_cars", "flowers102", "caltech101"):
         try:
             import scipy.io  # noqa: F401
         except ImportError as exc:
             raise ImportError(f"{name} needs scipy: pip install scipy") from exc
     tf, kw = _compose(transform), dict(download=download)
-    make = {"stanford_cars": lambda: D.StanfordCars(root, split=split, transform=tf, download=False),
-            "food101": lambda: D.Food101(root, split=split, transform=tf, **kw),
-            "flowers102": lambda: D.Flowers102(root, split=split, transform=tf, **kw),
-            # Caltech101 has no official split (the whole set is returned); its names live in `categories`
-            "caltech101": lambda: D.Caltech101(root, target_type="category", transform=tf, **kw),
-            "cifar100": lambda: D.CIFAR100(root, train=split == "train", transform=tf, **kw)}
+    make = {
+        "stanford_cars": lambda: D.StanfordCars(root, split=split, transform=tf, download=False),
+        "food101": lambda: D.Food101(root, split=split, transform=tf, **kw),
+        "flowers102": lambda: D.Flowers102(root, split=split, transform=tf, **kw),
+        # Caltech101 has no official split (the whole set is returned); its names live in `categories`
+        "caltech101": lambda: D.Caltech101(root, target_type="category", transform=tf, **kw),
+        "cifar100": lambda: D.CIFAR100(root, train=split == "train", transform=tf, **kw),
+    }
     try:
         ds = make[name]()
     except RuntimeError as exc:
-        raise FileNotFoundError(f"{name} not found under {root} ({exc}); see data/README.md for the layout, "
-                                "or pass download=True where the dataset supports it") from exc
+        raise FileNotFoundError(
+            f"{name} not found under {root} ({exc}); see data/README.md for the layout, "
+            "or pass download=True where the dataset supports it"
+        ) from exc
     names = ds.categories if name == "caltech101" else ds.classes
     return ds, [c.replace("_", " ") for c in names]
 
 
-def cached_tensors(dataset: Dataset, name: str, preprocess: Callable | None = None,
-                   cache_dir: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
+def cached_tensors(
+    dataset: Dataset,
+    name: str,
+    preprocess: Callable | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict[str, torch.Tensor]:
     """``{"images": [N, ...], "labels": [N, k]}`` cached atomically as ``<name>-<hash>.pt``.
 
     The key is (``name``, ``repr(preprocess)``, ``len(dataset)``): make ``name`` say dataset and split, give

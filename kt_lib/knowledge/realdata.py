@@ -5,6 +5,7 @@ Datasets yield ``(image_tensor, fine_label, coarse_label)`` and have ``fine_name
 deterministic train/test lists whose unreadable images are counted and skipped once, at build time.
 Nothing here downloads unless called with ``download=True``.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import os
 import random
 import re
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from PIL import Image
 from torch.utils.data import Dataset
@@ -67,16 +68,26 @@ def class_folders(root: str | os.PathLike, taxonomy: Taxonomy | str) -> dict[str
         else:
             unknown.append(d.name)
     if unknown:
-        raise ValueError(f"{len(unknown)} folder names under {base} are not leaves of taxonomy {tax.name!r}: "
-                         f"{unknown[:20]}; rename them to concept names/aliases or wnids, or use another taxonomy")
+        raise ValueError(
+            f"{len(unknown)} folder names under {base} are not leaves of taxonomy {tax.name!r}: "
+            f"{unknown[:20]}; rename them to concept names/aliases or wnids, or use another taxonomy"
+        )
     if not found:
-        raise FileNotFoundError(f"none of the {len(dirs)} folders under {base} is a class of taxonomy "
-                                f"{tax.name!r} (its wnids look like {list(by_wnid)[:3]}); {LAYOUT}")
+        raise FileNotFoundError(
+            f"none of the {len(dirs)} folders under {base} is a class of taxonomy "
+            f"{tax.name!r} (its wnids look like {list(by_wnid)[:3]}); {LAYOUT}"
+        )
     return found
 
 
-def build_manifest(root: str | os.PathLike, taxonomy: Taxonomy | str, train_per_class: int = 200,
-                   test_per_class: int = 50, seed: int = 0, verbose: bool = True) -> Manifest:
+def build_manifest(
+    root: str | os.PathLike,
+    taxonomy: Taxonomy | str,
+    train_per_class: int = 200,
+    test_per_class: int = 50,
+    seed: int = 0,
+    verbose: bool = True,
+) -> Manifest:
     """Deterministic per-class split of verified images; ``name`` is the leaf, ``fine`` its label index.
 
     Per class, the images are shuffled with ``seed``; the first ``test_per_class`` readable ones are the test
@@ -91,7 +102,9 @@ def build_manifest(root: str | os.PathLike, taxonomy: Taxonomy | str, train_per_
     out, skipped, short, folders = Manifest(), [], {}, class_folders(root, tax)
     missing = [n for n in fine if n not in folders]
     for name, folder in sorted(folders.items(), key=lambda kv: fine.index(kv[0])):
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+        files = sorted(
+            p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
+        )
         random.Random(f"{seed}:{name}").shuffle(files)
         want, good = train_per_class + test_per_class, []
         for p in files:
@@ -102,16 +115,34 @@ def build_manifest(root: str | os.PathLike, taxonomy: Taxonomy | str, train_per_
         short.update({name: len(good)} if len(good) < want else {})
         i = fine.index(name)
         for j, p in enumerate(good):
-            out.append(dict(path=str(p.resolve()), fine=i, coarse=f2c[i], split="test" if j < n_test else "train",
-                            name=name))
+            out.append(
+                dict(
+                    path=str(p.resolve()),
+                    fine=i,
+                    coarse=f2c[i],
+                    split="test" if j < n_test else "train",
+                    name=name,
+                )
+            )
     out.skipped = [str(p) for p in skipped]
-    out.stats = dict(classes=len(folders), images=len(out), skipped=len(skipped), short_classes=short,
-                     missing_classes=missing)
+    out.stats = dict(
+        classes=len(folders),
+        images=len(out),
+        skipped=len(skipped),
+        short_classes=short,
+        missing_classes=missing,
+    )
     if verbose and (skipped or short or missing):
-        warnings.warn(f"build_manifest({root}): skipped {len(skipped)} unreadable/empty images"
-                      + (f"; {len(short)} classes have fewer than {want} images: {short}" if short else "")
-                      + (f"; {len(missing)} taxonomy classes have no folder: {missing[:10]}" if missing else ""),
-                      stacklevel=2)
+        warnings.warn(
+            f"build_manifest({root}): skipped {len(skipped)} unreadable/empty images"
+            + (f"; {len(short)} classes have fewer than {want} images: {short}" if short else "")
+            + (
+                f"; {len(missing)} taxonomy classes have no folder: {missing[:10]}"
+                if missing
+                else ""
+            ),
+            stacklevel=2,
+        )
     return out
 
 
@@ -120,19 +151,28 @@ def save_manifest(manifest: Iterable[dict], path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in manifest), encoding="utf-8")
+    tmp.write_text(
+        "".join(json.dumps(r, sort_keys=True) + "\n" for r in manifest), encoding="utf-8"
+    )
     os.replace(tmp, path)
     return path
 
 
 def load_manifest(path: str | os.PathLike) -> list[dict]:
     if not Path(path).is_file():
-        raise FileNotFoundError(f"no manifest {path}; create one with build_manifest() + save_manifest()")
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        raise FileNotFoundError(
+            f"no manifest {path}; create one with build_manifest() + save_manifest()"
+        )
+    return [
+        json.loads(line)
+        for line in Path(path).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
-def proxy_subset(manifest: Iterable[dict], concepts: Iterable[str], samples_per_class: int,
-                 seed: int = 0) -> list[dict]:
+def proxy_subset(
+    manifest: Iterable[dict], concepts: Iterable[str], samples_per_class: int, seed: int = 0
+) -> list[dict]:
     """Up to ``samples_per_class`` train entries of each named leaf (deterministic), in concept order."""
     train = [r for r in manifest if r["split"] == "train"]
     by_name: dict[str, list[dict]] = {}
@@ -141,11 +181,15 @@ def proxy_subset(manifest: Iterable[dict], concepts: Iterable[str], samples_per_
     concepts = list(concepts)
     missing = [c for c in concepts if normalize(c) not in by_name]
     if missing:
-        raise KeyError(f"no train images for {missing}; present classes: {sorted({r['name'] for r in train})[:10]}...")
+        raise KeyError(
+            f"no train images for {missing}; present classes: {sorted({r['name'] for r in train})[:10]}..."
+        )
     out = []
     for c in dict.fromkeys(concepts):
         rows = sorted(by_name[normalize(c)], key=lambda r: r["path"])
-        out += random.Random(f"{seed}:proxy:{normalize(c)}").sample(rows, min(samples_per_class, len(rows)))
+        out += random.Random(f"{seed}:proxy:{normalize(c)}").sample(
+            rows, min(samples_per_class, len(rows))
+        )
     return out
 
 
@@ -169,15 +213,30 @@ class _TaxonomyAPI:
 class ManifestDataset(Dataset, _TaxonomyAPI):
     """Images of one split of a manifest: ``(image_tensor, fine, coarse)``."""
 
-    def __init__(self, manifest: list[dict] | str | os.PathLike, taxonomy: Taxonomy | str,
-                 transform: Callable | None = None, split: str | None = "train"):
-        rows = load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+    def __init__(
+        self,
+        manifest: list[dict] | str | os.PathLike,
+        taxonomy: Taxonomy | str,
+        transform: Callable | None = None,
+        split: str | None = "train",
+    ):
+        rows = (
+            load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
+        )
         self._set_taxonomy(taxonomy)
-        bad = sorted({r["name"] for r in rows if r["fine"] >= len(self.fine_names)
-                      or normalize(self.fine_names[r["fine"]]) != normalize(r["name"])})
+        bad = sorted(
+            {
+                r["name"]
+                for r in rows
+                if r["fine"] >= len(self.fine_names)
+                or normalize(self.fine_names[r["fine"]]) != normalize(r["name"])
+            }
+        )
         if bad:
-            raise ValueError(f"manifest labels {bad[:10]} do not match taxonomy {self.taxonomy.name!r}; "
-                             "rebuild the manifest with this taxonomy")
+            raise ValueError(
+                f"manifest labels {bad[:10]} do not match taxonomy {self.taxonomy.name!r}; "
+                "rebuild the manifest with this taxonomy"
+            )
         self.rows = [r for r in rows if split is None or r["split"] == split]
         self.transform = transform or T.ToTensor()
         self.failures: list[str] = []
@@ -195,5 +254,8 @@ class ManifestDataset(Dataset, _TaxonomyAPI):
             except OSError:
                 if r["path"] not in self.failures:
                     self.failures.append(r["path"])
-                    warnings.warn(f"unreadable image {r['path']} (changed since the manifest was built?)")
+                    warnings.warn(
+                        f"unreadable image {r['path']} (changed since the manifest was built?)",
+                        stacklevel=2,
+                    )
         raise RuntimeError("no image of this dataset can be read; rebuild the manifest")

@@ -4,6 +4,7 @@ A `DataSource` bundles what a knowledge request needs, independent of where the 
 names (fine leaves and their coarse parents), the proxy pool an unlearner may draw exemplars from, the test
 sets for evaluation, and the taxonomy that compiles requests. Notebooks switch with a parameter.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from kt_lib.eval.evaluator import EvalSet, Evaluator
-from kt_lib.knowledge.taxonomy import Taxonomy
 from kt_lib.eval.zeroshot import TEMPLATES
+from kt_lib.knowledge.taxonomy import Taxonomy
 
 
 @dataclass
@@ -22,7 +23,9 @@ class DataSource:
     taxonomy: Taxonomy
     fine_names: list[str]
     coarse_names: list[str]
-    proxy_pool: TensorDataset      # (images, fine, coarse) of every class; exemplars are drawn from here
+    proxy_pool: (
+        TensorDataset  # (images, fine, coarse) of every class; exemplars are drawn from here
+    )
     evaluator: Evaluator
 
     def compile_forget(self, names) -> list[str]:
@@ -32,20 +35,28 @@ class DataSource:
         return self.taxonomy.request(names).forget
 
 
-def world_source(world=None, eval_per_class: int | None = None, domain: str = "photo") -> DataSource:
+def world_source(
+    world=None, eval_per_class: int | None = None, domain: str = "photo"
+) -> DataSource:
     """The embedded world: proxy pool = the world's proxy images; test = photo (in domain) and drawing (OOD)."""
-    from kt_lib.world.data import WorldDataset
     from kt_lib.world.config import WorldConfig, WorldTaxonomy
+    from kt_lib.world.data import WorldDataset
 
     world, tax = world or WorldConfig(), WorldTaxonomy()
     pool = WorldDataset("proxy", domain, world)
-    return DataSource("dogworld", Taxonomy.from_world(), tax.fine, tax.coarse,
-                      TensorDataset(pool.images, pool.fine, pool.coarse),
-                      Evaluator.from_world(world, per_class=eval_per_class))
+    return DataSource(
+        "dogworld",
+        Taxonomy.from_world(),
+        tax.fine,
+        tax.coarse,
+        TensorDataset(pool.images, pool.fine, pool.coarse),
+        Evaluator.from_world(world, per_class=eval_per_class),
+    )
 
 
-def manifest_source(manifest, taxonomy: Taxonomy | str, preprocess, name: str = "real",
-                    ood: dict | None = None) -> DataSource:
+def manifest_source(
+    manifest, taxonomy: Taxonomy | str, preprocess, name: str = "real", ood: dict | None = None
+) -> DataSource:
     """A real dataset from a manifest (`kt_lib.knowledge.realdata.build_manifest`): train split = proxy pool, test
     split = in-domain test set. `ood` optionally maps a domain name to another manifest (e.g. Oxford-IIIT
     Pet mapped onto the same taxonomy). Preprocessed tensors are cached under $KT_CACHE."""
@@ -57,7 +68,9 @@ def manifest_source(manifest, taxonomy: Taxonomy | str, preprocess, name: str = 
     def tensors(rows, split, tag):
         ds = ManifestDataset(rows, taxonomy, transform=lambda im: im, split=split)
         if len(ds) == 0:
-            raise ValueError(f"the {split!r} split of {tag} is empty; build the manifest with images for it")
+            raise ValueError(
+                f"the {split!r} split of {tag} is empty; build the manifest with images for it"
+            )
         data = cached_tensors(ds, f"{tag}-{split}", preprocess)
         return data["images"], data["labels"][:, 0], data["labels"][:, 1]
 
@@ -65,18 +78,32 @@ def manifest_source(manifest, taxonomy: Taxonomy | str, preprocess, name: str = 
     domains = {"photo": EvalSet(*tensors(manifest, "test", name), TEMPLATES["photo"])}
     for dom, rows in (ood or {}).items():
         domains[dom] = EvalSet(*tensors(rows, "test", f"{name}-{dom}"), TEMPLATES["photo"])
-    evaluator = Evaluator(taxonomy.fine_names, taxonomy.coarse_names, taxonomy.fine_to_coarse, domains)
-    return DataSource(name, taxonomy, taxonomy.fine_names, taxonomy.coarse_names,
-                      TensorDataset(images, fine, coarse), evaluator)
+    evaluator = Evaluator(
+        taxonomy.fine_names, taxonomy.coarse_names, taxonomy.fine_to_coarse, domains
+    )
+    return DataSource(
+        name,
+        taxonomy,
+        taxonomy.fine_names,
+        taxonomy.coarse_names,
+        TensorDataset(images, fine, coarse),
+        evaluator,
+    )
 
 
-def first_per_class(pool: TensorDataset, classes: list[int], samples_per_class: int) -> TensorDataset:
+def first_per_class(
+    pool: TensorDataset, classes: list[int], samples_per_class: int
+) -> TensorDataset:
     """The first `samples_per_class` pool images of each class in `classes` (pool order is deterministic)."""
     images, fine, coarse = pool.tensors
     counts = [int((fine == c).sum()) for c in classes]
     if min(counts, default=0) == 0:
-        raise ValueError(f"the proxy pool has no images of classes {[c for c, n in zip(classes, counts) if n == 0]}")
+        raise ValueError(
+            f"the proxy pool has no images of classes {[c for c, n in zip(classes, counts) if n == 0]}"
+        )
     if samples_per_class <= 0 or samples_per_class > max(counts):
-        raise ValueError(f"samples_per_class must lie in [1, {max(counts)}] (the proxy pool's size), got {samples_per_class}")
+        raise ValueError(
+            f"samples_per_class must lie in [1, {max(counts)}] (the proxy pool's size), got {samples_per_class}"
+        )
     idx = torch.cat([torch.nonzero(fine == c).flatten()[:samples_per_class] for c in classes])
     return TensorDataset(images[idx], fine[idx], coarse[idx])

@@ -12,6 +12,7 @@ compiles a knowledge request into the sets an unlearning run needs:
 Bundled taxonomies live in ``kt_lib/taxonomies/<name>.json``: package data, so wheels carry them too
 (override the folder with ``$KT_TAXONOMY_DIR``).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -19,9 +20,10 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "taxonomies"
 BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
@@ -59,8 +61,14 @@ class Concept:
         return not self.children
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(id=self.id, name=self.name, aliases=list(self.aliases), parent=self.parent,
-                    synset=self.synset, wnid=self.wnid)
+        return dict(
+            id=self.id,
+            name=self.name,
+            aliases=list(self.aliases),
+            parent=self.parent,
+            synset=self.synset,
+            wnid=self.wnid,
+        )
 
 
 @dataclass
@@ -78,7 +86,16 @@ class Request:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict, with synset names and wnids of every concept mentioned under ``concepts``."""
-        keys = ("taxonomy", "names", "resolved", "forget", "siblings", "parents", "unrelated", "concepts")
+        keys = (
+            "taxonomy",
+            "names",
+            "resolved",
+            "forget",
+            "siblings",
+            "parents",
+            "unrelated",
+            "concepts",
+        )
         return {k: getattr(self, k) for k in keys}
 
     def indices(self, fine_names: list[str], which: str = "forget") -> list[int]:
@@ -87,71 +104,101 @@ class Request:
         wanted = getattr(self, which)
         missing = [n for n in wanted if normalize(n) not in pos]
         if missing:
-            raise KeyError(f"{which} concepts {missing} are not dataset classes; build the dataset from the "
-                           f"same taxonomy ({self.taxonomy!r}).")
+            raise KeyError(
+                f"{which} concepts {missing} are not dataset classes; build the dataset from the "
+                f"same taxonomy ({self.taxonomy!r})."
+            )
         return [pos[normalize(n)] for n in wanted]
 
 
 class Taxonomy:
     """A tree of concepts with name/alias lookup; leaf order (depth-first) is the label order."""
 
-    def __init__(self, concepts: Iterable[Concept], name: str = "taxonomy", meta: dict | None = None):
+    def __init__(
+        self, concepts: Iterable[Concept], name: str = "taxonomy", meta: dict | None = None
+    ):
         self.name, self.meta = name, dict(meta or {})
         self._nodes: dict[str, Concept] = {}
         for c in concepts:
             if c.id in self._nodes:
                 raise ValueError(f"taxonomy {name!r}: duplicate concept id {c.id!r}")
-            self._nodes[c.id] = Concept(c.id, c.name, list(c.aliases), c.parent, [], c.synset, c.wnid)
+            self._nodes[c.id] = Concept(
+                c.id, c.name, list(c.aliases), c.parent, [], c.synset, c.wnid
+            )
         roots = [c.id for c in self._nodes.values() if c.parent is None]
         if len(roots) != 1:
-            raise ValueError(f"taxonomy {name!r} needs exactly one root (parent null), found {roots}")
+            raise ValueError(
+                f"taxonomy {name!r} needs exactly one root (parent null), found {roots}"
+            )
         self.root = self._nodes[roots[0]]
         for c in self._nodes.values():
             if c.parent is not None:
                 if c.parent not in self._nodes:
-                    raise ValueError(f"taxonomy {name!r}: {c.name!r} has unknown parent id {c.parent!r}")
+                    raise ValueError(
+                        f"taxonomy {name!r}: {c.name!r} has unknown parent id {c.parent!r}"
+                    )
                 self._nodes[c.parent].children.append(c.id)
         self._keys: dict[str, str] = {}
         for c in self._nodes.values():
             for key in {normalize(k) for k in [c.id, c.name, *c.aliases]}:
                 if self._keys.get(key, c.id) != c.id:
-                    raise ValueError(f"taxonomy {name!r}: {key!r} names both {self._keys[key]!r} and {c.id!r}")
+                    raise ValueError(
+                        f"taxonomy {name!r}: {key!r} names both {self._keys[key]!r} and {c.id!r}"
+                    )
                 self._keys[key] = c.id
         if len(self._dfs(self.root)) != len(self._nodes):
             raise ValueError(f"taxonomy {name!r} has nodes not reachable from the root (a cycle?)")
 
     # ---- construction / IO -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Taxonomy":
-        concepts = [Concept(c.get("id") or slug(c["name"]), c["name"], list(c.get("aliases", [])),
-                            c.get("parent"), [], c.get("synset"), c.get("wnid")) for c in d["concepts"]]
+    def from_dict(cls, d: dict[str, Any]) -> Taxonomy:
+        concepts = [
+            Concept(
+                c.get("id") or slug(c["name"]),
+                c["name"],
+                list(c.get("aliases", [])),
+                c.get("parent"),
+                [],
+                c.get("synset"),
+                c.get("wnid"),
+            )
+            for c in d["concepts"]
+        ]
         meta = {k: v for k, v in d.items() if k not in ("name", "concepts")}
         return cls(concepts, d.get("name", "taxonomy"), meta)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, **self.meta, "concepts": [c.to_dict() for c in self._dfs(self.root)]}
+        return {
+            "name": self.name,
+            **self.meta,
+            "concepts": [c.to_dict() for c in self._dfs(self.root)],
+        }
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike) -> "Taxonomy":
+    def load(cls, name_or_path: str | os.PathLike) -> Taxonomy:
         """Load a bundled taxonomy by name (``dogworld``, ``imgnetdogs``, ``oxford_pet``) or a JSON path."""
         path = Path(name_or_path)
         if str(name_or_path) in BUILTIN:
             path = taxonomy_dir() / f"{name_or_path}.json"
         if not path.is_file():
-            raise FileNotFoundError(f"no taxonomy file {path}; pass one of {', '.join(BUILTIN)} or a JSON path "
-                                    f"(set $KT_TAXONOMY_DIR if the bundled kt_lib/taxonomies folder moved).")
+            raise FileNotFoundError(
+                f"no taxonomy file {path}; pass one of {', '.join(BUILTIN)} or a JSON path "
+                f"(set $KT_TAXONOMY_DIR if the bundled kt_lib/taxonomies folder moved)."
+            )
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.write_text(
+            json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         os.replace(tmp, path)
         return path
 
     @classmethod
-    def from_world(cls) -> "Taxonomy":
+    def from_world(cls) -> Taxonomy:
         """The embedded world (root ``dog`` -> 14 groups -> 56 breeds), ids taken from imgnetdogs.json."""
         from kt_lib.world.config import BREEDS, GROUPS
 
@@ -159,7 +206,9 @@ class Taxonomy:
             ref: Taxonomy | None = cls.load("imgnetdogs")
         except FileNotFoundError:
             ref = None
-            warnings.warn("imgnetdogs.json not found: the world taxonomy has no synsets/wnids", stacklevel=2)
+            warnings.warn(
+                "imgnetdogs.json not found: the world taxonomy has no synsets/wnids", stacklevel=2
+            )
 
         def make(name: str, parent: str | None) -> Concept:
             c = Concept(slug(name), name, [], parent)
@@ -171,9 +220,14 @@ class Taxonomy:
 
         nodes = [make("dog", None)] + [make(g, "dog") for g in GROUPS]
         nodes += [make(b, slug(spec[0])) for b, spec in BREEDS.items()]
-        meta = {"description": "The embedded dog world of kt_lib.world (generated by Taxonomy.from_world).",
-                "wordnet_version": "3.0", "root": "dog",
-                "exceptions": [e for e in (ref.meta.get("exceptions", []) if ref else []) if e["name"] in BREEDS]}
+        meta = {
+            "description": "The embedded dog world of kt_lib.world (generated by Taxonomy.from_world).",
+            "wordnet_version": "3.0",
+            "root": "dog",
+            "exceptions": [
+                e for e in (ref.meta.get("exceptions", []) if ref else []) if e["name"] in BREEDS
+            ],
+        }
         return cls(nodes, "dogworld", meta)
 
     # ---- lookup ------------------------------------------------------------------------------------
@@ -196,8 +250,11 @@ class Taxonomy:
         close = difflib.get_close_matches(key, list(self._keys), n=5, cutoff=0.6)
         hint = sorted({self._nodes[self._keys[k]].name for k in close})
         msg = f"{name!r} is not a concept of taxonomy {self.name!r}"
-        msg += f"; did you mean {', '.join(map(repr, hint))}?" if hint else \
-            f"; try `kt taxonomy show {self.root.name!r} --taxonomy {self.name}` to list its concepts"
+        msg += (
+            f"; did you mean {', '.join(map(repr, hint))}?"
+            if hint
+            else f"; try `kt taxonomy show {self.root.name!r} --taxonomy {self.name}` to list its concepts"
+        )
         raise KeyError(msg)
 
     def _dfs(self, node: Concept) -> list[Concept]:
@@ -259,10 +316,20 @@ class Taxonomy:
         nodes = list({c.id: c for c in (self.lookup(n) for n in names)}.values())
         subtree = {d.id for n in nodes for d in self._dfs(n)}
         forget = list(dict.fromkeys(leaf.id for n in nodes for leaf in self.leaves(n.id)))
-        parents = list(dict.fromkeys(a.id for n in nodes for a in self.path_to_root(n.id)[1:]
-                                     if a.id not in subtree))
-        siblings = list(dict.fromkeys(leaf.id for n in nodes if n.parent for leaf in self.leaves(n.parent)
-                                      if leaf.id not in subtree))
+        parents = list(
+            dict.fromkeys(
+                a.id for n in nodes for a in self.path_to_root(n.id)[1:] if a.id not in subtree
+            )
+        )
+        siblings = list(
+            dict.fromkeys(
+                leaf.id
+                for n in nodes
+                if n.parent
+                for leaf in self.leaves(n.parent)
+                if leaf.id not in subtree
+            )
+        )
         order = {c.id: i for i, c in enumerate(self.leaves())}
         forget.sort(key=order.__getitem__)
         siblings.sort(key=order.__getitem__)
@@ -270,7 +337,22 @@ class Taxonomy:
         unrelated = [c.id for c in self.leaves() if c.id not in taken]
         nm = lambda ids: [self._nodes[i].name for i in ids]  # noqa: E731
         mentioned = [n.id for n in nodes] + forget + siblings + parents + unrelated
-        concepts = {self._nodes[i].name: dict(id=i, synset=self._nodes[i].synset, wnid=self._nodes[i].wnid,
-                                              parent=self._nodes[i].parent) for i in dict.fromkeys(mentioned)}
-        return Request(self.name, names, nm(n.id for n in nodes), nm(forget), nm(siblings), nm(parents),
-                       nm(unrelated), concepts)
+        concepts = {
+            self._nodes[i].name: dict(
+                id=i,
+                synset=self._nodes[i].synset,
+                wnid=self._nodes[i].wnid,
+                parent=self._nodes[i].parent,
+            )
+            for i in dict.fromkeys(mentioned)
+        }
+        return Request(
+            self.name,
+            names,
+            nm(n.id for n in nodes),
+            nm(forget),
+            nm(siblings),
+            nm(parents),
+            nm(unrelated),
+            concepts,
+        )

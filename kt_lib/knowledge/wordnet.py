@@ -11,6 +11,7 @@
 
 ImageNet is built on WordNet **3.0**; offsets differ in 3.1, so any other version is an error.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,20 +29,65 @@ FIX_HINT = (
     "then call kt_lib.knowledge.wordnet.ensure_wordnet() again."
 )
 # Files NLTK's WordNetCorpusReader opens (lexnames is written by us).
-REQUIRED_FILES = tuple(f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")) + (
-    "noun.exc", "verb.exc", "adj.exc", "adv.exc", "index.sense")
+REQUIRED_FILES = tuple(
+    f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")
+) + ("noun.exc", "verb.exc", "adj.exc", "adv.exc", "index.sense")
 OPTIONAL_FILES = ("cntlist", "cntlist.rev", "sents.vrb", "frames.vrb", "sentidx.vrb")
 
 # lexnames(5WN): file number, name, syntactic category (1 noun, 2 verb, 3 adj, 4 adv).
 _LEXNAMES = (
     ["adj.all", "adj.pert", "adv.all"]
-    + [f"noun.{n}" for n in ("Tops", "act", "animal", "artifact", "attribute", "body", "cognition",
-                             "communication", "event", "feeling", "food", "group", "location", "motive",
-                             "object", "person", "phenomenon", "plant", "possession", "process", "quantity",
-                             "relation", "shape", "state", "substance", "time")]
-    + [f"verb.{n}" for n in ("body", "change", "cognition", "communication", "competition", "consumption",
-                             "contact", "creation", "emotion", "motion", "perception", "possession", "social",
-                             "stative", "weather")]
+    + [
+        f"noun.{n}"
+        for n in (
+            "Tops",
+            "act",
+            "animal",
+            "artifact",
+            "attribute",
+            "body",
+            "cognition",
+            "communication",
+            "event",
+            "feeling",
+            "food",
+            "group",
+            "location",
+            "motive",
+            "object",
+            "person",
+            "phenomenon",
+            "plant",
+            "possession",
+            "process",
+            "quantity",
+            "relation",
+            "shape",
+            "state",
+            "substance",
+            "time",
+        )
+    ]
+    + [
+        f"verb.{n}"
+        for n in (
+            "body",
+            "change",
+            "cognition",
+            "communication",
+            "competition",
+            "consumption",
+            "contact",
+            "creation",
+            "emotion",
+            "motion",
+            "perception",
+            "possession",
+            "social",
+            "stative",
+            "weather",
+        )
+    ]
     + ["adj.ppl"]
 )
 _SYNCAT = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
@@ -52,7 +98,9 @@ _READER: Any = None
 def lexnames_text() -> str:
     """The 45-line ``lexnames`` file (``NN\\tname\\tsyncat``) that NLTK's reader needs."""
     assert len(_LEXNAMES) == 45
-    return "".join(f"{i:02d}\t{name}\t{_SYNCAT[name.split('.')[0]]}\n" for i, name in enumerate(_LEXNAMES))
+    return "".join(
+        f"{i:02d}\t{name}\t{_SYNCAT[name.split('.')[0]]}\n" for i, name in enumerate(_LEXNAMES)
+    )
 
 
 def default_nltk_data() -> Path:
@@ -61,7 +109,9 @@ def default_nltk_data() -> Path:
     return Path(env).expanduser() if env else Path.home() / "nltk_data"
 
 
-def build_from_debian(nltk_data: str | os.PathLike, debian_dir: str | os.PathLike = DEBIAN_DIR) -> Path:
+def build_from_debian(
+    nltk_data: str | os.PathLike, debian_dir: str | os.PathLike = DEBIAN_DIR
+) -> Path:
     """Copy Debian's WordNet 3.0 files into ``<nltk_data>/corpora/wordnet`` and write ``lexnames``.
 
     Returns the corpus directory. Raises FileNotFoundError naming the missing files and the fix.
@@ -69,8 +119,10 @@ def build_from_debian(nltk_data: str | os.PathLike, debian_dir: str | os.PathLik
     src, dst = Path(debian_dir), Path(nltk_data) / "corpora" / "wordnet"
     missing = [f for f in REQUIRED_FILES if not (src / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"{src} lacks {', '.join(missing)} (wordnet-base gives data.*/index.*/*.exc, "
-                                f"wordnet-sense-index gives index.sense).\n{FIX_HINT}")
+        raise FileNotFoundError(
+            f"{src} lacks {', '.join(missing)} (wordnet-base gives data.*/index.*/*.exc, "
+            f"wordnet-sense-index gives index.sense).\n{FIX_HINT}"
+        )
     dst.mkdir(parents=True, exist_ok=True)
     for name in REQUIRED_FILES + OPTIONAL_FILES:
         if (src / name).is_file():
@@ -104,13 +156,19 @@ def _try_load() -> Any | None:
 def _checked(wn: Any) -> Any:
     version = wn.get_version()
     if version != WORDNET_VERSION:
-        raise RuntimeError(f"NLTK loaded WordNet {version}, but ImageNet wnids are WordNet {WORDNET_VERSION} "
-                           f"offsets; remove the other corpus from nltk.data.path.\n{FIX_HINT}")
+        raise RuntimeError(
+            f"NLTK loaded WordNet {version}, but ImageNet wnids are WordNet {WORDNET_VERSION} "
+            f"offsets; remove the other corpus from nltk.data.path.\n{FIX_HINT}"
+        )
     return wn
 
 
-def ensure_wordnet(nltk_data: str | os.PathLike | None = None, *, download: bool = True,
-                   debian_dir: str | os.PathLike = DEBIAN_DIR) -> Any:
+def ensure_wordnet(
+    nltk_data: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    debian_dir: str | os.PathLike = DEBIAN_DIR,
+) -> Any:
     """Return NLTK's WordNet 3.0 reader, building it offline from Debian's files if needed.
 
     ``nltk_data``: where to build/download (default ``$NLTK_DATA`` or ``~/nltk_data``); it is put first on
@@ -137,7 +195,9 @@ def ensure_wordnet(nltk_data: str | os.PathLike | None = None, *, download: bool
         except Exception:  # noqa: BLE001 - any network/IO failure means: fall through to the error
             wn = None
     if wn is None:
-        raise RuntimeError(f"WordNet 3.0 is not available (looked in {target} and {debian_dir}){why}.\n{FIX_HINT}")
+        raise RuntimeError(
+            f"WordNet 3.0 is not available (looked in {target} and {debian_dir}){why}.\n{FIX_HINT}"
+        )
     _READER = _checked(wn)
     return _READER
 
@@ -199,7 +259,9 @@ class NounIndex:
         with open(self.path, "rb") as fh:
             head = fh.read(4000).decode("utf-8", "replace")
         if f"WordNet {WORDNET_VERSION} Copyright" not in head:
-            raise RuntimeError(f"{self.path} is not WordNet {WORDNET_VERSION} (ImageNet wnids need 3.0)")
+            raise RuntimeError(
+                f"{self.path} is not WordNet {WORDNET_VERSION} (ImageNet wnids need 3.0)"
+            )
         self._fh = open(self.path, "rb")
 
     def _fields(self, offset: int) -> list[str]:
@@ -217,8 +279,12 @@ class NounIndex:
         """Offsets of direct hypernyms (``@``) and instance hypernyms (``@i``)."""
         f = self._fields(offset)
         k = 4 + 2 * int(f[3], 16)
-        ptrs = f[k + 1:k + 1 + 4 * int(f[k])]
-        return [int(ptrs[i + 1]) for i in range(0, len(ptrs), 4) if ptrs[i] in ("@", "@i") and ptrs[i + 2] == "n"]
+        ptrs = f[k + 1 : k + 1 + 4 * int(f[k])]
+        return [
+            int(ptrs[i + 1])
+            for i in range(0, len(ptrs), 4)
+            if ptrs[i] in ("@", "@i") and ptrs[i + 2] == "n"
+        ]
 
     def ancestors(self, offset: int) -> set[int]:
         """All transitive hypernym offsets (the synset itself excluded)."""
@@ -245,4 +311,6 @@ def open_noun_index(nltk_data: str | os.PathLike | None = None) -> NounIndex:
 
 def is_hyponym_of(syn: Any, ancestor: Any) -> bool:
     """True if ``ancestor`` is ``syn`` or any (transitive) hypernym of it, including instance hypernyms."""
-    return syn == ancestor or ancestor in syn.closure(lambda s: s.hypernyms() + s.instance_hypernyms())
+    return syn == ancestor or ancestor in syn.closure(
+        lambda s: s.hypernyms() + s.instance_hypernyms()
+    )

@@ -1,5 +1,6 @@
 """Notebook helpers: resolve a notebook's parameters, record results for tests (custom MIME, no
 scrapbook) and read them back, and show figures from widget callbacks."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,10 @@ def record(name: str, value) -> None:
     from IPython.display import display
 
     payload = json.loads(json.dumps(value, default=float))
-    display({MIME: {"name": name, "value": payload}, "text/plain": f"recorded {name} = {payload!r}"}, raw=True)
+    display(
+        {MIME: {"name": name, "value": payload}, "text/plain": f"recorded {name} = {payload!r}"},
+        raw=True,
+    )
 
 
 def read_results(path: str | Path) -> dict:
@@ -47,9 +51,15 @@ def show_config(**values) -> dict:
     return dict(values)
 
 
-def data_source(data_root: str | os.PathLike | None, preprocess, taxonomy: str = "imgnetdogs",
-                eval_per_class: int | None = None, train_per_class: int = 200, test_per_class: int = 50,
-                base: str | os.PathLike | None = None):
+def data_source(
+    data_root: str | os.PathLike | None,
+    preprocess,
+    taxonomy: str = "imgnetdogs",
+    eval_per_class: int | None = None,
+    train_per_class: int = 200,
+    test_per_class: int = 50,
+    base: str | os.PathLike | None = None,
+):
     """The notebooks' DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test
     images per breed and domain); a folder -> a real-data layout (`kt_lib.knowledge.realdata.build_manifest`, see
     data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the

@@ -11,6 +11,7 @@ Every run goes through :func:`run`, which keys the cache by everything that deci
 the model's weights. A widget can therefore re-render any setting a plain cell computed, and calling the same
 sweep twice costs nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,15 +25,36 @@ import pandas as pd
 
 from kt_lib.experiment import frame
 
-ALPHA_GRID = {"none": (0.0, 0.0), "coarse only": (10.0, 0.0), "fine only": (0.0, 20.0), "both": (10.0, 20.0)}
-SETTINGS = ("method", "lr", "num_epochs", "margin", "alpha_coarse", "alpha_fine", "seed", "towers", "samples_per_class")
+ALPHA_GRID = {
+    "none": (0.0, 0.0),
+    "coarse only": (10.0, 0.0),
+    "fine only": (0.0, 20.0),
+    "both": (10.0, 20.0),
+}
+SETTINGS = (
+    "method",
+    "lr",
+    "num_epochs",
+    "margin",
+    "alpha_coarse",
+    "alpha_fine",
+    "seed",
+    "towers",
+    "samples_per_class",
+)
 METRICS = ("Q", "U", "QU")
 
 
 def model_fingerprint(model) -> str:
     """A short hash of the weights (per-tensor sums): stable across processes for the same checkpoint."""
-    sums = [(n, round(float(p.detach().double().sum()), 6), round(float(p.detach().double().abs().sum()), 6))
-            for n, p in model.named_parameters()]
+    sums = [
+        (
+            n,
+            round(float(p.detach().double().sum()), 6),
+            round(float(p.detach().double().abs().sum()), 6),
+        )
+        for n, p in model.named_parameters()
+    ]
     return hashlib.sha1(json.dumps(sums).encode()).hexdigest()[:12]
 
 
@@ -44,10 +66,23 @@ def settings_key(exp, samples_per_class: int | None = None, **overrides) -> str:
     if not hasattr(exp, "_kt_fingerprint"):
         exp._kt_fingerprint = model_fingerprint(exp.model)
     spc = samples_per_class or exp.samples_per_class
-    images, fine, _ = (exp.exemplars(spc) if spc != exp.samples_per_class else exp.forget_set).tensors
-    exemplars = [round(float(images.double().sum()), 4), round(float(images.double().abs().sum()), 4), fine.tolist()]
-    spec = dict(config=cfg, forget=list(exp.forget), samples_per_class=spc, exemplars=exemplars, data=exp.data.name,
-                test_sizes={k: len(d.images) for k, d in exp.evaluator.domains.items()}, model=exp._kt_fingerprint)
+    images, fine, _ = (
+        exp.exemplars(spc) if spc != exp.samples_per_class else exp.forget_set
+    ).tensors
+    exemplars = [
+        round(float(images.double().sum()), 4),
+        round(float(images.double().abs().sum()), 4),
+        fine.tolist(),
+    ]
+    spec = dict(
+        config=cfg,
+        forget=list(exp.forget),
+        samples_per_class=spc,
+        exemplars=exemplars,
+        data=exp.data.name,
+        test_sizes={k: len(d.images) for k, d in exp.evaluator.domains.items()},
+        model=exp._kt_fingerprint,
+    )
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
@@ -95,8 +130,14 @@ def _jsonable(x):
     return str(x)
 
 
-def run(exp, cache: SweepCache | None = None, label: str | None = None, keep_result: bool = False,
-        samples_per_class: int | None = None, **overrides) -> dict:
+def run(
+    exp,
+    cache: SweepCache | None = None,
+    label: str | None = None,
+    keep_result: bool = False,
+    samples_per_class: int | None = None,
+    **overrides,
+) -> dict:
     """One `exp.run` as a flat row: Q, U, QU (and OOD, zero-shot), the settings, and `per_concept` (each
     forgotten concept's fine accuracy before/after per test domain). Cached rows are returned without
     training; `keep_result=True` always trains and also returns the UnlearnResult under 'result'."""
@@ -110,8 +151,12 @@ def run(exp, cache: SweepCache | None = None, label: str | None = None, keep_res
     cfg = result.info["config"]
     row = dict(label=label or cfg["method"], **{k: cfg[k] for k in SETTINGS if k in cfg})
     row.update(out)
-    row.update(method=cfg["method"], samples_per_class=samples_per_class or exp.samples_per_class,
-               forget=" | ".join(exp.forget), per_concept=_per_concept(exp, result.model))
+    row.update(
+        method=cfg["method"],
+        samples_per_class=samples_per_class or exp.samples_per_class,
+        forget=" | ".join(exp.forget),
+        per_concept=_per_concept(exp, result.model),
+    )
     if cache is not None:
         cache.put(key, row)
     return {**row, "result": result} if keep_result else row
@@ -122,8 +167,16 @@ def _per_concept(exp, model) -> list[dict]:
     after = exp.evaluator.per_class(model, exp.tokenizer)
     merged = before.merge(after, on=["domain", "concept", "group"], suffixes=("_before", "_after"))
     merged = merged[merged.concept.isin(exp.forget)]
-    return [dict(concept=r.concept, group=r.group, domain=r.domain, before=float(r.fine_before),
-                 after=float(r.fine_after)) for r in merged.itertuples()]
+    return [
+        dict(
+            concept=r.concept,
+            group=r.group,
+            domain=r.domain,
+            before=float(r.fine_before),
+            after=float(r.fine_after),
+        )
+        for r in merged.itertuples()
+    ]
 
 
 def to_frame(rows) -> pd.DataFrame:
@@ -148,25 +201,48 @@ def sweep(exp, configs, cache: SweepCache | None = None, **common) -> list[dict]
     return [run(exp, cache, label=label, **{**common, **kw}) for label, kw in items]
 
 
-def margin_sweep(exp, margins=(0.5, 1.0, 2.0, 5.0), method: str = "nhl_kl", cache: SweepCache | None = None,
-                 **common) -> list[dict]:
+def margin_sweep(
+    exp,
+    margins=(0.5, 1.0, 2.0, 5.0),
+    method: str = "nhl_kl",
+    cache: SweepCache | None = None,
+    **common,
+) -> list[dict]:
     """NHL(+KL) at each hinge margin; the label is the margin."""
-    return sweep(exp, [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins], cache, **common)
+    return sweep(
+        exp,
+        [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins],
+        cache,
+        **common,
+    )
 
 
-def alpha_grid(exp, grid: dict | None = None, method: str = "nhl_kl", cache: SweepCache | None = None,
-               **common) -> list[dict]:
+def alpha_grid(
+    exp, grid: dict | None = None, method: str = "nhl_kl", cache: SweepCache | None = None, **common
+) -> list[dict]:
     """The KL ablation: label -> (alpha_coarse, alpha_fine), default :data:`ALPHA_GRID`."""
     grid = ALPHA_GRID if grid is None else grid
-    return sweep(exp, [(name, dict(method=method, alpha_coarse=float(a), alpha_fine=float(b)))
-                       for name, (a, b) in grid.items()], cache, **common)
+    return sweep(
+        exp,
+        [
+            (name, dict(method=method, alpha_coarse=float(a), alpha_fine=float(b)))
+            for name, (a, b) in grid.items()
+        ],
+        cache,
+        **common,
+    )
 
 
-def strength_sweep(exp, lrs=(5e-5, 1e-4, 2e-4), methods=("nhl_kl", "ga"), cache: SweepCache | None = None,
-                   **common) -> list[dict]:
+def strength_sweep(
+    exp, lrs=(5e-5, 1e-4, 2e-4), methods=("nhl_kl", "ga"), cache: SweepCache | None = None, **common
+) -> list[dict]:
     """Forgetting strength (learning rate) x method; every row carries in-domain and OOD scores."""
-    return sweep(exp, [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs],
-                 cache, **common)
+    return sweep(
+        exp,
+        [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs],
+        cache,
+        **common,
+    )
 
 
 def nearest(table: pd.DataFrame, **target) -> pd.Series:
@@ -189,7 +265,10 @@ def nearest(table: pd.DataFrame, **target) -> pd.Series:
 
 # --- difficulty levels and leaderboards ------------------------------------------------------------------
 
-def level_requests(levels: dict[str, list[str]], per_level: int = 3, seed: int = 0) -> dict[str, list[str]]:
+
+def level_requests(
+    levels: dict[str, list[str]], per_level: int = 3, seed: int = 0
+) -> dict[str, list[str]]:
     """`per_level` concepts of each difficulty level: evenly spaced over the level for seed 0, a random
     draw (seeded) otherwise, so that seeds vary the targets as well as the trainer."""
     out = {}
@@ -203,8 +282,15 @@ def level_requests(levels: dict[str, list[str]], per_level: int = 3, seed: int =
     return out
 
 
-def leaderboard(exp, methods, levels: dict[str, list[str]] | None = None, per_level: int = 3, seeds=(0,),
-                cache: SweepCache | None = None, **common) -> pd.DataFrame:
+def leaderboard(
+    exp,
+    methods,
+    levels: dict[str, list[str]] | None = None,
+    per_level: int = 3,
+    seeds=(0,),
+    cache: SweepCache | None = None,
+    **common,
+) -> pd.DataFrame:
     """Every method on every (difficulty level, seed) request, one tidy row per run.
 
     `levels` defaults to :func:`kt_lib.eval.evaluator.difficulty_levels` of `exp`'s model; each seed draws
@@ -218,9 +304,17 @@ def leaderboard(exp, methods, levels: dict[str, list[str]] | None = None, per_le
     rows = []
     for seed in seeds:
         for level, forget in level_requests(levels, per_level, seed).items():
-            sub = Experiment(forget, model=exp.model, tokenizer=exp.tokenizer, data=exp.data,
-                             samples_per_class=exp.samples_per_class, **asdict(exp.defaults))
-            sub._kt_fingerprint = getattr(exp, "_kt_fingerprint", None) or model_fingerprint(exp.model)
+            sub = Experiment(
+                forget,
+                model=exp.model,
+                tokenizer=exp.tokenizer,
+                data=exp.data,
+                samples_per_class=exp.samples_per_class,
+                **asdict(exp.defaults),
+            )
+            sub._kt_fingerprint = getattr(exp, "_kt_fingerprint", None) or model_fingerprint(
+                exp.model
+            )
             exp._kt_fingerprint = sub._kt_fingerprint
             for m in methods:
                 row = run(sub, cache, **{**common, "method": m, "seed": int(seed)})
@@ -229,6 +323,7 @@ def leaderboard(exp, methods, levels: dict[str, list[str]] | None = None, per_le
 
 
 # --- confidence intervals ---------------------------------------------------------------------------------
+
 
 def _t_cdf(t: float, df: int) -> float:
     """Student-t CDF by Simpson integration of the density (no scipy needed; error < 1e-9 for |t| < 100)."""
@@ -270,7 +365,9 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, int]:
     return float(x.mean()), float(half), n
 
 
-def aggregate(df: pd.DataFrame, by="method", metrics=METRICS, confidence: float = 0.95) -> pd.DataFrame:
+def aggregate(
+    df: pd.DataFrame, by="method", metrics=METRICS, confidence: float = 0.95
+) -> pd.DataFrame:
     """Mean and CI half-width of each metric per group: columns `<metric>`, `<metric>_ci` and `n`
     (group order as first seen)."""
     by = [by] if isinstance(by, str) else list(by)

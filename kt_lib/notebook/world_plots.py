@@ -1,5 +1,6 @@
 """Figures of the world and of what a model knows: sample grids, per-group accuracy, sibling confusions,
 difficulty levels (matplotlib; every function returns the Figure and never calls plt.show())."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -9,8 +10,14 @@ from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import load_pool
 
 
-def draw_samples(breeds: list[str] | None = None, per_breed: int = 4, domains=DOMAINS, pool: str = "test",
-                 world: WorldConfig | None = None, columns: int = 8):
+def draw_samples(
+    breeds: list[str] | None = None,
+    per_breed: int = 4,
+    domains=DOMAINS,
+    pool: str = "test",
+    world: WorldConfig | None = None,
+    columns: int = 8,
+):
     """A labelled grid: for each breed, `per_breed` images of each domain (default: one breed per group)."""
     world = world or WorldConfig()
     tax = WorldTaxonomy()
@@ -21,7 +28,9 @@ def draw_samples(breeds: list[str] | None = None, per_breed: int = 4, domains=DO
     tiles, titles = [], []
     for b in breeds:
         for dom in domains:
-            idx = np.flatnonzero((arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom)))
+            idx = np.flatnonzero(
+                (arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom))
+            )
             for i in idx[:per_breed]:
                 tiles.append(arrays["images"][i])
                 titles.append(f"{b}\n({BREEDS[b][0]}, {dom})")
@@ -38,6 +47,7 @@ def draw_samples(breeds: list[str] | None = None, per_breed: int = 4, domains=DO
 
 # --- ablations, OOD and leaderboards (notebooks 04-06) ----------------------------------------------------
 
+
 def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None = None):
     """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, metric); `per_class` is
     `Evaluator.per_class(...)` (one row per domain and breed)."""
@@ -49,10 +59,20 @@ def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None
     width, xs = 0.8 / len(combos), np.arange(len(groups))
     for k, (d, m) in enumerate(combos):
         vals = [100 * mean.loc[(d, g), m] if (d, g) in mean.index else np.nan for g in groups]
-        ax.bar(xs + (k - (len(combos) - 1) / 2) * width, vals, width, color=f"C{domains.index(d)}",
-               alpha=1.0 if m == metrics[0] else 0.45, label=f"{d}: {m}")
+        ax.bar(
+            xs + (k - (len(combos) - 1) / 2) * width,
+            vals,
+            width,
+            color=f"C{domains.index(d)}",
+            alpha=1.0 if m == metrics[0] else 0.45,
+            label=f"{d}: {m}",
+        )
     ax.set_xticks(xs, groups, rotation=30, ha="right", fontsize=8)
-    ax.set(ylabel="zero-shot accuracy (%)", ylim=(0, 122), title=title or "what the model knows, per group")
+    ax.set(
+        ylabel="zero-shot accuracy (%)",
+        ylim=(0, 122),
+        title=title or "what the model knows, per group",
+    )
     ax.set_yticks(range(0, 101, 20))
     ax.legend(fontsize=7, ncol=len(combos), loc="upper center")
     fig.tight_layout()
@@ -73,27 +93,44 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
     names = [fine_names[c] for c in classes]
     fig, ax = plt.subplots(figsize=(0.9 * len(classes) + 3, 0.6 * len(classes) + 1.8))
     im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=100)
-    ax.set_xticks(range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(
+        range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right", fontsize=8
+    )
     ax.set_yticks(range(len(classes)), names, fontsize=8)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             if cm[i, j] == cm[i, j]:
-                ax.text(j, i, f"{cm[i, j]:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > 60 else "black")
-    ax.set(xlabel="predicted breed", ylabel="true breed", title=title or "confusions between sibling breeds")
+                ax.text(
+                    j,
+                    i,
+                    f"{cm[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if cm[i, j] > 60 else "black",
+                )
+    ax.set(
+        xlabel="predicted breed",
+        ylabel="true breed",
+        title=title or "confusions between sibling breeds",
+    )
     fig.colorbar(im, ax=ax, fraction=0.04, label="% of the true breed's images")
     fig.tight_layout()
     return fig
 
 
-def plot_image_grid(images, titles=None, columns: int = 10, mean=None, std=None, title: str | None = None):
+def plot_image_grid(
+    images, titles=None, columns: int = 10, mean=None, std=None, title: str | None = None
+):
     """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std by default)."""
     import torch
 
     from kt_lib.world.data import CLIP_MEAN, CLIP_STD
 
     x = torch.as_tensor(images).detach().float().cpu()
-    x = x * torch.tensor(std or CLIP_STD).view(1, 3, 1, 1) + torch.tensor(mean or CLIP_MEAN).view(1, 3, 1, 1)
+    x = x * torch.tensor(std or CLIP_STD).view(1, 3, 1, 1) + torch.tensor(mean or CLIP_MEAN).view(
+        1, 3, 1, 1
+    )
     x = x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
     rows = max(1, int(np.ceil(len(x) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45), squeeze=False)
@@ -112,7 +149,9 @@ def plot_image_grid(images, titles=None, columns: int = 10, mean=None, std=None,
 def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str | None = None):
     """Each breed's fine zero-shot accuracy (%) before unlearning, sorted and coloured by difficulty level
     (`kt_lib.eval.evaluator.difficulty_levels`); breeds in no level (barely known) are grey."""
-    df = per_class[per_class.domain == domain].sort_values(["fine", "concept"], kind="stable")  # as difficulty_levels
+    df = per_class[per_class.domain == domain].sort_values(
+        ["fine", "concept"], kind="stable"
+    )  # as difficulty_levels
     level_of = {c: lvl for lvl, names in levels.items() for c in names}
     names = list(levels)
     colors = [f"C{names.index(level_of[c])}" if c in level_of else "lightgrey" for c in df.concept]
@@ -121,8 +160,12 @@ def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str |
     ax.set_xticks(range(len(df)), df.concept, rotation=90, fontsize=5)
     for i, lvl in enumerate(names):
         ax.bar([0], [0], color=f"C{i}", label=f"{lvl} ({len(levels[lvl])} breeds)")
-    ax.set(ylabel=f"fine accuracy before (%, {domain})", ylim=(0, 105),
-           title=title or "difficulty levels: the better a breed is known, the harder to forget cleanly")
+    ax.set(
+        ylabel=f"fine accuracy before (%, {domain})",
+        ylim=(0, 105),
+        title=title
+        or "difficulty levels: the better a breed is known, the harder to forget cleanly",
+    )
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

@@ -4,6 +4,7 @@ Pools are disjoint by construction (each image's random stream is seeded by its 
 `pretrain` (what the world model learns from), `proxy` (exemplars an unlearner may use) and `test`.
 A dataset yields `(image, fine_label, coarse_label)`; family datasets yield `(image, label)`.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from kt_lib.world.config import (
+    BREEDS,
+    DOMAINS,
+    FAMILIES,
+    WorldConfig,
+    WorldTaxonomy,
+    family_classes,
+)
 from kt_lib.world.render import render_dog, render_object
-from kt_lib.world.config import BREEDS, DOMAINS, FAMILIES, WorldConfig, WorldTaxonomy, family_classes
 
 POOLS = {"pretrain": 1, "proxy": 2, "test": 3}
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -35,7 +43,10 @@ def _check_pool(pool: str) -> None:
 
 def _counts(cfg: WorldConfig, pool: str) -> tuple[dict[str, int], int]:
     if pool == "pretrain":
-        return {"photo": cfg.pretrain_per_class, "drawing": round(cfg.pretrain_per_class * cfg.drawing_fraction)}, cfg.family_per_class
+        return {
+            "photo": cfg.pretrain_per_class,
+            "drawing": round(cfg.pretrain_per_class * cfg.drawing_fraction),
+        }, cfg.family_per_class
     if pool == "proxy":
         return {"photo": cfg.proxy_per_class, "drawing": cfg.proxy_drawing_per_class}, 0
     return {"photo": cfg.test_per_class, "drawing": cfg.test_per_class}, cfg.family_test_per_class
@@ -51,15 +62,26 @@ def render_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
             for i in range(per_domain[dom]):
                 rng = np.random.default_rng([cfg.seed, POOLS[pool], 0, b_id, d_id, i])
                 images.append(render_dog(rng, breed, cfg, dom))
-                fine.append(b_id); domain.append(d_id); family.append(-1); label.append(-1)
+                fine.append(b_id)
+                domain.append(d_id)
+                family.append(-1)
+                label.append(-1)
     for f_id, fam in enumerate(FAMILIES):
         for c_id, cls in enumerate(FAMILIES[fam]):
             for i in range(per_family):
                 rng = np.random.default_rng([cfg.seed, POOLS[pool], 1 + f_id, c_id, 0, i])
                 images.append(render_object(rng, fam, cls, cfg))
-                fine.append(-1); domain.append(0); family.append(f_id); label.append(c_id)
-    return dict(images=np.stack(images), fine=np.array(fine, np.int16), domain=np.array(domain, np.int8),
-                family=np.array(family, np.int8), label=np.array(label, np.int16))
+                fine.append(-1)
+                domain.append(0)
+                family.append(f_id)
+                label.append(c_id)
+    return dict(
+        images=np.stack(images),
+        fine=np.array(fine, np.int16),
+        domain=np.array(domain, np.int8),
+        family=np.array(family, np.int8),
+        label=np.array(label, np.int16),
+    )
 
 
 def load_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
@@ -94,8 +116,14 @@ class WorldDataset(Dataset):
     first n images of each breed (the pool order is fixed, so this is deterministic).
     """
 
-    def __init__(self, pool: str = "test", domain: str = "photo", cfg: WorldConfig | None = None,
-                 breeds: list[str] | None = None, per_class: int | None = None):
+    def __init__(
+        self,
+        pool: str = "test",
+        domain: str = "photo",
+        cfg: WorldConfig | None = None,
+        breeds: list[str] | None = None,
+        per_class: int | None = None,
+    ):
         if domain not in DOMAINS:
             raise ValueError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
         self.cfg = cfg or WorldConfig()
@@ -134,7 +162,9 @@ class FamilyDataset(Dataset):
         arrays = load_pool(self.cfg, pool)
         idx = np.flatnonzero(arrays["family"] == list(FAMILIES).index(family))
         if len(idx) == 0:
-            raise ValueError(f"pool {pool!r} has no {family} images (only 'pretrain' and 'test' do)")
+            raise ValueError(
+                f"pool {pool!r} has no {family} images (only 'pretrain' and 'test' do)"
+            )
         self.images = to_tensor(arrays["images"][idx])
         self.labels = torch.from_numpy(arrays["label"][idx].astype(np.int64))
 

@@ -4,11 +4,12 @@
 (world, pretraining) configuration in the package (shipped), then in the cache (`KT_CACHE`), and
 otherwise pretrains once, visibly, and caches the result for every later notebook, test and command.
 """
+
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -17,10 +18,10 @@ import open_clip
 import torch
 
 from kt_lib.checkpoint import load_checkpoint, save_checkpoint
+from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import FamilyDataset, WorldDataset, cache_dir
 from kt_lib.world.pretrain import PretrainConfig, pretrain
-from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
-from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 
 MODEL_NAME = "kt-tiny-dogworld"
 
@@ -36,7 +37,10 @@ def create_world_model(seed: int | None = None):
     without touching the global random state."""
     register_configs()
     root = logging.getLogger()
-    level, root.level = root.level, max(root.level, logging.ERROR)  # open_clip warns "no pretrained weights"
+    level, root.level = (
+        root.level,
+        max(root.level, logging.ERROR),
+    )  # open_clip warns "no pretrained weights"
     try:
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
@@ -49,8 +53,12 @@ def create_world_model(seed: int | None = None):
 
 def checkpoint_name(world: WorldConfig, cfg: PretrainConfig) -> str:
     register_configs()
-    spec = json.dumps(dict(world=world.digest(), pretrain=asdict(cfg), model=open_clip.get_model_config(MODEL_NAME)),
-                      sort_keys=True)
+    spec = json.dumps(
+        dict(
+            world=world.digest(), pretrain=asdict(cfg), model=open_clip.get_model_config(MODEL_NAME)
+        ),
+        sort_keys=True,
+    )
     return f"{MODEL_NAME}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.safetensors"
 
 
@@ -82,8 +90,13 @@ def evaluate_world_model(model, tokenizer, world: WorldConfig | None = None) -> 
     return out
 
 
-def world_model(world: WorldConfig | None = None, cfg: PretrainConfig | None = None, retrain: bool = False,
-                progress: bool = True, save_to: Path | None = None):
+def world_model(
+    world: WorldConfig | None = None,
+    cfg: PretrainConfig | None = None,
+    retrain: bool = False,
+    progress: bool = True,
+    save_to: Path | None = None,
+):
     """(model, tokenizer, info): the trained world model, loaded or pretrained-and-cached.
 
     `retrain=True` ignores the shipped and cached checkpoints, pretrains from scratch and writes to
@@ -99,17 +112,37 @@ def world_model(world: WorldConfig | None = None, cfg: PretrainConfig | None = N
             model.load_state_dict(state)
             model.eval()
             return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
-    probe = WorldDataset("test", "photo", world, per_class=10)  # a quick accuracy for the progress bar
+    probe = WorldDataset(
+        "test", "photo", world, per_class=10
+    )  # a quick accuracy for the progress bar
     tax = WorldTaxonomy()
 
     def quick_eval(m):
-        return {"fine": accuracy(predict(encode_images(m, probe.images), text_head(m, tokenizer, tax.fine)), probe.fine)}
+        return {
+            "fine": accuracy(
+                predict(encode_images(m, probe.images), text_head(m, tokenizer, tax.fine)),
+                probe.fine,
+            )
+        }
 
-    history = pretrain(model, tokenizer, world, cfg, progress=progress, eval_fn=quick_eval if progress else None,
-                       eval_every=100)
+    history = pretrain(
+        model,
+        tokenizer,
+        world,
+        cfg,
+        progress=progress,
+        eval_fn=quick_eval if progress else None,
+        eval_every=100,
+    )
     path = save_to or cache_dir() / name
-    meta = dict(world=world.digest(), world_config=asdict(world), pretrain=asdict(cfg),
-                train_seconds=round(history["train_seconds"], 1), final_loss=history["loss"][-1],
-                torch=torch.__version__, open_clip=open_clip.__version__)
+    meta = dict(
+        world=world.digest(),
+        world_config=asdict(world),
+        pretrain=asdict(cfg),
+        train_seconds=round(history["train_seconds"], 1),
+        final_loss=history["loss"][-1],
+        torch=torch.__version__,
+        open_clip=open_clip.__version__,
+    )
     save_checkpoint(model.state_dict(), path, meta, compact_vocab=True)
     return model, tokenizer, dict(meta, checkpoint=str(path), loaded=False, history=history)

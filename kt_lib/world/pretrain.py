@@ -7,6 +7,7 @@ caption that truly describes an image (and every image a caption describes). The
 batch's unique captions padded with other captions to a fixed size: fixed shapes keep CPU kernels warm.
 The schedule is step-based (warmup + cosine), so a seed gives the same checkpoint on the same machine.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from kt_lib.fast.vocab import CompactTokenEmbedding
-from kt_lib.world.data import load_pool, to_tensor
-from kt_lib.fast.textenc import encode_text, trim_tokens
-from kt_lib.world.config import BREEDS, DOMAINS, FAMILIES, GROUPS, WorldConfig
 from kt_lib.eval.zeroshot import TEMPLATES
+from kt_lib.fast.textenc import encode_text, trim_tokens
+from kt_lib.fast.vocab import CompactTokenEmbedding
+from kt_lib.world.config import BREEDS, DOMAINS, FAMILIES, GROUPS, WorldConfig
+from kt_lib.world.data import load_pool, to_tensor
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class PretrainConfig:
 
     def __post_init__(self):
         if self.num_steps <= 0 or self.batch_size <= 1 or self.lr <= 0 or self.threads <= 0:
-            raise ValueError(f"PretrainConfig needs num_steps > 0, batch_size > 1, lr > 0, threads > 0; got {self}")
+            raise ValueError(
+                f"PretrainConfig needs num_steps > 0, batch_size > 1, lr > 0, threads > 0; got {self}"
+            )
 
 
 def caption_bank(templates=TEMPLATES) -> tuple[list[str], np.ndarray]:
@@ -50,13 +53,15 @@ def caption_bank(templates=TEMPLATES) -> tuple[list[str], np.ndarray]:
                 texts += [tpl.format(breed), tpl.format(f"{breed}, a kind of {spec[0]}")]
                 meta += [(d, 0, b), (d, 0, b)]
             for g, group in enumerate(groups):
-                texts.append(tpl.format(group)); meta.append((d, 1, g))
+                texts.append(tpl.format(group))
+                meta.append((d, 1, g))
     for tpl in templates["photo"]:
         for f, (fam, classes) in enumerate(FAMILIES.items()):
             for c, cls in enumerate(classes):
                 texts += [tpl.format(cls), tpl.format(f"{cls}, a kind of {fam}")]
                 meta += [(0, 2, f * 100 + c), (0, 2, f * 100 + c)]
-            texts.append(tpl.format(fam)); meta.append((0, 3, f))
+            texts.append(tpl.format(fam))
+            meta.append((0, 3, f))
     return texts, np.array(meta, dtype=np.int64)
 
 
@@ -91,9 +96,17 @@ def multi_positive_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.T
 def _param_groups(model, weight_decay: float):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        skip = p.ndim < 2 or "embedding" in name or "logit_scale" in name or name.endswith("class_embedding")
+        skip = (
+            p.ndim < 2
+            or "embedding" in name
+            or "logit_scale" in name
+            or name.endswith("class_embedding")
+        )
         (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def lr_at(step: int, cfg: PretrainConfig) -> float:
@@ -103,8 +116,15 @@ def lr_at(step: int, cfg: PretrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + np.cos(np.pi * t))
 
 
-def pretrain(model, tokenizer, world: WorldConfig, cfg: PretrainConfig, progress: bool = True,
-             eval_fn=None, eval_every: int = 0) -> dict:
+def pretrain(
+    model,
+    tokenizer,
+    world: WorldConfig,
+    cfg: PretrainConfig,
+    progress: bool = True,
+    eval_fn=None,
+    eval_every: int = 0,
+) -> dict:
     """Train `model` in place; returns a history dict (loss per step, seconds, eval results)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -119,7 +139,9 @@ def pretrain(model, tokenizer, world: WorldConfig, cfg: PretrainConfig, progress
     model.token_embedding = CompactTokenEmbedding(full_embedding, tokens.flatten())
     # which caption each image may get: its own descriptions only
     options = [np.flatnonzero(row) for row in _describes(keys, meta)]
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    opt = torch.optim.AdamW(
+        _param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
+    )
     history: dict = {"loss": [], "evals": []}
     model.train()
     start = time.perf_counter()
@@ -128,7 +150,9 @@ def pretrain(model, tokenizer, world: WorldConfig, cfg: PretrainConfig, progress
         idx = rng.choice(len(images), cfg.batch_size, replace=False)
         chosen = np.array([rng.choice(options[i]) for i in idx])
         uniq = np.unique(chosen)
-        fill = rng.choice(np.setdiff1d(np.arange(len(texts)), uniq), cfg.batch_size - len(uniq), replace=False)
+        fill = rng.choice(
+            np.setdiff1d(np.arange(len(texts)), uniq), cfg.batch_size - len(uniq), replace=False
+        )
         cap_ids = np.concatenate([uniq, fill])
         positive = torch.from_numpy(_describes(keys[idx], meta[cap_ids]))
         for group in opt.param_groups:
@@ -137,14 +161,20 @@ def pretrain(model, tokenizer, world: WorldConfig, cfg: PretrainConfig, progress
         txt_f = F.normalize(encode_text(model, tokens[cap_ids], length=length), dim=-1)
         loss = multi_positive_loss(model.logit_scale.exp() * img_f @ txt_f.T, positive)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"pretraining loss became {loss.item()} at step {step}; lower lr (now {cfg.lr})")
+            raise FloatingPointError(
+                f"pretraining loss became {loss.item()} at step {step}; lower lr (now {cfg.lr})"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, np.log(100))
         history["loss"].append(loss.item())
-        if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or step + 1 == cfg.num_steps):
+        if (
+            eval_fn is not None
+            and eval_every
+            and ((step + 1) % eval_every == 0 or step + 1 == cfg.num_steps)
+        ):
             history["evals"].append(dict(step=step + 1, **eval_fn(model)))
             bar.set_postfix(fine=f"{history['evals'][-1]['fine']:.2f}", loss=f"{loss.item():.3f}")
             model.train()

@@ -4,6 +4,7 @@ Every image is a pure function of (world seed, pool, class, domain, index): `ren
 `render_object` take a numpy Generator built from those numbers, so the same arguments give the same
 pixels on every machine. Images are drawn at `render_size` and downsampled to `image_size`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,9 +12,11 @@ from PIL import Image, ImageDraw
 
 from kt_lib.world.config import BREEDS, FAMILIES, GROUPS, WorldConfig
 
-SCENES = (((120, 170, 90), (170, 200, 230)),   # grass under sky
-          ((150, 120, 100), (215, 200, 180)),  # indoor floor and wall
-          ((210, 190, 140), (120, 170, 210)))  # sand and sea
+SCENES = (
+    ((120, 170, 90), (170, 200, 230)),  # grass under sky
+    ((150, 120, 100), (215, 200, 180)),  # indoor floor and wall
+    ((210, 190, 140), (120, 170, 210)),
+)  # sand and sea
 OUTLINE = (25, 25, 30)
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # RGB -> grey (ITU-R BT.601)
 
@@ -43,7 +46,9 @@ def _background(rng: np.random.Generator, size: int, domain: str) -> Image.Image
     horizon = rng.uniform(0.45, 0.75) * size
     rows = np.arange(size)[:, None]
     t = np.clip((rows - horizon + 6) / 12, 0, 1)  # soft horizon
-    col = (1 - t)[..., None] * (np.array(sky) + jitter[0]) + t[..., None] * (np.array(floor) + jitter[1])
+    col = (1 - t)[..., None] * (np.array(sky) + jitter[0]) + t[..., None] * (
+        np.array(floor) + jitter[1]
+    )
     arr = np.broadcast_to(col, (size, size, 3)).copy()
     blot = rng.normal(0, 1, size=(size // 8, size // 8, 1))  # blotchy texture
     arr += np.kron(blot, np.ones((8, 8, 1))) * 10
@@ -60,7 +65,9 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
     primary = tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(primary, jit))
     secondary = tuple(int(np.clip(c + j, 0, 255)) for c, j in zip(secondary, jit))
     tan = _mix(primary, (185, 120, 60), 0.6)
-    if domain == "drawing":  # pastel pencil colours (the "gray" and "hatch" styles then drop the colour)
+    if (
+        domain == "drawing"
+    ):  # pastel pencil colours (the "gray" and "hatch" styles then drop the colour)
         primary, secondary, tan = (_mix(c, (255, 255, 255), 0.3) for c in (primary, secondary, tan))
     outline = OUTLINE if domain == "drawing" else None
     width = 1 if domain == "drawing" else 0
@@ -89,8 +96,16 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
         r = 0.08 * s
         d.ellipse([tx - r, ty - 2 * r, tx + r, ty], outline=primary, width=lw + 2)
     elif tail == "plume":
-        d.polygon([(tx, ty - 0.02 * s), (tx - 0.20 * s, ty + 0.08 * s), (tx - 0.16 * s, ty + 0.13 * s), (tx, ty + 0.05 * s)],
-                  fill=primary, outline=outline)
+        d.polygon(
+            [
+                (tx, ty - 0.02 * s),
+                (tx - 0.20 * s, ty + 0.08 * s),
+                (tx - 0.16 * s, ty + 0.13 * s),
+                (tx, ty + 0.05 * s),
+            ],
+            fill=primary,
+            outline=outline,
+        )
     elif tail == "pom":
         d.line([(tx, ty), (tx - 0.06 * s, ty - 0.14 * s)], fill=primary, width=max(1, lw - 1))
         r = 0.05 * s
@@ -99,7 +114,12 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
     lthick = max(2, int((0.07 if g["fluff"] > 0.5 else 0.05) * s))
     for fx in (-0.38, -0.22, 0.22, 0.38):
         x = cx + fx * bw
-        d.rectangle([x - lthick / 2, cy, x + lthick / 2, cy + bh / 2 + legs], fill=belly, outline=outline, width=width)
+        d.rectangle(
+            [x - lthick / 2, cy, x + lthick / 2, cy + bh / 2 + legs],
+            fill=belly,
+            outline=outline,
+            width=width,
+        )
     # body, with a fluffy outline for fluffy groups
     if g["fluff"] > 0:
         fr = 0.02 * s + 0.03 * s * g["fluff"]
@@ -110,7 +130,9 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
     if pattern in ("bicolor", "tricolor"):
         d.chord([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 10, 170, fill=secondary)
     elif pattern == "saddle":
-        d.chord([cx - bw * 0.42, cy - bh / 2, cx + bw * 0.3, cy + bh * 0.3], 190, 350, fill=secondary)
+        d.chord(
+            [cx - bw * 0.42, cy - bh / 2, cx + bw * 0.3, cy + bh * 0.3], 190, 350, fill=secondary
+        )
     elif pattern == "spots":
         for _ in range(5):
             px, py = cx + rng.uniform(-0.4, 0.4) * bw, cy + rng.uniform(-0.3, 0.3) * bh
@@ -127,18 +149,44 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
     ell(hx - head / 2, hy - head / 2, hx + head / 2, hy + head / 2, head_fill)
     if snout > 0:
         sh = head * 0.45
-        d.rectangle([hx + head * 0.3, hy, hx + head * 0.3 + snout, hy + sh], fill=face, outline=outline, width=width)
+        d.rectangle(
+            [hx + head * 0.3, hy, hx + head * 0.3 + snout, hy + sh],
+            fill=face,
+            outline=outline,
+            width=width,
+        )
     if pattern == "mask":
         ell(hx - head * 0.05, hy - head * 0.35, hx + head / 2, hy + head * 0.4, face)
     if ear in ("pointed", "big_pointed"):
         eh = head * (0.6 if ear == "pointed" else 1.0)
-        d.polygon([(hx - head * 0.4, hy - head * 0.25), (hx - head * 0.25, hy - head * 0.3 - eh), (hx - head * 0.05, hy - head * 0.35)],
-                  fill=primary, outline=outline)
+        d.polygon(
+            [
+                (hx - head * 0.4, hy - head * 0.25),
+                (hx - head * 0.25, hy - head * 0.3 - eh),
+                (hx - head * 0.05, hy - head * 0.35),
+            ],
+            fill=primary,
+            outline=outline,
+        )
     elif ear == "round":
         r = head * 0.33
-        ell(hx - head * 0.55 - r, hy - head * 0.45 - r, hx - head * 0.55 + r, hy - head * 0.45 + r, primary)
+        ell(
+            hx - head * 0.55 - r,
+            hy - head * 0.45 - r,
+            hx - head * 0.55 + r,
+            hy - head * 0.45 + r,
+            primary,
+        )
     er = max(1, 0.012 * s)  # eye
-    d.ellipse([hx + head * 0.15 - er, hy - head * 0.15 - er, hx + head * 0.15 + er, hy - head * 0.15 + er], fill=(15, 15, 15))
+    d.ellipse(
+        [
+            hx + head * 0.15 - er,
+            hy - head * 0.15 - er,
+            hx + head * 0.15 + er,
+            hy - head * 0.15 + er,
+        ],
+        fill=(15, 15, 15),
+    )
     if domain == "drawing" and cfg.drawing_style == "hatch":
         layer = _hatch(layer)
     return layer
@@ -171,36 +219,70 @@ def _object_layer(rng, family: str, cls: str, cfg: WorldConfig) -> Image.Image:
         d.ellipse([x - r, y - r, x + r, y + r], fill=fill)
 
     if shape == "round":
-        circ(cx, cy, 0.22 * s, c1); d.rectangle([cx - 1, cy - 0.3 * s, cx + 2, cy - 0.2 * s], fill=c2)
+        circ(cx, cy, 0.22 * s, c1)
+        d.rectangle([cx - 1, cy - 0.3 * s, cx + 2, cy - 0.2 * s], fill=c2)
     elif shape == "oval":
         d.ellipse([cx - 0.26 * s, cy - 0.16 * s, cx + 0.26 * s, cy + 0.16 * s], fill=c1)
     elif shape == "crescent":
         d.pieslice([cx - 0.3 * s, cy - 0.3 * s, cx + 0.3 * s, cy + 0.3 * s], 20, 160, fill=c1)
-        d.pieslice([cx - 0.3 * s, cy - 0.42 * s, cx + 0.3 * s, cy + 0.12 * s], 20, 160, fill=(0, 0, 0, 0))
+        d.pieslice(
+            [cx - 0.3 * s, cy - 0.42 * s, cx + 0.3 * s, cy + 0.12 * s], 20, 160, fill=(0, 0, 0, 0)
+        )
     elif shape == "cluster":
-        for i, j in [(0, 0), (-1, 0), (1, 0), (-0.5, 1), (0.5, 1), (0, 2), (-1.5, -0.2), (1.5, -0.2)]:
+        for i, j in [
+            (0, 0),
+            (-1, 0),
+            (1, 0),
+            (-0.5, 1),
+            (0.5, 1),
+            (0, 2),
+            (-1.5, -0.2),
+            (1.5, -0.2),
+        ]:
             circ(cx + i * 0.09 * s, cy - 0.1 * s + j * 0.09 * s, 0.055 * s, c1)
         d.line([(cx, cy - 0.2 * s), (cx + 0.05 * s, cy - 0.3 * s)], fill=c2, width=2)
     elif shape == "heart":
-        d.polygon([(cx - 0.2 * s, cy - 0.12 * s), (cx + 0.2 * s, cy - 0.12 * s), (cx, cy + 0.25 * s)], fill=c1)
+        d.polygon(
+            [(cx - 0.2 * s, cy - 0.12 * s), (cx + 0.2 * s, cy - 0.12 * s), (cx, cy + 0.25 * s)],
+            fill=c1,
+        )
         d.rectangle([cx - 0.16 * s, cy - 0.2 * s, cx + 0.16 * s, cy - 0.12 * s], fill=c2)
     elif shape == "pear":
-        circ(cx, cy + 0.1 * s, 0.18 * s, c1); circ(cx, cy - 0.08 * s, 0.11 * s, c1)
+        circ(cx, cy + 0.1 * s, 0.18 * s, c1)
+        circ(cx, cy - 0.08 * s, 0.11 * s, c1)
         d.line([(cx, cy - 0.18 * s), (cx + 0.03 * s, cy - 0.28 * s)], fill=c2, width=2)
     elif shape == "pair":
-        d.line([(cx - 0.12 * s, cy + 0.1 * s), (cx, cy - 0.25 * s), (cx + 0.12 * s, cy + 0.1 * s)], fill=c2, width=2)
-        circ(cx - 0.12 * s, cy + 0.12 * s, 0.09 * s, c1); circ(cx + 0.12 * s, cy + 0.12 * s, 0.09 * s, c1)
+        d.line(
+            [(cx - 0.12 * s, cy + 0.1 * s), (cx, cy - 0.25 * s), (cx + 0.12 * s, cy + 0.1 * s)],
+            fill=c2,
+            width=2,
+        )
+        circ(cx - 0.12 * s, cy + 0.12 * s, 0.09 * s, c1)
+        circ(cx + 0.12 * s, cy + 0.12 * s, 0.09 * s, c1)
     elif shape.startswith("petals"):
         n = int(shape[6:])
         d.line([(cx, cy), (cx, cy + 0.4 * s)], fill=(50, 130, 50), width=2)
         for a in np.linspace(0, 2 * np.pi, n, endpoint=False):
-            circ(cx + 0.13 * s * np.cos(a), cy - 0.05 * s + 0.13 * s * np.sin(a), (0.09 if n < 8 else 0.06) * s, c1)
+            circ(
+                cx + 0.13 * s * np.cos(a),
+                cy - 0.05 * s + 0.13 * s * np.sin(a),
+                (0.09 if n < 8 else 0.06) * s,
+                c1,
+            )
         circ(cx, cy - 0.05 * s, 0.07 * s, c2)
     elif shape == "cup":
         d.line([(cx, cy), (cx, cy + 0.4 * s)], fill=c2, width=2)
         d.chord([cx - 0.15 * s, cy - 0.25 * s, cx + 0.15 * s, cy + 0.05 * s], 0, 180, fill=c1)
-        d.polygon([(cx - 0.15 * s, cy - 0.1 * s), (cx - 0.1 * s, cy - 0.25 * s), (cx, cy - 0.12 * s),
-                   (cx + 0.1 * s, cy - 0.25 * s), (cx + 0.15 * s, cy - 0.1 * s)], fill=c1)
+        d.polygon(
+            [
+                (cx - 0.15 * s, cy - 0.1 * s),
+                (cx - 0.1 * s, cy - 0.25 * s),
+                (cx, cy - 0.12 * s),
+                (cx + 0.1 * s, cy - 0.25 * s),
+                (cx + 0.15 * s, cy - 0.1 * s),
+            ],
+            fill=c1,
+        )
     elif shape == "spike":
         d.line([(cx, cy - 0.1 * s), (cx, cy + 0.4 * s)], fill=c2, width=2)
         for k in range(7):
@@ -212,24 +294,55 @@ def _object_layer(rng, family: str, cls: str, cfg: WorldConfig) -> Image.Image:
             d.rectangle([cx - 0.13 * s, cy - 0.22 * s, cx + 0.13 * s, cy - 0.12 * s], fill=c1)
         elif shape == "bus":
             for k in range(4):
-                d.rectangle([cx + (-0.25 + k * 0.13) * s, cy - 0.2 * s, cx + (-0.17 + k * 0.13) * s, cy - 0.12 * s], fill=(200, 220, 240))
+                d.rectangle(
+                    [
+                        cx + (-0.25 + k * 0.13) * s,
+                        cy - 0.2 * s,
+                        cx + (-0.17 + k * 0.13) * s,
+                        cy - 0.12 * s,
+                    ],
+                    fill=(200, 220, 240),
+                )
         else:
             d.rectangle([cx + 0.15 * s, cy - 0.3 * s, cx + 0.3 * s, cy - 0.2 * s], fill=c1)
         for x in (cx - w / 3 * s, cx + w / 3 * s):
             circ(x, cy + 0.06 * s, 0.06 * s, c2)
     elif shape == "bicycle":
         for x in (cx - 0.17 * s, cx + 0.17 * s):
-            d.ellipse([x - 0.12 * s, cy - 0.02 * s, x + 0.12 * s, cy + 0.22 * s], outline=c2, width=2)
-        d.line([(cx - 0.17 * s, cy + 0.1 * s), (cx, cy - 0.08 * s), (cx + 0.17 * s, cy + 0.1 * s), (cx - 0.05 * s, cy + 0.1 * s),
-                (cx, cy - 0.08 * s)], fill=c1, width=3)
+            d.ellipse(
+                [x - 0.12 * s, cy - 0.02 * s, x + 0.12 * s, cy + 0.22 * s], outline=c2, width=2
+            )
+        d.line(
+            [
+                (cx - 0.17 * s, cy + 0.1 * s),
+                (cx, cy - 0.08 * s),
+                (cx + 0.17 * s, cy + 0.1 * s),
+                (cx - 0.05 * s, cy + 0.1 * s),
+                (cx, cy - 0.08 * s),
+            ],
+            fill=c1,
+            width=3,
+        )
     elif shape == "boat":
-        d.polygon([(cx - 0.3 * s, cy), (cx + 0.3 * s, cy), (cx + 0.2 * s, cy + 0.12 * s), (cx - 0.2 * s, cy + 0.12 * s)], fill=c2)
-        d.polygon([(cx, cy - 0.35 * s), (cx, cy - 0.02 * s), (cx + 0.22 * s, cy - 0.02 * s)], fill=c1)
+        d.polygon(
+            [
+                (cx - 0.3 * s, cy),
+                (cx + 0.3 * s, cy),
+                (cx + 0.2 * s, cy + 0.12 * s),
+                (cx - 0.2 * s, cy + 0.12 * s),
+            ],
+            fill=c2,
+        )
+        d.polygon(
+            [(cx, cy - 0.35 * s), (cx, cy - 0.02 * s), (cx + 0.22 * s, cy - 0.02 * s)], fill=c1
+        )
     elif shape == "airplane":
         d.ellipse([cx - 0.35 * s, cy - 0.06 * s, cx + 0.35 * s, cy + 0.06 * s], fill=c1)
         d.polygon([(cx - 0.05 * s, cy), (cx + 0.1 * s, cy), (cx - 0.12 * s, cy + 0.3 * s)], fill=c2)
         d.polygon([(cx - 0.05 * s, cy), (cx + 0.1 * s, cy), (cx - 0.12 * s, cy - 0.3 * s)], fill=c2)
-        d.polygon([(cx - 0.35 * s, cy), (cx - 0.28 * s, cy), (cx - 0.38 * s, cy - 0.15 * s)], fill=c2)
+        d.polygon(
+            [(cx - 0.35 * s, cy), (cx - 0.28 * s, cy), (cx - 0.38 * s, cy - 0.15 * s)], fill=c2
+        )
     return layer
 
 
@@ -237,8 +350,11 @@ def _finish(rng, bg: Image.Image, layer: Image.Image, cfg: WorldConfig, domain: 
     R = cfg.render_size
     if rng.random() < 0.5:
         layer = layer.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    layer = layer.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR,
-                         translate=tuple(rng.uniform(-0.09, 0.09, 2) * R))
+    layer = layer.rotate(
+        float(rng.uniform(-12, 12)),
+        resample=Image.Resampling.BILINEAR,
+        translate=tuple(rng.uniform(-0.09, 0.09, 2) * R),
+    )
     bg.paste(layer, (0, 0), layer)
     resample = Image.Resampling.NEAREST if domain == "drawing" else Image.Resampling.BOX
     img = np.asarray(bg.resize((cfg.image_size, cfg.image_size), resample), dtype=np.float32)
@@ -246,12 +362,17 @@ def _finish(rng, bg: Image.Image, layer: Image.Image, cfg: WorldConfig, domain: 
         img = img * rng.uniform(0.82, 1.15) + rng.normal(0, cfg.noise, img.shape)
     else:
         img = img + rng.normal(0, 2.0, img.shape)
-        if cfg.drawing_style in ("gray", "hatch"):  # a black-and-white sketch: no coat colour, only shading and shape
+        if cfg.drawing_style in (
+            "gray",
+            "hatch",
+        ):  # a black-and-white sketch: no coat colour, only shading and shape
             img = np.repeat((img @ LUMA)[..., None], 3, axis=2)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def render_dog(rng: np.random.Generator, breed: str, cfg: WorldConfig, domain: str = "photo") -> np.ndarray:
+def render_dog(
+    rng: np.random.Generator, breed: str, cfg: WorldConfig, domain: str = "photo"
+) -> np.ndarray:
     """One (image_size, image_size, 3) uint8 image of `breed` in `domain`."""
     bg = _background(rng, cfg.render_size, domain)
     return _finish(rng, bg, _dog_layer(rng, breed, cfg, domain), cfg, domain)
