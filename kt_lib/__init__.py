@@ -7,7 +7,8 @@ What a learner needs is here, by name (the notebooks import nothing else from kt
   `losses`, `methods`;
 - experiments: `Experiment` (a request, its runs, cached), `table` (rows -> DataFrame), `sweeps`,
   `difficulty_levels`, `knowledge_probe`;
-- the world and the knowledge: `load_model`, `get_device`, `WorldConfig`, `WorldTaxonomy`, `WorldDataset`,
+- the world and the knowledge: `load_model`, `get_device`, `world_model`, `WorldConfig`,
+  `WorldTaxonomy`, `WorldDataset`,
   `Taxonomy`, `wordnet`;
 - figures and panels: `plots`, `widgets`.
 
@@ -32,6 +33,7 @@ _LAZY = {
     "knowledge_probe": ("kt_lib.eval.probe", "knowledge_probe"),
     "load_model": ("kt_lib.models", "load_model"),
     "get_device": ("kt_lib.models", "get_device"),
+    "world_model": ("kt_lib.world.model", "world_model"),
     "WorldConfig": ("kt_lib.world.config", "WorldConfig"),
     "WorldTaxonomy": ("kt_lib.world.config", "WorldTaxonomy"),
     "WorldDataset": ("kt_lib.world.data", "WorldDataset"),

@@ -19,6 +19,7 @@ from dataclasses import asdict, replace
 from functools import cached_property
 
 import pandas as pd
+import torch
 
 from kt_lib.cache import RunCache
 from kt_lib.eval.evaluator import compare, model_fingerprint
@@ -130,6 +131,27 @@ class Experiment:
             if samples_per_class == self.samples_per_class
             else self.exemplars(samples_per_class)
         )
+
+    def prompts(self, template: int = 0):
+        """`prompts(model) -> (fine, coarse)`: normalised features of every breed and group prompt in the
+        defaults' `template`-th wording, the argument `unlearn_step` takes."""
+        from kt_lib.prompts import PromptBank
+
+        device = next(self.model.parameters()).device
+        names = (self.data.fine_names, self.data.coarse_names)
+        bank = PromptBank(
+            self.tokenizer, *names, self.defaults.templates[template : template + 1], device
+        )
+        return lambda model: bank.features(model, 0)
+
+    @torch.no_grad()
+    def logits(self, model, images, template: int = 0):
+        """`model`'s (fine, coarse) CLIP logits on `images` (no gradient), e.g. the reference of a step."""
+        from kt_lib.prompts import clip_logits
+
+        prompts = self.prompts(template)
+        images = images.to(next(model.parameters()).device)
+        return tuple(x.float() for x in clip_logits(model, images, *prompts(model)))
 
     def unlearn(
         self, method: str | None = None, samples_per_class: int | None = None, **overrides
