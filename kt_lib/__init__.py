@@ -1,26 +1,67 @@
 """kt_lib: knowledge-tracing machine unlearning for CLIP (Tan & Gong, arXiv 2506.11253).
 
-Heavy imports (torch, open_clip) happen on first use: `kt_lib.load_model` etc. resolve lazily.
+What a learner needs is here, by name (the notebooks import nothing else from kt_lib):
+
+- start a notebook: `setup` (model, data, smoke mode), `record` and `show` (results and figures);
+- the subject: `unlearn_step` (one step; `kt_lib.unlearn.unlearn` is the loop), `UnlearnConfig`,
+  `losses`, `methods`;
+- experiments: `Experiment` (a request, its runs, cached), `table` (rows -> DataFrame), `sweeps`,
+  `difficulty_levels`, `knowledge_probe`;
+- the world and the knowledge: `load_model`, `get_device`, `world_model`, `WorldConfig`,
+  `WorldTaxonomy`, `WorldDataset`,
+  `Taxonomy`, `wordnet`;
+- figures and panels: `plots`, `widgets`.
+
+Heavy imports (torch, open_clip) happen on first use: each name resolves lazily.
 """
 
 __version__ = "0.1.0"
 
+# name -> (module, attribute); attribute None: the module itself
 _LAZY = {
-    "load_model": "models",
-    "get_device": "models",
-    "WorldConfig": "world",
-    "WorldTaxonomy": "world",
-    "Experiment": "experiment",
-    "UnlearnConfig": "unlearn",
-    "unlearn": "unlearn",
-    "Taxonomy": "taxonomy",
+    "setup": ("kt_lib.notebook.setup", "setup"),
+    "record": ("kt_lib.notebook.record", "record"),
+    "show": ("kt_lib.notebook.record", "show"),
+    "unlearn_step": ("kt_lib.step", "unlearn_step"),
+    "UnlearnConfig": ("kt_lib.unlearn", "UnlearnConfig"),
+    "losses": ("kt_lib.losses", None),
+    "methods": ("kt_lib.methods", None),
+    "Experiment": ("kt_lib.experiment", "Experiment"),
+    "table": ("kt_lib.experiment", "table"),
+    "sweeps": ("kt_lib.notebook.sweeps", None),
+    "difficulty_levels": ("kt_lib.eval.evaluator", "difficulty_levels"),
+    "knowledge_probe": ("kt_lib.eval.probe", "knowledge_probe"),
+    "load_model": ("kt_lib.models", "load_model"),
+    "get_device": ("kt_lib.models", "get_device"),
+    "world_model": ("kt_lib.world.model", "world_model"),
+    "WorldConfig": ("kt_lib.world.config", "WorldConfig"),
+    "WorldTaxonomy": ("kt_lib.world.config", "WorldTaxonomy"),
+    "WorldDataset": ("kt_lib.world.data", "WorldDataset"),
+    "Taxonomy": ("kt_lib.knowledge.taxonomy", "Taxonomy"),
+    "wordnet": ("kt_lib.knowledge.wordnet", None),
+    "plots": ("kt_lib.notebook.plots", None),
+    "widgets": ("kt_lib.notebook.widgets", None),
 }
 __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
-        return getattr(importlib.import_module(f"kt_lib.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'kt_lib' has no attribute {name!r}")
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    import difflib
+
+    close = difflib.get_close_matches(name, __all__, n=3, cutoff=0.6)
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else f"; the learner API is: {', '.join(__all__)}"
+    )
+    raise AttributeError(f"module 'kt_lib' has no attribute {name!r}{hint}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

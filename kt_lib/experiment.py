@@ -1,21 +1,28 @@
-"""One knowledge request on one model: the proxy forgetting set, the evaluation, and method runs.
+"""One knowledge request on one model: the proxy forgetting set, the evaluation, and cached method runs.
 
     exp = Experiment(["German short-haired pointer", "Samoyed"])     # the embedded world, defaults
-    row = exp.run("nhl_kl")                                          # Q, U, Q-U, OOD, zero-shot, seconds
-    table = exp.compare(["ga", "ga_kl", "nhl_kl"])                   # a tidy DataFrame
+    row = exp.run("nhl_kl")                                          # Q, U, Q-U, OOD, zero-shot, settings
+    exp.compare(["ga", "ga_kl", "nhl_kl"])                           # a tidy DataFrame
 
-Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and
-unknown names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on
-real images (see `kt_lib.knowledge.sources`).
+Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`, so
+the same settings asked twice, by a cell, a sweep (`kt_lib.notebook.sweeps`) or a widget, train once.
+Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and unknown
+names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on real images
+(see `kt_lib.knowledge.sources`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
+import json
+from dataclasses import asdict, replace
+from functools import cached_property
 
 import pandas as pd
+import torch
 
-from kt_lib.eval.evaluator import compare
+from kt_lib.cache import RunCache
+from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
 
@@ -25,11 +32,26 @@ DEFAULT_FORGET = (
     "golden retriever",
     "Samoyed",
 )
+# the settings every row carries (besides its scores)
+SETTINGS = (
+    "method",
+    "lr",
+    "num_epochs",
+    "margin",
+    "alpha_coarse",
+    "alpha_fine",
+    "seed",
+    "towers",
+    "samples_per_class",
+)
 
 
 class Experiment:
     """Holds the model, the proxy forget set (`samples_per_class` exemplars per forgotten concept from the
-    source's proxy pool, never from test) and an Evaluator whose 'before' accuracies are computed once."""
+    source's proxy pool, never from test), an Evaluator whose 'before' accuracies are computed once, and a
+    `RunCache` of finished runs (`cache`: a RunCache, a JSON-lines path that keeps them, or None)."""
+
+    DEFAULT_FORGET = DEFAULT_FORGET
 
     def __init__(
         self,
@@ -40,6 +62,7 @@ class Experiment:
         eval_per_class: int | None = None,
         data: DataSource | None = None,
         device="auto",
+        cache=None,
         **defaults,
     ):
         from kt_lib.models import load_model
@@ -56,6 +79,7 @@ class Experiment:
         self.forget_ids = [self.data.fine_names.index(f) for f in self.forget]
         self.samples_per_class = samples_per_class
         self.forget_set = self.exemplars(samples_per_class)
+        self.cache = cache if isinstance(cache, RunCache) else RunCache(cache)
         self._before = None
 
     def exemplars(self, samples_per_class: int):
@@ -68,23 +92,75 @@ class Experiment:
             self._before = self.evaluator.accuracies(self.model, self.tokenizer, self.forget)
         return self._before
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of the original model's weights (the model is never modified)."""
+        return model_fingerprint(self.model)
+
+    def config(self, method: str | None = None, **overrides) -> UnlearnConfig:
+        """The resolved settings of one run: the experiment's defaults with `overrides`."""
+        return replace(self.defaults, **({"method": method} if method else {}), **overrides)
+
+    def key(self, samples_per_class: int | None = None, **overrides) -> str:
+        """The cache key of a run: the resolved config, the request, a checksum of the exemplar images,
+        the test-set sizes and the model's weights."""
+        cfg = asdict(self.config(**overrides))
+        cfg.pop("progress", None)
+        spc = samples_per_class or self.samples_per_class
+        images, fine, _ = self._exemplars(spc).tensors
+        exemplars = [
+            round(float(images.double().sum()), 4),
+            round(float(images.double().abs().sum()), 4),
+            fine.tolist(),
+        ]
+        spec = dict(
+            config=cfg,
+            forget=list(self.forget),
+            samples_per_class=spc,
+            exemplars=exemplars,
+            data=self.data.name,
+            test_sizes={k: len(d.images) for k, d in self.evaluator.domains.items()},
+            model=self.fingerprint,
+        )
+        text = json.dumps(spec, sort_keys=True, default=list)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    def _exemplars(self, samples_per_class: int):
+        return (
+            self.forget_set
+            if samples_per_class == self.samples_per_class
+            else self.exemplars(samples_per_class)
+        )
+
+    def prompts(self, template: int = 0):
+        """`prompts(model) -> (fine, coarse)`: normalised features of every breed and group prompt in the
+        defaults' `template`-th wording, the argument `unlearn_step` takes."""
+        from kt_lib.prompts import PromptBank
+
+        device = next(self.model.parameters()).device
+        names = (self.data.fine_names, self.data.coarse_names)
+        bank = PromptBank(
+            self.tokenizer, *names, self.defaults.templates[template : template + 1], device
+        )
+        return lambda model: bank.features(model, 0)
+
+    @torch.no_grad()
+    def logits(self, model, images, template: int = 0):
+        """`model`'s (fine, coarse) CLIP logits on `images` (no gradient), e.g. the reference of a step."""
+        from kt_lib.prompts import clip_logits
+
+        prompts = self.prompts(template)
+        images = images.to(next(model.parameters()).device)
+        return tuple(x.float() for x in clip_logits(model, images, *prompts(model)))
+
     def unlearn(
         self, method: str | None = None, samples_per_class: int | None = None, **overrides
     ) -> UnlearnResult:
-        cfg = replace(self.defaults, **({"method": method} if method else {}), **overrides)
-        images, fine, coarse = (
-            self.exemplars(samples_per_class) if samples_per_class else self.forget_set
-        ).tensors
-        return unlearn(
-            self.model,
-            self.tokenizer,
-            images,
-            fine,
-            coarse,
-            self.data.fine_names,
-            self.data.coarse_names,
-            cfg,
-        )
+        """Train once with these settings (no cache, no evaluation): the unlearned model and its history."""
+        cfg = self.config(method, **overrides)
+        images, fine, coarse = self._exemplars(samples_per_class or self.samples_per_class).tensors
+        names = (self.data.fine_names, self.data.coarse_names)
+        return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
 
     def evaluate(self, model) -> dict:
         """Accuracies of `model` and its scores against the original ('before')."""
@@ -96,30 +172,58 @@ class Experiment:
         method: str | None = None,
         label: str | None = None,
         samples_per_class: int | None = None,
+        keep_result: bool = True,
         **overrides,
     ) -> dict:
-        """Unlearn, evaluate, and return one flat row (plus the result under 'result')."""
-        result = self.unlearn(method, samples_per_class, **overrides)
+        """Unlearn and evaluate: one flat row of scores (Q, U, QU, OOD, zero-shot, `after_*`), the settings
+        and `per_concept` (each forgotten concept's fine accuracy before/after per test domain).
+
+        `keep_result=True` always trains and adds the `UnlearnResult` (model, history) under 'result';
+        `keep_result=False` returns the cached row when these settings ran before. Both cache the row."""
+        key = self.key(samples_per_class, **({"method": method} if method else {}), **overrides)
+        spc = samples_per_class or self.samples_per_class
+        if not keep_result and key in self.cache:
+            row = self.cache.get(key)
+            return dict(row, label=label or row["method"])
+        result = self.unlearn(method, spc, **overrides)
         scores = self.evaluate(result.model)
-        row = dict(
-            method=label or result.info["config"]["method"],
-            samples_per_class=samples_per_class or self.samples_per_class,
-            **{k: v for k, v in scores.items() if k != "after"},
-        )
+        cfg = result.info["config"]
+        row = dict(label=label or cfg["method"], **{k: cfg[k] for k in SETTINGS if k in cfg})
+        row.update(samples_per_class=spc, forget=" | ".join(self.forget))
+        row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
-        row.update(seconds=result.seconds, stopped=result.stopped, result=result)
-        return row
+        row.update(seconds=result.seconds, stopped=result.stopped)
+        row.update(per_concept=self._per_concept(result.model))
+        self.cache.put(key, row)
+        return dict(row, result=result) if keep_result else row
 
     def compare(self, methods, **overrides) -> pd.DataFrame:
-        """One row per method name or (label, overrides) pair, without the heavy result objects."""
+        """A table with one (cached) run per method name or (label, overrides) pair."""
+        rows = []
+        for m in methods:
+            label, kw = (m, {"method": m}) if isinstance(m, str) else m
+            rows.append(self.run(label=label, keep_result=False, **{**overrides, **kw}))
+        return table(rows)
 
-        def one(m):
-            label, kw = (m, {"method": m}) if isinstance(m, str) else (m[0], m[1])
-            return self.run(label=label, **{**overrides, **kw})
+    def _per_concept(self, model) -> list[dict]:
+        before = self.evaluator.per_class(self.model, self.tokenizer)
+        after = self.evaluator.per_class(model, self.tokenizer)
+        merged = before.merge(
+            after, on=["domain", "concept", "group"], suffixes=("_before", "_after")
+        )
+        merged = merged[merged.concept.isin(self.forget)]
+        return [
+            dict(
+                concept=r.concept,
+                group=r.group,
+                domain=r.domain,
+                before=float(r.fine_before),
+                after=float(r.fine_after),
+            )
+            for r in merged.itertuples()
+        ]
 
-        return frame(one(m) for m in methods)
 
-
-def frame(rows, drop=("result",)) -> pd.DataFrame:
-    """A DataFrame of `Experiment.run` rows without their heavy `result` objects (and any other `drop` keys)."""
+def table(rows, drop=("result", "per_concept")) -> pd.DataFrame:
+    """Run rows as one tidy DataFrame, without the heavy `result` objects and the `per_concept` lists."""
     return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])

@@ -20,7 +20,7 @@ def table(exp):
     df = exp.compare(
         ["ga", "ga_kl", "nhl", "nhl_kl", ("nhl_kl_af0", dict(method="nhl_kl", alpha_fine=0.0))]
     )
-    return df.set_index("method")
+    return df.set_index("label")
 
 
 def test_the_original_model_knows_the_targets(exp):

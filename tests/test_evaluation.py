@@ -91,3 +91,40 @@ def test_evaluator_splits_forget_and_retain(monkeypatch):
     )  # a -> b is a sibling error
     with pytest.raises(KeyError, match="unknown"):
         ev.accuracies(FixedModel(), None, ["zzz"])
+
+
+class LinearModel(torch.nn.Module):
+    """A stand-in CLIP with an image tower (`visual`) and an untouched text-side parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.text_projection = torch.nn.Parameter(torch.ones(2))
+        self.visual = torch.nn.Linear(3, 3, bias=False)
+        with torch.no_grad():
+            self.visual.weight.copy_(torch.eye(3))
+
+    def encode_image(self, x):
+        return self.visual(x.flatten(1))
+
+
+def test_predictions_are_keyed_by_weights_not_by_object(monkeypatch):
+    """An image-tower-only change in the same object (or a new model that reuses a freed model's id) must
+    not be served the old predictions."""
+    import kt_lib.eval.evaluator as E
+
+    monkeypatch.setattr(E, "text_head", lambda model, tok, names, templates=None: torch.eye(3))
+    images = torch.eye(3).view(3, 3, 1, 1)
+    ev = Evaluator(
+        ["a", "b", "c"],
+        ["x"],
+        [0, 0, 0],
+        {"photo": EvalSet(images, torch.arange(3), torch.zeros(3), ("{}",))},
+    )
+    model = LinearModel()
+    assert ev.accuracies(model, None, ["a"])["forget_fine"] == 1.0
+    with torch.no_grad():  # same object, same text-side tensors, image tower rotated: a wrong for b
+        model.visual.weight.copy_(torch.eye(3)[[1, 0, 2]])
+    assert ev.accuracies(model, None, ["a"])["forget_fine"] == 0.0
+    twin = LinearModel()
+    assert E.model_fingerprint(twin) == E.model_fingerprint(LinearModel())  # content, not identity
+    assert E.model_fingerprint(twin) != E.model_fingerprint(model)

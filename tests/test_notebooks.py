@@ -96,6 +96,10 @@ def check_03(r: dict) -> None:
 
 
 def check_04(r: dict) -> None:
+    # the hand walk-through of unlearn_step: the target falls towards the margin, NHL shrinks, KL starts at 0
+    assert r["walk_gap_after"] < r["walk_gap_before"], (r["walk_gap_before"], r["walk_gap_after"])
+    assert r["walk_nhl_last"] < r["walk_nhl_first"]
+    assert r["walk_kl_first"] == pytest.approx(0.0, abs=1e-6)
     assert r["qu_both"] > r["qu_none"], (
         r["qu_both"],
         r["qu_none"],
@@ -272,8 +276,8 @@ def test_notebook_structure(path):
     )
     code = [c for c in cells if c.cell_type == "code"]
     params = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
-    assert "smoke_mode(SMOKE)" in code[params + 1].source, (
-        f"{path.name}: the cell after the parameters derives the config"
+    assert "setup(" in code[params + 1].source and "smoke=SMOKE" in code[params + 1].source, (
+        f"{path.name}: the cell after the parameters calls kt_lib.setup(smoke=SMOKE, ...)"
     )
     for c in code:
         assert not re.search(r"^\s*[!%]\s*pip\b", c.source, re.M), (
@@ -302,6 +306,115 @@ def test_nbstripout_verify():
     )
     assert proc.returncode == 0, (
         f"nbstripout --verify failed; run `.venv/bin/nbstripout notebooks/*.ipynb`\n{proc.stdout}{proc.stderr}"
+    )
+
+
+# ---- what the notebooks import and say ---------------------------------------------------------------------
+
+# Numbers in Markdown that are not results of the notebook's own run, per notebook, with the reason. Any other
+# run-like number (a decimal, a percentage, "≈ N", a duration) in a Markdown cell fails the test: prose numbers
+# from the run are rendered from it (`display(Markdown(f"..."))`), so they cannot go stale.
+NOT_RUN_RESULTS = {
+    "00": {"6%": "chance share of sibling errors, from the group sizes (a taxonomy constant)"},
+    "01": {"3.0": "the WordNet version"},
+    "02": {"30%": "difficulty_levels' accuracy threshold (a constant)"},
+    "04": {"0.5": "the margin at which the hinge plot's curves are drawn (a parameter)"},
+    "05": {"≈ 42": "the paper's OOD Q on Oxford-IIIT Pet"},
+    "06": {
+        "95%": "the confidence level",
+        "0.3": "difficulty_levels' accuracy threshold (a constant)",
+        "4.30": "Student's t quantile for n = 3 (a constant)",
+        "95.20": "the paper's Table 2",
+        "92.24": "the paper's Table 2",
+        "84.68": "the paper's Table 2",
+        "11.85": "the paper's Table 2",
+    },
+}
+RUN_LIKE = re.compile(
+    r"≈\s*\d+(?:\.\d+)?|(?<![\w.\-/])\d+\.\d+%?|(?<![\w.])\d+(?:\.\d+)?\s*%"
+    r"|\b\d+(?:\.\d+)?\s*(?:s|min|minutes|seconds|h|hours)\b"
+)
+
+
+def run_like_numbers(markdown: str) -> list[str]:
+    """Run-like numbers of a Markdown cell, outside inline code (parameters) and arXiv identifiers."""
+    text = re.sub(r"`[^`]*`", "", markdown)
+    text = re.sub(r"\b\d{4}\.\d{4,5}\b", "", text)
+    return RUN_LIKE.findall(text)
+
+
+def test_run_like_number_finder_catches_stale_prose():
+    found = run_like_numbers(
+        "about 42% of errors, Q ≈ 0.54, U 0.88, 4 min; `MARGIN = 5.0`, arXiv 2506.11253"
+    )
+    assert found == ["42%", "≈ 0.54", "0.88", "4 min"]
+
+
+@pytest.mark.parametrize("path", NUMBERED, ids=[p.stem for p in NUMBERED])
+def test_markdown_quotes_no_run_results(path):
+    allowed = NOT_RUN_RESULTS.get(path.name[:2], {})
+    stale = [
+        (i, n)
+        for i, c in enumerate(_cells(path))
+        if c.cell_type == "markdown"
+        for n in run_like_numbers(c.source)
+        if n not in allowed
+    ]
+    assert not stale, (
+        f"{path.name}: Markdown cells quote run-like numbers {stale} (cell index, number). Render numbers "
+        "from the run in a code cell (display(Markdown(f'...'))), or, for a constant or the literature, add "
+        "it with its reason to NOT_RUN_RESULTS"
+    )
+
+
+def _kt_imports(path: Path) -> list[str]:
+    """Every `kt_lib` import of a notebook's code cells, as 'module:name'."""
+    out = []
+    for c in _cells(path):
+        if c.cell_type != "code":
+            continue
+        source = "\n".join(
+            line for line in c.source.splitlines() if not line.lstrip().startswith("%")
+        )
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kt_lib"):
+                out += [f"{node.module}:{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                out += [f"{a.name}:" for a in node.names if a.name.startswith("kt_lib")]
+    return out
+
+
+@pytest.mark.parametrize("path", HYGIENE, ids=[p.stem for p in HYGIENE])
+def test_notebooks_import_only_the_learner_api(path):
+    import kt_lib
+
+    assert len(kt_lib.__all__) <= 25, kt_lib.__all__
+    imports = _kt_imports(path)
+    assert imports, f"{path.name}: imports nothing from kt_lib"
+    bad = [i for i in imports if not i.startswith("kt_lib:") or i[7:] not in kt_lib.__all__]
+    assert not bad, f"{path.name}: import only kt_lib's names (`from kt_lib import ...`), not {bad}"
+
+
+def test_the_real_clip_note_lives_in_notebook_00_only():
+    with_note = [
+        p.stem
+        for p in HYGIENE
+        if any(
+            "Switching to a real CLIP" in c.source for c in _cells(p) if c.cell_type == "markdown"
+        )
+    ]
+    assert with_note == ["00_world_and_model"], with_note
+
+
+def test_notebook_04_shows_and_calls_the_step():
+    """The subject in cells: the library's own loss terms and step printed, and `unlearn_step` called."""
+    code = "\n".join(
+        c.source for c in _cells(NOTEBOOKS / "04_nhl_kl_ablations.ipynb") if c.cell_type == "code"
+    )
+    assert "inspect.getsource" in code
+    assert "(losses.nhl, losses.kl_fine_nontarget, unlearn_step)" in code
+    assert "unlearn_step(" in code.replace(
+        "(losses.nhl, losses.kl_fine_nontarget, unlearn_step)", ""
     )
 
 

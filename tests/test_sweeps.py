@@ -75,8 +75,10 @@ def test_level_requests_are_deterministic_and_seed_dependent():
 
 
 def test_cache_persists_rows_and_frames_them(tmp_path):
+    from kt_lib.cache import RunCache
+
     path = tmp_path / "sweeps.jsonl"
-    cache = sweeps.SweepCache(path)
+    cache = RunCache(path)
     cache.put(
         "k1",
         dict(
@@ -88,7 +90,7 @@ def test_cache_persists_rows_and_frames_them(tmp_path):
             per_concept=[dict(concept="x", domain="photo", before=0.8, after=0.0)],
         ),
     )
-    again = sweeps.SweepCache(path)
+    again = RunCache(path)
     assert "k1" in again and len(again) == 1 and again.get("k1")["Q"] == 1.0
     assert "per_concept" not in again.frame().columns
     cf = sweeps.concept_frame([again.get("k1")])
@@ -111,13 +113,11 @@ def tiny_exp(world_model):
 
 
 def test_settings_key_resolves_defaults(tiny_exp):
-    key = sweeps.settings_key(tiny_exp)
-    assert key == sweeps.settings_key(
-        tiny_exp, method="nhl_kl", margin=2.0
-    )  # explicit defaults = same run
-    assert key != sweeps.settings_key(tiny_exp, margin=1.0)
-    assert key != sweeps.settings_key(tiny_exp, samples_per_class=2)
-    assert key != sweeps.settings_key(tiny_exp, seed=1)
+    key = tiny_exp.key()
+    assert key == tiny_exp.key(method="nhl_kl", margin=2.0)  # explicit defaults = same run
+    assert key != tiny_exp.key(margin=1.0)
+    assert key != tiny_exp.key(samples_per_class=2)
+    assert key != tiny_exp.key(seed=1)
 
 
 def test_settings_key_sees_the_exemplar_images(tiny_exp):
@@ -136,20 +136,32 @@ def test_settings_key_sees_the_exemplar_images(tiny_exp):
         data=replace(tiny_exp.data, proxy_pool=TensorDataset(0.5 * images, fine, coarse)),
         num_epochs=1,
     )
-    assert sweeps.settings_key(other) != sweeps.settings_key(
-        tiny_exp
-    )  # same names and settings, other images
+    assert other.key() != tiny_exp.key()  # same names and settings, other images
 
 
 def test_run_is_cached_and_sweeps_reuse_rows(tiny_exp, monkeypatch):
-    cache = sweeps.SweepCache()
-    row = sweeps.run(tiny_exp, cache, label="first", margin=1.0)
+    row = tiny_exp.run(label="first", keep_result=False, margin=1.0)
     assert {"Q", "U", "QU", "drawing_Q", "margin", "lr", "label", "per_concept"} <= set(row)
     assert row["margin"] == 1.0 and row["label"] == "first" and "result" not in row
     assert {c["domain"] for c in row["per_concept"]} == {"photo", "drawing"}
-    monkeypatch.setattr(
-        tiny_exp, "run", lambda *a, **k: pytest.fail("cached settings must not retrain")
-    )
-    rows = sweeps.margin_sweep(tiny_exp, margins=(1.0,), cache=cache)
-    assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(cache) == 1
+    n = len(tiny_exp.cache)
+
+    def no_training(*args, **kwargs):
+        raise RuntimeError("cached settings must not retrain")
+
+    monkeypatch.setattr(tiny_exp, "unlearn", no_training)
+    rows = sweeps.margin_sweep(tiny_exp, margins=(1.0,))
+    assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(tiny_exp.cache) == n
     assert list(sweeps.to_frame(rows).columns).count("margin") == 1
+    with pytest.raises(RuntimeError, match="must not retrain"):
+        tiny_exp.run(keep_result=True, margin=1.0)  # keep_result always trains
+
+
+def test_leaderboard_shares_the_cache_and_writes_nothing_onto_the_experiment(tiny_exp):
+    attrs = set(vars(tiny_exp))
+    board = sweeps.leaderboard(tiny_exp, ["nhl_kl"], levels={"one": ["Samoyed"]}, per_level=1)
+    assert board.label.tolist() == ["nhl_kl"] and board.level.tolist() == ["one"]
+    assert set(vars(tiny_exp)) <= attrs | {"fingerprint"}  # no private attributes written
+    assert not any(k.startswith("_kt") for k in vars(tiny_exp))
+    row = tiny_exp.run(keep_result=False)  # the leaderboard's run of the same request: cached
+    assert row["Q"] == board.Q.iloc[0]

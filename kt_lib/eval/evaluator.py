@@ -6,6 +6,8 @@ each model it has seen, so the original model is evaluated once however many met
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +37,23 @@ class FamilySet:
     classes: list[str]
 
 
-def _fingerprint(model) -> tuple:
-    params = list(model.parameters())
-    return (
-        id(model),
-        float(params[0].detach().float().sum()),
-        float(params[-1].detach().float().sum()),
-    )
+def model_fingerprint(model) -> str:
+    """A short hash of the weights' content, equal for equal weights in any object or process and never
+    the object's id (which Python reuses once a model is freed). CPU tensors are hashed byte for byte; a
+    GPU tensor by its float64 sum, sum of squares and an irregularly weighted sum (no copy to the host)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name, p in model.named_parameters():
+        x = p.detach()
+        if x.device.type != "cpu":
+            x = x.double().flatten()
+            weights = torch.arange(len(x), dtype=torch.float64, device=x.device).cos()
+            x = torch.stack([x.sum(), x.square().sum(), (x * weights).sum()]).cpu()
+        digest.update(f"{name}{tuple(p.shape)}".encode())
+        digest.update(x.reshape(-1).contiguous().view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+CACHED_MODELS = 8  # predictions are small: the original model and the last few unlearned ones
 
 
 class Evaluator:
@@ -59,7 +71,7 @@ class Evaluator:
         self.fine_names, self.coarse_names = list(fine_names), list(coarse_names)
         self.fine_to_coarse = torch.tensor(fine_to_coarse)
         self.domains, self.families, self.in_domain = domains, families or {}, in_domain
-        self._cache: dict[tuple, dict] = {}
+        self._cache: OrderedDict[str, dict] = OrderedDict()  # fingerprint -> predictions
 
     @classmethod
     def from_world(
@@ -80,9 +92,12 @@ class Evaluator:
         return cls(tax.fine, tax.coarse, tax.fine_to_coarse, domains, fams)
 
     def predictions(self, model, tokenizer) -> dict:
-        """Fine and coarse predictions per domain, and family predictions (cached per model state)."""
-        key = _fingerprint(model)
-        if key not in self._cache:
+        """Fine and coarse predictions per domain, and family predictions, cached by the weights' content
+        (`model_fingerprint`; the last `CACHED_MODELS` models)."""
+        key = model_fingerprint(model)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+        else:
             model.eval()
             out = {}
             for name, ds in self.domains.items():
@@ -97,10 +112,9 @@ class Evaluator:
                 out["family:" + name] = predict(
                     encode_images(model, fs.images), text_head(model, tokenizer, fs.classes)
                 )
-            self._cache = {
-                k: v for k, v in self._cache.items() if k[0] != key[0]
-            }  # one entry per model object
             self._cache[key] = out
+            while len(self._cache) > CACHED_MODELS:
+                self._cache.popitem(last=False)
         return self._cache[key]
 
     def accuracies(self, model, tokenizer, forget: list[str]) -> dict:

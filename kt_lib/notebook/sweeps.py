@@ -1,29 +1,24 @@
-"""Cached sweeps over unlearning settings, and their aggregation into tables with confidence intervals.
+"""Sweeps over unlearning settings, and their aggregation into tables with confidence intervals.
 
-    cache = SweepCache()                                   # in memory; SweepCache(path) also persists (JSON lines)
-    margins = margin_sweep(exp, (0.5, 1, 2, 5), cache=cache)          # tidy DataFrame: one row per run
-    grid = alpha_grid(exp, cache=cache)                                # none / coarse only / fine only / both
-    runs = leaderboard(exp, ["ga", "nhl_kl"], per_level=3, seeds=(0, 1), cache=cache)
+    margins = margin_sweep(exp, (0.5, 1, 2, 5))                        # rows: one per run
+    grid = alpha_grid(exp)                                             # none / coarse only / fine only / both
+    runs = leaderboard(exp, ["ga", "nhl_kl"], per_level=3, seeds=(0, 1))
     aggregate(runs, by="method")                                       # mean and 95% t-interval per method
 
-Every run goes through :func:`run`, which keys the cache by everything that decides its result: the resolved
-:class:`~kt_lib.unlearn.UnlearnConfig`, the request, the number of exemplars, the test sets and a fingerprint of
-the model's weights. A widget can therefore re-render any setting a plain cell computed, and calling the same
-sweep twice costs nothing.
+Every run goes through `Experiment.run(..., keep_result=False)`, which keys its cache by everything that
+decides the result, so a widget can re-render any setting a plain cell computed and calling the same sweep
+twice costs nothing. `kt_lib.experiment.table` makes rows a DataFrame.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import asdict, replace
-from pathlib import Path
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
-from kt_lib.experiment import frame
+from kt_lib.experiment import SETTINGS, table
 
 ALPHA_GRID = {
     "none": (0.0, 0.0),
@@ -31,157 +26,8 @@ ALPHA_GRID = {
     "fine only": (0.0, 20.0),
     "both": (10.0, 20.0),
 }
-SETTINGS = (
-    "method",
-    "lr",
-    "num_epochs",
-    "margin",
-    "alpha_coarse",
-    "alpha_fine",
-    "seed",
-    "towers",
-    "samples_per_class",
-)
 METRICS = ("Q", "U", "QU")
-
-
-def model_fingerprint(model) -> str:
-    """A short hash of the weights (per-tensor sums): stable across processes for the same checkpoint."""
-    sums = [
-        (
-            n,
-            round(float(p.detach().double().sum()), 6),
-            round(float(p.detach().double().abs().sum()), 6),
-        )
-        for n, p in model.named_parameters()
-    ]
-    return hashlib.sha1(json.dumps(sums).encode()).hexdigest()[:12]
-
-
-def settings_key(exp, samples_per_class: int | None = None, **overrides) -> str:
-    """The cache key of one run of `exp` with `overrides` (UnlearnConfig fields) and `samples_per_class`:
-    the resolved config, the request, a checksum of the exemplar images, the test-set sizes and the weights."""
-    cfg = asdict(replace(exp.defaults, **overrides))
-    cfg.pop("progress", None)
-    if not hasattr(exp, "_kt_fingerprint"):
-        exp._kt_fingerprint = model_fingerprint(exp.model)
-    spc = samples_per_class or exp.samples_per_class
-    images, fine, _ = (
-        exp.exemplars(spc) if spc != exp.samples_per_class else exp.forget_set
-    ).tensors
-    exemplars = [
-        round(float(images.double().sum()), 4),
-        round(float(images.double().abs().sum()), 4),
-        fine.tolist(),
-    ]
-    spec = dict(
-        config=cfg,
-        forget=list(exp.forget),
-        samples_per_class=spc,
-        exemplars=exemplars,
-        data=exp.data.name,
-        test_sizes={k: len(d.images) for k, d in exp.evaluator.domains.items()},
-        model=exp._kt_fingerprint,
-    )
-    return hashlib.sha1(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
-
-class SweepCache:
-    """Result rows by settings key. In memory; with `path`, every new row is also appended to a JSON-lines
-    file and rows already in the file are loaded, so a second session re-renders without training."""
-
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else None
-        self._rows: dict[str, dict] = {}
-        if self.path and self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    entry = json.loads(line)
-                    self._rows[entry["key"]] = entry["row"]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def get(self, key: str) -> dict | None:
-        row = self._rows.get(key)
-        return dict(row) if row is not None else None
-
-    def put(self, key: str, row: dict) -> None:
-        row = json.loads(json.dumps(row, default=_jsonable))
-        self._rows[key] = row
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as fh:
-                fh.write(json.dumps(dict(key=key, row=row)) + "\n")
-
-    def frame(self) -> pd.DataFrame:
-        """Every cached run as one tidy DataFrame (per-concept details dropped)."""
-        return to_frame(self._rows.values())
-
-
-def _jsonable(x):
-    if isinstance(x, (np.integer, np.floating)):
-        return x.item()
-    if isinstance(x, (tuple, set)):
-        return list(x)
-    return str(x)
-
-
-def run(
-    exp,
-    cache: SweepCache | None = None,
-    label: str | None = None,
-    keep_result: bool = False,
-    samples_per_class: int | None = None,
-    **overrides,
-) -> dict:
-    """One `exp.run` as a flat row: Q, U, QU (and OOD, zero-shot), the settings, and `per_concept` (each
-    forgotten concept's fine accuracy before/after per test domain). Cached rows are returned without
-    training; `keep_result=True` always trains and also returns the UnlearnResult under 'result'."""
-    key = settings_key(exp, samples_per_class, **overrides)
-    if cache is not None and not keep_result and key in cache:
-        row = cache.get(key)
-        row["label"] = label or row["method"]
-        return row
-    out = exp.run(overrides.pop("method", None), samples_per_class=samples_per_class, **overrides)
-    result = out.pop("result")
-    cfg = result.info["config"]
-    row = dict(label=label or cfg["method"], **{k: cfg[k] for k in SETTINGS if k in cfg})
-    row.update(out)
-    row.update(
-        method=cfg["method"],
-        samples_per_class=samples_per_class or exp.samples_per_class,
-        forget=" | ".join(exp.forget),
-        per_concept=_per_concept(exp, result.model),
-    )
-    if cache is not None:
-        cache.put(key, row)
-    return {**row, "result": result} if keep_result else row
-
-
-def _per_concept(exp, model) -> list[dict]:
-    before = exp.evaluator.per_class(exp.model, exp.tokenizer)
-    after = exp.evaluator.per_class(model, exp.tokenizer)
-    merged = before.merge(after, on=["domain", "concept", "group"], suffixes=("_before", "_after"))
-    merged = merged[merged.concept.isin(exp.forget)]
-    return [
-        dict(
-            concept=r.concept,
-            group=r.group,
-            domain=r.domain,
-            before=float(r.fine_before),
-            after=float(r.fine_after),
-        )
-        for r in merged.itertuples()
-    ]
-
-
-def to_frame(rows) -> pd.DataFrame:
-    """Rows from :func:`run` as a tidy DataFrame, without the heavy 'result' and the 'per_concept' lists."""
-    return frame(rows, drop=("result", "per_concept"))
+to_frame = table  # the name kt_lib.notebook.widgets imports; new code uses kt_lib.table
 
 
 def concept_frame(rows) -> pd.DataFrame:
@@ -195,31 +41,27 @@ def concept_frame(rows) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def sweep(exp, configs, cache: SweepCache | None = None, **common) -> list[dict]:
+def sweep(exp, configs, **common) -> list[dict]:
     """Run `configs` (a dict label -> overrides, or a list of such pairs) with shared `common` overrides."""
     items = configs.items() if isinstance(configs, dict) else configs
-    return [run(exp, cache, label=label, **{**common, **kw}) for label, kw in items]
+    return [exp.run(label=label, keep_result=False, **{**common, **kw}) for label, kw in items]
 
 
 def margin_sweep(
     exp,
     margins=(0.5, 1.0, 2.0, 5.0),
     method: str = "nhl_kl",
-    cache: SweepCache | None = None,
     **common,
 ) -> list[dict]:
     """NHL(+KL) at each hinge margin; the label is the margin."""
     return sweep(
         exp,
         [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins],
-        cache,
         **common,
     )
 
 
-def alpha_grid(
-    exp, grid: dict | None = None, method: str = "nhl_kl", cache: SweepCache | None = None, **common
-) -> list[dict]:
+def alpha_grid(exp, grid: dict | None = None, method: str = "nhl_kl", **common) -> list[dict]:
     """The KL ablation: label -> (alpha_coarse, alpha_fine), default :data:`ALPHA_GRID`."""
     grid = ALPHA_GRID if grid is None else grid
     return sweep(
@@ -228,19 +70,15 @@ def alpha_grid(
             (name, dict(method=method, alpha_coarse=float(a), alpha_fine=float(b)))
             for name, (a, b) in grid.items()
         ],
-        cache,
         **common,
     )
 
 
-def strength_sweep(
-    exp, lrs=(5e-5, 1e-4, 2e-4), methods=("nhl_kl", "ga"), cache: SweepCache | None = None, **common
-) -> list[dict]:
+def strength_sweep(exp, lrs=(5e-5, 1e-4, 2e-4), methods=("nhl_kl", "ga"), **common) -> list[dict]:
     """Forgetting strength (learning rate) x method; every row carries in-domain and OOD scores."""
     return sweep(
         exp,
         [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs],
-        cache,
         **common,
     )
 
@@ -288,14 +126,13 @@ def leaderboard(
     levels: dict[str, list[str]] | None = None,
     per_level: int = 3,
     seeds=(0,),
-    cache: SweepCache | None = None,
     **common,
 ) -> pd.DataFrame:
     """Every method on every (difficulty level, seed) request, one tidy row per run.
 
     `levels` defaults to :func:`kt_lib.eval.evaluator.difficulty_levels` of `exp`'s model; each seed draws
     `per_level` targets per level (:func:`level_requests`) and seeds the trainer. Requests share `exp`'s
-    model, data and test sets, so the original model is evaluated once."""
+    model, data, test sets and cache, so the original model is evaluated once."""
     from kt_lib.eval.evaluator import difficulty_levels
     from kt_lib.experiment import Experiment
 
@@ -310,16 +147,13 @@ def leaderboard(
                 tokenizer=exp.tokenizer,
                 data=exp.data,
                 samples_per_class=exp.samples_per_class,
+                cache=exp.cache,
                 **asdict(exp.defaults),
             )
-            sub._kt_fingerprint = getattr(exp, "_kt_fingerprint", None) or model_fingerprint(
-                exp.model
-            )
-            exp._kt_fingerprint = sub._kt_fingerprint
             for m in methods:
-                row = run(sub, cache, **{**common, "method": m, "seed": int(seed)})
+                row = sub.run(keep_result=False, **{**common, "method": m, "seed": int(seed)})
                 rows.append(dict(row, level=level))
-    return to_frame(rows)
+    return table(rows)
 
 
 # --- confidence intervals ---------------------------------------------------------------------------------

@@ -1,0 +1,151 @@
+"""The setup every notebook starts with: resolve the parameters cell, load the model and the data, print the
+configuration.
+
+    tut = setup(smoke=SMOKE, device=DEVICE, seed=SEED, model=MODEL, pretrained=PRETRAINED,
+                data_root=DATA_ROOT, taxonomy=TAXONOMY, eval_per_class=EVAL_PER_CLASS, lr=LR)
+    exp = tut.experiment(FORGET, samples_per_class=30, method="nhl_kl")
+
+`data_root=None` is the embedded world; a folder is a real-data layout (data/README.md). `lr=None` picks
+`kt_lib.unlearn.default_lr(model)`. Smoke mode (`smoke=True`, or None with KT_SMOKE=1) evaluates on 10 test
+images per breed and domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SMOKE_EVAL_PER_CLASS = 10
+
+
+def smoke_mode(value: bool | None) -> bool:
+    """A notebook's SMOKE parameter; None falls back to the KT_SMOKE environment variable (nbval runs)."""
+    if value is None:
+        return os.environ.get("KT_SMOKE", "0") not in ("", "0", "false", "False")
+    return bool(value)
+
+
+def show_config(**values) -> dict:
+    """Print a configuration, one `name = value` per line; returns it as a dict."""
+    width = max(map(len, values), default=0)
+    for k, v in values.items():
+        print(f"{k:<{width}} = {v!r}")
+    return dict(values)
+
+
+def data_source(
+    data_root: str | os.PathLike | None,
+    preprocess,
+    taxonomy: str = "imgnetdogs",
+    eval_per_class: int | None = None,
+    train_per_class: int = 200,
+    test_per_class: int = 50,
+    base: str | os.PathLike | None = None,
+):
+    """The DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test images per
+    breed and domain); a folder -> a real-data layout (`kt_lib.knowledge.realdata.build_manifest`, see
+    data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the
+    notebook's folder by default, i.e. the working directory)."""
+    from kt_lib.knowledge.sources import manifest_source, world_source
+
+    if data_root is None:
+        return world_source(eval_per_class=eval_per_class)
+    from kt_lib.knowledge.realdata import build_manifest
+
+    root = Path(data_root).expanduser()
+    root = root if root.is_absolute() else Path(base or os.getcwd()) / root
+    test = test_per_class if eval_per_class is None else min(test_per_class, eval_per_class)
+    manifest = build_manifest(root, taxonomy, train_per_class=train_per_class, test_per_class=test)
+    tag = hashlib.sha256(f"{root.resolve()}|{train_per_class}|{test}".encode()).hexdigest()[:8]
+    return manifest_source(manifest, taxonomy, preprocess, name=f"{root.name}-{taxonomy}-{tag}")
+
+
+@dataclass
+class Setup:
+    """What a notebook works with: the model, its tokenizer and preprocessing, the data source and the
+    resolved smoke flag, seed and learning rate."""
+
+    smoke: bool
+    model_name: str
+    model: object
+    preprocess: object
+    tokenizer: object
+    source: object
+    lr: float
+    seed: int
+    eval_per_class: int | None
+
+    @property
+    def evaluator(self):
+        return self.source.evaluator
+
+    def experiment(self, forget, samples_per_class: int = 30, cache=None, **settings):
+        """An `Experiment` on this model and data (`settings`: UnlearnConfig fields; lr defaults to
+        `self.lr`; `cache`: None or a JSON-lines path that keeps finished runs)."""
+        from kt_lib.experiment import Experiment
+
+        settings.setdefault("lr", self.lr)
+        return Experiment(
+            forget,
+            self.model,
+            self.tokenizer,
+            samples_per_class=samples_per_class,
+            data=self.source,
+            cache=cache,
+            **settings,
+        )
+
+    def show(self, **values) -> dict:
+        """Print the notebook's own settings under the common ones."""
+        return show_config(**values)
+
+
+def setup(
+    smoke: bool | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    model: str = "kt-tiny-dogworld",
+    pretrained: str | None = None,
+    data_root: str | None = None,
+    taxonomy: str = "imgnetdogs",
+    eval_per_class: int | None = None,
+    lr: float | None = None,
+    quiet: bool = False,
+) -> Setup:
+    """Seed torch, load the model and the data source, and print the common configuration."""
+    import torch
+
+    from kt_lib.models import load_model
+    from kt_lib.unlearn import default_lr
+
+    smoke = smoke_mode(smoke)
+    torch.manual_seed(seed)
+    if eval_per_class is None and smoke:
+        eval_per_class = SMOKE_EVAL_PER_CLASS
+    if lr is not None and not lr > 0:
+        raise ValueError(f"LR must be a positive learning rate or None (default_lr), got {lr!r}")
+    loaded, preprocess, tokenizer = load_model(model, pretrained, device=device)
+    source = data_source(data_root, preprocess, taxonomy, eval_per_class=eval_per_class)
+    out = Setup(
+        smoke=smoke,
+        model_name=model,
+        model=loaded,
+        preprocess=preprocess,
+        tokenizer=tokenizer,
+        source=source,
+        lr=default_lr(model) if lr is None else float(lr),
+        seed=seed,
+        eval_per_class=eval_per_class,
+    )
+    if not quiet:
+        show_config(
+            smoke=smoke,
+            model=model if pretrained is None else f"{model} ({pretrained})",
+            device=str(next(loaded.parameters()).device),
+            data=source.name,
+            eval_per_class=eval_per_class or "all",
+            lr=out.lr,
+        )
+    return out
