@@ -1,38 +1,36 @@
 """The unlearning trainer: fine-tune a copy of CLIP on a proxy forgetting set with a registered method.
 
-Per step: one prompt template is sampled, the forget images are scored against all fine prompts and all
-coarse prompts (`logit_scale.exp() * cos`), and the method's loss is minimised with Adam under a cosine
-schedule. The original model's logits on every (image, template) are computed once and cached (exact,
-since the images are preprocessed tensors), instead of a second model forward each step. Text prompts are
-encoded over the shortest context that holds them. A non-finite loss stops the run and keeps the last
-good weights. The caller's model is never modified.
+`kt_lib.step.unlearn_step` is one step: the forget images' logits against all fine and all coarse prompts, the method's
+loss terms, backward, the optimiser step. `unlearn` is that step in a loop (one random prompt template per
+batch, Adam under a cosine schedule) plus small hooks: the SalUn mask, the task-vector negation and the
+hold-out selection of an epoch. The original model's logits are cached once (`kt_lib.prompts`). A non-finite
+loss stops the run and keeps the last good weights. The caller's model is never modified.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from kt_lib.eval.zeroshot import TEMPLATES, autocast, model_device
-from kt_lib.fast.textenc import encode_text, trim_tokens
 from kt_lib.fast.vocab import compact_vocabulary
 from kt_lib.losses import ga, random_other_labels
 from kt_lib.methods import (
     LossConfig,
-    LossInputs,
-    compute_loss,
     enforce_mask_,
     get_method,
     negate_task_vector,
     saliency_mask,
 )
+from kt_lib.prompts import PromptBank, clip_logits, reference_logits
+from kt_lib.step import set_trainable, unlearn_step
 
 TOWERS = ("both", "image", "text")
 
@@ -85,9 +83,8 @@ class UnlearnConfig:
 
 def default_lr(model_name: str) -> float:
     """Learning rates that forget without collapsing NHL+KL (8 epochs, batch 32). The tiny world model
-    needs ~2000x the paper's 1e-7 (ViT-L/14): on request A at 1e-4 GA does not yet collapse (U 0.58) and at
-    2e-4 it does (U 0.17) while NHL+KL stays at Q-U 0.95 / 0.93 (notebook 05's strength sweep; the older
-    benchmarks/lr_sweep.md shows the same picture on the previous world)."""
+    needs ~2000x the paper's 1e-7 (ViT-L/14): on request A at 1e-4 GA does not yet collapse and at 2e-4 it
+    does, while NHL+KL keeps its utility (notebook 05's strength sweep)."""
     if model_name.startswith("kt-tiny"):
         return 2e-4
     return 1e-6 if "B-" in model_name else 1e-7
@@ -102,83 +99,11 @@ class UnlearnResult:
     info: dict = field(default_factory=dict)
 
 
-class PromptBank:
-    """Tokenised fine and coarse prompts for each template, trimmed to the shortest exact context.
-    `features` encodes the fine and coarse prompts of a template in one text-tower pass (half the kernel
-    launches of two passes; exact, since padding after a prompt's end token never reaches its feature)."""
-
-    def __init__(self, tokenizer, fine_names, coarse_names, templates, device):
-        self.joint = [
-            trim_tokens(tokenizer([t.format(c) for c in [*fine_names, *coarse_names]])).to(device)
-            for t in templates
-        ]
-        self.n_fine = len(fine_names)
-        self.fine = [
-            j[: self.n_fine] for j in self.joint
-        ]  # views of the joint tokens, per template
-        self.coarse = [j[self.n_fine :] for j in self.joint]
-
-    def features(self, model, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised (fine, coarse) prompt features of template `t`."""
-        feats = F.normalize(encode_text(model, self.joint[t]), dim=-1)
-        return feats[: self.n_fine], feats[self.n_fine :]
-
-
-def _logits(model, images, text_fine, text_coarse, image_features=None):
-    img = (
-        image_features
-        if image_features is not None
-        else F.normalize(model.encode_image(images), dim=-1)
-    )
-    scale = model.logit_scale.exp()
-    return scale * img @ text_fine.T, scale * img @ text_coarse.T
-
-
-@torch.no_grad()
-def reference_logits(model, images: torch.Tensor, bank: PromptBank, batch_size: int = 256):
-    """The original model's [T, N, C] fine and coarse logits, computed once."""
-    device = model_device(model)
-    fine, coarse = [], []
-    with autocast(device):
-        feats = torch.cat(
-            [
-                F.normalize(model.encode_image(images[i : i + batch_size].to(device)), dim=-1)
-                for i in range(0, len(images), batch_size)
-            ]
-        )
-        for t in range(len(bank.fine)):
-            tf, tc = bank.features(model, t)
-            f, c = _logits(model, None, tf, tc, image_features=feats)
-            fine.append(f.float())
-            coarse.append(c.float())
-    return torch.stack(fine), torch.stack(coarse)
-
-
-def _set_trainable(model, towers: str) -> list[torch.nn.Parameter]:
-    text_prefixes = (
-        "transformer.",
-        "token_embedding",
-        "positional_embedding",
-        "ln_final",
-        "text_projection",
-        "text.",
-    )
-    params = []
-    for name, p in model.named_parameters():
-        is_text = name.startswith(text_prefixes)
-        is_image = name.startswith("visual.")
-        train = (
-            towers == "both" or (towers == "text" and is_text) or (towers == "image" and is_image)
-        )
-        p.requires_grad_(train)
-        if train:
-            params.append(p)
-    return params
-
-
-def _optimizer(params, lr: float, device: torch.device):
-    """Fused Adam (one kernel for all parameters; on CPU ~7x faster than the per-tensor loop)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
+def optimizer_and_schedule(params, cfg: UnlearnConfig, total_steps: int):
+    """(optimizer, scheduler): fused Adam (one kernel for all parameters; on CPU ~7x faster than the
+    per-tensor loop) under a cosine schedule over `total_steps` steps."""
+    opt = torch.optim.Adam(params, lr=cfg.lr, fused=True)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
 
 
 def unlearn(
@@ -192,7 +117,7 @@ def unlearn(
     cfg: UnlearnConfig,
     holdout_score=None,
 ) -> UnlearnResult:
-    """Unlearn the concepts of (images, labels) from a copy of `model`.
+    """Unlearn the concepts of (images, labels) from a copy of `model`: `unlearn_step` in a loop.
 
     `holdout_score(model, images, fine, coarse) -> float` (higher is better) is used with
     `cfg.select == "holdout"`; `kt_lib.eval.evaluator.holdout_score` is the default.
@@ -203,86 +128,65 @@ def unlearn(
     rng = np.random.default_rng(cfg.seed)
     if len(images) == 0:
         raise ValueError("the forget set is empty: give at least one exemplar image per concept")
-    fine_labels, coarse_labels = fine_labels.long(), coarse_labels.long()
+    data = (images, fine_labels.long(), coarse_labels.long())
+    holdout = None
     if cfg.select == "holdout":
-        perm = torch.randperm(len(images), generator=gen)
-        n_hold = max(1, int(round(cfg.holdout_fraction * len(images))))
-        hold, train = perm[:n_hold], perm[n_hold:]
-        holdout = (images[hold], fine_labels[hold], coarse_labels[hold])
-        images, fine_labels, coarse_labels = images[train], fine_labels[train], coarse_labels[train]
+        data, holdout = _split_holdout(data, cfg.holdout_fraction, gen)
         if holdout_score is None:
             from kt_lib.eval.evaluator import holdout_score
+    images, fine_labels, coarse_labels = data
     original = model
     model = copy.deepcopy(original).to(device)
     bank = PromptBank(tokenizer, fine_names, coarse_names, cfg.templates, device)
-    ref_fine = ref_coarse = None
+    ref = (None, None)
     if spec.needs_reference:
-        ref_fine, ref_coarse = reference_logits(original.eval(), images, bank)
+        ref = reference_logits(original.eval(), images, bank)
     other = random_other_labels(fine_labels, len(fine_names), gen)
     # the proxy forget set is small: put it on the device once instead of copying every batch
     images, fine_labels, coarse_labels, other = (
         x.to(device) for x in (images, fine_labels, coarse_labels, other)
     )
-    theta0 = (
-        {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if spec.kind != "loss"
-        else None
-    )
+    theta0 = _clone_state(model) if spec.kind != "loss" else None
     model.train()
-    params = _set_trainable(model, cfg.towers)
+    params = set_trainable(model, cfg.towers)
     mask = _salun_mask(model, images, fine_labels, bank, cfg) if spec.kind == "saliency" else None
-    frozen_text = None
-    if cfg.towers == "image":  # the text tower does not move: encode its prompts once
-        with torch.no_grad(), autocast(device):
-            frozen_text = [bank.features(model, t) for t in range(len(cfg.templates))]
-    full_embedding = (
-        compact_vocabulary(model, bank) if spec.kind != "saliency" else None
-    )  # SalUn masks full shapes
+    prompts = _prompt_features(model, bank, cfg.towers)
+    # SalUn masks full shapes, so it keeps the full token embedding
+    full_embedding = compact_vocabulary(model, bank) if spec.kind != "saliency" else None
     if full_embedding is not None:
         params = [p for p in model.parameters() if p.requires_grad]
-    opt = _optimizer(params, cfg.lr, device)
     steps_per_epoch = int(np.ceil(len(images) / cfg.batch_size))
-    total = steps_per_epoch * cfg.num_epochs
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    opt, sched = optimizer_and_schedule(params, cfg, steps_per_epoch * cfg.num_epochs)
     loss_cfg = cfg.loss_config()
     rows, stopped, best = [], None, (-np.inf, None, 0)
     last_good = _snapshot(model)
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=f"unlearning ({cfg.method})", disable=not cfg.progress)
+    bar = tqdm(total=steps_per_epoch * cfg.num_epochs, disable=not cfg.progress)
     for epoch in range(cfg.num_epochs):
         order = torch.randperm(len(images), generator=gen)
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].to(device)
             t = int(rng.integers(len(cfg.templates)))
-            with autocast(device):
-                tf, tc = frozen_text[t] if frozen_text else bank.features(model, t)
-                fine_logits, coarse_logits = _logits(model, images[idx], tf, tc)
-            inputs = LossInputs(
-                fine_logits.float(),
-                coarse_logits.float(),
+            parts = unlearn_step(
+                model,
+                opt,
+                images[idx],
                 fine_labels[idx],
                 coarse_labels[idx],
-                None if ref_fine is None else ref_fine[t, idx],
-                None if ref_coarse is None else ref_coarse[t, idx],
-                other[idx],
+                lambda m, t=t: prompts(m, t),
+                method=cfg.method,
+                loss_cfg=loss_cfg,
+                reference=tuple(None if r is None else r[t, idx] for r in ref),
+                other_labels=other[idx],
             )
-            loss, parts = compute_loss(
-                cfg.method, inputs, loss_cfg
-            )  # parts: floats, the step's one host sync
-            if not np.isfinite(parts["loss"]):
+            if not math.isfinite(parts["loss"]):
                 stopped = f"loss became {parts['loss']} at epoch {epoch} step {b}; kept the last good weights"
                 break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
             sched.step()
             if mask is not None:
                 enforce_mask_(model, mask, theta0)
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, np.log(100))
-            rows.append(
-                dict(step=len(rows), epoch=epoch, template=t, lr=sched.get_last_lr()[0], **parts)
-            )
+            lr = sched.get_last_lr()[0]
+            rows.append(dict(step=len(rows), epoch=epoch, template=t, lr=lr, **parts))
             bar.update(1)
         if stopped:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -291,7 +195,7 @@ def unlearn(
                 )  # weights went bad: back to the last finished epoch
             break
         last_good = _snapshot(model)
-        if cfg.select == "holdout":
+        if holdout is not None:
             score = holdout_score(
                 model,
                 *holdout,
@@ -302,14 +206,10 @@ def unlearn(
             )
             rows[-1]["holdout_score"] = score
             if score > best[0]:
-                best = (
-                    score,
-                    {k: v.detach().clone() for k, v in model.state_dict().items()},
-                    epoch,
-                )
+                best = (score, _clone_state(model), epoch)
             model.train()
     bar.close()
-    if cfg.select == "holdout" and best[1] is not None and not stopped:
+    if holdout is not None and best[1] is not None and not stopped:
         model.load_state_dict(best[1])
     if full_embedding is not None:
         model.token_embedding = model.token_embedding.merge_into(full_embedding)
@@ -321,11 +221,35 @@ def unlearn(
         p.requires_grad_(True)
     model.eval()
     info = dict(
-        config={k: v for k, v in asdict(cfg).items()},
+        config=asdict(cfg),
         steps=len(rows),
-        selected_epoch=best[2] if cfg.select == "holdout" else cfg.num_epochs - 1,
+        selected_epoch=best[2] if holdout is not None else cfg.num_epochs - 1,
     )
     return UnlearnResult(model, pd.DataFrame(rows), time.perf_counter() - start, stopped, info)
+
+
+# --- hooks ---------------------------------------------------------------------------------------------
+
+
+def _split_holdout(data, fraction: float, gen: torch.Generator):
+    """(train, holdout) splits of (images, fine, coarse): a random `fraction` (at least one) held out."""
+    perm = torch.randperm(len(data[0]), generator=gen)
+    n_hold = max(1, int(round(fraction * len(data[0]))))
+    hold, train = perm[:n_hold], perm[n_hold:]
+    return tuple(x[train] for x in data), tuple(x[hold] for x in data)
+
+
+def _prompt_features(model, bank: PromptBank, towers: str):
+    """`prompts(model, t)`: the bank's features of template t; encoded once when the text tower is frozen."""
+    if towers != "image":
+        return bank.features
+    with torch.no_grad(), autocast(model_device(model)):
+        frozen = [bank.features(model, t) for t in range(len(bank.joint))]
+    return lambda _model, t: frozen[t]
+
+
+def _clone_state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _snapshot(model) -> dict[str, torch.Tensor]:
@@ -337,12 +261,9 @@ def _salun_mask(model, images, fine_labels, bank, cfg: UnlearnConfig):
     model.zero_grad(set_to_none=True)
     for i in range(0, len(images), cfg.batch_size):
         tf, tc = bank.features(model, 0)
-        fine_logits, _ = _logits(model, images[i : i + cfg.batch_size], tf, tc)
-        (
-            ga(fine_logits.float(), fine_labels[i : i + cfg.batch_size])
-            * len(fine_logits)
-            / len(images)
-        ).backward()
+        fine_logits, _ = clip_logits(model, images[i : i + cfg.batch_size], tf, tc)
+        batch_labels = fine_labels[i : i + cfg.batch_size]
+        (ga(fine_logits.float(), batch_labels) * len(fine_logits) / len(images)).backward()
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad(set_to_none=True)
     return saliency_mask(grads, cfg.salun_fraction)

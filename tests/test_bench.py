@@ -277,3 +277,20 @@ def test_cuda_graph_step_says_what_to_do_without_a_gpu():
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
     with pytest.raises(RuntimeError, match="eager step"):
         GraphedStep(lambda: torch.zeros(()), opt)
+
+
+def test_ours_is_the_trainers_unlearn_step(tiny, monkeypatch):
+    """`kt bench step` times the trainer's own step function, not a rebuilt copy of it."""
+    import kt_lib.fast.step_variants as SV
+
+    model, setup = tiny
+    calls = []
+    real = SV.unlearn_step
+    monkeypatch.setattr(SV, "unlearn_step", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    model = copy.deepcopy(model).train()
+    opt = make_optimizer(model, OURS, 1e-3, setup)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    SV.train_step(model, opt, setup, OURS)
+    SV.train_step(model, opt, setup, BASELINE)
+    assert calls == [1]  # ours only
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())

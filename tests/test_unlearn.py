@@ -1,9 +1,14 @@
 """Trainer mechanics on a small random CLIP (fast); behaviour on the world model is in test_acceptance.py."""
 
+import copy
+
 import pytest
 import torch
 
-from kt_lib.unlearn import PromptBank, UnlearnConfig, _logits, default_lr, reference_logits, unlearn
+from kt_lib.losses import nontarget_max
+from kt_lib.prompts import PromptBank, clip_logits, reference_logits
+from kt_lib.step import set_trainable, unlearn_step
+from kt_lib.unlearn import UnlearnConfig, default_lr, optimizer_and_schedule, unlearn
 from kt_lib.world.config import WorldTaxonomy
 from kt_lib.world.model import create_world_model
 
@@ -62,7 +67,7 @@ def test_cached_reference_equals_a_fresh_forward(setup):
                 ),
                 dim=-1,
             )
-            f, c = _logits(model, images, full_f, full_c)
+            f, c = clip_logits(model, images, full_f, full_c)
             assert torch.allclose(ref_fine[t], f, atol=1e-4) and torch.allclose(
                 ref_coarse[t], c, atol=1e-4
             )
@@ -79,7 +84,7 @@ def test_one_tower_only(setup, towers):
 
 
 def test_non_finite_loss_stops_and_keeps_finite_weights(setup, monkeypatch):
-    import kt_lib.unlearn as U
+    import kt_lib.step as U
 
     calls = {"n": 0}
     real = U.compute_loss
@@ -155,3 +160,45 @@ def test_compact_vocabulary_training_equals_full_embedding_training(setup, monke
     for (k, a), b in zip(compact.model.state_dict().items(), full.model.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), k
     assert compact.model.token_embedding.weight.shape[0] == 49408
+
+
+def test_the_trainer_runs_unlearn_step_once_per_batch(setup, monkeypatch):
+    """`unlearn` is `unlearn_step` in a loop: every history row is one call of the public step."""
+    import kt_lib.unlearn as U
+
+    calls = []
+
+    def counted(*args, **kw):
+        calls.append(kw["method"])
+        return unlearn_step(*args, **kw)
+
+    monkeypatch.setattr(U, "unlearn_step", counted)
+    res = run(setup, method="nhl_kl")
+    assert calls == ["nhl_kl"] * len(res.history) and len(calls) == 6
+
+
+def test_one_step_by_hand_pushes_the_target_below_the_best_other_class(setup):
+    """NHL's step lowers the target logit relative to the best other class and moves the weights; a
+    non-finite loss leaves them untouched."""
+    model, tokenizer, images, fine, coarse = setup
+    model = copy.deepcopy(model).train()
+    bank = PromptBank(tokenizer, TAX.fine, TAX.coarse, UnlearnConfig().templates[:1], "cpu")
+    opt, _ = optimizer_and_schedule(set_trainable(model, "both"), UnlearnConfig(lr=1e-3), 1)
+
+    def gap():
+        with torch.no_grad():
+            logits, _ = clip_logits(model, images, *bank.features(model, 0))
+        return float(
+            (logits.gather(1, fine[:, None]).squeeze(1) - nontarget_max(logits, fine)).mean()
+        )
+
+    before = gap()
+    prompts = lambda m: bank.features(m, 0)  # noqa: E731
+    parts = unlearn_step(model, opt, images, fine, coarse, prompts, method="nhl")
+    assert set(parts) == {"nhl", "loss"} and parts["loss"] > 0
+    assert gap() < before
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    nan_images = images * float("nan")
+    parts = unlearn_step(model, opt, nan_images, fine, coarse, prompts, method="nhl")
+    assert parts["loss"] != parts["loss"]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())

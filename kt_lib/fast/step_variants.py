@@ -17,13 +17,9 @@ import torch.nn.functional as F
 from kt_lib.eval.zeroshot import TEMPLATES, autocast
 from kt_lib.fast.vocab import compact_vocabulary
 from kt_lib.methods import LossConfig, LossInputs, compute_loss, loss_terms
-from kt_lib.unlearn import (
-    PromptBank,
-    _logits,
-    _optimizer,
-    _set_trainable,
-    reference_logits,
-)
+from kt_lib.prompts import PromptBank, clip_logits, reference_logits
+from kt_lib.step import set_trainable, unlearn_step
+from kt_lib.unlearn import UnlearnConfig, optimizer_and_schedule
 from kt_lib.world.config import WorldTaxonomy
 from kt_lib.world.model import MODEL_NAME, create_world_model
 
@@ -161,7 +157,7 @@ def full_context_features(model, setup: StepSetup):
 def fresh_reference_logits(setup: StepSetup):
     """The official-style reference: both towers of the frozen model forwarded, full-context text."""
     tf, tc = full_context_features(setup.reference, setup)
-    return _logits(setup.reference, setup.images, tf, tc)
+    return clip_logits(setup.reference, setup.images, tf, tc)
 
 
 def step_loss(model, setup: StepSetup, variant: Variant) -> torch.Tensor:
@@ -178,7 +174,7 @@ def step_loss(model, setup: StepSetup, variant: Variant) -> torch.Tensor:
             if variant.trimmed_text
             else full_context_features(model, setup)
         )
-        fine, coarse = _logits(model, setup.images, tf, tc)
+        fine, coarse = clip_logits(model, setup.images, tf, tc)
         rf, rc = (
             (setup.ref_fine, setup.ref_coarse)
             if variant.cached_reference
@@ -196,16 +192,14 @@ def make_optimizer(model, variant: Variant, lr: float, setup: StepSetup | None =
     """Both towers trainable (with `compact_vocab`, only the prompts' token-embedding rows, as the trainer
     does; needs `setup`); the trainer's fused Adam, a capturable fused Adam for a CUDA graph, or torch's
     default non-fused Adam."""
-    params = _set_trainable(model, "both")
+    params = set_trainable(model, "both")
     if variant.compact_vocab and compact_vocabulary(model, setup.bank) is not None:
         params = [p for p in model.parameters() if p.requires_grad]
     if variant.cuda_graph:
         return torch.optim.Adam(params, lr=lr, fused=True, capturable=True)
-    return (
-        _optimizer(params, lr, setup.images.device if setup else None)
-        if variant.fused_adam
-        else torch.optim.Adam(params, lr=lr)
-    )
+    if variant.fused_adam:  # the trainer's own optimiser
+        return optimizer_and_schedule(params, UnlearnConfig(lr=lr), total_steps=1)[0]
+    return torch.optim.Adam(params, lr=lr)
 
 
 def _apply(model, opt, loss: torch.Tensor) -> torch.Tensor:
@@ -218,7 +212,20 @@ def _apply(model, opt, loss: torch.Tensor) -> torch.Tensor:
 
 
 def train_step(model, opt, setup: StepSetup, variant: Variant) -> None:
-    """One eager optimizer step of `variant`."""
+    """One eager optimizer step of `variant`; "ours" is the trainer's own `unlearn_step`."""
+    if variant == OURS:
+        unlearn_step(
+            model,
+            opt,
+            setup.images,
+            setup.fine_labels,
+            setup.coarse_labels,
+            lambda m: setup.bank.features(m, 0),
+            method="nhl_kl",
+            loss_cfg=setup.loss_cfg,
+            reference=(setup.ref_fine, setup.ref_coarse),
+        )
+        return
     loss = step_loss(model, setup, variant)
     opt.zero_grad(set_to_none=True)
     _apply(model, opt, loss)
