@@ -1,22 +1,84 @@
-"""The paper's forgetting-quality / utility metrics.
+"""The paper's forgetting-quality / utility metrics, for each unlearning goal.
 
 All accuracies are FRACTIONS in [0, 1] (pass 0.934, not 93.4); a value above 1 raises ``ValueError``
 so percentages are caught early. Results are fractions too (multiply by 100 to compare with tables).
 
-* Quality ``Q = 1 - acc_after / acc_before`` on the forget set at the fine level (may go negative if
-  the model got *better* on the forget set; not clamped).
-* Utility ``U = mean(min(1, after/before))`` over forget_coarse, retain_coarse, retain_fine.
-* ``QU`` is the harmonic mean of Q and U.
+The paper (Tan & Gong, arXiv 2506.11253, case study, "Evaluation metrics") defines, for a request that
+forgets fine-grained concepts (breeds):
+
+* forgetting quality ``Q = 1 - A_after / A_before`` of the forget set's *fine* accuracy;
+* utility ``U = mean(min(1, A_after / A_before))`` over the accuracies that must survive: the forget set's
+  *coarse* accuracy (it is still a terrier), and the retain set's coarse and fine accuracies;
+* ``Q-U``, the harmonic mean of Q and U (Table 2 reports all three).
+
+It defines no metric for the coarse and hybrid goals. We apply the same rule at the forgotten level and
+say so here: Q is taken at the level being forgotten, and U averages the retained ratios over every level
+that is *not* being forgotten on the forget set, plus the retain set's levels.
+
+=======  ======================================  ==================================================
+goal     Q                                       U (mean of min(1, after/before) over)
+=======  ======================================  ==================================================
+fine     1 - forget_fine ratio (the paper's)     forget_coarse, retain_coarse, retain_fine (paper)
+coarse   1 - forget_coarse ratio                 retain_coarse, retain_fine (forget_fine goes with
+                                                 its group, so it counts for neither Q nor U)
+hybrid   mean of the fine and coarse Q           retain_coarse, retain_fine
+=======  ======================================  ==================================================
+
+A request whose forgotten level the model did not know (accuracy 0 before unlearning) has nothing to
+forget: :func:`score` raises :class:`NothingToForget`, whose message names the accuracy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["ACC_KEYS", "UTILITY_KEYS", "quality", "utility", "harmonic", "score"]
+__all__ = [
+    "ACC_KEYS",
+    "GOALS",
+    "UTILITY_KEYS",
+    "NothingToForget",
+    "forgotten_keys",
+    "utility_keys",
+    "quality",
+    "utility",
+    "harmonic",
+    "score",
+]
 
 ACC_KEYS = ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")
-UTILITY_KEYS = ("forget_coarse", "retain_coarse", "retain_fine")
+GOALS = ("fine", "coarse", "hybrid")
+# the forgotten accuracy keys (Q) and the retained ones (U) of each goal
+_FORGOTTEN = {
+    "fine": ("forget_fine",),
+    "coarse": ("forget_coarse",),
+    "hybrid": ("forget_fine", "forget_coarse"),
+}
+_RETAINED = {
+    "fine": ("forget_coarse", "retain_coarse", "retain_fine"),
+    "coarse": ("retain_coarse", "retain_fine"),
+    "hybrid": ("retain_coarse", "retain_fine"),
+}
+UTILITY_KEYS = _RETAINED["fine"]  # the paper's (fine goal)
+
+
+class NothingToForget(ValueError):
+    """The model did not know the forgotten level before unlearning (accuracy 0): Q is undefined."""
+
+
+def _goal(goal: str) -> str:
+    if goal not in GOALS:
+        raise ValueError(f"goal must be one of {GOALS}, got {goal!r}")
+    return goal
+
+
+def forgotten_keys(goal: str = "fine") -> tuple[str, ...]:
+    """The accuracy keys Q is computed from for ``goal``."""
+    return _FORGOTTEN[_goal(goal)]
+
+
+def utility_keys(goal: str = "fine") -> tuple[str, ...]:
+    """The accuracy keys U averages for ``goal`` (never the level being forgotten)."""
+    return _RETAINED[_goal(goal)]
 
 
 def _acc(value: float, what: str) -> float:
@@ -28,24 +90,24 @@ def _acc(value: float, what: str) -> float:
     return value
 
 
-def quality(forget_fine_before: float, forget_fine_after: float) -> float:
-    """Forgetting quality ``1 - after / before`` of the fine-level forget accuracy."""
-    before = _acc(forget_fine_before, "forget_fine_before")
-    after = _acc(forget_fine_after, "forget_fine_after")
-    if before == 0.0:
-        raise ValueError(
-            "forget_fine accuracy before unlearning is 0: there is nothing to forget, "
-            "so quality = 1 - after/before is undefined"
+def quality(before: float, after: float, what: str = "forget_fine") -> float:
+    """Forgetting quality ``1 - after / before`` of one forgotten accuracy (may go negative: not clamped)."""
+    b = _acc(before, f"{what} before")
+    a = _acc(after, f"{what} after")
+    if b == 0.0:
+        raise NothingToForget(
+            f"nothing to forget: {what} accuracy before unlearning is 0% (the model does not know "
+            "the concept at this level), so quality = 1 - after/before is undefined"
         )
-    return 1.0 - after / before
+    return 1.0 - a / b
 
 
-def utility(before: Mapping[str, float], after: Mapping[str, float]) -> float:
-    """Mean over forget_coarse, retain_coarse, retain_fine of ``min(1, after / before)``."""
+def utility(before: Mapping[str, float], after: Mapping[str, float], goal: str = "fine") -> float:
+    """Mean over :func:`utility_keys` of ``min(1, after / before)``."""
     ratios = []
-    for key in UTILITY_KEYS:
+    for key in utility_keys(goal):
         if key not in before or key not in after:
-            raise KeyError(f"utility needs key {key!r} in both dicts (keys: {UTILITY_KEYS})")
+            raise KeyError(f"utility needs key {key!r} in both dicts (keys: {utility_keys(goal)})")
         b, a = _acc(before[key], f"before[{key!r}]"), _acc(after[key], f"after[{key!r}]")
         if b == 0.0:
             raise ValueError(f"before[{key!r}] is 0: the retained-accuracy ratio is undefined")
@@ -60,12 +122,17 @@ def harmonic(q: float, u: float) -> float:
     return 2.0 * q * u / (q + u)
 
 
-def score(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
-    """``{"Q": quality, "U": utility, "QU": harmonic(Q, U)}`` from two dicts keyed by :data:`ACC_KEYS`."""
+def score(
+    before: Mapping[str, float], after: Mapping[str, float], goal: str = "fine"
+) -> dict[str, float]:
+    """``{"Q", "U", "QU"}`` for ``goal`` from two dicts keyed by :data:`ACC_KEYS`.
+
+    Raises :class:`NothingToForget` when a forgotten accuracy was 0 before unlearning."""
     for name, d in (("before", before), ("after", after)):
         missing = [k for k in ACC_KEYS if k not in d]
         if missing:
             raise KeyError(f"{name} is missing {missing}; expected keys {ACC_KEYS}")
-    q = quality(before["forget_fine"], after["forget_fine"])
-    u = utility(before, after)
+    qs = [quality(before[k], after[k], k) for k in forgotten_keys(goal)]
+    q = sum(qs) / len(qs)
+    u = utility(before, after, goal)
     return {"Q": q, "U": u, "QU": harmonic(q, u)}

@@ -5,7 +5,8 @@
 - any open_clip model and pretrained tag: `load_model("ViT-B-32", "openai")`, `load_model("ViT-L-14", "openai")`;
 - a local weights file: `load_model("ViT-B-32", "/path/to/weights.pt")` or a kt checkpoint
   `load_model("kt-tiny-dogworld", "/path/to/file.safetensors")`;
-- an open_clip folder: `load_model("local-dir:/path/to/folder")`.
+- an open_clip folder: `load_model("local-dir:/path/to/folder")`;
+- an untrained architecture (tests, timing): `load_model("ViT-B-32", "random")` (seeded, no download).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kt_lib.checkpoint import load_checkpoint
 from kt_lib.world.model import MODEL_NAME, create_world_model, register_configs, world_model
 
 DEFAULT_MODEL = MODEL_NAME
+RANDOM = "random"  # `pretrained` tag of an untrained (seeded) architecture
 
 
 def get_device(device: str | torch.device = "auto") -> torch.device:
@@ -61,7 +63,9 @@ def load_model(
     device = get_device(device)
     register_configs()
     if name == MODEL_NAME:
-        if pretrained is None:
+        if pretrained == RANDOM:
+            model, tokenizer = create_world_model(seed=0)
+        elif pretrained is None:
             model, tokenizer, _ = world_model(retrain=retrain, progress=progress)
         else:
             model, tokenizer = create_world_model()
@@ -76,6 +80,13 @@ def load_model(
             + (f"; did you mean {', '.join(close)}?" if close else "")
             + " (see open_clip.list_models())"
         )
+    if pretrained == RANDOM:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=None, device=device, cache_dir=cache_dir
+            )
+        return model.eval(), preprocess, open_clip.get_tokenizer(name, cache_dir=cache_dir)
     if (
         pretrained
         and not name.startswith("local-dir:")

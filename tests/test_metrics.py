@@ -53,3 +53,50 @@ def test_harmonic():
     assert harmonic(-0.2, 0.9) == 0.0
     assert harmonic(0.5, 0.5) == pytest.approx(0.5)
     assert harmonic(1.0, 0.5) == pytest.approx(2 / 3)
+
+
+# Goal-aware metrics, hand-computed (kt_lib.metrics docstring table).
+BEFORE = dict(forget_fine=0.80, forget_coarse=0.90, retain_fine=0.60, retain_coarse=0.50)
+AFTER = dict(forget_fine=0.20, forget_coarse=0.09, retain_fine=0.30, retain_coarse=0.50)
+
+
+def test_fine_goal_is_the_papers():
+    # Q = 1 - 0.2/0.8 = 0.75; U = mean(0.09/0.9, 0.5/0.5, 0.3/0.6) = mean(0.1, 1, 0.5) = 0.5333
+    s = score(BEFORE, AFTER, goal="fine")
+    assert s["Q"] == pytest.approx(0.75) and s["U"] == pytest.approx(1.6 / 3)
+    assert s["QU"] == pytest.approx(2 * 0.75 * (1.6 / 3) / (0.75 + 1.6 / 3))
+
+
+def test_coarse_goal_takes_q_from_forget_coarse_and_u_skips_it():
+    # Q = 1 - 0.09/0.9 = 0.9; U = mean(0.5/0.5, 0.3/0.6) = 0.75 (forget_coarse is the forgotten level)
+    s = score(BEFORE, AFTER, goal="coarse")
+    assert s["Q"] == pytest.approx(0.9) and s["U"] == pytest.approx(0.75)
+    assert s["QU"] == pytest.approx(2 * 0.9 * 0.75 / 1.65)
+    # a collapse of the forgotten level is not counted against utility
+    assert score(BEFORE, {**AFTER, "forget_coarse": 0.0}, "coarse")["U"] == pytest.approx(0.75)
+
+
+def test_hybrid_goal_averages_both_forgotten_levels():
+    # Q = mean(0.75, 0.9) = 0.825; U = 0.75
+    s = score(BEFORE, AFTER, goal="hybrid")
+    assert s["Q"] == pytest.approx(0.825) and s["U"] == pytest.approx(0.75)
+
+
+def test_nothing_to_forget_names_the_accuracy_and_bad_goal():
+    from kt_lib.metrics import NothingToForget
+
+    with pytest.raises(NothingToForget, match="forget_coarse accuracy before unlearning is 0%"):
+        score({**BEFORE, "forget_coarse": 0.0}, AFTER, goal="coarse")
+    assert score({**BEFORE, "forget_fine": 0.0}, AFTER, goal="coarse")["Q"] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="goal must be one of"):
+        score(BEFORE, AFTER, goal="coarsest")
+
+
+def test_compare_reports_nothing_to_forget_in_the_row_and_as_a_warning():
+    from kt_lib.eval.evaluator import compare
+
+    with pytest.warns(UserWarning, match="nothing to forget: forget_fine accuracy .* 0%"):
+        row = compare({**BEFORE, "forget_fine": 0.0}, AFTER)
+    assert row["Q"] is None and row["QU"] is None and row["U"] == pytest.approx(1.6 / 3)
+    assert "0%" in row["nothing_to_forget"]
+    assert compare(BEFORE, AFTER, goal="coarse")["Q"] == pytest.approx(0.9)

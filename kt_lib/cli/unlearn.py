@@ -1,9 +1,17 @@
-"""`kt unlearn`: one unlearning run on the embedded world (or a real model), written as JSON."""
+"""`kt unlearn`: one unlearning run on the embedded world or on real photos (flags only), as JSON."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from kt_lib.cli.options import (
+    add_data_options,
+    add_model_options,
+    add_preset_option,
+    check_data,
+    open_data,
+)
 
 
 def register(sub) -> None:
@@ -25,24 +33,21 @@ def register(sub) -> None:
     p.add_argument(
         "--eval-per-class", type=int, default=None, help="test images per breed (default: all 40)"
     )
-    p.add_argument("--margin", type=float, default=2.0)
-    p.add_argument("--alpha-coarse", type=float, default=10.0)
-    p.add_argument("--alpha-fine", type=float, default=20.0)
-    p.add_argument("--beta", type=float, default=0.5, help="NPO beta")
+    p.add_argument("--margin", type=float, default=None, help="default 2 (kt_lib.presets)")
+    p.add_argument("--alpha-coarse", type=float, default=None, help="default 10")
+    p.add_argument("--alpha-fine", type=float, default=None, help="default 20")
+    p.add_argument("--beta", type=float, default=None, help="NPO beta (default 0.5)")
     p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="default depends on the model (2e-4 for the tiny world model)",
+        "--lr", type=float, default=None, help="default: the preset's, else the model's (default_lr)"
     )
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=None, help="default 8")
+    p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--towers", choices=("both", "image", "text"), default="both")
     p.add_argument("--goal", choices=("fine", "coarse", "hybrid"), default="fine")
-    p.add_argument("--select", choices=("last", "holdout"), default="last")
-    p.add_argument("--model", default="kt-tiny-dogworld")
-    p.add_argument("--pretrained", default=None)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--select", choices=("last", "holdout", "min_forget_fine"), default=None)
+    add_model_options(p)
+    add_data_options(p)
+    add_preset_option(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument(
@@ -51,45 +56,44 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from kt_lib.methods import list_methods
-    from kt_lib.unlearn import UnlearnConfig, default_lr
-
-    if args.list_methods:
-        for name, desc in list_methods():
-            print(f"{name:12s} {desc}")
-        return 0
-    if args.model != "kt-tiny-dogworld":
-        raise ValueError(
-            "kt unlearn evaluates on the embedded world; for a real CLIP on real data use the "
-            "Python API (kt_lib.knowledge.realdata + kt_lib.unlearn) or the notebooks' MODEL/DATA_ROOT parameters"
-        )
-    from kt_lib.eval.evaluator import difficulty_levels
-    from kt_lib.experiment import Experiment
-    from kt_lib.models import load_model
-
-    model, _, tokenizer = load_model(args.model, args.pretrained, device=args.device)
-    cfg = dict(
-        method=args.method,
-        lr=args.lr or default_lr(args.model),
+def overrides(args) -> dict:
+    """The settings given on the command line (None = the preset's or the default)."""
+    given = dict(
+        lr=args.lr,
         num_epochs=args.epochs,
         batch_size=args.batch_size,
         margin=args.margin,
         alpha_coarse=args.alpha_coarse,
         alpha_fine=args.alpha_fine,
         beta=args.beta,
+        select=args.select,
+    )
+    return dict(
+        {k: v for k, v in given.items() if v is not None},
         towers=args.towers,
         goal=args.goal,
-        select=args.select,
         seed=args.seed,
-        progress=True,
     )
-    UnlearnConfig(**cfg)  # validate before any heavy work
-    forget = args.forget
+
+
+def run(args) -> int:
+    from kt_lib.methods import list_methods
+
+    if args.list_methods:
+        for name, desc in list_methods():
+            print(f"{name:12s} {desc}")
+        return 0
+    from kt_lib.eval.evaluator import difficulty_levels
+    from kt_lib.experiment import Experiment
+    from kt_lib.models import load_model
+
+    check_data(args)
+    model, preprocess, tokenizer = load_model(args.model, args.pretrained, device=args.device)
+    source, data = open_data(args, preprocess)
+    forget = list(args.forget or [])
     if args.difficulty:
-        probe = Experiment(["vizsla"], model, tokenizer, eval_per_class=args.eval_per_class)
-        levels = difficulty_levels(probe.evaluator.per_class(model, tokenizer))
-        forget = (forget or []) + levels[args.difficulty][-args.num_targets :]
+        levels = difficulty_levels(source.evaluator.per_class(model, tokenizer))
+        forget += levels[args.difficulty][-args.num_targets :]
     if not forget:
         raise ValueError("name what to forget: --forget NAME (repeatable) or --difficulty LEVEL")
     exp = Experiment(
@@ -97,32 +101,24 @@ def run(args) -> int:
         model,
         tokenizer,
         samples_per_class=args.samples_per_class,
-        eval_per_class=args.eval_per_class,
-        **cfg,
+        data=source,
+        preset=args.preset,
+        method=args.method,
+        progress=True,
+        **overrides(args),
     )
     row = exp.run()
-    result = row.pop("result")
-    out = dict(
-        method=args.method,
-        forget=exp.forget,
-        Q=row["Q"],
-        U=row["U"],
-        QU=row["QU"],
-        before=exp.before,
-        after={k[6:]: v for k, v in row.items() if k.startswith("after_")},
-        ood={k: row[k] for k in row if k.startswith("drawing_")},
-        zero_shot_utility=row.get("zero_shot_utility"),
-        seconds=result.seconds,
-        steps=result.info["steps"],
-        stopped=result.stopped,
-        config=result.info["config"],
-    )
-    print(f"{args.method}: forget {', '.join(exp.forget)}")
+    out = build_record(args, exp, row, data)
+    result = row["result"]
+    print(f"{args.method}: forget {', '.join(exp.forget)} (goal {args.goal})")
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(
-        f"  Q {out['Q']:.3f}  U {out['U']:.3f}  Q-U {out['QU']:.3f}  "
-        f"OOD Q-U {row.get('drawing_QU', float('nan')):.3f}  zero-shot utility {out['zero_shot_utility']:.3f}  "
+        f"  Q {fmt(out['Q'])}  U {fmt(out['U'])}  Q-U {fmt(out['QU'])}  "
+        f"OOD Q-U {fmt(row.get('drawing_QU'))}  zero-shot utility {fmt(out['zero_shot_utility'])}  "
         f"({result.seconds:.1f} s)"
     )
+    if out["nothing_to_forget"]:
+        print(f"  {out['nothing_to_forget']}")
     if result.stopped:
         print(f"  stopped early: {result.stopped}")
     if args.save:
@@ -140,3 +136,32 @@ def run(args) -> int:
         Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def build_record(args, exp, row: dict, data: dict) -> dict:
+    """The run's JSON: scores, accuracies, and every setting that reached the optimiser (`config`)."""
+    result = row["result"]
+    return dict(
+        method=args.method,
+        goal=args.goal,
+        forget=exp.forget,
+        Q=row["Q"],
+        U=row["U"],
+        QU=row["QU"],
+        nothing_to_forget=row.get("nothing_to_forget"),
+        before=exp.before,
+        after={k[6:]: v for k, v in row.items() if k.startswith("after_")},
+        ood={k: row[k] for k in row if k.startswith("drawing_")},
+        zero_shot_utility=row.get("zero_shot_utility"),
+        seconds=result.seconds,
+        steps=result.info["steps"],
+        selected_epoch=result.info.get("selected_epoch"),
+        stopped=result.stopped,
+        config=dict(
+            result.info["config"],
+            model=args.model,
+            pretrained=args.pretrained,
+            data=data,
+            eval_templates=len(exp.eval_templates),
+        ),
+    )

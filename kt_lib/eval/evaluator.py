@@ -7,6 +7,7 @@ each model it has seen, so the original model is evaluated once however many met
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import pandas as pd
 import torch
 
 from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
-from kt_lib.metrics import score
+from kt_lib.metrics import ACC_KEYS, NothingToForget, score, utility
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import FamilyDataset, WorldDataset
 
@@ -166,20 +167,22 @@ class Evaluator:
         return pd.DataFrame(rows)
 
 
-def compare(before: dict, after: dict) -> dict:
-    """Q, U, Q-U in domain and for every OOD domain present, plus zero-shot utility min(1, after/before)."""
+def compare(before: dict, after: dict, goal: str = "fine") -> dict:
+    """Q, U, Q-U (for `goal`, see `kt_lib.metrics`) in domain and for every OOD domain present, plus
+    zero-shot utility min(1, after/before). A domain whose forgotten level the model did not know before
+    has Q and Q-U None and a `nothing_to_forget` note that names the accuracy (in domain also a warning)."""
     out = {}
     prefixes = {""} | {k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine")}
     for prefix in sorted(prefixes):
-        b = {
-            k: before[prefix + k]
-            for k in ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")
-        }
+        b = {k: before[prefix + k] for k in ACC_KEYS}
         a = {k: after[prefix + k] for k in b}
-        if b["forget_fine"] == 0:
-            continue  # nothing known to forget in this domain: Q is undefined
-        for k, v in score(b, a).items():
-            out[prefix + k] = v
+        try:
+            out.update({prefix + k: v for k, v in score(b, a, goal).items()})
+        except NothingToForget as err:
+            out.update({prefix + "Q": None, prefix + "U": utility(b, a, goal), prefix + "QU": None})
+            out[prefix + "nothing_to_forget"] = str(err)
+            if not prefix:
+                warnings.warn(str(err), stacklevel=2)
     if "zero_shot" in before and before["zero_shot"] > 0:
         out["zero_shot_utility"] = min(1.0, after["zero_shot"] / before["zero_shot"])
     return out

@@ -11,11 +11,24 @@ import contextlib
 import torch
 import torch.nn.functional as F
 from open_clip import build_zero_shot_classifier
+from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "photo": ("a photo of a {}.", "a picture of a {}.", "an image of a {}."),
     "drawing": ("a drawing of a {}.", "a sketch of a {}."),
 }
+# OpenAI's 80 ImageNet prompt templates (as open_clip ships them), the paper's training and evaluation set
+OPENAI_TEMPLATES: tuple[str, ...] = tuple(t("{}") for t in OPENAI_IMAGENET_TEMPLATES)
+TEMPLATE_SETS = {**TEMPLATES, "openai80": OPENAI_TEMPLATES}
+
+
+def template_set(name: str) -> tuple[str, ...]:
+    """A named template set: photo (3), drawing (2) or openai80 (the paper's 80)."""
+    if name not in TEMPLATE_SETS:
+        raise ValueError(f"unknown template set {name!r}; use one of {', '.join(TEMPLATE_SETS)}")
+    return TEMPLATE_SETS[name]
+
+
 # paraphrases never used in pretraining: a probe of whether knowledge survives rewording
 PARAPHRASES: tuple[str, ...] = (
     "a close-up photo of a {}.",

@@ -49,13 +49,34 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def class_folders(root: str | os.PathLike, taxonomy: Taxonomy | str) -> dict[str, Path]:
-    """Leaf name -> image folder. Wnid folders of other classes are skipped; unknown *names* are an error."""
+LAYOUTS = ("imagenet", "stanford-dogs", "folders", "manifest")
+
+
+def _check_layout(layout: str | None) -> None:
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+
+
+def class_folders(
+    root: str | os.PathLike, taxonomy: Taxonomy | str, layout: str | None = None
+) -> dict[str, Path]:
+    """Leaf name -> image folder. Wnid folders of other classes are skipped; unknown *names* are an error.
+    ``layout`` (imagenet | stanford-dogs | folders; None: detect) says which folder names to expect."""
+    _check_layout(layout)
     root, tax = Path(root), _tax(taxonomy)
-    base = root / "Images" if (root / "Images").is_dir() else root
+    stanford = layout == "stanford-dogs" or (layout is None and (root / "Images").is_dir())
+    base = root / "Images" if stanford else root
     dirs = sorted(d for d in base.iterdir() if d.is_dir()) if base.is_dir() else []
     if not dirs:
         raise FileNotFoundError(f"no class folders under {base}; {LAYOUT}")
+    want_wnid = {"imagenet": True, "stanford-dogs": True, "folders": False}.get(layout or "")
+    if want_wnid is not None:
+        odd = [d.name for d in dirs if bool(WNID.match(d.name.split("-", 1)[0])) != want_wnid]
+        if odd:
+            raise ValueError(
+                f"layout {layout!r} expects {'wnid' if want_wnid else 'class-name'} folders under "
+                f"{base}, but found {odd[:5]}; pick the layout that matches the folders; {LAYOUT}"
+            )
     by_wnid = {c.wnid: c.name for c in tax.leaves() if c.wnid}
     found, unknown = {}, []
     for d in dirs:
@@ -87,6 +108,7 @@ def build_manifest(
     test_per_class: int = 50,
     seed: int = 0,
     verbose: bool = True,
+    layout: str | None = None,
 ) -> Manifest:
     """Deterministic per-class split of verified images; ``name`` is the leaf, ``fine`` its label index.
 
@@ -99,7 +121,7 @@ def build_manifest(
         raise FileNotFoundError(f"dataset folder {root} does not exist; {LAYOUT}")
     tax = _tax(taxonomy)
     fine, f2c = tax.fine_names, tax.fine_to_coarse
-    out, skipped, short, folders = Manifest(), [], {}, class_folders(root, tax)
+    out, skipped, short, folders = Manifest(), [], {}, class_folders(root, tax, layout)
     missing = [n for n in fine if n not in folders]
     for name, folder in sorted(folders.items(), key=lambda kv: fine.index(kv[0])):
         files = sorted(
