@@ -1,8 +1,15 @@
-"""The `kt` command (also `python -m kt_lib`): one module per subcommand, each with `register(sub)`."""
+"""The `kt` command (also `python -m kt_lib`): one module per subcommand, each with `register(sub)`.
+
+Every failure is one `kt <sub>: error: ...` line on stderr and a non-zero exit (2 for bad input, 1 for
+anything else, 130/143 after SIGINT/SIGTERM); `--debug` (anywhere on the line) or KT_DEBUG=1 shows the traceback instead. Ctrl-C and
+SIGTERM stop cleanly: files being written are removed (the old ones stay) and finished results are kept.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 import matplotlib
@@ -12,26 +19,61 @@ from kt_lib.cli import bench, taxonomy, tutorial, unlearn, world
 matplotlib.use("Agg")
 
 SUBCOMMANDS = (world, taxonomy, unlearn, tutorial, bench)
+BAD_INPUT = (KeyError, ValueError, FileNotFoundError, RuntimeError)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kt", description="Knowledge-tracing unlearning for CLIP."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (also KT_DEBUG=1)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.register(sub)
     return parser
 
 
+def _terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C, so `finally` blocks remove temp files
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("KT_DEBUG") == "1"
+    parser = build_parser()
+    args = parser.parse_args([a for a in argv if a != "--debug"])
+    if args.command is None:
+        parser.print_help()
+        return 0
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         return args.func(args) or 0
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
+    except KeyboardInterrupt as err:
+        why = err.args[0] if err.args else "SIGINT"
+        print(
+            f"kt {args.command}: stopped by {why}; no file was left half-written", file=sys.stderr
+        )
+        return 143 if why == "SIGTERM" else 130
+    except Exception as err:  # noqa: BLE001 - one line for the user; --debug for the traceback
+        if debug:
+            raise
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"kt {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        kind = "" if isinstance(err, (*BAD_INPUT, OSError)) else f"{type(err).__name__}: "
+        print(
+            f"kt {args.command}: error: {kind}{msg}"
+            + ("" if isinstance(err, BAD_INPUT) else " (rerun with --debug for the traceback)"),
+            file=sys.stderr,
+        )
+        return 2 if isinstance(err, BAD_INPUT) else 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

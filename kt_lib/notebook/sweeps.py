@@ -18,12 +18,12 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kt_lib.experiment import frame
+from kt_lib.notebook.sweep_cache import SweepCache
 
 ALPHA_GRID = {
     "none": (0.0, 0.0),
@@ -84,50 +84,6 @@ def settings_key(exp, samples_per_class: int | None = None, **overrides) -> str:
         model=exp._kt_fingerprint,
     )
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
-
-class SweepCache:
-    """Result rows by settings key. In memory; with `path`, every new row is also appended to a JSON-lines
-    file and rows already in the file are loaded, so a second session re-renders without training."""
-
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else None
-        self._rows: dict[str, dict] = {}
-        if self.path and self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    entry = json.loads(line)
-                    self._rows[entry["key"]] = entry["row"]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def get(self, key: str) -> dict | None:
-        row = self._rows.get(key)
-        return dict(row) if row is not None else None
-
-    def put(self, key: str, row: dict) -> None:
-        row = json.loads(json.dumps(row, default=_jsonable))
-        self._rows[key] = row
-        if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as fh:
-                fh.write(json.dumps(dict(key=key, row=row)) + "\n")
-
-    def frame(self) -> pd.DataFrame:
-        """Every cached run as one tidy DataFrame (per-concept details dropped)."""
-        return to_frame(self._rows.values())
-
-
-def _jsonable(x):
-    if isinstance(x, (np.integer, np.floating)):
-        return x.item()
-    if isinstance(x, (tuple, set)):
-        return list(x)
-    return str(x)
 
 
 def run(
