@@ -116,11 +116,14 @@ def load_into(model, state: dict[str, torch.Tensor], source: str | Path = "state
         if k in state and state[k].shape != v.shape
     ]
     if missing or extra or shapes:
-        parts = [
-            f"tensor {shapes[0]}" + (f" (and {len(shapes) - 1} more)" if shapes[1:] else "")
-        ] * bool(shapes)
-        parts += [f"missing tensors {missing[:3]}"] * bool(missing)
-        parts += [f"unexpected tensors {extra[:3]}"] * bool(extra)
+        parts = []
+        if shapes:
+            more = f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""
+            parts.append(f"tensor {shapes[0]}{more}")
+        if missing:
+            parts.append(f"missing tensors {missing[:3]}")
+        if extra:
+            parts.append(f"unexpected tensors {extra[:3]}")
         raise CheckpointError(
             f"{source} does not fit this model: {'; '.join(parts)}; was it saved from another model?"
         )
