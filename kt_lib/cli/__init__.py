@@ -8,6 +8,7 @@ SIGTERM stop cleanly: files being written are removed (the old ones stay) and fi
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import sys
@@ -35,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _leaf(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The innermost (sub)parser that `argv` names."""
+    for token in argv:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and token in subs[0].choices:
+            parser = subs[0].choices[token]
+    return parser
+
+
 def _terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C, so `finally` blocks remove temp files
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -43,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("KT_DEBUG") == "1"
     parser = build_parser()
-    args = parser.parse_args([a for a in argv if a != "--debug"])
+    argv = [a for a in argv if a != "--debug"]
+    names = [m.__name__.rsplit(".", 1)[1] for m in SUBCOMMANDS]
+    if argv and not argv[0].startswith("-") and argv[0] not in names:
+        close = difflib.get_close_matches(argv[0], names, n=2, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        parser.error(f"unknown command {argv[0]!r}; {hint}(commands: {', '.join(names)})")
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the subcommand's parser: `kt unlearn: error: unrecognized arguments`
+        _leaf(parser, argv).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 0
