@@ -8,15 +8,34 @@ exactly.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from kt_lib.cachefile import atomic_path
+
 TOKEN_KEY = "token_embedding.weight"
+FORMAT = 2  # 2: metadata carries kt_format and kt_sha256 (a checksum of every tensor); 1: neither
+SAVE_HINT = "choose a path on a writable disk with free space"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that must not be loaded; the message names the file and, where one is at fault, the
+    tensor."""
+
+
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes (in name order)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def save_checkpoint(
@@ -24,29 +43,33 @@ def save_checkpoint(
     path: str | Path,
     metadata: dict | None = None,
     compact_vocab: bool = False,
+    hint: str = SAVE_HINT,
 ) -> Path:
-    """Write `state` (a state_dict) to `path` atomically: a temp file in the same folder, then rename."""
+    """Write `state` (a state_dict) to `path` atomically: a temp file in the same folder, then rename.
+    An interrupted or failed write leaves the old file (if any) and no temp file; a failed one raises
+    `kt_lib.cachefile.WriteError` ending with `hint`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    meta = {"kt_metadata": json.dumps(metadata or {})}
+    meta = {"kt_metadata": json.dumps(metadata or {}), "kt_format": str(FORMAT)}
     if compact_vocab and TOKEN_KEY in tensors:
         emb = tensors.pop(TOKEN_KEY)
         ids = torch.nonzero(emb.abs().sum(1) > 0).flatten()
         tensors["kt.token_ids"] = ids
         tensors["kt.token_rows"] = emb[ids].contiguous()
         meta["kt_vocab_shape"] = json.dumps(list(emb.shape))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    meta["kt_sha256"] = tensor_digest(tensors)
+    with atomic_path(path, hint) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a checkpoint written by `save_checkpoint`: (state_dict, metadata)."""
+def load_checkpoint(
+    path: str | Path, require_format: int = 1
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint written by `save_checkpoint`: (state_dict, metadata).
+
+    Refused with `CheckpointError`: an unreadable/cut-short file, a format older than `require_format` or
+    newer than this kt_lib, a checksum mismatch, and any tensor holding NaN or inf (named)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -55,14 +78,53 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         with open(path, "rb") as f:  # safetensors header: 8-byte length, then JSON
             header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
     except (SafetensorError, OSError, ValueError) as err:
-        raise ValueError(
-            f"checkpoint {path} is unreadable or corrupt ({err}); delete it and retrain "
-            f"(`kt world --retrain`)"
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable or corrupt ({str(err).splitlines()[0][:120]}); "
+            "delete it and write it again (`kt world --retrain` for the world model)"
         ) from err
-    meta = header.get("__metadata__", {})
+    meta = header.get("__metadata__", {}) or {}
+    version = int(meta.get("kt_format", 1))
+    if not require_format <= version <= FORMAT:
+        raise CheckpointError(
+            f"checkpoint {path} has format {version}; this kt_lib reads {require_format} to {FORMAT}"
+        )
+    if "kt_sha256" in meta and tensor_digest(tensors) != meta["kt_sha256"]:
+        raise CheckpointError(f"checkpoint {path} fails its checksum (damaged bytes)")
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(
+                f"checkpoint {path}: tensor {name!r} holds {bad} NaN/inf values; refusing to load it"
+            )
     if "kt.token_ids" in tensors:
         ids, rows = tensors.pop("kt.token_ids"), tensors.pop("kt.token_rows")
         emb = torch.zeros(json.loads(meta["kt_vocab_shape"]), dtype=rows.dtype)
         emb[ids] = rows
         tensors[TOKEN_KEY] = emb
     return tensors, json.loads(meta.get("kt_metadata", "{}"))
+
+
+def load_into(model, state: dict[str, torch.Tensor], source: str | Path = "state") -> None:
+    """`model.load_state_dict(state)`, but a missing, unexpected or mis-shaped tensor is refused with
+    `CheckpointError` naming it (and nothing is loaded)."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    shapes = [
+        f"{k!r} is {tuple(state[k].shape)} in the file, the model needs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or extra or shapes:
+        parts = []
+        if shapes:
+            more = f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""
+            parts.append(f"tensor {shapes[0]}{more}")
+        if missing:
+            parts.append(f"missing tensors {missing[:3]}")
+        if extra:
+            parts.append(f"unexpected tensors {extra[:3]}")
+        raise CheckpointError(
+            f"{source} does not fit this model: {'; '.join(parts)}; was it saved from another model?"
+        )
+    model.load_state_dict(state)

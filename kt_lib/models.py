@@ -17,7 +17,7 @@ from pathlib import Path
 import open_clip
 import torch
 
-from kt_lib.checkpoint import load_checkpoint
+from kt_lib.checkpoint import load_checkpoint, load_into
 from kt_lib.world.model import MODEL_NAME, create_world_model, register_configs, world_model
 
 DEFAULT_MODEL = MODEL_NAME
@@ -69,7 +69,7 @@ def load_model(
             model, tokenizer, _ = world_model(retrain=retrain, progress=progress)
         else:
             model, tokenizer = create_world_model()
-            model.load_state_dict(load_checkpoint(pretrained)[0])
+            load_into(model, load_checkpoint(pretrained)[0], f"checkpoint {pretrained}")
         return model.to(device).eval(), _world_preprocess(model), tokenizer
     if not name.startswith(("local-dir:", "hf-hub:")) and name not in open_clip.list_models():
         import difflib

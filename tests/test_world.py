@@ -107,7 +107,7 @@ def test_datasets_yield_image_fine_coarse(small_world):
 def test_pool_cache_roundtrip_and_corrupt_cache(small_world, tmp_path, monkeypatch):
     monkeypatch.setenv("KT_CACHE", str(tmp_path))
     first = load_pool(small_world, "test")
-    path = next(tmp_path.glob("world-*-test.npz"))
+    path = next(tmp_path.glob("world-*-test.ktc"))
     path.write_bytes(b"not a zip")
     again = load_pool(small_world, "test")  # a damaged cache is re-rendered
     assert np.array_equal(first["images"], again["images"])

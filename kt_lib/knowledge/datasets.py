@@ -4,15 +4,19 @@ that every real-data source reads through."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
+from kt_lib.cachefile import load_or_build
 from kt_lib.knowledge.realdata import ToRGB, _TaxonomyAPI
 from kt_lib.knowledge.taxonomy import Taxonomy
 
@@ -139,30 +143,62 @@ def cached_tensors(
     preprocess: Callable | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> dict[str, torch.Tensor]:
-    """``{"images": [N, ...], "labels": [N, k]}`` cached atomically as ``<name>-<hash>.pt``.
+    """``{"images": [N, ...], "labels": [N, k]}`` cached atomically as ``<name>-<hash>.ktc``.
 
     The key is (``name``, ``repr(preprocess)``, ``len(dataset)``): make ``name`` say dataset and split, give
     ``preprocess`` a stable repr (torchvision/open_clip transforms have one) and build ``dataset`` with
     ``transform=lambda im: im`` so that ``preprocess`` sees PIL images. ``cache_dir``: default ``$KT_CACHE``.
+    A damaged cache file is reported in one line and rebuilt. Items that cannot be read (a broken image
+    file) are skipped and counted in one warning at the end; ``"skipped"`` lists their indices.
     """
     from kt_lib.world.data import cache_dir as default_cache
 
     cache_dir = default_cache() if cache_dir is None else cache_dir
     key = hashlib.sha256(f"{name}|{preprocess!r}|{len(dataset)}".encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{key}.pt"
-    if path.is_file():
+    path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{key}.ktc"
+    return load_or_build(
+        path, "tensors", TENSORS_FORMAT, lambda: _tensors(dataset, preprocess), _encode, _decode
+    )
+
+
+TENSORS_FORMAT = 1
+
+
+def _tensors(dataset: Dataset, preprocess: Callable | None) -> dict[str, torch.Tensor]:
+    images, labels, skipped = [], [], []
+    for i in range(len(dataset)):
         try:
-            return torch.load(path, weights_only=True)
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
-            path.unlink(missing_ok=True)
-    images, labels = [], []
-    for item in (dataset[i] for i in range(len(dataset))):
-        img = preprocess(item[0]) if preprocess is not None else item[0]
-        images.append(img if torch.is_tensor(img) else T.functional.to_tensor(img))
+            item = dataset[i]
+            img = preprocess(item[0]) if preprocess is not None else item[0]
+            img = img if torch.is_tensor(img) else T.functional.to_tensor(img)
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            skipped.append((i, f"{err.__class__.__name__}: {err}"))
+            continue
+        images.append(img)
         labels.append([int(y) for y in item[1:]])
-    data = {"images": torch.stack(images), "labels": torch.tensor(labels, dtype=torch.long)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    if skipped:
+        warnings.warn(
+            f"cached_tensors: skipped {len(skipped)} of {len(dataset)} unreadable items "
+            f"(first: item {skipped[0][0]}, {skipped[0][1]})",
+            stacklevel=3,
+        )
+    if not images:
+        raise RuntimeError(f"none of the {len(dataset)} items could be read; check the dataset")
+    return {
+        "images": torch.stack(images),
+        "labels": torch.tensor(labels, dtype=torch.long),
+        "skipped": torch.tensor([i for i, _ in skipped], dtype=torch.long),
+    }
+
+
+def _encode(data: dict[str, torch.Tensor]) -> bytes:
+    buf = io.BytesIO()
+    torch.save(data, buf)
+    return buf.getvalue()
+
+
+def _decode(payload: bytes) -> dict[str, torch.Tensor]:
+    data = torch.load(io.BytesIO(payload), weights_only=True)
+    if not isinstance(data, dict) or len(data.get("images", ())) != len(data.get("labels", ())):
+        raise ValueError("images and labels of unequal lengths")
     return data

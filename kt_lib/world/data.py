@@ -7,6 +7,7 @@ A dataset yields `(image, fine_label, coarse_label)`; family datasets yield `(im
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from kt_lib.cachefile import CACHE_HINT, load_or_build, write_error
 from kt_lib.world.config import (
     BREEDS,
     DOMAINS,
@@ -25,14 +27,21 @@ from kt_lib.world.config import (
 from kt_lib.world.render import render_dog, render_object
 
 POOLS = {"pretrain": 1, "proxy": 2, "test": 3}
+POOL_KEYS = ("images", "fine", "domain", "family", "label")
+POOL_FORMAT = 1  # bump when the arrays of a pool change meaning: old caches are then re-rendered
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def cache_dir() -> Path:
-    """Where world pixels and world models are cached (`KT_CACHE` overrides ~/.cache/kt_lib)."""
+    """Where world pixels and world models are cached (`KT_CACHE` overrides ~/.cache/kt_lib).
+
+    Created with its parents; a folder that cannot be created raises `WriteError` naming KT_CACHE."""
     path = Path(os.environ.get("KT_CACHE", Path.home() / ".cache" / "kt_lib"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(path, err, f"the cache folder comes from KT_CACHE; {CACHE_HINT}") from err
     return path
 
 
@@ -84,21 +93,39 @@ def render_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
     )
 
 
-def load_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
-    """A pool's arrays, from the cache if present, else rendered and cached (atomically)."""
+def pool_path(cfg: WorldConfig, pool: str) -> Path:
+    """The cache file of a pool (a validated container around an .npz; see `kt_lib.cachefile`)."""
     _check_pool(pool)
-    path = cache_dir() / f"world-{cfg.digest()}-{pool}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError):
-            path.unlink(missing_ok=True)  # a damaged cache is re-rendered, never trusted
-    arrays = render_pool(cfg, pool)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    return cache_dir() / f"world-{cfg.digest()}-{pool}.ktc"
+
+
+def _encode(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _decode(payload: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(payload)) as z:
+        arrays = {k: z[k] for k in z.files}
+    if set(arrays) != set(POOL_KEYS) or len({len(a) for a in arrays.values()}) != 1:
+        raise ValueError(f"arrays {sorted(arrays)} of unequal lengths, expected {POOL_KEYS}")
     return arrays
+
+
+def load_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
+    """A pool's arrays, from the cache if it is valid, else rendered and cached (atomically).
+
+    A damaged cache (cut short, empty, foreign bytes, another format version) is reported in one line
+    and re-rendered, never trusted."""
+    return load_or_build(
+        pool_path(cfg, pool),
+        "world-pool",
+        POOL_FORMAT,
+        lambda: render_pool(cfg, pool),
+        _encode,
+        _decode,
+    )
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:

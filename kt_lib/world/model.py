@@ -17,7 +17,8 @@ from pathlib import Path
 import open_clip
 import torch
 
-from kt_lib.checkpoint import load_checkpoint, save_checkpoint
+from kt_lib.cachefile import CACHE_HINT, discard
+from kt_lib.checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import FamilyDataset, WorldDataset, cache_dir
@@ -105,13 +106,20 @@ def world_model(
     world, cfg = world or WorldConfig(), cfg or PretrainConfig()
     model, tokenizer = create_world_model(seed=cfg.seed)
     name = checkpoint_name(world, cfg)
-    candidates = [] if retrain else [shipped_checkpoint(world, cfg), cache_dir() / name]
-    for path in candidates:
-        if path.exists():
-            state, meta = load_checkpoint(path)
-            model.load_state_dict(state)
-            model.eval()
-            return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
+    shipped, cached = shipped_checkpoint(world, cfg), cache_dir() / name
+    for path in [] if retrain else [shipped, cached]:
+        if not path.exists():
+            continue
+        try:  # the cache must carry a checksum (format 2); the shipped file may predate it
+            state, meta = load_checkpoint(path, require_format=1 if path == shipped else 2)
+            load_into(model, state, f"checkpoint {path}")
+        except CheckpointError as err:
+            if path == shipped:
+                raise CheckpointError(f"{err} (the package is damaged: reinstall kt_lib)") from err
+            discard(path, f"not a usable world model ({err})", "pretraining it again")
+            continue
+        model.eval()
+        return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
     probe = WorldDataset(
         "test", "photo", world, per_class=10
     )  # a quick accuracy for the progress bar
@@ -134,7 +142,7 @@ def world_model(
         eval_fn=quick_eval if progress else None,
         eval_every=100,
     )
-    path = save_to or cache_dir() / name
+    path = save_to or cached
     meta = dict(
         world=world.digest(),
         world_config=asdict(world),
@@ -144,5 +152,6 @@ def world_model(
         torch=torch.__version__,
         open_clip=open_clip.__version__,
     )
-    save_checkpoint(model.state_dict(), path, meta, compact_vocab=True)
+    hint = CACHE_HINT if save_to is None else "choose another --save-to path"
+    save_checkpoint(model.state_dict(), path, meta, compact_vocab=True, hint=hint)
     return model, tokenizer, dict(meta, checkpoint=str(path), loaded=False, history=history)
