@@ -41,7 +41,74 @@ ROWS = [_row(margin=m) for m in (0.5, 1.0, 2.0, 5.0)] + [
 ]
 
 
-def test_ablation_panel_renders_nearest_cached_point_and_reruns():
+ROWS += [_row(ac=10.0, af=0.0, u=0.7, label="coarse only")]
+
+
+def _bars(fig):
+    """Bar heights of a figure's first axes, rounded."""
+    return [round(float(p.get_height()), 6) for p in fig.axes[0].patches]
+
+
+def _drawn(shown):
+    """What a learner sees: title, legend and bar heights of a figure, or the text shown instead."""
+    if not isinstance(shown, plt.Figure):
+        return ("text", str(shown.data))
+    ax = shown.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+    return ("figure", ax.get_title(), legend, _bars(shown))
+
+
+def _neighbour(control):
+    """The value a slider's right arrow (or, at its right end, left arrow) moves to."""
+    values = (
+        [v for _, v in control.options]
+        if isinstance(control.options[0], tuple)
+        else list(control.options)
+    )
+    i = values.index(control.value)
+    return values[i + 1] if i + 1 < len(values) else values[i - 1]
+
+
+def test_ablation_panel_offers_cached_values_and_draws_exactly_the_chosen_run():
+    panel = widgets.ablation_panel(ROWS, defaults=dict(method="nhl_kl", margin=2.0))
+    sliders = {k: c for k, c in panel.controls.items() if isinstance(c, W.SelectionSlider)}
+    assert set(sliders) == {"margin", "alpha_coarse", "alpha_fine"}
+    assert not any(s.continuous_update for s in sliders.values())
+    assert [v for _, v in sliders["margin"].options] == [0.5, 1.0, 2.0, 5.0]
+    for (
+        row
+    ) in ROWS:  # every cached run: the title names its settings, the first bars are its scores
+        values = {k: row[k] for k in ("method", "margin", "alpha_coarse", "alpha_fine")}
+        fig = panel.render(**values)
+        title = fig.axes[0].get_title()
+        assert (
+            f"margin {row['margin']:g}," in title and f"alpha_fine {row['alpha_fine']:g}" in title
+        )
+        assert title.startswith(row["method"])
+        assert _bars(fig)[:3] == [round(row[m], 6) for m in ("Q", "U", "QU")]
+        plt.close(fig)
+    missing = panel.render(margin=0.5, alpha_coarse=0.0, alpha_fine=20.0)
+    assert "No run at nhl_kl, margin 0.5, alpha_coarse 0, alpha_fine 20" in missing.data
+
+
+def test_each_ablation_control_changes_what_is_drawn_from_the_defaults():
+    panel = widgets.ablation_panel(
+        ROWS, defaults=dict(method="nhl_kl", margin=2.0, alpha_coarse=10.0, alpha_fine=20.0)
+    )
+    start = _drawn(panel.render())
+    assert start[0] == "figure"
+    for name, control in panel.controls.items():
+        if isinstance(control, W.Dropdown):
+            other = next(o for o in control.options if o != control.value)
+        else:
+            other = _neighbour(control)
+        shown = panel.render(**{name: other})
+        assert _drawn(shown) != start, name
+        if isinstance(shown, plt.Figure):
+            plt.close(shown)
+
+
+def test_ablation_button_trains_exactly_the_shown_setting_and_draws_it_beside_the_cached_run():
     calls = []
 
     def rerun(**kw):
@@ -49,38 +116,50 @@ def test_ablation_panel_renders_nearest_cached_point_and_reruns():
         return _row(kw["method"], kw["margin"], kw["alpha_coarse"], kw["alpha_fine"], q=0.5, u=0.95)
 
     panel = widgets.ablation_panel(ROWS, rerun=rerun, defaults=dict(method="nhl_kl", margin=2.0))
-    assert isinstance(panel.widget, W.VBox) and len(panel.buttons) == 1
-    sliders = [c for c in panel.controls.values() if isinstance(c, W.FloatSlider)]
-    assert len(sliders) == 3 and not any(s.continuous_update for s in sliders)
-    fig = panel.render(margin=4.5, alpha_coarse=10.0, alpha_fine=20.0)
-    assert isinstance(fig, plt.Figure) and "margin 5" in fig.axes[0].get_xticklabels()[0].get_text()
-    plt.close(fig)
+    assert len(panel.buttons) == 1
+    plt.close(panel.render())
     assert calls == []  # rendering never trains
+    panel.controls["margin"].value = 5.0
     panel.click()
-    assert calls == [dict(method="nhl_kl", margin=2.0, alpha_coarse=10.0, alpha_fine=20.0)]
+    assert calls == [dict(method="nhl_kl", margin=5.0, alpha_coarse=10.0, alpha_fine=20.0)]
     fig = panel.render(concept="beagle")
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert len(labels) == 2 and labels[1].startswith("rerun")
+    assert len(labels) == 2 and labels[0].startswith("cached") and labels[1].startswith("your run")
+    assert "margin 5," in fig.axes[0].get_title()
     plt.close(fig)
-    panel._show(**panel.values())  # the interactive_output callback itself
+    fig = panel.render(
+        margin=2.0
+    )  # another setting: its own cached run only, not the margin-5 rerun
+    assert len(fig.axes[0].get_xticklabels()) == 1
+    plt.close(fig)
+    panel._press(panel._actions["run this setting (short, CPU)"])  # the button's own callback
+    assert len(calls) == 2 and not panel.buttons[0].disabled
 
 
 def test_ablation_panel_without_rerun_has_no_button():
     panel = widgets.ablation_panel(ROWS)
     assert panel.buttons == []
-    panel.controls["method"].value = "ga"
-    plt.close(panel.render())
+    shown = panel.render(method="ga", margin=0.5)
+    assert "No run at ga, margin 0.5" in shown.data and "button" not in shown.data
 
 
-def test_ood_panel_renders_each_strength():
+def test_ood_panel_starts_at_the_notebooks_lr_and_draws_exactly_the_chosen_strength():
     rows = [
         _row(m, lr=lr, dq=0.5 + lr * 1000) for m in ("nhl_kl", "ga") for lr in (5e-5, 1e-4, 2e-4)
     ]
-    panel = widgets.ood_panel(rows)
+    panel = widgets.ood_panel(rows, defaults=dict(method="nhl_kl", lr=1e-4))
+    assert panel.controls["lr"].value == 1e-4 and isinstance(
+        panel.controls["lr"], W.SelectionSlider
+    )
+    assert widgets.ood_panel(rows[:2]).controls["lr"].value == 5e-5  # no default: the weakest
+    start = _drawn(panel.render())
     for lr in (5e-5, 2e-4):
         fig = panel.render(method="ga", lr=lr)
-        assert f"lr {lr:g}" in fig.axes[0].get_title()
+        assert f"ga @ lr {lr:g}:" in fig.axes[0].get_title()
+        assert _drawn(fig) != start
         plt.close(fig)
+    missing = widgets.ood_panel(rows[:4]).render(method="ga", lr=1e-4)
+    assert "No run of ga at lr 0.0001" in missing.data
 
 
 def test_leaderboard_panel_aggregates_per_level():
@@ -97,11 +176,14 @@ def test_leaderboard_panel_aggregates_per_level():
     )
     assert panel.controls["level"].options == ("all", "easy", "difficult")
     fig = panel.render()
-    assert "4 runs" in fig.axes[0].get_title()
+    assert "(4 runs per method)" in fig.axes[0].get_title()
     plt.close(fig)
     fig = panel.render(level="easy", metric="drawing_QU")
-    assert "2 runs" in fig.axes[0].get_title()
+    assert "(2 runs per method)" in fig.axes[0].get_title()
     plt.close(fig)
+    one = widgets.leaderboard_panel(runs[runs.seed == 0]).render(level="easy")
+    assert "(1 run per method)" in one.axes[0].get_title()
+    plt.close(one)
 
 
 @pytest.mark.parametrize("maker", ["ablation", "ood"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
+from kt_lib.notebook.style import finish, legend_outside, plural
 from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import load_pool
 
@@ -18,31 +20,36 @@ def draw_samples(
     world: WorldConfig | None = None,
     columns: int = 8,
 ):
-    """A labelled grid: for each breed, `per_breed` images of each domain (default: one breed per group)."""
+    """A grid of `per_breed` images of each domain for each breed (default: one breed per group), laid
+    out `columns` tiles to a row. Each breed's block is named once ("breed (group)" over its first tile)
+    and each domain once (over the domain's first tile); a block never wraps across rows."""
     world = world or WorldConfig()
     tax = WorldTaxonomy()
     breeds = breeds or [tax.children(g)[0] for g in tax.coarse]
     for b in breeds:
         tax.fine_index(b)  # unknown names raise with suggestions
     arrays = load_pool(world, pool)
-    tiles, titles = [], []
-    for b in breeds:
-        for dom in domains:
-            idx = np.flatnonzero(
-                (arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom))
-            )
-            for i in idx[:per_breed]:
-                tiles.append(arrays["images"][i])
-                titles.append(f"{b}\n({BREEDS[b][0]}, {dom})")
-    rows = int(np.ceil(len(tiles) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.6, rows * 1.9), squeeze=False)
+    block = per_breed * len(domains)
+    per_row = max(1, columns // block)
+    rows = int(np.ceil(len(breeds) / per_row))
+    fig, axes = plt.subplots(
+        rows, per_row * block, figsize=(per_row * block * 1.6, rows * 2.0), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
-    for ax, tile, title in zip(axes.flat, tiles, titles):
-        ax.imshow(tile, interpolation="nearest")
-        ax.set_title(title, fontsize=6)
-    fig.tight_layout()
-    return fig
+    for k, b in enumerate(breeds):
+        r, c0 = divmod(k, per_row)
+        for j, dom in enumerate(domains):
+            idx = np.flatnonzero(
+                (arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom))
+            )[:per_breed]
+            for t, i in enumerate(idx):
+                ax = axes[r, c0 * block + j * per_breed + t]
+                ax.imshow(arrays["images"][i], interpolation="nearest")
+                if t == 0:
+                    head = f"{b} ({BREEDS[b][0]})" if j == 0 else ""
+                    ax.set_title(f"{head}\n{dom}", fontsize=9, loc="left")
+    return finish(fig)
 
 
 # --- ablations, OOD and leaderboards (notebooks 04-06) ----------------------------------------------------
@@ -54,7 +61,7 @@ def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None
     groups = list(dict.fromkeys(per_class.group))
     domains = list(dict.fromkeys(per_class.domain))
     mean = per_class.groupby(["domain", "group"])[list(metrics)].mean()
-    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(groups)), 3.8))
+    fig, ax = plt.subplots(figsize=(max(9, 0.75 * len(groups) + 2.5), 3.8))
     combos = [(d, m) for d in domains for m in metrics]
     width, xs = 0.8 / len(combos), np.arange(len(groups))
     for k, (d, m) in enumerate(combos):
@@ -67,16 +74,15 @@ def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None
             alpha=1.0 if m == metrics[0] else 0.45,
             label=f"{d}: {m}",
         )
-    ax.set_xticks(xs, groups, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(xs, groups, rotation=30, ha="right")
     ax.set(
         ylabel="zero-shot accuracy (%)",
-        ylim=(0, 122),
+        ylim=(0, 100),
         title=title or "what the model knows, per group",
     )
     ax.set_yticks(range(0, 101, 20))
-    ax.legend(fontsize=7, ncol=len(combos), loc="upper center")
-    fig.tight_layout()
-    return fig
+    legend_outside(ax)
+    return finish(fig)
 
 
 def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: str | None = None):
@@ -93,10 +99,8 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
     names = [fine_names[c] for c in classes]
     fig, ax = plt.subplots(figsize=(0.9 * len(classes) + 3, 0.6 * len(classes) + 1.8))
     im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=100)
-    ax.set_xticks(
-        range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right", fontsize=8
-    )
-    ax.set_yticks(range(len(classes)), names, fontsize=8)
+    ax.set_xticks(range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), names)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
             if cm[i, j] == cm[i, j]:
@@ -106,7 +110,7 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
                     f"{cm[i, j]:.0f}",
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=9,
                     color="white" if cm[i, j] > 60 else "black",
                 )
     ax.set(
@@ -115,14 +119,15 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
         title=title or "confusions between sibling breeds",
     )
     fig.colorbar(im, ax=ax, fraction=0.04, label="% of the true breed's images")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def plot_image_grid(
     images, titles=None, columns: int = 10, mean=None, std=None, title: str | None = None
 ):
-    """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std by default)."""
+    """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std by default).
+    A tile's title is shown only where it differs from the tile before it in the row (left-aligned, so
+    a run of images of one concept is named once)."""
     import torch
 
     from kt_lib.world.data import CLIP_MEAN, CLIP_STD
@@ -133,17 +138,19 @@ def plot_image_grid(
     )
     x = x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
     rows = max(1, int(np.ceil(len(x) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45), squeeze=False)
+    lines = 1 + max((str(t).count("\n") for t in titles or []), default=0)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * 1.4, rows * (1.3 + 0.18 * lines)), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for i, (ax, img) in enumerate(zip(axes.flat, x)):
         ax.imshow(img, interpolation="nearest")
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=6)
+        if titles is not None and (i % columns == 0 or titles[i] != titles[i - 1]):
+            ax.set_title(titles[i], fontsize=9, loc="left")
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+        fig.suptitle(title, fontsize=11)
+    return finish(fig)
 
 
 def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str | None = None):
@@ -155,17 +162,21 @@ def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str |
     level_of = {c: lvl for lvl, names in levels.items() for c in names}
     names = list(levels)
     colors = [f"C{names.index(level_of[c])}" if c in level_of else "lightgrey" for c in df.concept]
-    fig, ax = plt.subplots(figsize=(max(8, 0.16 * len(df)), 3.6))
+    fig, ax = plt.subplots(figsize=(max(10, 0.17 * len(df) + 2.5), 5.2))
     ax.bar(range(len(df)), 100 * df.fine, color=colors)
-    ax.set_xticks(range(len(df)), df.concept, rotation=90, fontsize=5)
-    for i, lvl in enumerate(names):
-        ax.bar([0], [0], color=f"C{i}", label=f"{lvl} ({len(levels[lvl])} breeds)")
+    ax.set_xticks(range(len(df)), df.concept, rotation=90)
+    ax.set_xlim(-0.7, len(df) - 0.3)
+    handles = [
+        Patch(color=f"C{i}", label=f"{lvl} ({plural(len(levels[lvl]), 'breed')})")
+        for i, lvl in enumerate(names)
+    ]
     ax.set(
         ylabel=f"fine accuracy before (%, {domain})",
         ylim=(0, 105),
         title=title
         or "difficulty levels: the better a breed is known, the harder to forget cleanly",
     )
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    return fig
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False
+    )
+    return finish(fig)

@@ -1,0 +1,207 @@
+"""Figures of unlearning scores (notebooks 02-06 and the Explore panels): scores against a setting,
+grouped bars, the OOD gap, per-concept accuracy, leaderboards with confidence intervals and level tables.
+Every function returns the Figure, never calls plt.show(), and ends with `style.finish` (text >= 9 pt,
+legends beside the axes)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kt_lib.notebook.style import PANEL_WIDTH, clip_interval, finish, legend_outside, plural
+
+METRIC_LABELS = {
+    "Q": "Q (forgetting)",
+    "U": "U (utility)",
+    "QU": "Q-U (harmonic mean)",
+    "drawing_Q": "Q on drawings (OOD)",
+    "drawing_U": "U on drawings (OOD)",
+    "drawing_QU": "Q-U on drawings (OOD)",
+    "zero_shot_utility": "zero-shot utility",
+    "after_forget_coarse": "forget coarse acc. (after)",
+    "after_retain_fine": "retain fine acc. (after)",
+    "after_retain_coarse": "retain coarse acc. (after)",
+}
+
+
+def _axes(ax, width: float, height: float):
+    return (ax.figure, ax) if ax is not None else plt.subplots(figsize=(width, height))
+
+
+def plot_metric_lines(
+    df,
+    x: str,
+    metrics=("Q", "U", "QU"),
+    hue: str | None = None,
+    logx: bool = False,
+    title: str | None = None,
+    ax=None,
+):
+    """One line per metric (and per `hue` group) against setting `x`; y in [0, 1]."""
+    fig, ax = _axes(ax, 8.0, 3.8)
+    styles = ["-", "--", ":", "-."]
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
+    for gi, (name, g) in enumerate(groups):
+        g = g.sort_values(x)
+        for mi, m in enumerate(metrics):
+            label = METRIC_LABELS.get(m, m) + ("" if name is None else f" - {name}")
+            ax.plot(
+                g[x], g[m], marker="o", ls=styles[gi % len(styles)], color=f"C{mi}", label=label
+            )
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=x, ylabel="score (fraction)", ylim=(-0.05, 1.05), title=title or f"scores vs {x}")
+    legend_outside(ax)
+    return finish(fig)
+
+
+def plot_metric_bars(
+    df,
+    label: str = "label",
+    metrics=("Q", "U", "QU"),
+    title: str | None = None,
+    ax=None,
+    width: float | None = None,
+):
+    """Grouped bars: one group per row of `df` (named by `label`), one bar per metric, values printed
+    (vertically when a group holds more than three bars). `width`: figure width in inches."""
+    fig, ax = _axes(ax, width or max(7.0, 1.5 * len(df) + 3.5), 4.0)
+    bar_w = 0.8 / len(metrics)
+    xs = np.arange(len(df))
+    vertical = len(metrics) > 3
+    for i, m in enumerate(metrics):
+        bars = ax.bar(
+            xs + (i - (len(metrics) - 1) / 2) * bar_w,
+            df[m],
+            bar_w,
+            color=f"C{i}",
+            label=METRIC_LABELS.get(m, m),
+        )
+        ax.bar_label(bars, fmt="%.2f", fontsize=9, rotation=90 if vertical else 0, padding=2)
+    ax.set_xticks(xs, df[label])
+    ax.set(ylabel="score (fraction)", ylim=(0, 1.25 if vertical else 1.12), title=title or "")
+    ax.set_yticks(np.linspace(0, 1, 6))
+    legend_outside(ax)
+    return finish(fig)
+
+
+def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
+    """Left: forgetting in domain (photo Q, solid) and out of domain (drawing Q, dashed) against `x`;
+    right: in-domain utility U, per `hue` group."""
+    fig, (ax_q, ax_u) = plt.subplots(1, 2, figsize=(12, 3.8))
+    for i, (name, g) in enumerate(df.groupby(hue, sort=False)):
+        g = g.sort_values(x)
+        ax_q.plot(g[x], g["Q"], marker="o", color=f"C{i}", label=f"{name}: photo Q")
+        ax_q.plot(
+            g[x], g["drawing_Q"], marker="s", ls="--", color=f"C{i}", label=f"{name}: drawing Q"
+        )
+        ax_u.plot(g[x], g["U"], marker="o", color=f"C{i}", label=f"{name}: U")
+    for ax in (ax_q, ax_u):
+        if logx:
+            ax.set_xscale("log")
+        ax.set_ylim(-0.05, 1.05)
+        legend_outside(ax)
+    ax_q.set(
+        xlabel=x, ylabel="Q = 1 - acc_after/acc_before", title="forgetting: photos vs drawings"
+    )
+    ax_u.set(xlabel=x, ylabel="U", title="utility (photos)")
+    return finish(fig)
+
+
+def plot_concept_domains(cf, title: str | None = None, width: float | None = None):
+    """Per forgotten concept: fine accuracy before and after unlearning, photo vs drawing domain
+    (`cf`: rows of kt_lib.notebook.sweeps.concept_frame for one run); 'after' values are printed."""
+    concepts = list(dict.fromkeys(cf.concept))
+    domains = list(dict.fromkeys(cf.domain))
+    fig, ax = plt.subplots(figsize=(width or max(8.0, 1.8 * len(concepts) + 2.5), 4.0))
+    bar_w = 0.8 / (2 * len(domains))
+    xs = np.arange(len(concepts))
+    k = 0
+    for d in domains:
+        sub = cf[cf.domain == d].set_index("concept").reindex(concepts)
+        for when, alpha in (("before", 0.35), ("after", 1.0)):
+            bars = ax.bar(
+                xs + (k - (2 * len(domains) - 1) / 2) * bar_w,
+                sub[when],
+                bar_w,
+                alpha=alpha,
+                color="C0" if d == "photo" else "C1",
+                label=f"{d}, {when}",
+            )
+            if when == "after":
+                ax.bar_label(bars, fmt="%.2f", fontsize=9, rotation=90, padding=2)
+            k += 1
+    ax.set_xticks(xs, concepts, rotation=15, ha="right")
+    ax.set(ylabel="fine (breed) accuracy", ylim=(0, 1.2), title=title or "per concept, by domain")
+    ax.set_yticks(np.linspace(0, 1, 6))
+    legend_outside(ax)
+    return finish(fig)
+
+
+def plot_leaderboard(
+    agg,
+    metric: str = "QU",
+    paper: dict | None = None,
+    paper_label: str = "paper",
+    title: str | None = None,
+    ax=None,
+    width: float = 8.0,
+):
+    """Horizontal bars of `metric` per method (percent) with 95% CI whiskers (`<metric>_ci` from
+    kt_lib.notebook.sweeps.aggregate, fractions) clipped at 0 and 100; `paper` (method -> value in
+    percent) is drawn as black diamonds."""
+    agg = agg.sort_values(metric)
+    fig, ax = _axes(ax, width, 0.45 * len(agg) + 1.8)
+    mean = 100 * agg[metric].to_numpy(dtype=float)
+    ci = agg.get(f"{metric}_ci")
+    ys = np.arange(len(agg))
+    ax.barh(ys, mean, color="C0", alpha=0.8, label="ours (mean)")
+    if ci is not None and np.isfinite(ci.to_numpy(dtype=float)).any():
+        err, clipped = clip_interval(mean, 100 * ci.to_numpy(dtype=float), 0.0, 100.0)
+        label = "95% CI" + (" (clipped at 0 / 100)" if clipped.any() else "")
+        ax.errorbar(mean, ys, xerr=err, fmt="none", ecolor="black", capsize=3, label=label)
+    if paper:
+        pts = [(y, paper[m]) for y, m in zip(ys, agg.method) if m in paper]
+        if pts:
+            ax.plot([p[1] for p in pts], [p[0] for p in pts], "D", color="black", label=paper_label)
+    ax.set_yticks(ys, agg.method)
+    ax.set(
+        xlabel=f"{METRIC_LABELS.get(metric, metric)} (%)",
+        xlim=(0, 100),
+        title=title or "leaderboard",
+    )
+    legend_outside(ax)
+    return finish(fig)
+
+
+def plot_level_table(table, title: str | None = None, fmt: str = "{:.1f}"):
+    """A method x level heatmap of a value table (e.g. mean Q-U in percent), annotated (paper Table 3 layout)."""
+    fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.0, 0.45 * table.shape[0] + 1.4))
+    im = ax.imshow(table.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_yticks(range(table.shape[0]), table.index)
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            v = table.iat[i, j]
+            ax.text(j, i, fmt.format(v) if v == v else "-", ha="center", va="center", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    ax.set_title(title or "")
+    return finish(fig)
+
+
+def plot_scorecard(
+    entries: dict, metrics=("Q", "U", "QU"), title: str | None = None, width: float = PANEL_WIDTH
+):
+    """Bars of `metrics` for a few labelled score dicts side by side (the explore panels' view)."""
+    import pandas as pd
+
+    df = pd.DataFrame(
+        [dict(label=k, **{m: float(v.get(m, np.nan)) for m in metrics}) for k, v in entries.items()]
+    )
+    return plot_metric_bars(df, "label", metrics, title=title, width=width)
+
+
+def runs_title(prefix: str, n_min: int, n_max: int) -> str:
+    """'<prefix> (2 runs per method)' or '(1-3 runs per method)'."""
+    n = plural(n_max, "run") if n_min == n_max else f"{n_min}-{n_max} runs"
+    return f"{prefix} ({n} per method)"
