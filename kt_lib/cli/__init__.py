@@ -15,11 +15,11 @@ import sys
 
 import matplotlib
 
-from kt_lib.cli import bench, reproduce, taxonomy, tutorial, unlearn, world
+from kt_lib.cli import bench, reproduce, sweep, taxonomy, tutorial, unlearn, world
 
 matplotlib.use("Agg")
 
-SUBCOMMANDS = (world, taxonomy, unlearn, reproduce, tutorial, bench)
+SUBCOMMANDS = (world, taxonomy, unlearn, reproduce, sweep, tutorial, bench)
 BAD_INPUT = (KeyError, ValueError, FileNotFoundError, RuntimeError)
 
 
