@@ -51,7 +51,7 @@ def main() -> None:
             df[
                 [
                     "set",
-                    "method",
+                    "label",
                     "Q",
                     "U",
                     "QU",
@@ -74,7 +74,7 @@ def main() -> None:
         + " | mean Q | mean U | mean Q-U | mean OOD Q | mean OOD Q-U | mean zero-shot util | mean train s |",
         "|---|" + "---|" * (len(args.sets) + 7),
     ]
-    for method, g in df.groupby("method", sort=False):
+    for method, g in df.groupby("label", sort=False):  # label: the method or a named variant
         per_set = " | ".join(f"{100 * g[g.set == s].QU.iloc[0]:.1f}" for s in args.sets)
         lines.append(
             f"| {method} | {per_set} | {100 * g.Q.mean():.1f} | {100 * g.U.mean():.1f} | {100 * g.QU.mean():.1f} | "
