@@ -4,7 +4,8 @@
 
 Draws `--requests` random requests of 1-4 breeds the original model knows (fine accuracy >= 0.3, so Q is
 defined), each with its own draw seed, and runs GA, GA+KL and NHL+KL at the default budget (the world
-model's default lr, 8 epochs, batch 32, 30 proxy images per breed) under every training seed in `--seeds`.
+model's default lr, 8 epochs, batch 32, 30 proxy images per breed) under every training seed in `--seeds`,
+evaluated on `--eval-per-class` test images per breed and domain (default 10, to fit a shared CPU).
 Reports, over all (request, seed) runs, the share where GA collapses (U < 0.3), where NHL+KL keeps
 Q-U >= 0.90, and where NHL+KL beats GA+KL on Q-U.
 """
@@ -38,16 +39,19 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=12)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--draw-seed", type=int, default=2026)
+    ap.add_argument(
+        "--eval-per-class", type=int, default=10, help="test images per breed and domain"
+    )
     ap.add_argument("--out", default="benchmarks/random_requests.md")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model, _, tokenizer = load_model(device="cpu", progress=False)
-    probe = Experiment(["vizsla"], model, tokenizer)
+    probe = Experiment(["vizsla"], model, tokenizer, eval_per_class=args.eval_per_class)
     per_class = probe.evaluator.per_class(model, tokenizer)
     known = sorted(c for lv in difficulty_levels(per_class).values() for c in lv)
     rows, start = [], time.perf_counter()
     for i, request in enumerate(draw_requests(known, args.requests, args.draw_seed)):
-        exp = Experiment(request, model, tokenizer)
+        exp = Experiment(request, model, tokenizer, eval_per_class=args.eval_per_class)
         for seed in args.seeds:
             for method in METHODS:
                 r = exp.run(method, seed=seed)
@@ -77,7 +81,7 @@ def main() -> None:
     minutes = (time.perf_counter() - start) / 60
     lines = [
         f"Produced by `.venv/bin/python benchmarks/random_requests.py --requests {args.requests} "
-        f"--seeds {' '.join(map(str, args.seeds))}` on {platform.machine()}, 2 threads, torch "
+        f"--seeds {' '.join(map(str, args.seeds))} --eval-per-class {args.eval_per_class}` on {platform.machine()}, 2 threads, torch "
         f"{torch.__version__}, {time.strftime('%Y-%m-%d')}, {minutes:.1f} min.",
         "",
         f"{args.requests} random requests of 1-4 known breeds x {len(args.seeds)} training seeds = "

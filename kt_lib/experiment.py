@@ -9,10 +9,14 @@ the same settings asked twice, by a cell, a sweep (`kt_lib.notebook.sweeps`) or 
 Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and unknown
 names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on real images
 (see `kt_lib.knowledge.sources`).
+`preset="paper"` takes every setting the run does not give from the official training setup for the
+method and dataset (`kt_lib.presets`), including evaluation with the 80 OpenAI templates; `lr` left unset
+is the model's own rate (`default_lr`).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, replace
@@ -23,7 +27,9 @@ import torch
 
 from kt_lib.cache import RunCache
 from kt_lib.eval.evaluator import compare, model_fingerprint
+from kt_lib.eval.zeroshot import template_set
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
+from kt_lib.presets import dataset_of, default_lr, preset
 from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
 
 DEFAULT_FORGET = (
@@ -62,25 +68,53 @@ class Experiment:
         eval_per_class: int | None = None,
         data: DataSource | None = None,
         device="auto",
+        preset: str = "default",
         cache=None,
         **defaults,
     ):
         from kt_lib.models import load_model
 
-        self.defaults = UnlearnConfig(**defaults)  # bad settings fail before any heavy work
+        self.preset, self.settings = preset, defaults
+        self.defaults = UnlearnConfig(**self._settings(None, {}, model_lr=1.0))  # fail early
         if model is None:
             model, _, tokenizer = load_model(device=device, progress=True)
         elif tokenizer is None:
             raise ValueError("pass the tokenizer together with the model")
         self.model, self.tokenizer = model.eval(), tokenizer
         self.data = data or world_source(eval_per_class=eval_per_class)
-        self.evaluator = self.data.evaluator
+        self.defaults = UnlearnConfig(**self._settings(None, {}))
+        self.evaluator = self._evaluator(self.defaults.template_set)
         self.forget = self.data.compile_forget(forget)
         self.forget_ids = [self.data.fine_names.index(f) for f in self.forget]
         self.samples_per_class = samples_per_class
         self.forget_set = self.exemplars(samples_per_class)
         self.cache = cache if isinstance(cache, RunCache) else RunCache(cache)
         self._before = None
+
+    def _settings(self, method: str | None, overrides: dict, model_lr: float | None = None) -> dict:
+        """The preset's settings for `method` and this dataset, under the experiment's, under `overrides`."""
+        method = method or overrides.get("method") or self.settings.get("method", "nhl_kl")
+        data = getattr(self, "data", None)
+        dataset = dataset_of(data.taxonomy.name if data is not None else None)
+        if model_lr is None:
+            model_lr = default_lr(self.model)
+        return {**preset(self.preset, method, dataset, model_lr), **self.settings, **overrides}
+
+    def _evaluator(self, templates: str | None):
+        """The source's evaluator, with its in-domain test set read through `templates` if named."""
+        if templates is None:
+            return self.data.evaluator
+        ev = copy.copy(self.data.evaluator)
+        ev.domains = dict(ev.domains)
+        ev.domains[ev.in_domain] = replace(
+            ev.domains[ev.in_domain], templates=template_set(templates)
+        )
+        ev._cache = {}
+        return ev
+
+    @property
+    def eval_templates(self) -> tuple[str, ...]:
+        return tuple(self.evaluator.domains[self.evaluator.in_domain].templates)
 
     def exemplars(self, samples_per_class: int):
         """The proxy forgetting set: `samples_per_class` images of each forgotten concept, (image, fine, coarse)."""
@@ -98,8 +132,11 @@ class Experiment:
         return model_fingerprint(self.model)
 
     def config(self, method: str | None = None, **overrides) -> UnlearnConfig:
-        """The resolved settings of one run: the experiment's defaults with `overrides`."""
-        return replace(self.defaults, **({"method": method} if method else {}), **overrides)
+        """The resolved settings of one run: the preset's settings for the method and dataset, under the
+        experiment's own settings, under `overrides`."""
+        return UnlearnConfig(
+            **self._settings(method, {**overrides, **({"method": method} if method else {})})
+        )
 
     def key(self, samples_per_class: int | None = None, **overrides) -> str:
         """The cache key of a run: the resolved config, the request, a checksum of the exemplar images,
@@ -162,10 +199,10 @@ class Experiment:
         names = (self.data.fine_names, self.data.coarse_names)
         return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
 
-    def evaluate(self, model) -> dict:
-        """Accuracies of `model` and its scores against the original ('before')."""
+    def evaluate(self, model, goal: str | None = None) -> dict:
+        """Accuracies of `model` and its scores (for `goal`, default the experiment's) against 'before'."""
         after = self.evaluator.accuracies(model, self.tokenizer, self.forget)
-        return dict(after=after, **compare(self.before, after))
+        return dict(after=after, **compare(self.before, after, goal or self.defaults.goal))
 
     def run(
         self,
@@ -186,7 +223,7 @@ class Experiment:
             row = self.cache.get(key)
             return dict(row, label=label or row["method"])
         result = self.unlearn(method, spc, **overrides)
-        scores = self.evaluate(result.model)
+        scores = self.evaluate(result.model, result.info["config"]["goal"])
         cfg = result.info["config"]
         row = dict(label=label or cfg["method"], **{k: cfg[k] for k in SETTINGS if k in cfg})
         row.update(samples_per_class=spc, forget=" | ".join(self.forget))

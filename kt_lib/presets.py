@@ -18,7 +18,15 @@ import difflib
 
 import torch
 
-__all__ = ["DEFAULTS", "PRESETS", "PAPER_SETUP", "default_lr", "model_width", "preset", "dataset_of"]
+__all__ = [
+    "DEFAULTS",
+    "PRESETS",
+    "PAPER_SETUP",
+    "default_lr",
+    "model_width",
+    "preset",
+    "dataset_of",
+]
 
 DEFAULTS = dict(
     margin=2.0, alpha_coarse=10.0, alpha_fine=20.0, beta=0.5, num_epochs=8, batch_size=32
@@ -99,7 +107,9 @@ def dataset_of(taxonomy_name: str | None) -> str:
     return "compcars" if "compcars" in name or "car" in name else "imgnetdogs"
 
 
-def preset(name: str, method: str, dataset: str = "dogworld", model_lr: float | None = None) -> dict:
+def preset(
+    name: str, method: str, dataset: str = "dogworld", model_lr: float | None = None
+) -> dict:
     """UnlearnConfig settings of preset ``name`` for ``method`` on ``dataset``.
 
     ``"default"``: :data:`DEFAULTS` and ``lr`` left to :func:`default_lr`. ``"paper"``: the official

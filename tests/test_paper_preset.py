@@ -66,7 +66,9 @@ def test_paper_preset_per_dataset_and_method():
     assert (cars["alpha_coarse"], cars["alpha_fine"]) == (20, 5)
     assert preset("paper", "ga_kl", "compcars")["alpha_coarse"] == 40
     # the embedded world: the paper's ratios, scaled to the world model's rate
-    world = {m: preset("paper", m, "dogworld", model_lr=2e-4)["lr"] for m in ("nhl_kl", "ga", "salun")}
+    world = {
+        m: preset("paper", m, "dogworld", model_lr=2e-4)["lr"] for m in ("nhl_kl", "ga", "salun")
+    }
     assert world["nhl_kl"] == pytest.approx(2e-4)
     assert world["ga"] / world["nhl_kl"] == pytest.approx(0.8)
     assert world["salun"] / world["nhl_kl"] == pytest.approx(2.0)

@@ -25,14 +25,18 @@ def add_data_options(p) -> None:
         "--data-root",
         help="real photos: a folder in --layout, or a manifest .jsonl (default: the embedded world)",
     )
-    p.add_argument("--layout", choices=LAYOUTS, help="how --data-root is laid out (default: detect)")
+    p.add_argument(
+        "--layout", choices=LAYOUTS, help="how --data-root is laid out (default: detect)"
+    )
     p.add_argument(
         "--taxonomy",
         help="a bundled taxonomy (dogworld, imgnetdogs, oxford_pet) or a JSON path "
         "(default: dogworld on the world, imgnetdogs on real photos)",
     )
     p.add_argument("--train-per-class", type=int, default=200, help="real photos: proxy pool size")
-    p.add_argument("--test-per-class", type=int, default=50, help="real photos: test images per class")
+    p.add_argument(
+        "--test-per-class", type=int, default=50, help="real photos: test images per class"
+    )
 
 
 def add_preset_option(p) -> None:

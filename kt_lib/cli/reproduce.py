@@ -20,9 +20,7 @@ def register(sub) -> None:
     )
     add_model_options(p)
     add_data_options(p)
-    p.add_argument(
-        "--preset", choices=("default", "paper"), default="paper", help="default: paper"
-    )
+    p.add_argument("--preset", choices=("default", "paper"), default="paper", help="default: paper")
     p.add_argument("--methods", nargs="+", help="a subset of the table's methods")
     p.add_argument("--levels", nargs="+", help="a subset of the table's levels")
     p.add_argument("--samples-per-class", type=int, default=30)
@@ -80,7 +78,9 @@ def run(args) -> int:
     )
     for level, names in df.attrs["dropped"].items():
         if names:
-            print(f"  {level}: {len(names)} of the paper's targets are not in this taxonomy: {names}")
+            print(
+                f"  {level}: {len(names)} of the paper's targets are not in this taxonomy: {names}"
+            )
     cols = ["level", "method", "Q", "paper_Q", "U", "paper_U", "QU", "paper_QU"]
     print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"wrote {Path(args.out) / (args.table + '.csv')} and .md")

@@ -38,7 +38,10 @@ def register(sub) -> None:
     p.add_argument("--alpha-fine", type=float, default=None, help="default 20")
     p.add_argument("--beta", type=float, default=None, help="NPO beta (default 0.5)")
     p.add_argument(
-        "--lr", type=float, default=None, help="default: the preset's, else the model's (default_lr)"
+        "--lr",
+        type=float,
+        default=None,
+        help="default: the preset's, else the model's (default_lr)",
     )
     p.add_argument("--epochs", type=int, default=None, help="default 8")
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
