@@ -44,6 +44,13 @@ def find_browser() -> tuple[str | None, str | None, str | None]:
     return chromium, driver, None
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the test process dies without its teardown."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,6 +115,7 @@ class Lab:
             env=env,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

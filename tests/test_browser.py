@@ -18,6 +18,9 @@ from browser_check import check_notebook, explore_cells
 from browser_lab import ROOT, Lab, find_browser, start_browser
 
 pytestmark = pytest.mark.browser
+TIMEOUT = float(
+    os.environ.get("KT_BROWSER_TIMEOUT", 300)
+)  # s per Run All (about 25 s on 2 free cores)
 
 NOTEBOOKS = sorted(
     p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if explore_cells(p)
@@ -78,7 +81,7 @@ def lab(browser, tmp_path_factory):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_and_every_control_redraws(name, browser, lab, shots):
-    report = check_notebook(browser, lab, name, shots)
+    report = check_notebook(browser, lab, name, shots, timeout=TIMEOUT)
     print(f"{name}: Run All {report['seconds_run']:.0f} s, whole check {report['seconds']:.0f} s")
     assert report["problems"] == []
 

@@ -1,7 +1,8 @@
 """`kt tutorial`: the tutorial's main job on the embedded default.
 
 Loads (or pretrains once) the world model, reports what it knows, draws the world, then executes every
-numbered notebook with papermill into the output folder and prints a summary of what each recorded.
+numbered notebook with papermill into the output folder, renders each as HTML, and writes
+`index.html` (links, run times, recorded results) and `summary.json`; prints the summary.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from kt_lib.cli.world import report
+    from kt_lib.notebook.report import render_html, write_index
 
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if NOTEBOOKS.exists() else []
     if args.only:
@@ -63,14 +65,17 @@ def run(args) -> int:
             cwd=str(nb.parent),
             progress_bar=False,
         )
+        seconds = round(time.perf_counter() - t0, 1)
         summary.append(
             dict(
                 notebook=nb.name,
-                seconds=round(time.perf_counter() - t0, 1),
+                seconds=seconds,
                 results=read_results(target),
+                html=render_html(target).name,
             )
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    index = write_index(out, summary)
     for row in summary:
         shown = {
             k: (round(v, 3) if isinstance(v, float) else v)
@@ -78,5 +83,7 @@ def run(args) -> int:
             if isinstance(v, (int, float, str))
         }
         print(f"{row['notebook']:40s} {row['seconds']:7.1f} s  {json.dumps(shown)[:160]}")
-    print(f"tutorial done in {time.perf_counter() - start:.0f} s; outputs in {out}/")
+    print(
+        f"tutorial done in {time.perf_counter() - start:.0f} s; open {index} to browse the results"
+    )
     return 0

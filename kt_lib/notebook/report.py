@@ -1,0 +1,90 @@
+"""The tutorial's report: HTML renderings of executed notebooks and one index page linking them.
+
+`kt tutorial` (and so `make tutorial`) writes `<out>/index.html`: for each notebook, a link to its HTML
+rendering (nbconvert, readable without Jupyter), its run time and the results it recorded
+(`kt_lib.notebook.record`), plus the world's sample grid and summary when present.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+
+def render_html(notebook: str | Path) -> Path:
+    """Write `<notebook>.html` beside an executed notebook (nbconvert's lab template) and return its path."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = Path(notebook)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
+        nbformat.read(notebook, as_version=4)
+    )
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def _value(v, digits: int = 3) -> str:
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_value(x, digits)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x, digits) for x in v)
+    return str(v)
+
+
+def _results(results: dict) -> str:
+    if not results:
+        return "<i>nothing recorded</i>"
+    rows = "".join(
+        f"<tr><td><code>{html.escape(str(k))}</code></td><td>{html.escape(_value(v))}</td></tr>"
+        for k, v in results.items()
+    )
+    return f"<table class='results'>{rows}</table>"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+table { border-collapse: collapse; } td, th { border-bottom: 1px solid #ddd; padding: 4px 8px;
+vertical-align: top; text-align: left; } table.results td { border: none; padding: 1px 6px; }
+img { max-width: 100%; } .note { color: #555; }
+"""
+
+
+def write_index(out: str | Path, summary: list[dict], title: str = "kt-unlearn tutorial") -> Path:
+    """Write `<out>/index.html` from `summary` rows (`notebook`, `seconds`, `results`, optional `html`)."""
+    out = Path(out)
+    total = sum(float(r.get("seconds") or 0) for r in summary)
+    rows = []
+    for r in summary:
+        name = html.escape(r["notebook"])
+        page = r.get("html")
+        link = f"<a href='{html.escape(page)}'>{name}</a>" if page else name
+        rows.append(
+            f"<tr><td>{link}<br><a class='note' href='{name}'>.ipynb</a></td>"
+            f"<td>{float(r.get('seconds') or 0):.1f} s</td><td>{_results(r.get('results') or {})}</td></tr>"
+        )
+    world = ""
+    if (out / "world.json").exists():
+        summary_json = json.loads((out / "world.json").read_text())
+        shown = {k: v for k, v in summary_json.items() if k not in ("checkpoint",)}
+        world += f"<h2>The world model</h2>{_results(shown)}"
+    if (out / "world_samples.png").exists():
+        world += "<p><img src='world_samples.png' alt='sample images of the world'></p>"
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<p class="note">{len(summary)} notebooks executed in {total:.0f} s. Each link opens the executed
+notebook as HTML (no Jupyter needed); the results are what each notebook recorded.</p>
+<table><tr><th>notebook</th><th>run time</th><th>recorded results</th></tr>
+{"".join(rows)}
+</table>
+{world}
+</body></html>
+"""
+    target = out / "index.html"
+    target.write_text(page, encoding="utf-8")
+    return target
