@@ -137,9 +137,45 @@ def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(t
     assert "| nhl_kl |" in md and "paper Q-U" in md and (out / "leaderboard.png").exists()
 
 
-def test_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(tmp_path):
-    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl"])
-    out = tmp_path / "out"
+def test_difficulty_and_random_requests_are_drawn_from_the_model_and_seeded():
+    from kt_lib.eval.evaluator import difficulty_levels
+    from kt_lib.notebook.sweeps import level_requests
+    from kt_lib.sweep.trial import load
+
+    reqs = [dict(difficulty=["easy", "difficult"], size=2), dict(random=3, size=2, draw=1)]
+    cfg = parse_config({**TINY, "requests": reqs})
+    got = resolve_requests(cfg)
+    assert resolve_requests(cfg) == got  # seeded: the same draw every time
+    spec = expand(cfg, got)[0]
+    model, tokenizer, source = load(spec)
+    levels = difficulty_levels(source.evaluator.per_class(model, tokenizer))
+    want = level_requests({k: levels[k] for k in ("easy", "difficult")}, 2, 0)
+    assert got[:2] == [(f"{lvl}-0", want[lvl], lvl) for lvl in ("easy", "difficult")]
+    randoms = [r[1] for r in got[2:]]
+    assert len(randoms) == 3 and all(len(set(r)) == 2 for r in randoms)
+    assert len({tuple(r) for r in randoms}) > 1  # three draws, not one request repeated
+    other = parse_config({**TINY, "requests": [dict(random=3, size=2, draw=2)]})
+    assert [r[1] for r in resolve_requests(other)] != randoms  # another draw, other concepts
+
+
+def test_out_of_memory_in_a_trial_is_a_failed_row(monkeypatch):
+    import torch
+
+    from kt_lib.experiment import Experiment
+    from kt_lib.sweep import run_trial
+
+    def oom(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Experiment, "run", oom)
+    cfg = parse_config(TINY)
+    row = run_trial(expand(cfg, resolve_requests(cfg))[0])
+    assert row["status"] == "failed" and row["error"].startswith("out of memory"), row["error"]
+    assert "batch_size" in row["error"] and row["method"] == "nhl_kl"
+
+
+def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
+    """Run `kt sweep` in a subprocess and send it `sig` once `n` trial rows exist."""
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
@@ -148,19 +184,31 @@ def test_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     deadline = time.monotonic() + 300
-    while not list((out / "trials").glob("*.json")) and time.monotonic() < deadline:
+    while len(list((out / "trials").glob("*.json"))) < n and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[0]
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    proc.send_signal(sig)
     log = proc.communicate(timeout=120)[0]
+    return proc.returncode, log
+
+
+def test_killed_or_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(
+    tmp_path,
+):
+    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl", "gdiff"])
+    out = tmp_path / "out"
+    rc, log = _stop_after(cfg, out, 1, signal.SIGKILL)  # killed: no chance to clean up
+    killed = {p.name: p.read_text() for p in (out / "trials").glob("*.json")}
+    assert rc == -signal.SIGKILL and 1 <= len(killed) < 5, log
+    rc, log = _stop_after(cfg, out, len(killed) + 1, signal.SIGINT)  # Ctrl-C
     finished = {p.name: p.read_text() for p in (out / "trials").glob("*.json")}
-    assert proc.returncode == 130, log
-    assert 1 <= len(finished) < 4, f"the sweep was not stopped midway: {log}"
-    assert "interrupted" in log
+    assert rc == 130 and "interrupted" in log, log
+    assert f"{len(killed)} already finished" in log  # the killed run's trials were not run again
+    assert len(killed) < len(finished) < 5, f"the sweep was not stopped midway: {log}"
     partial = pd.read_csv(out / "results.csv")
-    assert (partial.status == "ok").sum() == len(finished) and len(partial) == 4
+    assert (partial.status == "ok").sum() == len(finished) and len(partial) == 5
     again = run_sweep(cfg, out, progress=False, log=lambda *_: None)
-    assert (again.ran, again.skipped) == (4 - len(finished), len(finished))
+    assert (again.ran, again.skipped) == (5 - len(finished), len(finished))
     assert all((out / "trials" / name).read_text() == text for name, text in finished.items())
     assert (again.results.status == "ok").all()
     assert run_sweep(cfg, out, progress=False, log=lambda *_: None).ran == 0
