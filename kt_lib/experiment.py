@@ -16,6 +16,7 @@ from dataclasses import replace
 import pandas as pd
 
 from kt_lib.eval.evaluator import compare
+from kt_lib.integrity import check_run
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
 
@@ -108,6 +109,7 @@ class Experiment:
         )
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped, result=result)
+        row["flags"] = check_run(row, result, self.model)  # kt_lib.integrity; [] when all is well
         return row
 
     def compare(self, methods, **overrides) -> pd.DataFrame:

@@ -64,6 +64,7 @@ def run(args) -> int:
             "kt unlearn evaluates on the embedded world; for a real CLIP on real data use the "
             "Python API (kt_lib.knowledge.realdata + kt_lib.unlearn) or the notebooks' MODEL/DATA_ROOT parameters"
         )
+    from kt_lib.eval import collateral
     from kt_lib.eval.evaluator import difficulty_levels
     from kt_lib.experiment import Experiment
     from kt_lib.models import load_model
@@ -116,6 +117,9 @@ def run(args) -> int:
         steps=result.info["steps"],
         stopped=result.stopped,
         config=result.info["config"],
+    )
+    out.update(
+        profile=collateral.to_json(collateral.profile(exp, result.model)), flags=row["flags"]
     )
     print(f"{args.method}: forget {', '.join(exp.forget)}")
     print(
