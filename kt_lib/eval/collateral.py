@@ -15,6 +15,8 @@ confidence intervals by :func:`aggregate`.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 
@@ -164,7 +166,43 @@ def aggregate(
     for keys, g in per_run.groupby([*by, "domain", "distance", "relation"], sort=True):
         row = dict(zip([*by, "domain", "distance", "relation"], keys))
         for m in ("fine_change", "coarse_change"):
-            mean, half, n = mean_ci(g[m], confidence)
-            row.update({m: mean, f"{m}_ci": half, "n": n})
-        rows.append(row)
+            mean, half, _ = mean_ci(g[m], confidence)
+            row.update({m: mean, f"{m}_ci": half})
+        rows.append(dict(row, n=len(g)))
     return pd.DataFrame(rows)
+
+
+def random_requests(fine_names, count: int, size: int = 4, seed: int = 0) -> list[list[str]]:
+    """`count` requests of `size` concepts drawn uniformly (seeded) from `fine_names`."""
+    rng = np.random.default_rng(seed)
+    return [
+        [fine_names[i] for i in rng.choice(len(fine_names), size, replace=False)]
+        for _ in range(count)
+    ]
+
+
+def run_profiles(
+    exp, configs: dict, requests=None, seeds=(0,)
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names;
+    default: `exp`'s) and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
+    per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
+    from kt_lib.experiment import Experiment, frame
+
+    concepts, runs = [], []
+    for r, forget in enumerate(requests or [exp.forget]):
+        sub = Experiment(
+            forget,
+            exp.model,
+            exp.tokenizer,
+            exp.samples_per_class,
+            data=exp.data,
+            **asdict(exp.defaults),
+        )
+        for seed in seeds:
+            for label, kw in configs.items():
+                row = sub.run(label=label, **{**kw, "seed": int(seed)})
+                tags = dict(label=label, request=r, seed=int(seed))
+                concepts.append(profile(sub, row.pop("result").model).assign(**tags))
+                runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
+    return pd.concat(concepts, ignore_index=True), frame(runs)
