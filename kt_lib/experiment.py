@@ -28,6 +28,7 @@ import torch
 from kt_lib.cache import RunCache
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.eval.zeroshot import template_set
+from kt_lib.integrity import check_run
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.presets import dataset_of, default_lr, preset
 from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
@@ -231,6 +232,7 @@ class Experiment:
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped)
         row.update(per_concept=self._per_concept(result.model))
+        row["flags"] = check_run(row, result, self.model)  # kt_lib.integrity; [] when all is well
         self.cache.put(key, row)
         return dict(row, result=result) if keep_result else row
 

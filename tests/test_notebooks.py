@@ -140,6 +140,24 @@ def check_06(r: dict) -> None:
     assert set(r["qu_by_level"]["nhl_kl"]) == {k for k in r["levels"]}
 
 
+def check_07(r: dict) -> None:
+    assert r["distance_counts"] == {"0": 4, "1": 13, "2": 39}, r["distance_counts"]
+    flags = r["flags_default"]
+    assert "utility_collapse" in flags["ga"] and flags["nhl_kl"] == [], (
+        flags
+    )  # GA says it collapsed
+    change = {lab: {int(d): v for d, v in c.items()} for lab, c in r["photo_fine_change"].items()}
+    ga, nhl, kl = change["ga"], change["nhl"], change["nhl_kl"]
+    assert all(ga[d] < -0.3 for d in (1, 2, 3)), (
+        ga
+    )  # GA flattens everything, zero-shot families too
+    assert kl[1] > ga[1] + 0.3 and kl[1] > nhl[1] + 0.1, (kl, nhl, ga)  # NHL+KL keeps the siblings
+    assert kl[3] > -0.15 and kl[3] > ga[3] + 0.3, (kl, ga)  # ... and the unrelated families
+    assert r["collapse_share"]["ga"] == 1.0 and r["collapse_share"]["nhl_kl"] == 0.0
+    assert "nothing_forgotten" in r["timid_flags"]
+    assert any(f.startswith("preset_drift: lr") for f in r["drift_flags"]), r["drift_flags"]
+
+
 CHECKS = {
     "00_world_and_model": check_00,
     "01_knowledge_taxonomy": check_01,
@@ -149,6 +167,7 @@ CHECKS = {
     "04_nhl_kl_ablations": check_04,
     "05_ood_failure": check_05,
     "06_leaderboard": check_06,
+    "07_collateral_damage": check_07,
 }
 
 

@@ -86,6 +86,7 @@ def run(args) -> int:
         for name, desc in list_methods():
             print(f"{name:12s} {desc}")
         return 0
+    from kt_lib.eval import collateral
     from kt_lib.eval.evaluator import difficulty_levels
     from kt_lib.experiment import Experiment
     from kt_lib.models import load_model
@@ -113,6 +114,7 @@ def run(args) -> int:
     row = exp.run()
     out = build_record(args, exp, row, data)
     result = row["result"]
+    out.update(profile=collateral.to_json(collateral.profile(exp, result.model)), flags=row["flags"])
     print(f"{args.method}: forget {', '.join(exp.forget)} (goal {args.goal})")
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(

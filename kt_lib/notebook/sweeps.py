@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kt_lib.experiment import SETTINGS, table
+from kt_lib.integrity import mark_flagged
 
 ALPHA_GRID = {
     "none": (0.0, 0.0),
@@ -213,7 +214,7 @@ def aggregate(
             mean, half, n = mean_ci(g[m], confidence)
             row.update({m: mean, f"{m}_ci": half, "n": n})
         out.append(row)
-    return pd.DataFrame(out)
+    return mark_flagged(pd.DataFrame(out), df, by)  # + columns flagged (run count) and flags
 
 
 def format_ci(mean: float, half: float, scale: float = 100.0, digits: int = 1) -> str:

@@ -1,0 +1,208 @@
+"""Collateral damage: how an unlearning run changed every concept, grouped by taxonomy distance.
+
+Q, U and Q-U average the retained knowledge into one number. The profile keeps it apart: each leaf of the
+taxonomy gets its distance to the forgotten set (0 = forgotten, 1 = siblings under the same parent,
+2 = cousins under the same grandparent: in the world, the other dog groups; ...) and each class of an unrelated zero-shot family the distance
+one past the deepest leaf. Per concept and test domain it holds the fine and coarse accuracy before and after.
+
+    concepts = profile(exp, row["result"].model)   # one row per (domain, concept)
+    summary(concepts)                              # per (domain, distance): concepts, mean change
+    to_json(concepts)                              # the same, for `kt unlearn --json`
+
+Several runs (methods, requests, seeds) are stacked with a label column and averaged with seed
+confidence intervals by :func:`aggregate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from kt_lib.eval.zeroshot import accuracy
+from kt_lib.knowledge.taxonomy import Taxonomy
+
+NAMES = {0: "forgotten", 1: "siblings", 2: "cousins", 3: "second cousins"}
+ZERO_SHOT = "zero-shot families"
+
+
+def relation(distance: int, zero_shot: bool = False) -> str:
+    """A readable name for a distance: forgotten, siblings, cousins, second cousins, ... ."""
+    if zero_shot:
+        return ZERO_SHOT
+    return NAMES.get(int(distance), f"distance {int(distance)}")
+
+
+def distances(taxonomy: Taxonomy, forget) -> dict[str, int]:
+    """Every leaf's distance to the forgotten set: how many steps up from the nearest forgotten leaf its
+    lowest common ancestor with that leaf lies (0 = forgotten, 1 = under the same parent, 2 = under the same
+    grandparent, ...), so a shallow leaf hanging right under the root is not taken for a sibling."""
+    forget = [taxonomy.lookup(f) for f in ([forget] if isinstance(forget, str) else forget)]
+    if not forget:
+        raise ValueError("distances need at least one forgotten concept")
+    gone = [leaf for f in forget for leaf in taxonomy.leaves(f.id)]
+    paths = [[a.id for a in taxonomy.path_to_root(g.id)] for g in gone]
+    out = {}
+    for leaf in taxonomy.leaves():
+        mine = {a.id for a in taxonomy.path_to_root(leaf.id)}
+        out[leaf.name] = min(next(k for k, a in enumerate(p) if a in mine) for p in paths)
+    return out
+
+
+def family_accuracies(evaluator, model, tokenizer) -> pd.DataFrame:
+    """One row per class of each zero-shot family: its accuracy within its family (cached predictions)."""
+    preds, rows = evaluator.predictions(model, tokenizer), []
+    for name, fs in evaluator.families.items():
+        p = preds["family:" + name]
+        for c, cls in enumerate(fs.classes):
+            sel = fs.labels == c
+            if sel.any():
+                rows.append(
+                    dict(
+                        concept=cls,
+                        group=name,
+                        fine=accuracy(p[sel], fs.labels[sel]),
+                        n=int(sel.sum()),
+                    )
+                )
+    return pd.DataFrame(rows, columns=["concept", "group", "fine", "n"])
+
+
+def changes(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    taxonomy: Taxonomy,
+    forget,
+    families_before: pd.DataFrame | None = None,
+    families_after: pd.DataFrame | None = None,
+    in_domain: str = "photo",
+) -> pd.DataFrame:
+    """The profile from per-class accuracies (`Evaluator.per_class` before and after, and optionally
+    :func:`family_accuracies`): one row per (domain, concept) with distance, relation and the fine and
+    coarse accuracy before, after and their change (after - before, fractions)."""
+    dist = distances(taxonomy, forget)
+    key = ["domain", "concept", "group"]
+    m = before[key + ["fine", "coarse", "n"]].merge(
+        after[key + ["fine", "coarse"]], on=key, suffixes=("_before", "_after")
+    )
+    unknown = sorted((set(before.concept) | set(after.concept)) - set(dist))
+    if unknown:
+        raise KeyError(
+            f"concepts {unknown[:5]} are not leaves of taxonomy {taxonomy.name!r}; build the evaluator "
+            "from the same taxonomy"
+        )
+    m["distance"] = m.concept.map(dist).astype(int)
+    m["relation"] = m.distance.map(relation)
+    if families_before is not None and len(families_before):
+        f = families_before.merge(
+            families_after, on=["concept", "group"], suffixes=("_before", "_after")
+        )
+        f = f.rename(columns={"n_before": "n"}).drop(columns=["n_after"])
+        f["domain"], f["coarse_before"], f["coarse_after"] = in_domain, np.nan, np.nan
+        f["distance"], f["relation"] = max(dist.values()) + 1, ZERO_SHOT
+        m = pd.concat([m, f[m.columns]], ignore_index=True)
+    for level in ("fine", "coarse"):
+        m[f"{level}_change"] = m[f"{level}_after"] - m[f"{level}_before"]
+    m["in_domain"] = m.domain == in_domain
+    cols = ["domain", "in_domain", "distance", "relation", "concept", "group", "n"]
+    return m[cols + [c for c in m.columns if c not in cols]]
+
+
+def profile(exp, model) -> pd.DataFrame:
+    """The collateral-damage profile of `model` (an unlearned copy of `exp.model`) for `exp`'s request."""
+    ev = exp.evaluator
+    fb = family_accuracies(ev, exp.model, exp.tokenizer)
+    fa = family_accuracies(ev, model, exp.tokenizer)
+    before = ev.per_class(exp.model, exp.tokenizer)
+    return changes(
+        before,
+        ev.per_class(model, exp.tokenizer),
+        exp.data.taxonomy,
+        exp.forget,
+        fb,
+        fa,
+        ev.in_domain,
+    )
+
+
+def summary(concepts: pd.DataFrame, by=()) -> pd.DataFrame:
+    """Per (`by`..., domain, distance): how many concepts, which, and their mean fine and coarse change."""
+    keys = [*by, "domain", "distance", "relation"]
+    out = (
+        concepts.groupby(keys, sort=True)
+        .agg(
+            n_concepts=("concept", "nunique"),
+            concepts=("concept", lambda s: sorted(set(s))),
+            fine_change=("fine_change", "mean"),
+            coarse_change=("coarse_change", "mean"),
+        )
+        .reset_index()
+    )
+    return out
+
+
+def to_json(concepts: pd.DataFrame) -> list[dict]:
+    """The summary as JSON-able records (NaN -> None), for `kt unlearn --json`."""
+    records = summary(concepts).to_dict("records")
+    for r in records:
+        r["distance"] = int(r["distance"])
+        for k in ("fine_change", "coarse_change"):
+            r[k] = None if r[k] != r[k] else float(r[k])
+    return records
+
+
+def aggregate(
+    concepts: pd.DataFrame, by="label", run=("seed",), confidence: float = 0.95
+) -> pd.DataFrame:
+    """Stacked profiles of several runs -> mean change per (`by`, domain, distance) with a t-interval over
+    the runs (`run` columns tell runs apart, e.g. seed and request): columns `fine_change`, `fine_change_ci`,
+    `coarse_change`, `coarse_change_ci`, `n` (runs)."""
+    from kt_lib.notebook.sweeps import mean_ci
+
+    by = [by] if isinstance(by, str) else list(by)
+    per_run = summary(concepts, by=[*by, *run])
+    rows = []
+    for keys, g in per_run.groupby([*by, "domain", "distance", "relation"], sort=True):
+        row = dict(zip([*by, "domain", "distance", "relation"], keys))
+        for m in ("fine_change", "coarse_change"):
+            mean, half, _ = mean_ci(g[m], confidence)
+            row.update({m: mean, f"{m}_ci": half})
+        rows.append(dict(row, n=len(g)))
+    return pd.DataFrame(rows)
+
+
+def random_requests(fine_names, count: int, size: int = 4, seed: int = 0) -> list[list[str]]:
+    """`count` requests of `size` concepts drawn uniformly (seeded) from `fine_names`."""
+    rng = np.random.default_rng(seed)
+    return [
+        [fine_names[i] for i in rng.choice(len(fine_names), size, replace=False)]
+        for _ in range(count)
+    ]
+
+
+def run_profiles(
+    exp, configs: dict, requests=None, seeds=(0,)
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names;
+    default: `exp`'s) and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
+    per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
+    from kt_lib.experiment import Experiment, frame
+
+    concepts, runs = [], []
+    for r, forget in enumerate(requests or [exp.forget]):
+        sub = Experiment(
+            forget,
+            exp.model,
+            exp.tokenizer,
+            exp.samples_per_class,
+            data=exp.data,
+            **asdict(exp.defaults),
+        )
+        for seed in seeds:
+            for label, kw in configs.items():
+                row = sub.run(label=label, **{**kw, "seed": int(seed)})
+                tags = dict(label=label, request=r, seed=int(seed))
+                concepts.append(profile(sub, row.pop("result").model).assign(**tags))
+                runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
+    return pd.concat(concepts, ignore_index=True), frame(runs)

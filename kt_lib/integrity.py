@@ -1,0 +1,169 @@
+"""Run integrity: checks that end every unlearning run and say, as data, when it went wrong.
+
+A flag is a string ``"code: what was measured"``; a run's flags are a list (empty when nothing is wrong),
+stored under ``row["flags"]`` by `Experiment.run`, in sweep tables and in `kt unlearn --json`, and printed as a
+:class:`RunIntegrityWarning`. The codes:
+
+- ``utility_collapse``: U or zero-shot utility below its threshold (the run destroyed retained knowledge);
+- ``nothing_forgotten``: Q below its threshold (the forget metric hardly moved);
+- ``unchanged_model``: every weight equals the original's (the run did nothing);
+- ``nan_stop``: the loss became non-finite and the trainer stopped early;
+- ``preset_drift``: a setting differs from the preset the run claims to follow (one flag per setting);
+- ``identical_results``: a table-level check, two methods gave exactly the same scores on one request.
+
+    flags = check_run(row, result, original_model, preset={"lr": 1e-7, "num_epochs": 8})
+    codes(flags)                     # ['utility_collapse', 'preset_drift']
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+CODES = (
+    "utility_collapse",
+    "nothing_forgotten",
+    "unchanged_model",
+    "nan_stop",
+    "preset_drift",
+    "identical_results",
+)
+
+
+class RunIntegrityWarning(UserWarning):
+    """A run ended with integrity flags (silence with `warnings.simplefilter("ignore", RunIntegrityWarning)`)."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a run counts as failed: U or zero-shot utility below `min_utility` / `min_zero_shot_utility`
+    (more than half of the retained knowledge gone), Q below `min_quality` (under a quarter forgotten)."""
+
+    min_utility: float = 0.5
+    min_zero_shot_utility: float = 0.5
+    min_quality: float = 0.25
+
+
+def codes(flags) -> list[str]:
+    """The codes of a list of flags (``"code: detail"`` strings); [] for None or NaN (rows without checks)."""
+    if not isinstance(flags, (list, tuple)):
+        return []
+    return [f.split(":", 1)[0] for f in flags]
+
+
+def score_flags(scores: dict, thresholds: Thresholds = Thresholds()) -> list[str]:
+    """Flags from a run's scores (keys Q, U and optionally zero_shot_utility, fractions)."""
+    t, out = thresholds, []
+    u, zs, q = scores.get("U"), scores.get("zero_shot_utility"), scores.get("Q")
+    low = [f"U {u:.2f} < {t.min_utility:.2f}"] if u is not None and u < t.min_utility else []
+    if zs is not None and zs < t.min_zero_shot_utility:
+        low.append(f"zero-shot utility {zs:.2f} < {t.min_zero_shot_utility:.2f}")
+    if low:
+        out.append("utility_collapse: " + ", ".join(low))
+    if q is not None and q < t.min_quality:
+        out.append(f"nothing_forgotten: Q {q:.2f} < {t.min_quality:.2f}")
+    return out
+
+
+@torch.no_grad()
+def unchanged(original, model) -> bool:
+    """True when every weight of `model` equals the same-named weight of `original`."""
+    theirs = original.state_dict()
+    for name, p in model.state_dict().items():
+        q = theirs.get(name)
+        if q is None or q.shape != p.shape or not torch.equal(q.to(p.device, p.dtype), p):
+            return False
+    return True
+
+
+def preset_drift(config: dict, preset: dict, name: str = "preset") -> list[str]:
+    """One flag per setting of `preset` that `config` sets differently (floats compared to 1e-9 relative);
+    a preset key the config lacks is a flag too (the run cannot show it followed it)."""
+    out = []
+    for key, want in preset.items():
+        if key not in config:
+            out.append(f"preset_drift: {key} is not set (the {name} preset has {want!r})")
+            continue
+        have = config[key]
+        same = (
+            math.isclose(float(have), float(want), rel_tol=1e-9, abs_tol=0.0)
+            if isinstance(want, (int, float)) and isinstance(have, (int, float))
+            else list(have) == list(want)
+            if isinstance(want, (list, tuple)) and isinstance(have, (list, tuple))
+            else have == want
+        )
+        if not same:
+            out.append(f"preset_drift: {key} = {have!r}, the {name} preset has {want!r}")
+    return out
+
+
+def check_run(
+    row: dict,
+    result,
+    original=None,
+    preset: dict | None = None,
+    preset_name: str = "preset",
+    thresholds: Thresholds = Thresholds(),
+    warn: bool = True,
+) -> list[str]:
+    """Every check on one finished run: `row` holds its scores (Q, U, zero_shot_utility), `result` is the
+    UnlearnResult, `original` the model it started from and `preset` (optional) a dict of settings the run
+    should match. Flags are returned and, with `warn`, also raised as one RunIntegrityWarning."""
+    flags = score_flags(row, thresholds)
+    if original is not None and unchanged(original, result.model):
+        flags.append("unchanged_model: every weight equals the original's")
+    if result.stopped:
+        flags.append(f"nan_stop: {result.stopped}")
+    if preset:
+        config = dict(result.info.get("config", {}))
+        config.setdefault("samples_per_class", row.get("samples_per_class"))
+        flags += preset_drift(config, preset, preset_name)
+    if flags and warn:
+        label = row.get("method") or result.info.get("config", {}).get("method", "run")
+        warnings.warn(
+            f"{label} run flagged: " + "; ".join(flags), RunIntegrityWarning, stacklevel=3
+        )
+    return flags
+
+
+def identical_results(
+    df: pd.DataFrame, metrics=("Q", "U", "QU"), same=("forget", "seed")
+) -> pd.Series:
+    """For each row of a run table: the flag ``identical_results: same scores as <method>`` when another
+    method on the same request (`same` columns present in `df`) has exactly the same `metrics`, else None."""
+    keys = [c for c in same if c in df] + [m for m in metrics if m in df]
+    methods = df["method"] if "method" in df else df.get("label")
+    out = pd.Series([None] * len(df), index=df.index, dtype=object)
+    if methods is None or not any(m in df for m in metrics):
+        return out
+    for _, g in df.groupby(keys, dropna=False, sort=False):
+        names = methods.loc[g.index]
+        if names.nunique() > 1:
+            for i in g.index:
+                others = sorted(set(names) - {methods.loc[i]})
+                out.loc[i] = "identical_results: same scores as " + ", ".join(map(str, others))
+    return out
+
+
+def mark_flagged(table: pd.DataFrame, runs: pd.DataFrame, by) -> pd.DataFrame:
+    """Mark an aggregated `table` (one row per `by` group of the run table `runs`): `flagged` = how many of
+    the group's runs carry a flag (their own or identical results), `flags` = the codes seen, joined."""
+    by = [by] if isinstance(by, str) else list(by)
+    runs = runs.copy()
+    own = runs["flags"] if "flags" in runs else pd.Series([[]] * len(runs), index=runs.index)
+    extra = identical_results(runs)
+    runs["_codes"] = [sorted(set(codes(f) + codes([e] if e else []))) for f, e in zip(own, extra)]
+    marks = {}
+    for keys, g in runs.groupby(by, sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        seen = sorted({c for cs in g["_codes"] for c in cs})
+        marks[keys] = (int(sum(bool(cs) for cs in g["_codes"])), "; ".join(seen))
+    table = table.copy()
+    idx = [tuple(r) for r in table[by].itertuples(index=False)]
+    table["flagged"] = [marks.get(k, (0, ""))[0] for k in idx]
+    table["flags"] = [marks.get(k, (0, ""))[1] for k in idx]
+    return table
