@@ -14,6 +14,7 @@ its temp file and raises `WriteError`, whose message says where and what to do.
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -74,6 +75,7 @@ def atomic_path(path: str | os.PathLike, hint: str = CACHE_HINT) -> Iterator[Pat
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         os.replace(tmp, path)
+        _sweep_orphans(path)
     except OSError as err:
         raise write_error(path, err, hint) from err
     finally:
@@ -81,6 +83,19 @@ def atomic_path(path: str | os.PathLike, hint: str = CACHE_HINT) -> Iterator[Pat
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _sweep_orphans(path: Path) -> None:
+    """Remove temp files of `path` left by writers that were killed (SIGKILL, power loss)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            pid = int(tmp.name[len(path.name) + 2 :].split("-", 1)[0])
+            if pid != os.getpid():
+                os.kill(pid, 0)  # raises when no such process exists
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, OSError, OverflowError):
+            pass  # not ours, or a live writer: leave it
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, hint: str = CACHE_HINT) -> Path:

@@ -72,6 +72,16 @@ def test_world_pool_cache_damage_is_reported_and_rerendered(
     assert cache_lines(capsys.readouterr().err) == [] and no_temp_files(tmp_path)
 
 
+def test_temp_files_of_killed_writers_are_swept(tmp_path):
+    path = tmp_path / "x.ktc"
+    orphan = tmp_path / ".x.ktc.999999999-deadbeef.tmp"  # no such process
+    live = tmp_path / f".x.ktc.{os.getppid()}-cafef00d.tmp"  # a running writer's
+    orphan.write_bytes(b"half")
+    live.write_bytes(b"half")
+    cachefile.write_bytes(path, b"whole")
+    assert not orphan.exists() and live.exists() and path.read_bytes() == b"whole"
+
+
 def test_cache_format_version_bump_is_detected(tmp_path):
     path = tmp_path / "x.ktc"
     cachefile.write_bytes(path, cachefile.pack(b"payload", "tensors", 1))

@@ -29,11 +29,36 @@ SMALL_WORLD = (
 )
 
 
+CHILDREN: list[subprocess.Popen] = []
+
+
+def _default_sigint():  # a shell's background job ignores SIGINT; the child must not inherit that
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(args, log: Path, env=None) -> subprocess.Popen:
     with open(log, "wb") as fh:
-        return subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, stderr=fh, env=env or ENV, cwd=ROOT
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.PIPE,
+            stderr=fh,
+            env=env or ENV,
+            cwd=ROOT,
+            preexec_fn=_default_sigint,
         )
+    CHILDREN.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def _reap_children():
+    """A failed test must not leave its children running."""
+    yield
+    while CHILDREN:
+        proc = CHILDREN.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for(log: Path, text: str, proc: subprocess.Popen, limit: float = 300) -> None:
@@ -117,7 +142,7 @@ def test_concurrent_saves_leave_one_complete_file_and_sigterm_leaves_none(tmp_pa
     assert c.returncode == 143 and "Traceback" not in log
     assert [x for x in log.splitlines() if x.startswith("kt unlearn: ")] == [
         "kt unlearn: stopped by SIGTERM; no file was left half-written"
-    ]
+    ]  # on its own line, after the progress bar
     assert target.read_bytes() == saved and sorted(out.iterdir()) == [target]
 
 
