@@ -7,11 +7,11 @@ import sys
 
 import matplotlib
 
-from kt_lib.cli import bench, taxonomy, tutorial, unlearn, world
+from kt_lib.cli import bench, sweep, taxonomy, tutorial, unlearn, world
 
 matplotlib.use("Agg")
 
-SUBCOMMANDS = (world, taxonomy, unlearn, tutorial, bench)
+SUBCOMMANDS = (world, taxonomy, unlearn, sweep, tutorial, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,155 @@
+"""`run_sweep(config, out, backend)`: plan the trials, skip the finished ones, run the rest, write results.
+
+    outcome = run_sweep("sweeps/smoke.yaml", "outputs/sweeps/smoke")                  # in process
+    outcome = run_sweep("sweeps/smoke.yaml", "outputs/sweeps/smoke", backend="ray")   # local Ray / cluster
+
+Every finished trial is written at once (`kt_lib.sweep.store`); a re-run skips trials whose row says "ok"
+and retries failed ones; Ctrl-C stops the sweep and keeps (and tabulates) what finished. The same code
+writes `results.csv`, `leaderboard.md` and `leaderboard.png` for either backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from kt_lib.sweep.config import SweepConfig, load_config
+from kt_lib.sweep.report import write_report
+from kt_lib.sweep.requests import resolve_cached
+from kt_lib.sweep.spec import expand
+from kt_lib.sweep.store import Store
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass
+class SweepOutcome:
+    folder: Path
+    results: pd.DataFrame  # one row per planned trial
+    ran: int  # trials run by this call
+    skipped: int  # trials already finished before it
+    failed: int  # trials whose row says failed, after this call
+    interrupted: bool = False
+
+
+class LocalBackend:
+    """In process, one trial after another; needs no Ray."""
+
+    name = "local"
+    slots = 1
+
+    def resolver(self, cfg):
+        from kt_lib.sweep.requests import resolve_requests
+
+        return resolve_requests(cfg)
+
+    def run(self, todo, on_start, on_done) -> None:
+        from kt_lib.sweep.trial import run_trial
+
+        for spec in todo:
+            on_start(1)
+            on_done(run_trial(spec))
+
+    def stop(self) -> None:
+        pass
+
+
+class Progress:
+    """A bar of trials done, with how many are running, queued and failed."""
+
+    def __init__(self, total: int, done: int, backend, enabled: bool):
+        self.bar = tqdm(total=total, initial=done, unit="trial", desc="trials", disable=not enabled)
+        self.inflight, self.failed, self.backend = 0, 0, backend
+
+    def start(self, n: int) -> None:
+        self.inflight += n
+        self._show()
+
+    def done(self, row: dict) -> None:
+        self.inflight -= 1
+        self.failed += row.get("status") == "failed"
+        self.bar.update(1)
+        self._show()
+
+    def _show(self) -> None:
+        running = min(self.inflight, self.backend.slots)  # Ray knows its slots once started
+        self.bar.set_postfix(running=running, queued=self.inflight - running, failed=self.failed)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def make_backend(
+    name: str, cfg: SweepConfig, address: str | None = None, num_cpus: int | None = None
+):
+    if name == "local":
+        if address:
+            raise ValueError("--address joins a Ray cluster: use it with --backend ray")
+        return LocalBackend()
+    if name == "ray":
+        from kt_lib.sweep.ray_backend import RayBackend
+
+        return RayBackend(cfg.resources, address=address, num_cpus=num_cpus)
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def run_sweep(
+    config: str | Path | SweepConfig,
+    out: str | Path,
+    backend: str = "local",
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: bool = True,
+    log=print,
+) -> SweepOutcome:
+    """Run the sweep `config` (a YAML path or a checked SweepConfig) into the folder `out`."""
+    cfg = config if isinstance(config, SweepConfig) else load_config(config)
+    store = Store(out)
+    runner = make_backend(backend, cfg, address, num_cpus)
+    ran, interrupted = 0, False
+    try:
+        specs = expand(cfg, resolve_cached(cfg, store.folder, runner.resolver))
+        store.save_plan(cfg.as_dict(), specs)
+        todo = [s for s in specs if store.status(s.key) != "ok"]
+        retried = sum(store.status(s.key) == "failed" for s in todo)
+        log(
+            f"{cfg.name}: {len(specs)} trials, {len(specs) - len(todo)} already finished, "
+            f"{len(todo)} to run ({retried} failed before, retried) on the {runner.name} backend"
+        )
+        bar = Progress(len(specs), len(specs) - len(todo), runner, progress and bool(todo))
+
+        def on_done(row: dict) -> None:
+            nonlocal ran
+            store.write(row)
+            ran += 1
+            bar.done(row)
+
+        try:
+            runner.run(todo, bar.start, on_done)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+    finally:
+        runner.stop()
+    df = store.write_results(specs)
+    write_report(store.folder, df, cfg.paper, cfg.name)
+    return SweepOutcome(
+        folder=store.folder,
+        results=df,
+        ran=ran,
+        skipped=len(specs) - len(todo),
+        failed=int((df.status == "failed").sum()),
+        interrupted=interrupted,
+    )
+
+
+def plan(config: str | Path | SweepConfig, out: str | Path | None = None):
+    """The trials a sweep would run (resolving difficulty/random requests loads the model), without running."""
+    cfg = config if isinstance(config, SweepConfig) else load_config(config)
+    resolver = LocalBackend().resolver
+    requests = resolve_cached(cfg, Path(out), resolver) if out else resolver(cfg)
+    return expand(cfg, requests)
