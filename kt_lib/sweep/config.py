@@ -109,7 +109,9 @@ def _check_type(value, types, where: str):
     else:
         ok = isinstance(value, types)
     if not ok:
-        names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+        words = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
+        kinds = [t for t in types if not (t is int and float in types)]  # int or float: a number
+        names = " or ".join(words.get(t, t.__name__) for t in kinds)
         raise ConfigError(f"{where} must be {names}, got {value!r}")
     return value
 

@@ -110,5 +110,5 @@ def load_results(
         df = pd.read_csv(csv, keep_default_na=False, na_values=[""])
         for col in ("error", "stopped", "pretrained"):
             if col in df:
-                df[col] = df[col].fillna("")
+                df[col] = df[col].astype(object).where(df[col].notna(), "")
     return df[df.status == "ok"].reset_index(drop=True) if ok_only else df

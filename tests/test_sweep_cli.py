@@ -1,0 +1,181 @@
+"""`kt sweep`: config errors name the key, trials are keyed by content, nothing finished is lost or re-run,
+a failing trial does not stop the sweep, and Ray gives the local backend's numbers trial by trial."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from kt_lib.cli import main
+from kt_lib.sweep import ConfigError, expand, load_results, parse_config, run_sweep
+from kt_lib.sweep.requests import resolve_requests
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "sweeps" / "smoke.yaml"
+TINY = dict(
+    name="tiny",
+    data=dict(eval_per_class=3),
+    requests=[dict(name="A", forget=["Samoyed"])],
+    methods=["nhl_kl"],
+    settings=dict(num_epochs=1, samples_per_class=3),
+)
+
+
+def write(tmp_path: Path, **over) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({**TINY, **over}))
+    return path
+
+
+def need_ray():
+    """Ray, or a skip that says how to install it; with KT_REQUIRE_RAY=1 (CI) a missing Ray fails."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("KT_REQUIRE_RAY") == "1":
+            pytest.fail("KT_REQUIRE_RAY=1 but Ray is not installed: pip install -e '.[ray]'")
+        pytest.skip("Ray is not installed: pip install 'kt-unlearn[ray]'")
+    return ray
+
+
+@pytest.mark.parametrize(
+    "over, names",
+    [
+        (dict(methdos=["ga"]), ["methdos", "methods"]),
+        (dict(settings=dict(epochs=2)), ["settings.epochs", "num_epochs"]),
+        (dict(settings=dict(lr="fast")), ["settings.lr", "number"]),
+        (dict(grid=dict(margin=2.0)), ["grid.margin", "list"]),
+        (dict(grid=dict(alpha_coarse=[1.0, "x"])), ["grid.alpha_coarse[1]"]),
+        (dict(methods=["nhl-kl"]), ["methods[0]", "nhl_kl"]),
+        (dict(methods={"nhl_kl": {"marign": 1.0}}), ["methods.nhl_kl.marign", "margin"]),
+        (dict(data=dict(eval_per_clas=3)), ["data.eval_per_clas", "eval_per_class"]),
+        (dict(requests=[dict(difficulty="hard")]), ["requests[0].difficulty", "difficult"]),
+        (dict(requests=[dict(forget=["Samoyed"], random=2)]), ["requests[0]", "exactly one"]),
+        (dict(requests=[]), ["requests", "non-empty"]),
+        (dict(seeds=[0, "one"]), ["seeds[1]", "integer"]),
+        (dict(resources=dict(gpus=2)), ["resources.gpus"]),
+        (dict(resources=dict(cpus=0)), ["resources.cpus"]),
+    ],
+)
+def test_config_errors_name_the_key(over, names):
+    with pytest.raises(ConfigError) as info:
+        parse_config({**TINY, **over})
+    for name in names:
+        assert name in str(info.value), (name, str(info.value))
+
+
+def test_unknown_concept_fails_with_suggestion_before_any_model_is_loaded(tmp_path, capsys):
+    cfg = write(tmp_path, requests=[["Samoyed"], ["Samoyd", "beagle"]])
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "requests[1]" in err and "Samoyed" in err, err
+
+
+def test_key_is_a_hash_of_content_not_labels_or_devices():
+    def keys(**over):
+        cfg = parse_config({**TINY, **over})
+        return [s.key for s in expand(cfg, resolve_requests(cfg))]
+
+    base = keys()
+    assert keys() == base
+    assert keys(requests=[dict(name="other label", forget="Samoyed")]) == base
+    assert keys(device="cpu", resources=dict(cpus=2)) == base
+    assert (
+        keys(settings=dict(num_epochs=1, samples_per_class=3, margin=2)) == base
+    )  # 2 == default 2.0
+    assert keys(settings=dict(num_epochs=1, samples_per_class=3, lr=1e-4)) != base
+    assert keys(seeds=[1]) != base
+    assert keys(requests=[["Samoyed", "beagle"]]) != base
+    grid = keys(grid=dict(lr=[1e-4, 2e-4]), seeds=[0, 1])
+    assert len(set(grid)) == 4  # request x grid x seeds, all distinct
+    with pytest.raises(ValueError, match="same"):
+        keys(requests=[["Samoyed"], dict(name="dup", forget=["Samoyed"])])
+
+
+def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(tmp_path, capsys):
+    cfg = write(tmp_path, grid=dict(lr=[2e-4, -1.0]))
+    out = tmp_path / "out"
+    assert main(["sweep", str(cfg), "--out", str(out), "--no-progress"]) == 1
+    df = load_results(out)
+    assert list(df.status) == ["ok", "failed"]
+    bad = df[df.status == "failed"].iloc[0]
+    assert bad.lr == -1.0 and "lr" in bad.error and "positive" in bad.error, bad.error
+    good = df[df.status == "ok"].iloc[0]
+    assert 0 <= good.U <= 1 and 0 < good.QU <= 1
+    assert "failed" in capsys.readouterr().out
+    before = (out / "trials" / f"{good.key}.json").read_text()
+    again = run_sweep(cfg, out, progress=False, log=lambda *_: None)
+    assert (again.ran, again.skipped, again.failed) == (1, 1, 1)  # only the failed trial is retried
+    assert (out / "trials" / f"{good.key}.json").read_text() == before
+    md = (out / "leaderboard.md").read_text()
+    assert "| nhl_kl |" in md and "paper Q-U" in md and (out / "leaderboard.png").exists()
+
+
+def test_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(tmp_path):
+    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl"])
+    out = tmp_path / "out"
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    cmd = [sys.executable, "-m", "kt_lib", "sweep", str(cfg), "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 300
+    while not list((out / "trials").glob("*.json")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    log = proc.communicate(timeout=120)[0]
+    finished = {p.name: p.read_text() for p in (out / "trials").glob("*.json")}
+    assert proc.returncode == 130, log
+    assert 1 <= len(finished) < 4, f"the sweep was not stopped midway: {log}"
+    assert "interrupted" in log
+    partial = pd.read_csv(out / "results.csv")
+    assert (partial.status == "ok").sum() == len(finished) and len(partial) == 4
+    again = run_sweep(cfg, out, progress=False, log=lambda *_: None)
+    assert (again.ran, again.skipped) == (4 - len(finished), len(finished))
+    assert all((out / "trials" / name).read_text() == text for name, text in finished.items())
+    assert (again.results.status == "ok").all()
+    assert run_sweep(cfg, out, progress=False, log=lambda *_: None).ran == 0
+
+
+@pytest.fixture(scope="module")
+def local_smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke-local")
+    assert (
+        main(["sweep", str(SMOKE), "--backend", "local", "--out", str(out), "--no-progress"]) == 0
+    )
+    return out
+
+
+@pytest.mark.ray
+def test_ray_backend_gives_the_local_numbers_trial_by_trial(local_smoke, tmp_path):
+    ray = need_ray()
+    out = tmp_path / "ray"
+    args = ["sweep", str(SMOKE), "--backend", "ray", "--num-cpus", "2", "--out", str(out)]
+    assert main([*args, "--no-progress"]) == 0
+    assert not ray.is_initialized()  # the local Ray started for the command is stopped with it
+    local, remote = load_results(local_smoke), load_results(out)
+    for df in (local, remote):
+        assert {"method", "forget", "seed", "Q", "U", "QU", "status"} <= set(df.columns)
+        assert (df.status == "ok").all() and len(df) == 3
+    merged = local.merge(remote, on="key", suffixes=("_local", "_ray"))
+    assert len(merged) == 3
+    for m in ("Q", "U", "QU"):
+        assert (merged[f"{m}_local"] == merged[f"{m}_ray"]).all(), merged[
+            [f"{m}_local", f"{m}_ray"]
+        ]
+    assert merged.U_local.nunique() > 1  # the methods differ: not a constant compared with itself
+    again = run_sweep(SMOKE, out, backend="ray", num_cpus=2, progress=False, log=lambda *_: None)
+    assert (
+        again.ran == 0 and again.skipped == 3 and not ray.is_initialized()
+    )  # Ray not even started
+    assert json.loads((out / "plan.json").read_text()) == list(local.key)
