@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from kt_lib.cli import main
-from kt_lib.sweep import ConfigError, expand, load_results, parse_config, run_sweep
-from kt_lib.sweep.requests import resolve_requests
+from kt_lib.sweep import ConfigError, expand, load_config, load_results, parse_config, run_sweep
+from kt_lib.sweep.requests import check_requests, resolve_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "sweeps" / "smoke.yaml"
@@ -69,6 +69,19 @@ def test_config_errors_name_the_key(over, names):
         parse_config({**TINY, **over})
     for name in names:
         assert name in str(info.value), (name, str(info.value))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_configs_are_valid(path):
+    cfg = load_config(path)
+    check_requests(cfg)
+    specs = expand(cfg, [("probe", ["beagle"])])
+    by_method = {s.method: s.settings for s in specs}
+    assert set(by_method) == set(cfg.methods)
+    for method, own in cfg.methods.items():  # a method's own settings win over the shared ones
+        assert all(by_method[method][k] == v for k, v in own.items()), method
+    if path.name == "paper_table2.yaml":
+        assert by_method["ga"]["lr"] == 8e-8 and by_method["nhl_kl"]["lr"] == 1e-7
 
 
 def test_unknown_concept_fails_with_suggestion_before_any_model_is_loaded(tmp_path, capsys):
