@@ -62,6 +62,8 @@ def need_ray():
         (dict(seeds=[0, "one"]), ["seeds[1]", "integer"]),
         (dict(resources=dict(gpus=2)), ["resources.gpus"]),
         (dict(resources=dict(cpus=0)), ["resources.cpus"]),
+        (dict(grid=dict(towers=["both", "vision"])), ["grid.towers[1]", "image"]),
+        (dict(settings=dict(goal="coarsest")), ["settings.goal", "hybrid"]),
     ],
 )
 def test_config_errors_name_the_key(over, names):
@@ -103,7 +105,11 @@ def test_key_is_a_hash_of_content_not_labels_or_devices():
     assert (
         keys(settings=dict(num_epochs=1, samples_per_class=3, margin=2)) == base
     )  # 2 == default 2.0
-    assert keys(settings=dict(num_epochs=1, samples_per_class=3, lr=1e-4)) != base
+    lower = keys(settings=dict(num_epochs=1, samples_per_class=3, lr=1e-4))
+    assert lower != base
+    assert (
+        keys(settings=dict(num_epochs=1, samples_per_class=3, lr="1e-4")) == lower
+    )  # YAML 1.1 string
     assert keys(seeds=[1]) != base
     assert keys(requests=[["Samoyed", "beagle"]]) != base
     grid = keys(grid=dict(lr=[1e-4, 2e-4]), seeds=[0, 1])

@@ -18,7 +18,8 @@ import difflib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from kt_lib.unlearn import UnlearnConfig
+from kt_lib.methods import GOALS
+from kt_lib.unlearn import TOWERS, UnlearnConfig
 
 TOP_KEYS = (
     "name",
@@ -59,6 +60,7 @@ def _setting_types() -> dict:
 
 SETTING_TYPES = _setting_types()
 FLOAT_SETTINGS = {k for k, v in SETTING_TYPES.items() if v == _NUMBER or k == "lr"}
+CHOICES = {"goal": GOALS, "towers": TOWERS, "select": ("last", "holdout")}
 REQUEST_KEYS = ("name", "forget", "difficulty", "random", "size", "draw")
 LEVELS = ("easy", "medium", "difficult")
 
@@ -122,8 +124,16 @@ def _settings(mapping, where: str) -> dict:
 
 
 def _setting(key: str, value, where: str):
-    """A checked setting; numbers of float settings become floats (so `margin: 2` and `2.0` key alike)."""
+    """A checked setting; numbers of float settings become floats (so `margin: 2` and `2.0` key alike,
+    and `1e-4`, which YAML 1.1 reads as a string, is the number it looks like)."""
+    if key in FLOAT_SETTINGS and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     value = _check_type(value, SETTING_TYPES[key], where)
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{where} must be one of {', '.join(CHOICES[key])}, got {value!r}")
     return float(value) if key in FLOAT_SETTINGS and value is not None else value
 
 

@@ -1,4 +1,4 @@
-"""A sweep's requests, resolved to (label, concepts forgotten) pairs.
+"""A sweep's requests, resolved to (label, concepts forgotten, difficulty level or "") triples.
 
 Explicit names and groups are compiled through the taxonomy (a group forgets all its breeds; unknown names
 fail with suggestions, before any model is loaded). Difficulty levels come from the original model's
@@ -51,8 +51,8 @@ def _draws(r: dict) -> list[int]:
     return [int(d) for d in (draw if isinstance(draw, list) else [draw])]
 
 
-def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str]]]:
-    """Every request as (label, forget), in config order."""
+def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str], str]]:
+    """Every request as (label, forget, level), in config order; level is "" unless drawn from one."""
     from kt_lib.notebook.sweeps import level_requests
 
     out, loaded = [], None
@@ -62,6 +62,7 @@ def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str]]]:
                 (
                     r.get("name") or " + ".join(r["forget"]),
                     compile_names(cfg, r["forget"], f"requests[{i}]"),
+                    "",
                 )
             )
             continue
@@ -71,7 +72,7 @@ def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str]]]:
         for d in _draws(r):
             if "difficulty" in r:
                 chosen = level_requests({lvl: levels[lvl] for lvl in r["difficulty"]}, size, d)
-                out += [(f"{r.get('name') or lvl}-{d}", forget) for lvl, forget in chosen.items()]
+                out += [(f"{r.get('name') or lvl}-{d}", f, lvl) for lvl, f in chosen.items()]
             else:
                 pool = _concepts_with_images(source)
                 if size > len(pool):
@@ -81,7 +82,9 @@ def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str]]]:
                 rng = np.random.default_rng(d)
                 for j in range(r["random"]):
                     picked = sorted(rng.choice(len(pool), size, replace=False).tolist())
-                    out.append((f"{r.get('name') or 'random'}-{d}-{j}", [pool[k] for k in picked]))
+                    out.append(
+                        (f"{r.get('name') or 'random'}-{d}-{j}", [pool[k] for k in picked], "")
+                    )
     return out
 
 
@@ -122,6 +125,7 @@ def resolve_cached(
     if not needs_model(cfg):
         return resolve_requests(cfg)
     content = dict(
+        format=2,  # (label, forget, level) triples
         model=cfg.model,
         model_id=model_identity(cfg.model, cfg.pretrained),
         data=data_spec(cfg),
@@ -132,7 +136,7 @@ def resolve_cached(
     if path.exists():
         saved = json.loads(path.read_text())
         if saved.get("digest") == digest:
-            return [(label, list(forget)) for label, forget in saved["requests"]]
+            return [(label, list(forget), level) for label, forget, level in saved["requests"]]
     requests = resolver(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

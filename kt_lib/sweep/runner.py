@@ -92,6 +92,11 @@ def make_backend(
     if name == "ray":
         from kt_lib.sweep.ray_backend import RayBackend
 
+        if address and num_cpus:
+            raise ValueError(
+                "--num-cpus sizes a local Ray; a cluster joined with --address has its own"
+            )
+
         return RayBackend(cfg.resources, address=address, num_cpus=num_cpus)
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 

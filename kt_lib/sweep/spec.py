@@ -29,13 +29,14 @@ class TrialSpec:
     forget: tuple  # the concepts forgotten (compiled: a group is its breeds)
     method: str
     seed: int
-    settings: dict = field(
-        default_factory=dict
-    )  # samples_per_class and UnlearnConfig fields, resolved
+    # samples_per_class and every UnlearnConfig field, resolved
+    settings: dict = field(default_factory=dict)
     device: str = "auto"
     threads: int = 1  # torch threads (= CPUs asked for), the same on every backend
-    model_id: str = (
-        ""  # which weights: the shipped checkpoint's name, a file's size and mtime, or a tag
+    # which weights: the shipped checkpoint's name, a local file's size and mtime, or the tag
+    model_id: str = ""
+    level: str = (
+        ""  # the difficulty level the request was drawn from, if any (recorded, not hashed)
     )
 
     @property
@@ -106,16 +107,16 @@ def base_settings(model: str) -> dict:
     return {k: float(v) if k in FLOAT_SETTINGS else v for k, v in out.items()}
 
 
-def expand(cfg: SweepConfig, requests: list[tuple[str, list[str]]]) -> list[TrialSpec]:
+def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
     """Every trial of the sweep, in order: request x method x grid point x seed. `requests` are resolved
-    (label, forget) pairs (:func:`kt_lib.sweep.requests.resolve_requests`). Two trials with the same key
+    (label, forget[, level]) tuples (:func:`kt_lib.sweep.requests.resolve_requests`). Two trials with the same key
     are an error, since the second would silently reuse the first's result."""
     base, data = base_settings(cfg.model), data_spec(cfg)
     model_id = model_identity(cfg.model, cfg.pretrained)
     names = list(cfg.grid)
     points = list(itertools.product(*(cfg.grid[k] for k in names)))
     specs, seen = [], {}
-    for label, forget in requests:
+    for label, forget, *level in requests:
         for method, own in cfg.methods.items():
             for point in points:
                 settings = {**base, **cfg.settings, **own, **dict(zip(names, point))}
@@ -134,6 +135,7 @@ def expand(cfg: SweepConfig, requests: list[tuple[str, list[str]]]) -> list[Tria
                         device=cfg.device,
                         threads=int(cfg.resources["cpus"]),
                         model_id=model_id,
+                        level=level[0] if level else "",
                     )
                     if spec.key in seen:
                         raise ValueError(

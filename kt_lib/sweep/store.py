@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-FIRST = ("key", "status", "request", "forget", "method", "seed", "Q", "U", "QU")
+FIRST = ("key", "status", "request", "level", "forget", "method", "seed", "Q", "U", "QU")
 METRIC_COLUMNS = ("drawing_Q", "drawing_U", "drawing_QU", "zero_shot_utility", "after_zero_shot")
 LAST = ("seconds", "train_seconds", "device", "threads", "host", "finished", "error")
 
@@ -108,7 +108,7 @@ def load_results(
         df = tidy(pd.DataFrame([json.loads(p.read_text()) for p in files]))
     else:
         df = pd.read_csv(csv, keep_default_na=False, na_values=[""])
-        for col in ("error", "stopped", "pretrained"):
+        for col in ("error", "stopped", "pretrained", "level"):
             if col in df:
                 df[col] = df[col].astype(object).where(df[col].notna(), "")
     return df[df.status == "ok"].reset_index(drop=True) if ok_only else df

@@ -71,6 +71,7 @@ def settings_row(spec: TrialSpec) -> dict:
     return dict(
         key=spec.key,
         request=spec.request,
+        level=spec.level,
         forget=" | ".join(spec.forget),
         method=spec.method,
         seed=spec.seed,
