@@ -39,10 +39,28 @@ class RayBackend:
         ray = self.ray
         if not ray.is_initialized():
             quiet = os.environ.get("KT_SWEEP_DEBUG") != "1"
-            if self.address:
-                ray.init(address=self.address, log_to_driver=not quiet)
-            else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=not quiet)
+            for attempt in (1, 2):  # a busy machine can miss Ray's 30 s start-up wait: once more
+                try:
+                    if self.address:
+                        ray.init(address=self.address, log_to_driver=not quiet)
+                    else:
+                        ray.init(
+                            num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=not quiet
+                        )
+                    break
+                except Exception as err:  # noqa: BLE001 - Ray raises bare Exceptions here
+                    ray.shutdown()
+                    if self.address or attempt == 2:
+                        where = (
+                            f"join the Ray cluster at {self.address}"
+                            if self.address
+                            else "start a local Ray"
+                        )
+                        raise RuntimeError(
+                            f"could not {where}: {err}. With --address, check `ray status` on that "
+                            "node; a local Ray on a busy machine can time out starting (try again); "
+                            "or run with --backend local"
+                        ) from err
             self.started = True
         gpus = ray.cluster_resources().get("GPU", 0)
         want = self.resources.get("gpus", "auto")
