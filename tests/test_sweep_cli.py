@@ -137,9 +137,8 @@ def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(t
     assert "| nhl_kl |" in md and "paper Q-U" in md and (out / "leaderboard.png").exists()
 
 
-def test_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(tmp_path):
-    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl"])
-    out = tmp_path / "out"
+def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
+    """Run `kt sweep` in a subprocess and send it `sig` once `n` trial rows exist."""
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
@@ -148,19 +147,31 @@ def test_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     deadline = time.monotonic() + 300
-    while not list((out / "trials").glob("*.json")) and time.monotonic() < deadline:
+    while len(list((out / "trials").glob("*.json"))) < n and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[0]
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    proc.send_signal(sig)
     log = proc.communicate(timeout=120)[0]
+    return proc.returncode, log
+
+
+def test_killed_or_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(
+    tmp_path,
+):
+    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl", "gdiff"])
+    out = tmp_path / "out"
+    rc, log = _stop_after(cfg, out, 1, signal.SIGKILL)  # killed: no chance to clean up
+    killed = {p.name: p.read_text() for p in (out / "trials").glob("*.json")}
+    assert rc == -signal.SIGKILL and 1 <= len(killed) < 5, log
+    rc, log = _stop_after(cfg, out, len(killed) + 1, signal.SIGINT)  # Ctrl-C
     finished = {p.name: p.read_text() for p in (out / "trials").glob("*.json")}
-    assert proc.returncode == 130, log
-    assert 1 <= len(finished) < 4, f"the sweep was not stopped midway: {log}"
-    assert "interrupted" in log
+    assert rc == 130 and "interrupted" in log, log
+    assert f"{len(killed)} already finished" in log  # the killed run's trials were not run again
+    assert len(killed) < len(finished) < 5, f"the sweep was not stopped midway: {log}"
     partial = pd.read_csv(out / "results.csv")
-    assert (partial.status == "ok").sum() == len(finished) and len(partial) == 4
+    assert (partial.status == "ok").sum() == len(finished) and len(partial) == 5
     again = run_sweep(cfg, out, progress=False, log=lambda *_: None)
-    assert (again.ran, again.skipped) == (4 - len(finished), len(finished))
+    assert (again.ran, again.skipped) == (5 - len(finished), len(finished))
     assert all((out / "trials" / name).read_text() == text for name, text in finished.items())
     assert (again.results.status == "ok").all()
     assert run_sweep(cfg, out, progress=False, log=lambda *_: None).ran == 0
