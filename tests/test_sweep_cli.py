@@ -137,6 +137,43 @@ def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(t
     assert "| nhl_kl |" in md and "paper Q-U" in md and (out / "leaderboard.png").exists()
 
 
+def test_difficulty_and_random_requests_are_drawn_from_the_model_and_seeded():
+    from kt_lib.eval.evaluator import difficulty_levels
+    from kt_lib.notebook.sweeps import level_requests
+    from kt_lib.sweep.trial import load
+
+    reqs = [dict(difficulty=["easy", "difficult"], size=2), dict(random=3, size=2, draw=1)]
+    cfg = parse_config({**TINY, "requests": reqs})
+    got = resolve_requests(cfg)
+    assert resolve_requests(cfg) == got  # seeded: the same draw every time
+    spec = expand(cfg, got)[0]
+    model, tokenizer, source = load(spec)
+    levels = difficulty_levels(source.evaluator.per_class(model, tokenizer))
+    want = level_requests({k: levels[k] for k in ("easy", "difficult")}, 2, 0)
+    assert got[:2] == [(f"{lvl}-0", want[lvl], lvl) for lvl in ("easy", "difficult")]
+    randoms = [r[1] for r in got[2:]]
+    assert len(randoms) == 3 and all(len(set(r)) == 2 for r in randoms)
+    assert len({tuple(r) for r in randoms}) > 1  # three draws, not one request repeated
+    other = parse_config({**TINY, "requests": [dict(random=3, size=2, draw=2)]})
+    assert [r[1] for r in resolve_requests(other)] != randoms  # another draw, other concepts
+
+
+def test_out_of_memory_in_a_trial_is_a_failed_row(monkeypatch):
+    import torch
+
+    from kt_lib.experiment import Experiment
+    from kt_lib.sweep import run_trial
+
+    def oom(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Experiment, "run", oom)
+    cfg = parse_config(TINY)
+    row = run_trial(expand(cfg, resolve_requests(cfg))[0])
+    assert row["status"] == "failed" and row["error"].startswith("out of memory"), row["error"]
+    assert "batch_size" in row["error"] and row["method"] == "nhl_kl"
+
+
 def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
     """Run `kt sweep` in a subprocess and send it `sig` once `n` trial rows exist."""
     env = dict(
