@@ -57,7 +57,7 @@ class RayBackend:
                             else "start a local Ray"
                         )
                         raise RuntimeError(
-                            f"could not {where}: {err}. With --address, check `ray status` on that "
+                            f"could not {where}: {str(err).rstrip('.')}. With --address, check `ray status` on that "
                             "node; a local Ray on a busy machine can time out starting (try again); "
                             "or run with --backend local"
                         ) from err
