@@ -60,6 +60,7 @@ def need_ray():
         (dict(requests=[dict(forget=["Samoyed"], random=2)]), ["requests[0]", "exactly one"]),
         (dict(requests=[]), ["requests", "non-empty"]),
         (dict(seeds=[0, "one"]), ["seeds[1]", "integer"]),
+        (dict(seeds=[]), ["seeds", "at least one"]),
         (dict(resources=dict(gpus=2)), ["resources.gpus"]),
         (dict(resources=dict(cpus=0)), ["resources.cpus"]),
         (dict(grid=dict(towers=["both", "vision"])), ["grid.towers[1]", "image"]),

@@ -41,7 +41,7 @@ def run(args) -> int:
         raise ValueError("--num-cpus must be >= 1")
     if args.dry_run:
         store = Store(out)
-        for spec in plan(cfg):
+        for spec in plan(cfg, out):  # difficulty/random requests: drawn once, kept in out
             print(
                 f"{spec.key}  {store.status(spec.key):8s} {spec.method:12s} seed {spec.seed}  "
                 f"{spec.request}: {', '.join(spec.forget)}"

@@ -216,6 +216,8 @@ def parse_config(raw: dict, source: str = "", base: Path | None = None) -> Sweep
     seeds = raw.get("seeds", [0])
     seeds = seeds if isinstance(seeds, list) else [seeds]
     cfg.seeds = [_check_type(s, int, f"seeds[{i}]") for i, s in enumerate(seeds)]
+    if not cfg.seeds:
+        raise ConfigError("seeds must name at least one seed, e.g. seeds: [0]")
     cfg.settings = _settings(raw.get("settings"), "settings")
     grid = raw.get("grid") or {}
     _check_keys(grid, SETTING_TYPES, "grid")
