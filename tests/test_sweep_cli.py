@@ -247,3 +247,100 @@ def test_ray_backend_gives_the_local_numbers_trial_by_trial(local_smoke, tmp_pat
         again.ran == 0 and again.skipped == 3 and not ray.is_initialized()
     )  # Ray not even started
     assert json.loads((out / "plan.json").read_text()) == list(local.key)
+
+
+class FakeRay:
+    """Just enough of the `ray` module to drive RayBackend without starting Ray: each task "returns" a row
+    for its spec, or raises like a crashed worker; `interrupt_after` raises KeyboardInterrupt in ray.wait."""
+
+    def __init__(self, gpus=0, cpus=2, crash=(), interrupt_after=None):
+        self.resources = {"CPU": cpus, **({"GPU": gpus} if gpus else {})}
+        self.crash, self.interrupt_after = set(crash), interrupt_after
+        self.inited, self.options, self.cancelled, self.waits = False, None, [], 0
+
+    def is_initialized(self):
+        return self.inited
+
+    def init(self, **kwargs):
+        self.inited = True
+
+    def shutdown(self):
+        self.inited = False
+
+    def cluster_resources(self):
+        return self.resources
+
+    def remote(self, fn):
+        fake = self
+
+        class Task:
+            def options(self, **kw):
+                fake.options = kw
+                return self
+
+            def remote(self, spec):
+                return Ref(spec)
+
+        return Task()
+
+    def wait(self, refs, num_returns=1):
+        self.waits += 1
+        if self.interrupt_after is not None and self.waits > self.interrupt_after:
+            raise KeyboardInterrupt
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        if ref.spec["method"] in self.crash:
+            raise RuntimeError("The worker died unexpectedly (killed for memory)")
+        return {"key": ref.spec["key"], "method": ref.spec["method"], "status": "ok"}
+
+    def cancel(self, ref, force=False):
+        self.cancelled.append(ref.spec["key"])
+
+
+class Ref:
+    """A fake object ref: hashable, holding the task's spec."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+
+def _ray_backend(monkeypatch, fake, **resources):
+    from kt_lib.sweep import ray_backend
+
+    monkeypatch.setattr(ray_backend, "import_ray", lambda: fake)
+    return ray_backend.RayBackend({"cpus": 1, "gpus": "auto", **resources})
+
+
+def test_ray_backend_asks_one_gpu_per_trial_on_a_gpu_cluster_else_cpus(monkeypatch):
+    cfg = parse_config({**TINY, "methods": ["ga", "nhl_kl"]})
+    specs = expand(cfg, resolve_requests(cfg))
+    for fake, want, slots in [
+        (FakeRay(gpus=4, cpus=64), dict(num_cpus=2, num_gpus=1), 4),
+        (FakeRay(gpus=0, cpus=8), dict(num_cpus=2, num_gpus=0), 4),
+    ]:
+        backend = _ray_backend(monkeypatch, fake, cpus=2)
+        rows = []
+        backend.run(specs, lambda n: None, rows.append)
+        assert {k: fake.options[k] for k in want} == want and fake.options["max_retries"] == 0
+        assert backend.slots == slots and [r["key"] for r in rows] == [s.key for s in specs]
+        backend.stop()
+        assert not fake.inited
+    with pytest.raises(RuntimeError, match="no GPU"):
+        _ray_backend(monkeypatch, FakeRay(gpus=0), gpus=1).run(specs, print, print)
+
+
+def test_ray_backend_records_a_crashed_worker_and_cancels_the_rest_on_ctrl_c(monkeypatch):
+    cfg = parse_config({**TINY, "methods": ["ga", "nhl_kl", "npo_kl"]})
+    specs = expand(cfg, resolve_requests(cfg))
+    rows = []
+    _ray_backend(monkeypatch, FakeRay(crash={"nhl_kl"})).run(specs, lambda n: None, rows.append)
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
+    assert "worker died" in rows[1]["error"] and rows[1]["method"] == "nhl_kl"
+    fake, rows = FakeRay(interrupt_after=1), []
+    backend = _ray_backend(monkeypatch, fake)
+    with pytest.raises(KeyboardInterrupt):
+        backend.run(specs, lambda n: None, rows.append)
+    assert len(rows) == 1 and fake.cancelled == [s.key for s in specs[1:]]
+    backend.stop()
+    assert not fake.inited
