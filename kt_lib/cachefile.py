@@ -21,7 +21,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 MAGIC = b"KTCACHE\n"
@@ -79,10 +79,8 @@ def atomic_path(path: str | os.PathLike, hint: str = CACHE_HINT) -> Iterator[Pat
     except OSError as err:
         raise write_error(path, err, hint) from err
     finally:
-        try:
+        with suppress(OSError):
             tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _sweep_orphans(path: Path) -> None:
@@ -93,7 +91,8 @@ def _sweep_orphans(path: Path) -> None:
             if pid != os.getpid():
                 os.kill(pid, 0)  # raises when no such process exists
         except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
         except (ValueError, OSError, OverflowError):
             pass  # not ours, or a live writer: leave it
 
@@ -155,10 +154,8 @@ def report(message: str) -> None:
 
 def discard(path: Path, reason: str, what: str = "rebuilding it") -> None:
     report(f"cache {path} is {reason}; {what}")
-    try:
+    with suppress(OSError):  # a read-only cache: the rebuild's write will say so
         path.unlink(missing_ok=True)
-    except OSError:
-        pass  # a read-only cache: the rebuild's write will say so
 
 
 def load_or_build(
