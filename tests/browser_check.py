@@ -80,8 +80,9 @@ def _menu(driver, bar: str, item: str) -> None:
     target[0].click()
 
 
-def _move(driver, control) -> None:
-    """Change one control as a learner would: next dropdown option, slider arrow key, button click."""
+def _move(driver, control):
+    """Change one control as a learner would (next dropdown option, slider arrow key, button click) and
+    return how to put it back (None for a button)."""
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
@@ -91,15 +92,19 @@ def _move(driver, control) -> None:
             sel.first_selected_option.get_attribute("value")
         )
         sel.select_by_index((current + 1) % len(sel.options))
-    elif control.tag_name == "button":
+        return lambda: sel.select_by_index(current)
+    if control.tag_name == "button":
         control.click()
-    else:  # a slider handle: right arrow, or left at the right end
-        readout = control.find_element("xpath", "ancestor::div[contains(@class,'widget-slider')]")
-        before = readout.text
-        driver.execute_script("arguments[0].focus();", control)
-        control.send_keys(Keys.ARROW_RIGHT)
-        if not _wait(lambda: readout.text != before, 2):
-            control.send_keys(Keys.ARROW_LEFT)
+        return None
+    # a slider handle: right arrow, or left at the right end
+    readout = control.find_element("xpath", "ancestor::div[contains(@class,'widget-slider')]")
+    before = readout.text
+    driver.execute_script("arguments[0].focus();", control)
+    control.send_keys(Keys.ARROW_RIGHT)
+    if _wait(lambda: readout.text != before, 2):
+        return lambda: control.send_keys(Keys.ARROW_LEFT)
+    control.send_keys(Keys.ARROW_LEFT)
+    return lambda: control.send_keys(Keys.ARROW_RIGHT)
 
 
 def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 240.0) -> dict:
@@ -157,6 +162,7 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
         for width, area in driver.execute_script(_SIZES, cell):
             if width < 0.6 * area:
                 problems.append(f"{name}: a {width:.0f} px figure in a {area:.0f} px panel")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", cell)
         out.screenshot(str(shots / f"{stem}-{k}-start.png"))
         controls = cell.find_elements(
             By.CSS_SELECTOR,
@@ -165,7 +171,7 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
         for j, control in enumerate(controls):
             label = driver.execute_script(_LABEL, control).strip().split("\n")[0] or control.text
             before = driver.execute_script(_SIGNATURE, cell)
-            _move(driver, control)
+            undo = _move(driver, control)
 
             def changed(before=before, cell=cell):
                 now = driver.execute_script(_SIGNATURE, cell)
@@ -174,6 +180,15 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
             if not _wait(changed, 60, 0.5):
                 problems.append(f"{name}: moving {label!r} did not change what is drawn")
             out.screenshot(str(shots / f"{stem}-{k}-{j}.png"))
+            if undo:  # each control is tried from the panel's defaults
+                undo()
+                _wait(
+                    lambda cell=cell, before=before: (
+                        driver.execute_script(_SIGNATURE, cell) == before
+                    ),
+                    30,
+                    0.5,
+                )
     ActionChains(driver).key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
 
     def saved():

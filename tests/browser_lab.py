@@ -170,5 +170,5 @@ def start_browser(chromium: str, driver: str):
     opts.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         opts.add_argument(arg)
-    opts.add_argument("--window-size=1400,1000")
+    opts.add_argument("--window-size=1400,1600")
     return webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=driver))

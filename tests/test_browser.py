@@ -1,5 +1,7 @@
 """The tutorial as a learner sees it: JupyterLab in headless Chromium, Run All on every notebook with an
-Explore section (smoke mode), every panel rendered, every control redraws, every cell executed.
+Explore panel (smoke mode), every panel rendered, every control redraws, every cell executed. By default
+the notebooks whose Explore section builds a kt_lib.notebook.widgets panel (04-06); KT_BROWSER_NOTEBOOKS=all
+adds the others.
 
 Selected with `-m browser`. Needs Debian's `chromium` and `chromium-driver` and the `browser` extra
 (selenium); without them the tests skip with the install command, or fail when KT_REQUIRE_BROWSER=1
@@ -18,13 +20,23 @@ from browser_check import check_notebook, explore_cells
 from browser_lab import ROOT, Lab, find_browser, start_browser
 
 pytestmark = pytest.mark.browser
-TIMEOUT = float(
-    os.environ.get("KT_BROWSER_TIMEOUT", 300)
-)  # s per Run All (about 25 s on 2 free cores)
+# seconds allowed for one notebook's Run All (raise it on a machine shared with other work)
+TIMEOUT = float(os.environ.get("KT_BROWSER_TIMEOUT", 300))
 
-NOTEBOOKS = sorted(
-    p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb") if explore_cells(p)
-)
+
+def _panel_notebooks(every: bool) -> list[str]:
+    """Notebooks with an Explore section; by default those whose Explore builds a kt_lib.notebook.widgets
+    panel (04-06), every one with KT_BROWSER_NOTEBOOKS=all."""
+    out = []
+    for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = nbformat.read(p, as_version=4).cells
+        explore = [cells[i].source for i in explore_cells(p)]
+        if explore and (every or any("widgets." in src for src in explore)):
+            out.append(p.name)
+    return out
+
+
+NOTEBOOKS = _panel_notebooks(os.environ.get("KT_BROWSER_NOTEBOOKS") == "all")
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +60,48 @@ def shots(tmp_path_factory):
     return path
 
 
+_SETUP = """\
+import time
+
+import pandas as pd
+from kt_lib.notebook import widgets
+
+
+def row(method="nhl_kl", margin=2.0, ac=10.0, af=20.0, lr=2e-4, q=1.0, u=0.9, dq=0.6, epochs=8):
+    per = [dict(concept=c, group="g", domain=d, before=0.8, after=a + (0.3 if d == "drawing" else 0))
+           for c, a in (("Samoyed", 0.0), ("beagle", 0.1)) for d in ("photo", "drawing")]
+    return dict(label=method, method=method, margin=margin, alpha_coarse=ac, alpha_fine=af, lr=lr,
+                num_epochs=epochs, seed=0, Q=q, U=u, QU=2 * q * u / (q + u), drawing_Q=dq, per_concept=per)
+
+
+def rerun(method, margin, alpha_coarse, alpha_fine):
+    time.sleep(1)  # a short run
+    return row(method, margin, alpha_coarse, alpha_fine, q=0.6, epochs=2)
+
+
+rows = [row(margin=m, u=0.95 - 0.05 * m) for m in (0.5, 2.0, 5.0)]
+rows += [row(ac=10.0, af=0.0, u=0.7), row(ac=0.0, af=20.0, u=0.8), row(ac=0.0, af=0.0, u=0.5), row("ga", u=0.2)]
+strength = [row(m, lr=lr, dq=0.3 + lr * 1000, u=0.9 - lr * 1000) for m in ("nhl_kl", "ga") for lr in (2e-4, 4e-4)]
+runs = pd.DataFrame([dict(method=m, level=lvl, seed=s, Q=1.0, U=u - 0.1 * s, QU=u - 0.1 * s)
+                     for m, u in (("nhl_kl", 0.9), ("ga", 0.3)) for lvl in ("easy", "difficult") for s in (0, 1)])
+"""
+_PANELS = [
+    "panel = widgets.ablation_panel(rows, rerun=rerun, defaults=dict(method='nhl_kl', margin=2.0))",
+    "panel = widgets.ood_panel(strength, defaults=dict(method='nhl_kl', lr=2e-4))",
+    "panel = widgets.leaderboard_panel(runs, paper={'nhl_kl': 95.2}, paper_label='paper')",
+]
+
+
 def _tiny_notebook(folder: Path) -> str:
-    """A notebook whose Explore panel needs no training: the leaderboard panel over sample runs."""
-    setup = (
-        "import pandas as pd\n"
-        "from kt_lib.notebook import widgets\n"
-        "runs = pd.DataFrame([dict(method=m, level=lvl, seed=s, Q=1.0, U=u - 0.1 * s, QU=u - 0.1 * s)\n"
-        "    for m, u in (('nhl_kl', 0.9), ('ga', 0.3)) for lvl in ('easy', 'difficult') for s in (0, 1)])"
-    )
-    panel = "if True:\n    panel = widgets.leaderboard_panel(runs)\n    display(panel.widget)"
+    """A notebook with the three panels of kt_lib.notebook.widgets over sample rows (no training)."""
+    explore = [
+        nbformat.v4.new_code_cell(f"if True:\n    {p}\n    display(panel.widget)") for p in _PANELS
+    ]
     nb = nbformat.v4.new_notebook(
         cells=[
-            nbformat.v4.new_code_cell(setup),
+            nbformat.v4.new_code_cell(_SETUP),
             nbformat.v4.new_markdown_cell("## Explore"),
-            nbformat.v4.new_code_cell(panel),
+            *explore,
         ],
         metadata=nbformat.read(ROOT / "notebooks" / NOTEBOOKS[0], as_version=4).metadata,
     )
@@ -87,7 +127,8 @@ def test_notebook_runs_and_every_control_redraws(name, browser, lab, shots):
 
 
 def test_checker_fails_without_the_widget_extension(browser, lab, shots, tmp_path):
-    """The same checker passes a tiny panel notebook with the extension and fails it without."""
+    """The same checker passes a notebook of the three panels over sample rows with the extension (every
+    control of every panel, the rerun button included) and fails it without."""
     t0 = time.monotonic()
     good = check_notebook(browser, lab, "tiny_panel.ipynb", shots)
     assert good["problems"] == []
