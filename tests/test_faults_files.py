@@ -19,10 +19,10 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from kt_lib import cachefile
+from kt_lib.cache import RunCache
 from kt_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from kt_lib.knowledge import datasets as D
 from kt_lib.knowledge import realdata as R
-from kt_lib.cache import RunCache
 from kt_lib.world.data import load_pool, pool_path, render_pool
 from kt_lib.world.pretrain import PretrainConfig
 

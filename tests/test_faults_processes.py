@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from kt_lib import cachefile
+from kt_lib.cache import RunCache
 from kt_lib.checkpoint import load_checkpoint
 from kt_lib.cli import main
-from kt_lib.cache import RunCache
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
