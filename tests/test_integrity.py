@@ -74,7 +74,7 @@ def test_unchanged_model(pair):
 def test_nan_stop_on_a_real_run(world_model, monkeypatch):
     """A loss that turns NaN on the first step: the trainer stops, keeps the original weights, and the run's
     row says both (nan_stop, unchanged_model), in the row and as a warning."""
-    import kt_lib.unlearn as U
+    import kt_lib.step as U
     from kt_lib.experiment import Experiment
 
     real = U.compute_loss
