@@ -102,16 +102,29 @@ def quality(before: float, after: float, what: str = "forget_fine") -> float:
     return 1.0 - a / b
 
 
-def utility(before: Mapping[str, float], after: Mapping[str, float], goal: str = "fine") -> float:
-    """Mean over :func:`utility_keys` of ``min(1, after / before)``."""
+def utility(
+    before: Mapping[str, float],
+    after: Mapping[str, float],
+    goal: str = "fine",
+    skip_unknown: bool = False,
+) -> float:
+    """Mean over :func:`utility_keys` of ``min(1, after / before)``. A retained accuracy that was 0 before
+    raises, or with ``skip_unknown`` is left out (a level the model never knew cannot be lost); if every
+    level is left out, U is undefined and raises."""
     ratios = []
     for key in utility_keys(goal):
         if key not in before or key not in after:
             raise KeyError(f"utility needs key {key!r} in both dicts (keys: {utility_keys(goal)})")
         b, a = _acc(before[key], f"before[{key!r}]"), _acc(after[key], f"after[{key!r}]")
+        if b == 0.0 and skip_unknown:
+            continue
         if b == 0.0:
             raise ValueError(f"before[{key!r}] is 0: the retained-accuracy ratio is undefined")
         ratios.append(min(1.0, a / b))
+    if not ratios:
+        raise ValueError(
+            f"every retained accuracy {utility_keys(goal)} was 0 before: U is undefined"
+        )
     return sum(ratios) / len(ratios)
 
 
@@ -123,16 +136,18 @@ def harmonic(q: float, u: float) -> float:
 
 
 def score(
-    before: Mapping[str, float], after: Mapping[str, float], goal: str = "fine"
+    before: Mapping[str, float],
+    after: Mapping[str, float],
+    goal: str = "fine",
+    skip_unknown: bool = False,
 ) -> dict[str, float]:
-    """``{"Q", "U", "QU"}`` for ``goal`` from two dicts keyed by :data:`ACC_KEYS`.
-
-    Raises :class:`NothingToForget` when a forgotten accuracy was 0 before unlearning."""
+    """``{"Q", "U", "QU"}`` for ``goal`` from two dicts keyed by :data:`ACC_KEYS` (``skip_unknown``: see
+    :func:`utility`). Raises :class:`NothingToForget` when a forgotten accuracy was 0 before."""
     for name, d in (("before", before), ("after", after)):
         missing = [k for k in ACC_KEYS if k not in d]
         if missing:
             raise KeyError(f"{name} is missing {missing}; expected keys {ACC_KEYS}")
     qs = [quality(before[k], after[k], k) for k in forgotten_keys(goal)]
     q = sum(qs) / len(qs)
-    u = utility(before, after, goal)
+    u = utility(before, after, goal, skip_unknown)
     return {"Q": q, "U": u, "QU": harmonic(q, u)}

@@ -100,3 +100,13 @@ def test_compare_reports_nothing_to_forget_in_the_row_and_as_a_warning():
     assert row["Q"] is None and row["QU"] is None and row["U"] == pytest.approx(1.6 / 3)
     assert "0%" in row["nothing_to_forget"]
     assert compare(BEFORE, AFTER, goal="coarse")["Q"] == pytest.approx(0.9)
+
+
+def test_compare_leaves_a_retained_level_the_model_never_knew_out_of_u():
+    from kt_lib.eval.evaluator import compare
+
+    row = compare({**BEFORE, "retain_coarse": 0.0}, AFTER, goal="coarse")
+    assert row["utility_skipped"] == ["retain_coarse"]
+    assert row["U"] == pytest.approx(0.5) and row["Q"] == pytest.approx(0.9)
+    row = compare({**BEFORE, "retain_coarse": 0.0, "retain_fine": 0.0}, AFTER, goal="coarse")
+    assert row["U"] is None and row["QU"] is None and row["Q"] == pytest.approx(0.9)

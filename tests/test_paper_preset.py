@@ -134,13 +134,27 @@ def test_unlearn_paper_preset_on_an_imagenet_folder(tmp_path, monkeypatch, capsy
     assert (group["eps"], group["weight_decay"], group["initial_lr"]) == (1e-6, 1e-5, 1e-7)
     assert r["selected_epoch"] == 0 and r["steps"] == 1
 
-    # no --lr and no preset on a ViT: the model's own rate (default_lr), through to the optimiser
-    out2 = tmp_path / "default.json"
-    assert main([*common, "--method", "ga", "--json", str(out2)]) == 0
-    cfg2 = json.loads(out2.read_text())["config"]
-    assert cfg2["lr"] == default_lr("ViT-B-32") == 1e-6
+
+def test_lr_unset_on_a_vit_is_its_default_lr(monkeypatch):
+    """No lr and no preset: the trainer gives a ViT-B-32 its default_lr, up to the optimiser."""
+    import torch
+
+    import kt_lib.unlearn as trainer
+    from kt_lib.models import load_model
+
+    model, _, tokenizer = load_model("ViT-B-32", "random", device="cpu")
+    seen = []
+    make = trainer.optimizer_and_schedule
+    monkeypatch.setattr(
+        trainer, "optimizer_and_schedule", lambda *a, **k: seen.append(make(*a, **k)) or seen[-1]
+    )
+    images = torch.randn(2, 3, 224, 224)
+    labels = torch.tensor([0, 1])
+    cfg = trainer.UnlearnConfig(method="ga", num_epochs=1, templates=("a photo of a {}.",))
+    assert cfg.lr is None
+    res = trainer.unlearn(model, tokenizer, images, labels, labels, ["a", "b"], ["x", "y"], cfg)
+    assert res.info["config"]["lr"] == default_lr(model) == default_lr("ViT-B-32") == 1e-6
     assert isinstance(seen[-1][0], torch.optim.Adam) and seen[-1][0].param_groups[0]["lr"] == 1e-6
-    assert cfg2["preset"] == "default" and len(cfg2["templates"]) == 3
 
 
 def test_bad_data_flags_get_clear_errors(tmp_path, capsys):

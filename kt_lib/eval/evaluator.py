@@ -16,7 +16,15 @@ import pandas as pd
 import torch
 
 from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
-from kt_lib.metrics import ACC_KEYS, NothingToForget, score, utility
+from kt_lib.metrics import (
+    ACC_KEYS,
+    NothingToForget,
+    forgotten_keys,
+    harmonic,
+    quality,
+    utility,
+    utility_keys,
+)
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import FamilyDataset, WorldDataset
 
@@ -170,19 +178,28 @@ class Evaluator:
 def compare(before: dict, after: dict, goal: str = "fine") -> dict:
     """Q, U, Q-U (for `goal`, see `kt_lib.metrics`) in domain and for every OOD domain present, plus
     zero-shot utility min(1, after/before). A domain whose forgotten level the model did not know before
-    has Q and Q-U None and a `nothing_to_forget` note that names the accuracy (in domain also a warning)."""
+    has Q and Q-U None and a `nothing_to_forget` note that names the accuracy (in domain also a warning);
+    a retained level it did not know (accuracy 0 before) is left out of U and listed in `utility_skipped`.
+    If every forgotten or every retained level was unknown, the scores that need it are None."""
     out = {}
     prefixes = {""} | {k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine")}
     for prefix in sorted(prefixes):
         b = {k: before[prefix + k] for k in ACC_KEYS}
         a = {k: after[prefix + k] for k in b}
+        unknown = [k for k in utility_keys(goal) if b[k] == 0]
+        if unknown:  # a level the model never knew cannot be lost: left out of U, and said so
+            out[prefix + "utility_skipped"] = unknown
         try:
-            out.update({prefix + k: v for k, v in score(b, a, goal).items()})
+            qs = [quality(b[k], a[k], k) for k in forgotten_keys(goal)]
+            q = sum(qs) / len(qs)
         except NothingToForget as err:
-            out.update({prefix + "Q": None, prefix + "U": utility(b, a, goal), prefix + "QU": None})
+            q = None
             out[prefix + "nothing_to_forget"] = str(err)
             if not prefix:
                 warnings.warn(str(err), stacklevel=2)
+        u = utility(b, a, goal, True) if len(unknown) < len(utility_keys(goal)) else None
+        qu = None if q is None or u is None else harmonic(q, u)
+        out.update({prefix + "Q": q, prefix + "U": u, prefix + "QU": qu})
     if "zero_shot" in before and before["zero_shot"] > 0:
         out["zero_shot_utility"] = min(1.0, after["zero_shot"] / before["zero_shot"])
     return out
