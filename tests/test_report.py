@@ -36,3 +36,4 @@ def test_index_links_each_rendered_notebook_with_its_time_and_results(tmp_path):
     assert "0.951" in index and "a: 1" in index and "nothing recorded" in index
     assert "98_&lt;odd&gt;.ipynb" in index  # names are escaped
     assert "2 notebooks executed in 13 s" in index and "0.91" in index
+    assert "1 notebook executed" in write_index(tmp_path, summary[:1]).read_text()

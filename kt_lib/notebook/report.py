@@ -11,6 +11,8 @@ import html
 import json
 from pathlib import Path
 
+from kt_lib.notebook.style import plural
+
 
 def render_html(notebook: str | Path) -> Path:
     """Write `<notebook>.html` beside an executed notebook (nbconvert's lab template) and return its path."""
@@ -77,7 +79,7 @@ def write_index(out: str | Path, summary: list[dict], title: str = "kt-unlearn t
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p class="note">{len(summary)} notebooks executed in {total:.0f} s. Each link opens the executed
+<p class="note">{plural(len(summary), "notebook")} executed in {total:.0f} s. Each link opens the executed
 notebook as HTML (no Jupyter needed); the results are what each notebook recorded.</p>
 <table><tr><th>notebook</th><th>run time</th><th>recorded results</th></tr>
 {"".join(rows)}
