@@ -141,7 +141,7 @@ def test_concurrent_saves_leave_one_complete_file_and_sigterm_leaves_none(tmp_pa
     log = (tmp_path / "c.log").read_text()
     assert c.returncode == 143 and "Traceback" not in log
     assert [x for x in log.splitlines() if x.startswith("kt unlearn: ")] == [
-        "kt unlearn: stopped by SIGTERM; no file was left half-written"
+        "kt unlearn: stopped by SIGTERM; unfinished checkpoints and caches were not written"
     ]  # on its own line, after the progress bar
     assert target.read_bytes() == saved and sorted(out.iterdir()) == [target]
 

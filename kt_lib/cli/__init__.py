@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         why = err.args[0] if err.args else "SIGINT"
         print(  # a progress bar may hold the line: start a fresh one
-            f"\nkt {args.command}: stopped by {why}; no file was left half-written", file=sys.stderr
+            f"\nkt {args.command}: stopped by {why}; unfinished checkpoints and caches were not written",
+            file=sys.stderr,
         )
         return 143 if why == "SIGTERM" else 130
     except Exception as err:  # noqa: BLE001 - one line for the user; --debug for the traceback
