@@ -154,7 +154,8 @@ def test_lr_unset_on_a_vit_is_its_default_lr(monkeypatch):
     assert cfg.lr is None
     res = trainer.unlearn(model, tokenizer, images, labels, labels, ["a", "b"], ["x", "y"], cfg)
     assert res.info["config"]["lr"] == default_lr(model) == default_lr("ViT-B-32") == 1e-6
-    assert isinstance(seen[-1][0], torch.optim.Adam) and seen[-1][0].param_groups[0]["lr"] == 1e-6
+    assert isinstance(seen[-1][0], torch.optim.Adam)
+    assert seen[-1][0].param_groups[0]["initial_lr"] == 1e-6
 
 
 def test_bad_data_flags_get_clear_errors(tmp_path, capsys):
