@@ -115,7 +115,8 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
 
     path, stem, problems, t0 = lab.root / name, Path(name).stem, [], time.monotonic()
     explore = explore_cells(path)
-    driver.get(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    # a workspace of its own: only this notebook is open, whatever ran before in the same server
+    driver.get(f"{lab.url}/lab/workspaces/{stem.replace('_', '-')}/tree/{name}?token={lab.token}")
     css = driver.find_elements
     if not _wait(lambda: css(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), 60):
         return dict(problems=[f"{name}: the notebook did not open"], seconds=time.monotonic() - t0)
@@ -205,4 +206,5 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
                 if o.output_type == "error":
                     problems.append(f"{name}: saved error {o.ename}: {o.evalue}"[:300])
     driver.save_screenshot(str(shots / f"{stem}-page.png"))
+    lab.close(name)
     return dict(problems=problems, seconds_run=seconds_run, seconds=time.monotonic() - t0)

@@ -145,6 +145,22 @@ class Lab:
                 return s["kernel"].get("execution_state")
         return None
 
+    def close(self, name: str) -> None:
+        """Shut down the kernel of notebook `name` (its session), if any."""
+        try:
+            with urllib.request.urlopen(
+                f"{self.url}/api/sessions?token={self.token}", timeout=5
+            ) as r:
+                sessions = json.load(r)
+            for s in sessions:
+                if s.get("path") == name:
+                    req = urllib.request.Request(
+                        f"{self.url}/api/sessions/{s['id']}?token={self.token}", method="DELETE"
+                    )
+                    urllib.request.urlopen(req, timeout=10).close()
+        except OSError:
+            pass  # the server is stopping anyway
+
     def stop(self) -> None:
         """Ask the server to shut down (it stops its kernels), then end it by process id."""
         if self.proc.poll() is None:
