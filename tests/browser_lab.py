@@ -71,6 +71,9 @@ class Lab:
             JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
             JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
             KT_SMOKE="1",
+            # one torch thread per kernel unless told otherwise: on a busy 2-core machine two threads
+            # spinning against other work made one Run All of 04 take 705 s instead of about a minute
+            OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         )
         (home / "config").mkdir(parents=True, exist_ok=True)
