@@ -48,3 +48,13 @@ def test_every_non_python_file_of_the_package_is_declared_package_data():
     assert {"taxonomies/dogworld.json", "taxonomies/imgnetdogs.json"} <= set(data)
     missing = [f for f in data if not any(fnmatch.fnmatch(f, g) for g in globs)]
     assert not missing, f"add these to [tool.setuptools.package-data] in pyproject.toml: {missing}"
+
+
+def test_every_module_is_small():
+    """One noun per module, 300 lines at most (split a module that grows past it)."""
+    long = {
+        p.relative_to(ROOT).as_posix(): n
+        for p in (ROOT / "kt_lib").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 300
+    }
+    assert not long, f"modules over 300 lines: {long}"

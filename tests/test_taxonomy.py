@@ -8,8 +8,8 @@ import json
 import pytest
 
 from kt_lib.cli import taxonomy as cli_taxonomy
+from kt_lib.knowledge.noun_index import open_noun_index
 from kt_lib.knowledge.taxonomy import Concept, Taxonomy
-from kt_lib.knowledge.wordnet import open_noun_index
 from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy
 
 DIFFICULT = [

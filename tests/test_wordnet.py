@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kt_lib.knowledge import wordnet as W
+from kt_lib.knowledge.noun_index import open_noun_index
 
 
 def test_lexnames_has_45_numbered_lines():
@@ -59,7 +60,7 @@ def test_wnid_format_is_checked_before_loading(bad):
 @pytest.fixture(scope="module")
 def noun_index():
     try:
-        ix = W.open_noun_index()
+        ix = open_noun_index()
     except RuntimeError:
         pytest.skip("WordNet 3.0 not installed: apt-get install wordnet-base wordnet-sense-index")
     yield ix

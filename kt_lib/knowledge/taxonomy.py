@@ -18,12 +18,12 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kt_lib.knowledge.concept import Concept, Request, normalize, slug  # noqa: F401  (re-exported)
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "taxonomies"
 BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
@@ -32,83 +32,6 @@ BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
 def taxonomy_dir() -> Path:
     """Folder of the bundled taxonomy JSONs (``$KT_TAXONOMY_DIR`` or ``kt_lib/taxonomies``)."""
     return Path(os.environ.get("KT_TAXONOMY_DIR", DATA_DIR))
-
-
-def normalize(name: str) -> str:
-    """Lookup key: case-insensitive; spaces, underscores and hyphens are equivalent."""
-    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower()).strip()
-
-
-def slug(name: str) -> str:
-    """A stable id for a name (``German short-haired pointer`` -> ``german_short_haired_pointer``)."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-@dataclass
-class Concept:
-    """One node of a taxonomy; ``children`` is derived from the other nodes' ``parent``."""
-
-    id: str
-    name: str
-    aliases: list[str] = field(default_factory=list)
-    parent: str | None = None
-    children: list[str] = field(default_factory=list)
-    synset: str | None = None
-    wnid: str | None = None
-
-    @property
-    def is_leaf(self) -> bool:
-        return not self.children
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(
-            id=self.id,
-            name=self.name,
-            aliases=list(self.aliases),
-            parent=self.parent,
-            synset=self.synset,
-            wnid=self.wnid,
-        )
-
-
-@dataclass
-class Request:
-    """A compiled knowledge request; every set holds canonical concept names in taxonomy order."""
-
-    taxonomy: str
-    names: list[str]
-    resolved: list[str]
-    forget: list[str]
-    siblings: list[str]
-    parents: list[str]
-    unrelated: list[str]
-    concepts: dict[str, dict[str, Any]]  # name -> {"id", "synset", "wnid", "parent"}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict, with synset names and wnids of every concept mentioned under ``concepts``."""
-        keys = (
-            "taxonomy",
-            "names",
-            "resolved",
-            "forget",
-            "siblings",
-            "parents",
-            "unrelated",
-            "concepts",
-        )
-        return {k: getattr(self, k) for k in keys}
-
-    def indices(self, fine_names: list[str], which: str = "forget") -> list[int]:
-        """Label indices of one set (``forget``/``siblings``/``unrelated``) within a dataset's fine names."""
-        pos = {normalize(n): i for i, n in enumerate(fine_names)}
-        wanted = getattr(self, which)
-        missing = [n for n in wanted if normalize(n) not in pos]
-        if missing:
-            raise KeyError(
-                f"{which} concepts {missing} are not dataset classes; build the dataset from the "
-                f"same taxonomy ({self.taxonomy!r})."
-            )
-        return [pos[normalize(n)] for n in wanted]
 
 
 class Taxonomy:
