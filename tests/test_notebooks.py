@@ -339,6 +339,7 @@ NOT_RUN_RESULTS = {
     "02": {"30%": "difficulty_levels' accuracy threshold (a constant)"},
     "04": {"0.5": "the margin at which the hinge plot's curves are drawn (a parameter)"},
     "05": {"≈ 42": "the paper's OOD Q on Oxford-IIIT Pet"},
+    "07": {"95%": "the confidence level"},
     "06": {
         "95%": "the confidence level",
         "0.3": "difficulty_levels' accuracy threshold (a constant)",

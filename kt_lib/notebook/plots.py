@@ -7,6 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kt_lib.notebook.collateral_plots import plot_profile  # noqa: F401  (re-exported)
 from kt_lib.notebook.score_plots import (  # noqa: F401  (re-exported)
     METRIC_LABELS,
     plot_concept_domains,
