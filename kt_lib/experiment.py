@@ -92,6 +92,14 @@ class Experiment:
         self.cache = cache if isinstance(cache, RunCache) else RunCache(cache)
         self._before = None
 
+    def _preset_of(self, method: str) -> dict | None:
+        """The named preset's own settings for `method` on this dataset (None for the default preset), which
+        a run's integrity check compares its settings with: every setting a run changed is flagged."""
+        if self.preset == "default":
+            return None
+        dataset = dataset_of(self.data.taxonomy.name)
+        return preset(self.preset, method, dataset, default_lr(self.model))
+
     def _settings(self, method: str | None, overrides: dict, model_lr: float | None = None) -> dict:
         """The preset's settings for `method` and this dataset, under the experiment's, under `overrides`."""
         method = method or overrides.get("method") or self.settings.get("method", "nhl_kl")
@@ -110,7 +118,7 @@ class Experiment:
         ev.domains[ev.in_domain] = replace(
             ev.domains[ev.in_domain], templates=template_set(templates)
         )
-        ev._cache = {}
+        ev._cache = type(ev._cache)()  # its own predictions: the templates differ
         return ev
 
     @property
@@ -232,7 +240,9 @@ class Experiment:
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped)
         row.update(per_concept=self._per_concept(result.model))
-        row["flags"] = check_run(row, result, self.model)  # kt_lib.integrity; [] when all is well
+        row["flags"] = check_run(  # kt_lib.integrity; [] when all is well
+            row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
+        )
         self.cache.put(key, row)
         return dict(row, result=result) if keep_result else row
 

@@ -145,3 +145,18 @@ def test_identical_results_and_the_leaderboard_marks(pair):
     # tables from caches written before flags existed: no column, nothing flagged, nothing crashes
     old = sweeps.aggregate(runs.drop(columns="flags").iloc[[0, 1, 3, 4]], "method")
     assert old.flagged.tolist() == [0, 0] and codes(float("nan")) == []
+
+
+def test_a_run_under_a_preset_is_flagged_for_every_setting_it_changed(world_model):
+    """Experiment(preset="paper"): the settings a run overrides are flagged as drift, the preset's own are not."""
+    from kt_lib.experiment import Experiment
+
+    model, tokenizer, _ = world_model
+    exp = Experiment(
+        ["Samoyed"], model, tokenizer, samples_per_class=2, eval_per_class=2, preset="paper"
+    )
+    with pytest.warns(RunIntegrityWarning, match="preset_drift"):
+        changed = exp.run("nhl_kl", keep_result=False, num_epochs=1, margin=3.0)
+    drift = sorted(f.split(" = ")[0] for f in changed["flags"] if f.startswith("preset_drift"))
+    # exactly the two overridden settings: the preset's own lr, optimiser, eps, ... are not flagged
+    assert drift == ["preset_drift: margin", "preset_drift: num_epochs"], changed["flags"]
