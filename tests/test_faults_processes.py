@@ -193,7 +193,7 @@ margin_sweep(exp, [0.5 + i / 10 for i in range(40)])
 
 def test_interrupted_sweep_keeps_finished_rows_and_resumes(tmp_path, world_model, capsys):
     from kt_lib.experiment import Experiment
-    from kt_lib.notebook.sweeps import margin_sweep, settings_key
+    from kt_lib.notebook.sweeps import margin_sweep
 
     script, path = tmp_path / "sweep.py", tmp_path / "sweeps.jsonl"
     script.write_text(SWEEP)
@@ -210,17 +210,23 @@ def test_interrupted_sweep_keeps_finished_rows_and_resumes(tmp_path, world_model
     assert done >= 2 and capsys.readouterr().err == ""  # every finished row intact, nothing damaged
     model, tokenizer, _ = world_model
     exp = Experiment(
-        ["Samoyed"], model, tokenizer, samples_per_class=2, eval_per_class=2, num_epochs=1
+        ["Samoyed"],
+        model,
+        tokenizer,
+        samples_per_class=2,
+        eval_per_class=2,
+        num_epochs=1,
+        cache=cache,
     )
 
     def no_training(*a, **k):
         raise AssertionError("a finished row was trained again")
 
-    exp.run = no_training
+    exp.unlearn = no_training  # every training goes through Experiment.unlearn
     margins = [0.5 + i / 10 for i in range(done)]
-    rows = margin_sweep(exp, margins, cache=cache)  # resumes: the finished rows come from the file
+    rows = margin_sweep(exp, margins)  # resumes: the finished rows come from the file
     assert [r["margin"] for r in rows] == margins
-    assert settings_key(exp, method="nhl_kl", margin=0.5 + done / 10) not in cache
+    assert exp.key(method="nhl_kl", margin=0.5 + done / 10) not in cache
 
 
 # --- the command line ----------------------------------------------------------------------------------
