@@ -175,7 +175,8 @@ def unlearn(
     rows, stopped, best = [], None, (-np.inf, None, 0)
     last_good = _snapshot(model)
     start = time.perf_counter()
-    bar = tqdm(total=steps_per_epoch * cfg.num_epochs, disable=not cfg.progress)
+    total = steps_per_epoch * cfg.num_epochs
+    bar = tqdm(total=total, desc=f"unlearning ({cfg.method})", disable=not cfg.progress)
     for epoch in range(cfg.num_epochs):
         order = torch.randperm(len(images), generator=gen)
         for b in range(steps_per_epoch):
