@@ -20,13 +20,6 @@ from kt_lib.cachefile import load_or_build
 from kt_lib.knowledge.realdata import ToRGB, _TaxonomyAPI
 from kt_lib.knowledge.taxonomy import Taxonomy
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-WNID = re.compile(r"^[nvasr]\d{8}$")
-LAYOUT = """expected one of (details and licences: data/README.md):
-  ImageNet train : <root>/n02085620/*.JPEG  (ILSVRC2012 train, https://image-net.org, registration needed)
-  Stanford Dogs  : <root>/Images/n02085620-Chihuahua/*.jpg  (http://vision.stanford.edu/aditya86/ImageNetDogs/)
-  named folders  : <root>/<class name>/*.jpg  (names must be concepts of the taxonomy)"""
-
 
 class TaxonomyDataset(Dataset, _TaxonomyAPI):
     """Wrap a ``(image, label)`` dataset whose ``class_names`` are taxonomy concepts -> ``(img, fine, coarse)``."""
