@@ -58,3 +58,50 @@ def test_every_module_is_small():
         if (n := len(p.read_text().splitlines())) > 300
     }
     assert not long, f"modules over 300 lines: {long}"
+
+
+def _kt_imports(source: str):
+    """Every absolute `from kt_lib... import name` in `source` (function-level imports included)."""
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("kt_lib")
+        ):
+            yield node.module, [a.name for a in node.names if a.name != "*"]
+
+
+def _code_of(path: Path) -> str:
+    if path.suffix == ".py":
+        return path.read_text()
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    lines = (
+        line
+        for c in cells
+        if c["cell_type"] == "code"
+        for line in "".join(c["source"]).splitlines()
+        if not line.lstrip().startswith(("%", "!"))
+    )
+    return "\n".join(lines)
+
+
+def test_every_kt_lib_import_resolves():
+    """Function-level imports only fail when they run: a renamed helper must break this test, not a
+    notebook twenty minutes into CI (it once did: `from kt_lib.experiment import frame`)."""
+    import importlib
+
+    files = [*ROOT.glob("kt_lib/**/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("benchmarks/*.py")]
+    files += sorted((ROOT / "notebooks").glob("*.ipynb"))
+    missing = []
+    for path in files:
+        for module, names in _kt_imports(_code_of(path)):
+            mod = importlib.import_module(module)
+            for name in names:
+                if not hasattr(mod, name) and importlib.util.find_spec(f"{module}.{name}") is None:
+                    missing.append(f"{path.relative_to(ROOT)}: {module}.{name}")
+    assert len(files) > 50
+    assert not missing, missing

@@ -187,7 +187,7 @@ def run_profiles(
     """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names;
     default: `exp`'s) and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
     per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
-    from kt_lib.experiment import Experiment, frame
+    from kt_lib.experiment import Experiment, table
 
     concepts, runs = [], []
     for r, forget in enumerate(requests or [exp.forget]):
@@ -205,4 +205,4 @@ def run_profiles(
                 tags = dict(label=label, request=r, seed=int(seed))
                 concepts.append(profile(sub, row.pop("result").model).assign(**tags))
                 runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
-    return pd.concat(concepts, ignore_index=True), frame(runs)
+    return pd.concat(concepts, ignore_index=True), table(runs)
