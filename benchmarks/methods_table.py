@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/methods_table.py [--sets A B C] [--out benchmarks/methods_table.md]
 
-Every method gets the same budget: the tiny model's default lr (2e-4), 8 epochs, batch 32, 30 proxy images per breed, seed 0.
+Every method gets the same budget: the tiny model's default lr (2e-4), the default 48 optimiser steps at batch 32, 30 proxy images per breed, seed 0.
 """
 
 import argparse

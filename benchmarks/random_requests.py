@@ -4,7 +4,8 @@
 
 Draws `--requests` random requests of 1-4 breeds the original model knows (fine accuracy >= 0.3, so Q is
 defined), each with its own draw seed, and runs GA, GA+KL and NHL+KL at the default budget (the world
-model's default lr, 8 epochs, batch 32, 30 proxy images per breed) under every training seed in `--seeds`,
+model's default lr, 48 optimiser steps at batch 32 whatever the request size, 30 proxy images per breed)
+under every training seed in `--seeds`,
 evaluated on `--eval-per-class` test images per breed and domain (default 10, to fit a shared CPU).
 Reports, over all (request, seed) runs, the share where GA collapses (U < 0.3), where NHL+KL keeps
 Q-U >= 0.90, and where NHL+KL beats GA+KL on Q-U.
@@ -13,15 +14,19 @@ Q-U >= 0.90, and where NHL+KL beats GA+KL on Q-U.
 import argparse
 import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from kt_lib.cachefile import write_bytes
 from kt_lib.eval.evaluator import difficulty_levels
 from kt_lib.experiment import Experiment
 from kt_lib.models import load_model
+from kt_lib.presets import budget_label
+from kt_lib.unlearn import UnlearnConfig
 
 METHODS = ("ga", "ga_kl", "nhl_kl")
 
@@ -85,7 +90,7 @@ def main() -> None:
         f"{torch.__version__}, {time.strftime('%Y-%m-%d')}, {minutes:.1f} min.",
         "",
         f"{args.requests} random requests of 1-4 known breeds x {len(args.seeds)} training seeds = "
-        f"{n} runs per method, default budget.",
+        f"{n} runs per method, default budget ({budget_label(asdict(UnlearnConfig()))}, batch 32).",
         "",
         "| share of runs | value |",
         "|---|---|",
@@ -106,7 +111,7 @@ def main() -> None:
             f"| {req} | {breeds[req]} | {seed} | {r['U']['ga']:.3f} | "
             f"{r['QU']['ga_kl']:.3f} | {r['QU']['nhl_kl']:.3f} |"
         )
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    write_bytes(Path(args.out), ("\n".join(lines) + "\n").encode())
     print("\n".join(lines[:14]))
 
 

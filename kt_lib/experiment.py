@@ -30,7 +30,7 @@ from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.eval.zeroshot import template_set
 from kt_lib.integrity import check_run
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
-from kt_lib.presets import dataset_of, default_lr, preset
+from kt_lib.presets import dataset_of, default_lr, layer_settings, preset
 from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
 
 DEFAULT_FORGET = (
@@ -43,6 +43,7 @@ DEFAULT_FORGET = (
 SETTINGS = (
     "method",
     "lr",
+    "num_steps",
     "num_epochs",
     "margin",
     "alpha_coarse",
@@ -107,7 +108,9 @@ class Experiment:
         dataset = dataset_of(data.taxonomy.name if data is not None else None)
         if model_lr is None:
             model_lr = default_lr(self.model)
-        return {**preset(self.preset, method, dataset, model_lr), **self.settings, **overrides}
+        return layer_settings(
+            preset(self.preset, method, dataset, model_lr), self.settings, overrides
+        )
 
     def _evaluator(self, templates: str | None):
         """The source's evaluator, with its in-domain test set read through `templates` if named."""

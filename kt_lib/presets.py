@@ -26,10 +26,12 @@ __all__ = [
     "model_width",
     "preset",
     "dataset_of",
+    "layer_settings",
+    "budget_label",
 ]
 
 DEFAULTS = dict(
-    margin=2.0, alpha_coarse=10.0, alpha_fine=20.0, beta=0.5, num_epochs=8, batch_size=32
+    margin=2.0, alpha_coarse=10.0, alpha_fine=20.0, beta=0.5, num_steps=48, batch_size=32
 )
 PRESETS = ("default", "paper")
 
@@ -81,11 +83,11 @@ def model_width(model: torch.nn.Module) -> int | None:
 
 
 def default_lr(model: str | torch.nn.Module) -> float:
-    """The learning rate that forgets without collapsing NHL+KL (8 epochs, batch 32), by model name or
-    object. The tiny world model needs ~2000x the paper's 1e-7 (ViT-L/14): on request A at 1e-4 GA does
-    not yet collapse (U 0.58) and at 2e-4 it does (U 0.17) while NHL+KL stays at Q-U 0.95 / 0.93
-    (notebook 05's strength sweep). ViT-B models: 1e-6 (our choice; the paper ran only ViT-L/14).
-    A model object is read by its image-tower width: <= 256 is the world model, <= 768 a ViT-B."""
+    """The learning rate that forgets without collapsing NHL+KL at the default budget (48 steps, batch 32),
+    by model name or object. The tiny world model needs ~2000x the paper's 1e-7 (ViT-L/14): at this rate GA
+    collapses and NHL+KL does not on random requests (`benchmarks/random_requests.py`; notebook 05 sweeps the
+    rate). ViT-B models: 1e-6 (our choice; the paper ran only ViT-L/14). A model object is read by its
+    image-tower width: <= 256 is the world model, <= 768 a ViT-B."""
     if isinstance(model, str):
         if model.startswith("kt-tiny"):
             return 2e-4
@@ -97,6 +99,26 @@ def default_lr(model: str | torch.nn.Module) -> float:
             "pass lr= explicitly"
         )
     return 2e-4 if width <= 256 else 1e-6 if width <= 768 else 1e-7
+
+
+BUDGET = ("num_steps", "num_epochs")
+
+
+def layer_settings(*layers: dict) -> dict:
+    """Merge settings dicts, later over earlier. The budget is one choice: a layer that sets `num_steps` or
+    `num_epochs` (not None) replaces whichever of the two the earlier layers set."""
+    out: dict = {}
+    for layer in layers:
+        if any(layer.get(k) is not None for k in BUDGET):
+            out = {k: v for k, v in out.items() if k not in BUDGET}
+        out.update(layer)
+    return out
+
+
+def budget_label(settings: dict) -> str:
+    """A run's budget in words: "48 steps" or "8 epochs" (from a config or a result row)."""
+    steps = settings.get("num_steps")
+    return f"{steps} steps" if steps is not None else f"{settings.get('num_epochs')} epochs"
 
 
 def dataset_of(taxonomy_name: str | None) -> str:
@@ -123,7 +145,7 @@ def preset(
     if name == "default":
         return dict(DEFAULTS, lr=None, preset="default")
     setup = PAPER_SETUP["imgnetdogs" if dataset == "dogworld" else dataset]
-    out = {**DEFAULTS, **setup["base"], **setup["methods"].get(method, {}), **PAPER_MECHANICS}
+    out = layer_settings(DEFAULTS, setup["base"], setup["methods"].get(method, {}), PAPER_MECHANICS)
     if dataset == "dogworld":
         if model_lr is None:
             raise ValueError("the paper preset on the embedded world needs the world model's lr")

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["saliency_mask", "enforce_mask_", "negate_task_vector"]
+__all__ = ["saliency_mask", "forget_saliency_mask", "enforce_mask_", "negate_task_vector"]
 
 
 def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor]:
@@ -91,3 +91,20 @@ def negate_task_vector(
         b = theta_ft[name].to(device=t0.device, dtype=a.dtype)
         out[name] = (a - lam * (b - a)).to(t0.dtype)
     return out
+
+
+def forget_saliency_mask(model, images, fine_labels, bank, batch_size: int, fraction: float):
+    """SalUn's weight saliency for `model`: the top `fraction` of |grad of -CE(fine)| over the forget set
+    (`bank`: a `kt_lib.prompts.PromptBank`; template 0), accumulated over batches of `batch_size`."""
+    from kt_lib.losses import ga
+    from kt_lib.prompts import clip_logits
+
+    model.zero_grad(set_to_none=True)
+    for i in range(0, len(images), batch_size):
+        tf, tc = bank.features(model, 0)
+        fine_logits, _ = clip_logits(model, images[i : i + batch_size], tf, tc)
+        batch_labels = fine_labels[i : i + batch_size]
+        (ga(fine_logits.float(), batch_labels) * len(fine_logits) / len(images)).backward()
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    return saliency_mask(grads, fraction)

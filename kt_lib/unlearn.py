@@ -25,17 +25,12 @@ from tqdm.auto import tqdm
 from kt_lib.ensemble import ensemble_reference, forget_fine_accuracy
 from kt_lib.eval.zeroshot import TEMPLATES, autocast, model_device, template_set
 from kt_lib.fast.vocab import compact_vocabulary
-from kt_lib.losses import ga, random_other_labels
-from kt_lib.methods import (
-    LossConfig,
-    enforce_mask_,
-    get_method,
-    negate_task_vector,
-    saliency_mask,
-)
+from kt_lib.losses import random_other_labels
+from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
 from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
-from kt_lib.prompts import PromptBank, clip_logits, reference_logits
+from kt_lib.prompts import PromptBank, reference_logits
+from kt_lib.saliency import forget_saliency_mask
 from kt_lib.step import set_trainable, unlearn_step
 
 TOWERS = ("both", "image", "text")
@@ -53,10 +48,11 @@ class UnlearnConfig:
     """Hyper-parameters of one unlearning run (the notebook/CLI vocabulary)."""
 
     method: str = "nhl_kl"
-    lr: float | None = (
-        None  # None: the model's own rate, default_lr(model) (2e-4 world, 1e-7 ViT-L/14)
-    )
-    num_epochs: int = DEFAULTS["num_epochs"]
+    lr: float | None = None  # None: the model's own rate, default_lr (2e-4 world, 1e-7 ViT-L/14)
+    # the budget: `num_steps` optimiser steps (batches), or `num_epochs` passes over the forget set; give one.
+    # Neither: DEFAULTS["num_steps"], the same for every request size (the paper preset sets num_epochs=8)
+    num_steps: int | None = None
+    num_epochs: int | None = None
     batch_size: int = DEFAULTS["batch_size"]
     margin: float = DEFAULTS["margin"]
     alpha_coarse: float = DEFAULTS["alpha_coarse"]
@@ -87,8 +83,16 @@ class UnlearnConfig:
         for name, options in CHOICES.items():
             if getattr(self, name) not in options:
                 raise ValueError(f"{name} must be one of {options}, got {getattr(self, name)!r}")
-        if (self.lr is not None and self.lr <= 0) or self.num_epochs <= 0 or self.batch_size <= 0:
-            raise ValueError("lr, num_epochs and batch_size must be positive")
+        if self.num_steps is not None and self.num_epochs is not None:
+            raise ValueError(
+                f"give num_steps or num_epochs, not both (got num_steps={self.num_steps}, "
+                f"num_epochs={self.num_epochs}): one sets the budget"
+            )
+        if self.num_steps is None and self.num_epochs is None:
+            self.num_steps = DEFAULTS["num_steps"]
+        budget = self.num_steps if self.num_epochs is None else self.num_epochs
+        if (self.lr is not None and self.lr <= 0) or budget <= 0 or self.batch_size <= 0:
+            raise ValueError("lr, num_steps (or num_epochs) and batch_size must be positive")
         if not 0 < self.salun_fraction <= 1 or not 0 < self.holdout_fraction < 1:
             raise ValueError("salun_fraction must lie in (0, 1] and holdout_fraction in (0, 1)")
         if self.eps <= 0 or self.weight_decay < 0:
@@ -96,6 +100,13 @@ class UnlearnConfig:
         if self.template_set is not None:
             self.templates = template_set(self.template_set)
         self.templates = tuple(self.templates)
+
+    def budget(self, num_images: int) -> tuple[int, int, int]:
+        """(total steps, epochs, steps per epoch) for a forget set of `num_images` images; with `num_steps`
+        the last epoch may stop part-way."""
+        per_epoch = math.ceil(num_images / self.batch_size)
+        total = self.num_steps if self.num_steps is not None else self.num_epochs * per_epoch
+        return total, math.ceil(total / per_epoch), per_epoch
 
     def loss_config(self) -> LossConfig:
         return LossConfig(
@@ -163,23 +174,26 @@ def unlearn(
     theta0 = _clone_state(model) if spec.kind != "loss" else None
     model.train()
     params = set_trainable(model, cfg.towers)
-    mask = _salun_mask(model, images, fine_labels, bank, cfg) if spec.kind == "saliency" else None
+    mask = None
+    if spec.kind == "saliency":
+        mask = forget_saliency_mask(
+            model, images, fine_labels, bank, cfg.batch_size, cfg.salun_fraction
+        )
     prompts = _prompt_features(model, bank, cfg.towers)
     # SalUn masks full shapes, so it keeps the full token embedding
     full_embedding = compact_vocabulary(model, bank) if spec.kind != "saliency" else None
     if full_embedding is not None:
         params = [p for p in model.parameters() if p.requires_grad]
-    steps_per_epoch = int(np.ceil(len(images) / cfg.batch_size))
-    opt, sched = optimizer_and_schedule(params, cfg, steps_per_epoch * cfg.num_epochs)
+    total, num_epochs, steps_per_epoch = cfg.budget(len(images))
+    opt, sched = optimizer_and_schedule(params, cfg, total, num_epochs)
     loss_cfg = cfg.loss_config()
     rows, stopped, best = [], None, (-np.inf, None, 0)
     last_good = _snapshot(model)
     start = time.perf_counter()
-    total = steps_per_epoch * cfg.num_epochs
     bar = tqdm(total=total, desc=f"unlearning ({cfg.method})", disable=not cfg.progress)
-    for epoch in range(cfg.num_epochs):
+    for epoch in range(num_epochs):
         order = torch.randperm(len(images), generator=gen)
-        for b in range(steps_per_epoch):
+        for b in range(min(steps_per_epoch, total - len(rows))):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].to(device)
             t = int(rng.integers(len(cfg.templates)))
             parts = unlearn_step(
@@ -206,16 +220,12 @@ def unlearn(
             bar.update(1)
         if stopped:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
-                model.load_state_dict(
-                    last_good
-                )  # weights went bad: back to the last finished epoch
+                model.load_state_dict(last_good)  # weights went bad: the last finished epoch
             break
         last_good = _snapshot(model)
         if cfg.schedule == "cosine_epoch":
             sched.step()
-        if (
-            cfg.select == "min_forget_fine"
-        ):  # the official rule: lowest training forget-fine accuracy
+        if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
             acc = forget_fine_accuracy(model, images, fine_labels, bank)
             rows[-1]["train_forget_fine"] = acc
             if -acc > best[0]:
@@ -250,7 +260,8 @@ def unlearn(
     info = dict(
         config=asdict(cfg),
         steps=len(rows),
-        selected_epoch=best[2] if selects and not stopped else cfg.num_epochs - 1,
+        epochs=num_epochs,
+        selected_epoch=best[2] if selects and not stopped else num_epochs - 1,
     )
     return UnlearnResult(model, pd.DataFrame(rows), time.perf_counter() - start, stopped, info)
 
@@ -281,16 +292,3 @@ def _clone_state(model) -> dict[str, torch.Tensor]:
 
 def _snapshot(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-def _salun_mask(model, images, fine_labels, bank, cfg: UnlearnConfig):
-    """SalUn's weight saliency: the top `salun_fraction` of |grad of -CE(fine)| over the forget set."""
-    model.zero_grad(set_to_none=True)
-    for i in range(0, len(images), cfg.batch_size):
-        tf, tc = bank.features(model, 0)
-        fine_logits, _ = clip_logits(model, images[i : i + cfg.batch_size], tf, tc)
-        batch_labels = fine_labels[i : i + cfg.batch_size]
-        (ga(fine_logits.float(), batch_labels) * len(fine_logits) / len(images)).backward()
-    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
-    model.zero_grad(set_to_none=True)
-    return saliency_mask(grads, cfg.salun_fraction)

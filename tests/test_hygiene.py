@@ -105,3 +105,19 @@ def test_every_kt_lib_import_resolves():
                     missing.append(f"{path.relative_to(ROOT)}: {module}.{name}")
     assert len(files) > 50
     assert not missing, missing
+
+
+def test_readme_quotes_the_recorded_benchmark_runs_verbatim():
+    """The README's result tables are copies of recorded runs (each with its command and machine): a rerun
+    of a benchmark that changes a number fails here until the README is updated from it."""
+    readme = (ROOT / "README.md").read_text()
+    for name in ("methods_table.md", "random_requests.md"):
+        recorded = (ROOT / "benchmarks" / name).read_text().splitlines()
+        quoted = [line for line in recorded if line.startswith(("Produced by", "| ", "Mean "))]
+        # the README quotes the random-request shares, not the per-request rows
+        quoted = [
+            line for line in quoted if not line.startswith("| request") and not line[2:3].isdigit()
+        ]
+        assert len(quoted) >= 4, name
+        missing = [line for line in quoted if line not in readme]
+        assert not missing, f"README.md does not quote benchmarks/{name}: {missing[:3]}"

@@ -77,7 +77,7 @@ def _figures():
     history = pd.DataFrame(dict(step=np.arange(20), loss=-np.arange(20.0)))
     collapse = pd.DataFrame(
         dict(
-            num_epochs=[1, 2, 4],
+            num_steps=[4, 8, 16],
             after_forget_fine=[0.5, 0.1, 0.0],
             after_forget_coarse=[0.9, 0.5, 0.1],
             after_retain_fine=[0.9, 0.6, 0.2],

@@ -203,3 +203,33 @@ def test_one_step_by_hand_pushes_the_target_below_the_best_other_class(setup):
     parts = unlearn_step(model, opt, nan_images, fine, coarse, prompts, method="nhl")
     assert parts["loss"] != parts["loss"]
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_the_budget_is_num_steps_whatever_the_request_size(setup):
+    """The default budget counts optimiser steps, so a one-breed request trains as long as a four-breed one
+    (8 epochs over 30 images would be 8 steps: too few for GA to collapse; issue 10)."""
+    from kt_lib.presets import DEFAULTS
+
+    assert UnlearnConfig().num_steps == DEFAULTS["num_steps"] and UnlearnConfig().num_epochs is None
+    res = run(setup, method="nhl_kl", num_epochs=None, num_steps=5)  # 3 batches of 4 per epoch
+    assert len(res.history) == 5 and res.history.epoch.tolist() == [0, 0, 0, 1, 1]
+    assert res.info["epochs"] == 2 and res.info["config"]["num_steps"] == 5
+    assert UnlearnConfig(num_steps=5, batch_size=4).budget(12) == (5, 2, 3)
+    assert UnlearnConfig(num_epochs=2, batch_size=4).budget(12) == (6, 2, 3)
+    assert UnlearnConfig(num_steps=5, batch_size=32).budget(30) == (5, 5, 1)
+    with pytest.raises(ValueError, match="num_steps or num_epochs, not both"):
+        UnlearnConfig(num_steps=5, num_epochs=2)
+    with pytest.raises(ValueError, match="positive"):
+        UnlearnConfig(num_steps=0)
+
+
+def test_a_layer_that_names_a_budget_replaces_the_other():
+    from kt_lib.presets import DEFAULTS, layer_settings, preset
+
+    assert layer_settings(DEFAULTS, {"num_epochs": 3})["num_epochs"] == 3
+    assert "num_steps" not in layer_settings(DEFAULTS, {"num_epochs": 3})
+    paper = preset("paper", "nhl_kl", "imgnetdogs")
+    assert paper["num_epochs"] == 8 and "num_steps" not in paper
+    both = layer_settings(paper, {"margin": 3.0}, {"num_steps": 7})
+    assert both["num_steps"] == 7 and "num_epochs" not in both and both["margin"] == 3.0
+    UnlearnConfig(**{k: v for k, v in both.items()})  # one budget: valid

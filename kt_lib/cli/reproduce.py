@@ -25,7 +25,11 @@ def register(sub) -> None:
     p.add_argument("--levels", nargs="+", help="a subset of the table's levels")
     p.add_argument("--samples-per-class", type=int, default=30)
     p.add_argument("--eval-per-class", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    budget.add_argument(
+        "--steps", type=int, default=None, help="a budget in optimiser steps instead"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="outputs/reproduce", help="tables and finished runs (resume)")
     p.add_argument("--json", help="also write the rows to this JSON file")
@@ -43,6 +47,7 @@ def run(args) -> int:
     model, preprocess, tokenizer = load_model(args.model, args.pretrained, device=args.device)
     source, data = open_data(args, preprocess)
     extra = {"num_epochs": args.epochs} if args.epochs else {}
+    extra.update({"num_steps": args.steps} if args.steps else {})
 
     def experiment_for(targets, goal):
         return Experiment(

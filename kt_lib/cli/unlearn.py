@@ -43,7 +43,11 @@ def register(sub) -> None:
         default=None,
         help="default: the preset's, else the model's (default_lr)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="default 8")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, default=None, help="optimiser steps (default 48)")
+    budget.add_argument(
+        "--epochs", type=int, default=None, help="passes over the forget set instead"
+    )
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--towers", choices=("both", "image", "text"), default="both")
     p.add_argument("--goal", choices=("fine", "coarse", "hybrid"), default="fine")
@@ -63,6 +67,7 @@ def overrides(args) -> dict:
     """The settings given on the command line (None = the preset's or the default)."""
     given = dict(
         lr=args.lr,
+        num_steps=args.steps,
         num_epochs=args.epochs,
         batch_size=args.batch_size,
         margin=args.margin,

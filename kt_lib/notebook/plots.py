@@ -102,7 +102,7 @@ def plot_loss_curves(histories: dict, column: str = "loss", title: str | None = 
 
 
 def plot_collapse(
-    df, before: dict, x: str = "num_epochs", keys=tuple(_ACC_LABELS), title: str | None = None
+    df, before: dict, x: str = "num_steps", keys=tuple(_ACC_LABELS), title: str | None = None
 ):
     """Accuracies (%) after unlearning against a training budget `x` (one row of `df` per run, columns
     `after_*` as returned by `Experiment.run`); x = 0 is the original model (`before`)."""

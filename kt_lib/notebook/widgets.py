@@ -23,6 +23,7 @@ from kt_lib.notebook import plots
 from kt_lib.notebook.score_plots import runs_title
 from kt_lib.notebook.style import PANEL_WIDTH
 from kt_lib.notebook.sweeps import aggregate, concept_frame, to_frame
+from kt_lib.presets import budget_label
 
 _STYLE = dict(style={"description_width": "initial"})
 _SLIDE = dict(continuous_update=False, **_STYLE)
@@ -186,10 +187,10 @@ def ablation_panel(
         entries = {}
         hit = cached(method, margin, alpha_coarse, alpha_fine)
         if hit is not None:
-            entries[f"cached run\n({hit['num_epochs']} epochs)"] = scores(hit, concept)
+            entries[f"cached run\n({budget_label(hit)})"] = scores(hit, concept)
         mine = state["runs"].get(key(method, margin, alpha_coarse, alpha_fine))
         if mine is not None:
-            entries[f"your run\n({mine['num_epochs']} epochs)"] = scores(mine, concept)
+            entries[f"your run\n({budget_label(mine)})"] = scores(mine, concept)
         if not entries:
             hint = " or press the button to train it" if rerun else ""
             return HTML(
