@@ -121,3 +121,47 @@ def test_readme_quotes_the_recorded_benchmark_runs_verbatim():
         assert len(quoted) >= 4, name
         missing = [line for line in quoted if line not in readme]
         assert not missing, f"README.md does not quote benchmarks/{name}: {missing[:3]}"
+
+
+def test_readme_notebook_times_are_the_recorded_tutorial_run():
+    """The notebook map's CPU times and total come from `benchmarks/tutorial_times.json` (one recorded
+    `kt tutorial` run), not from memory."""
+    import json
+
+    record = json.loads((ROOT / "benchmarks" / "tutorial_times.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert f"**{round(record['total_seconds'])} s in all**" in readme
+    rows = re.findall(
+        r"^\| \[(\d\d) · [^\]]+\]\(notebooks/([^)]+)\.ipynb\) \|.*\| ([^|]+) \|$", readme, re.M
+    )
+    assert len(rows) == len(record["notebooks"]) >= 8, rows
+    for _, stem, shown in rows:
+        assert shown.strip() == f"{round(record['notebooks'][stem])} s", (stem, shown)
+
+
+def test_readme_reading_of_the_methods_table_matches_the_table():
+    """The sentences under the README's methods table quote cells of `benchmarks/methods_table.md`."""
+    lines = (ROOT / "benchmarks" / "methods_table.md").read_text().splitlines()
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")] for line in lines if line.startswith("| ")
+    ]
+    header, cells = rows[0], {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
+    assert "mean Q-U" in header
+    readme = (
+        (ROOT / "README.md")
+        .read_text()
+        .split("What this shows:", 1)[1]
+        .split("Paper, Table 2", 1)[0]
+    )
+    quoted = {
+        f"mean U {cells['ga']['mean U']}",
+        f"mean Q-U {cells['nhl']['mean Q-U']}",
+        f"mean Q-U {cells['nhl_kl']['mean Q-U']}",
+        f"NPO+KL ({cells['npo_kl']['mean Q-U']})",
+        f"({cells['ga_kl']['mean Q-U']})",
+        f"{cells['nhl_kl']['mean OOD Q']} on drawings",
+    }
+    text = " ".join(readme.split())
+    assert all(q in text for q in quoted), [q for q in quoted if q not in text]
+    ahead = float(cells["nhl_kl"]["mean Q-U"]) > float(cells["npo_kl"]["mean Q-U"])
+    assert ("ahead of NPO+KL" in text) == ahead
