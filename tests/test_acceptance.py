@@ -1,7 +1,7 @@
 """The paper's phenomena on the embedded world (issue 3's acceptance), with bands, not exact floats.
 
 Default request: German short-haired pointer, West Highland white terrier, golden retriever, Samoyed;
-30 proxy images per breed, lr 2e-4, 8 epochs, batch 32 (UnlearnConfig defaults).
+30 proxy images per breed, lr 2e-4, 48 optimiser steps at batch 32 (UnlearnConfig defaults).
 """
 
 import pytest
