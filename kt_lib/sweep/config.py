@@ -49,12 +49,14 @@ _NUMBER = (int, float)
 
 def _setting_types() -> dict:
     """The `kt unlearn` settings a sweep may fix or vary (UnlearnConfig's fields), with their YAML types."""
-    kinds = {"float": _NUMBER, "int": int, "str": str}
+    kinds = {"float": _NUMBER, "int": (int,), "str": (str,), "None": (type(None),)}
     out = {}
     for f in fields(UnlearnConfig):
-        kind = kinds.get(f.type if isinstance(f.type, str) else f.type.__name__)
-        if f.name not in _NOT_SETTINGS and kind:
-            out[f.name] = kind
+        names = (f.type if isinstance(f.type, str) else f.type.__name__).split("|")
+        parts = [kinds.get(n.strip()) for n in names]
+        if f.name not in _NOT_SETTINGS and all(parts):  # e.g. "int | None": an integer or null
+            kind = tuple(t for part in parts for t in part)
+            out[f.name] = kind[0] if len(kind) == 1 else kind
     return {**out, "lr": (*_NUMBER, type(None)), "samples_per_class": int}
 
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from kt_lib.presets import layer_settings
 from kt_lib.sweep.config import FLOAT_SETTINGS, SETTING_TYPES, SweepConfig
 from kt_lib.unlearn import UnlearnConfig, default_lr
 
@@ -119,7 +120,7 @@ def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
     for label, forget, *level in requests:
         for method, own in cfg.methods.items():
             for point in points:
-                settings = {**base, **cfg.settings, **own, **dict(zip(names, point))}
+                settings = layer_settings(base, cfg.settings, own, dict(zip(names, point)))
                 if settings["lr"] is None:
                     settings["lr"] = default_lr(cfg.model)
                 for seed in cfg.seeds:
