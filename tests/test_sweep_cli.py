@@ -196,7 +196,10 @@ def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
 def test_killed_or_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(
     tmp_path,
 ):
-    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl", "gdiff"])
+    # 40 steps a trial, so that a signal sent when a row appears lands mid-sweep (one-step trials could
+    # all finish between two polls on a fast machine: CI once saw 5/5 finished before the Ctrl-C)
+    settings = dict(num_steps=40, samples_per_class=3)
+    cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl", "gdiff"], settings=settings)
     out = tmp_path / "out"
     rc, log = _stop_after(cfg, out, 1, signal.SIGKILL)  # killed: no chance to clean up
     killed = {p.name: p.read_text() for p in (out / "trials").glob("*.json")}
