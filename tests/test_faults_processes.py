@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import default_sigint
 
 from kt_lib import cachefile
 from kt_lib.cache import RunCache
@@ -32,10 +33,6 @@ SMALL_WORLD = (
 CHILDREN: list[subprocess.Popen] = []
 
 
-def _default_sigint():  # a shell's background job ignores SIGINT; the child must not inherit that
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def spawn(args, log: Path, env=None) -> subprocess.Popen:
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
@@ -44,7 +41,7 @@ def spawn(args, log: Path, env=None) -> subprocess.Popen:
             stderr=fh,
             env=env or ENV,
             cwd=ROOT,
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,
         )
     CHILDREN.append(proc)
     return proc

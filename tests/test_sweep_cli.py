@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from procs import default_sigint
 
 from kt_lib.cli import main
 from kt_lib.sweep import ConfigError, expand, load_config, load_results, parse_config, run_sweep
@@ -182,7 +183,12 @@ def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
     )
     cmd = [sys.executable, "-m", "kt_lib", "sweep", str(cfg), "--out", str(out), "--no-progress"]
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,  # else a backgrounded pytest's child ignores Ctrl-C
     )
     deadline = time.monotonic() + 300
     while len(list((out / "trials").glob("*.json"))) < n and time.monotonic() < deadline:
@@ -196,8 +202,7 @@ def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
 def test_killed_or_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(
     tmp_path,
 ):
-    # 40 steps a trial, so that a signal sent when a row appears lands mid-sweep (one-step trials could
-    # all finish between two polls on a fast machine: CI once saw 5/5 finished before the Ctrl-C)
+    # 40 steps a trial, so that a signal sent when a row appears lands mid-sweep, not after the last trial
     settings = dict(num_steps=40, samples_per_class=3)
     cfg = write(tmp_path, methods=["ga", "nhl_kl", "npo_kl", "nhl", "gdiff"], settings=settings)
     out = tmp_path / "out"
