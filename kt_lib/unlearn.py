@@ -90,8 +90,8 @@ class UnlearnConfig:
             )
         if self.num_steps is None and self.num_epochs is None:
             self.num_steps = DEFAULTS["num_steps"]
-        budget = self.num_steps if self.num_epochs is None else self.num_epochs
-        if (self.lr is not None and self.lr <= 0) or budget <= 0 or self.batch_size <= 0:
+        amount = self.num_steps if self.num_epochs is None else self.num_epochs
+        if (self.lr is not None and self.lr <= 0) or amount <= 0 or self.batch_size <= 0:
             raise ValueError("lr, num_steps (or num_epochs) and batch_size must be positive")
         if not 0 < self.salun_fraction <= 1 or not 0 < self.holdout_fraction < 1:
             raise ValueError("salun_fraction must lie in (0, 1] and holdout_fraction in (0, 1)")
