@@ -30,6 +30,7 @@ from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_ve
 from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
 from kt_lib.prompts import PromptBank, reference_logits
+from kt_lib.ranges import check_floats
 from kt_lib.saliency import forget_saliency_mask
 from kt_lib.step import set_trainable, unlearn_step
 
@@ -91,12 +92,12 @@ class UnlearnConfig:
         if self.num_steps is None and self.num_epochs is None:
             self.num_steps = DEFAULTS["num_steps"]
         amount = self.num_steps if self.num_epochs is None else self.num_epochs
-        if (self.lr is not None and self.lr <= 0) or amount <= 0 or self.batch_size <= 0:
-            raise ValueError("lr, num_steps (or num_epochs) and batch_size must be positive")
-        if not 0 < self.salun_fraction <= 1 or not 0 < self.holdout_fraction < 1:
-            raise ValueError("salun_fraction must lie in (0, 1] and holdout_fraction in (0, 1)")
-        if self.eps <= 0 or self.weight_decay < 0:
-            raise ValueError("eps must be > 0 and weight_decay >= 0")
+        if amount <= 0 or self.batch_size <= 0:
+            raise ValueError(
+                f"num_steps (or num_epochs) and batch_size must be positive, got {amount} and "
+                f"{self.batch_size}"
+            )
+        check_floats(self)  # lr, margin, alphas, beta, fractions, ...: finite and in range
         if self.template_set is not None:
             self.templates = template_set(self.template_set)
         self.templates = tuple(self.templates)

@@ -66,6 +66,14 @@ def need_ray():
         (dict(resources=dict(cpus=0)), ["resources.cpus"]),
         (dict(grid=dict(towers=["both", "vision"])), ["grid.towers[1]", "image"]),
         (dict(settings=dict(goal="coarsest")), ["settings.goal", "hybrid"]),
+        (dict(settings=dict(margin=float("nan"))), ["settings.margin", "finite", ">= 0", "nan"]),
+        (dict(settings=dict(margin="nan")), ["settings.margin", "got nan"]),  # YAML string
+        (dict(grid=dict(lr=[2e-4, -1.0])), ["grid.lr[1]", "lr must be", "> 0", "-1.0"]),
+        (
+            dict(methods={"salun": {"salun_fraction": 1.5}}),
+            ["methods.salun.salun_fraction", "(0, 1]"],
+        ),
+        (dict(grid=dict(alpha_fine=[0.0, float("inf")])), ["grid.alpha_fine[1]", "inf"]),
     ],
 )
 def test_config_errors_name_the_key(over, names):
@@ -121,13 +129,13 @@ def test_key_is_a_hash_of_content_not_labels_or_devices():
 
 
 def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(tmp_path, capsys):
-    cfg = write(tmp_path, grid=dict(lr=[2e-4, -1.0]))
+    cfg = write(tmp_path, grid=dict(batch_size=[32, 0]))  # the trainer rejects batch_size 0
     out = tmp_path / "out"
     assert main(["sweep", str(cfg), "--out", str(out), "--no-progress"]) == 1
     df = load_results(out)
     assert list(df.status) == ["ok", "failed"]
     bad = df[df.status == "failed"].iloc[0]
-    assert bad.lr == -1.0 and "lr" in bad.error and "positive" in bad.error, bad.error
+    assert bad.batch_size == 0 and "batch_size" in bad.error and "positive" in bad.error, bad.error
     good = df[df.status == "ok"].iloc[0]
     assert 0 <= good.U <= 1 and 0 < good.QU <= 1
     assert "failed" in capsys.readouterr().out

@@ -95,8 +95,10 @@ def run(args) -> int:
     from kt_lib.eval.evaluator import difficulty_levels
     from kt_lib.experiment import Experiment
     from kt_lib.models import load_model
+    from kt_lib.unlearn import UnlearnConfig
 
     check_data(args)
+    UnlearnConfig(method=args.method, **overrides(args))  # bad settings fail before the model loads
     model, preprocess, tokenizer = load_model(args.model, args.pretrained, device=args.device)
     source, data = open_data(args, preprocess)
     forget = list(args.forget or [])

@@ -8,8 +8,10 @@
     settings: {num_epochs: 2, samples_per_class: 5}
     grid: {lr: [1.0e-4, 2.0e-4]}     # every combination of these `kt unlearn` settings
 
-Errors name the key (`settings.lr`, `requests[2]`) and suggest close matches. Values the trainer rejects
-(a negative lr) are not config errors: that trial is recorded as failed and the others run.
+Errors name the key (`settings.lr`, `requests[2]`) and suggest close matches. Float settings are checked
+with the trainer's own ranges (`kt_lib.ranges`: `.nan` or a negative margin is a config error); other
+values the trainer rejects (a zero batch size) are not config errors: that trial is recorded as failed
+and the others run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kt_lib.methods import GOALS
+from kt_lib.ranges import FLOAT_RANGES, check_float
 from kt_lib.unlearn import TOWERS, UnlearnConfig
 
 TOP_KEYS = (
@@ -136,6 +139,13 @@ def _setting(key: str, value, where: str):
     value = _check_type(value, SETTING_TYPES[key], where)
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{where} must be one of {', '.join(CHOICES[key])}, got {value!r}")
+    if (
+        key in FLOAT_RANGES and value is not None
+    ):  # the trainer's own check (.nan, a negative margin)
+        try:
+            return check_float(key, value)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
     return float(value) if key in FLOAT_SETTINGS and value is not None else value
 
 
