@@ -4,7 +4,9 @@ A trainer builds a :class:`LossInputs` each step (current logits, labels, cached
 calls :func:`compute_loss` with a method name and a :class:`LossConfig`. Methods whose ``kind`` is not
 ``"loss"`` need extra trainer support: ``"saliency"`` (``salun``: apply :func:`saliency_mask` /
 :func:`enforce_mask_`) and ``"task_vector"`` (``task_vector``: fine-tune, then
-:func:`negate_task_vector`). Those helpers live in :mod:`kt_lib.saliency` and are re-exported here.
+:func:`negate_task_vector`) and ``"projection"`` (``projection``: no training and no loss; the trainer
+applies :func:`kt_lib.projection.project_out`, a closed-form edit of the image projection). The SalUn
+and task-vector helpers live in :mod:`kt_lib.saliency` and are re-exported here.
 
 ``cfg.goal`` picks the level the forget term of ``ga``, ``ga_kl``, ``nhl`` and ``nhl_kl`` acts on:
 ``"fine"`` (the breed, the paper's setting), ``"coarse"`` (the group) or ``"hybrid"`` (both, summed).
@@ -79,7 +81,8 @@ LossFn = Callable[[LossInputs, LossConfig], Parts]
 @dataclass(frozen=True)
 class MethodSpec:
     """One method. ``fn`` returns named loss terms (already weighted) whose sum is the total loss.
-    ``kind``: "loss" (plain loss), "saliency" (SalUn mask) or "task_vector" (negate after training)."""
+    ``kind``: "loss" (plain loss), "saliency" (SalUn mask), "task_vector" (negate after training) or
+    "projection" (closed form, no training)."""
 
     name: str
     fn: LossFn
@@ -175,6 +178,13 @@ def _task_vector(x: LossInputs, cfg: LossConfig) -> Parts:
     return {"ce_fine": L.ce(x.fine_logits, x.fine_labels)}
 
 
+def _no_loss(x: LossInputs, cfg: LossConfig) -> Parts:
+    raise ValueError(
+        "method 'projection' has no loss: it is a closed-form edit of the image projection that "
+        "kt_lib.unlearn.unlearn applies without training (kt_lib.projection.project_out)"
+    )
+
+
 _ALL = GOALS
 METHODS: dict[str, MethodSpec] = {
     s.name: s
@@ -231,6 +241,14 @@ METHODS: dict[str, MethodSpec] = {
             False,
             True,
             kind="task_vector",
+        ),
+        MethodSpec(
+            "projection",
+            _no_loss,
+            "training-free: project the forgotten names' text directions out of the image projection",
+            False,
+            True,
+            kind="projection",
         ),
     ]
 }

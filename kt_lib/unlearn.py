@@ -29,6 +29,7 @@ from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
 from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
+from kt_lib.projection import projection_result
 from kt_lib.prompts import PromptBank, reference_logits
 from kt_lib.ranges import check_floats
 from kt_lib.saliency import forget_saliency_mask
@@ -152,6 +153,8 @@ def unlearn(
     rng = np.random.default_rng(cfg.seed)
     if len(images) == 0:
         raise ValueError("the forget set is empty: give at least one exemplar image per concept")
+    if spec.kind == "projection":  # closed form, no training
+        return projection_result(model, tokenizer, fine_labels, fine_names, coarse_names, cfg)
     data = (images, fine_labels.long(), coarse_labels.long())
     holdout = None
     if cfg.select == "holdout":

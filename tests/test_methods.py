@@ -21,7 +21,9 @@ EXPECTED = [
     "relabel",
     "salun",
     "task_vector",
+    "projection",
 ]
+LOSS_METHODS = [m for m in EXPECTED if m != "projection"]  # projection: closed form, no loss
 N_FINE, N_COARSE, B = 7, 3, 5
 
 
@@ -46,12 +48,12 @@ def test_registry_has_exactly_the_expected_methods():
     assert [n for n, _ in list_methods()] == list(METHODS)
     assert all(isinstance(d, str) and d for _, d in list_methods())
     kinds = {n: s.kind for n, s in METHODS.items()}
-    assert {n for n, k in kinds.items() if k != "loss"} == {"salun", "task_vector"}
+    assert {n for n, k in kinds.items() if k != "loss"} == {"salun", "task_vector", "projection"}
     assert {n for n, s in METHODS.items() if s.needs_reference} == {"ga_kl", "nhl_kl", "npo_kl"}
     assert not METHODS["ga"].bounded and METHODS["nhl"].bounded
 
 
-@pytest.mark.parametrize("name", EXPECTED)
+@pytest.mark.parametrize("name", LOSS_METHODS)
 def test_every_method_finite_scalar_with_gradient(name):
     x = _inputs()
     loss, parts = compute_loss(name, x, LossConfig())

@@ -1,0 +1,101 @@
+"""The training-free method `projection` (kt_lib.projection): it forgets on the world model in milliseconds,
+and it moves image features only along the erased directions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kt_lib.eval.zeroshot import TEMPLATES, text_head
+from kt_lib.methods import LossConfig, compute_loss, get_method
+from kt_lib.projection import erase_directions, project_out
+
+torch.set_num_threads(1)
+FORGET = ["beagle", "Border collie", "Doberman", "Irish setter"]
+
+
+@pytest.fixture(scope="module")
+def exp(world_model):
+    from kt_lib.experiment import Experiment
+
+    model, tokenizer, _ = world_model
+    return Experiment(FORGET, model, tokenizer, eval_per_class=10, samples_per_class=2)
+
+
+def _project(exp, **kw):
+    names = (exp.data.fine_names, exp.data.coarse_names)
+    return project_out(exp.model, exp.tokenizer, *names, exp.forget_ids, TEMPLATES["photo"], **kw)
+
+
+def test_registered_as_a_closed_form_method():
+    spec = get_method("projection")
+    assert spec.kind == "projection" and not spec.needs_reference
+    with pytest.raises(ValueError, match="no loss"):
+        x = torch.zeros(2, 3)
+        compute_loss("projection", _Inputs(x), LossConfig())
+
+
+class _Inputs:  # compute_loss only reaches the method's function
+    def __init__(self, x):
+        self.fine_logits = self.coarse_logits = x
+
+
+def test_run_forgets_without_training_and_keeps_most_utility(exp):
+    row = exp.run("projection")
+    result = row["result"]
+    assert result.info["steps"] == 0 and result.history.empty
+    assert result.seconds < 5  # closed form: no gradient step
+    assert row["Q"] >= 0.75, row["Q"]
+    assert row["U"] >= 0.6, row["U"]
+    assert "unchanged_model" not in " ".join(row["flags"])
+    info = result.info["projection"]
+    assert info["rank"] == len(FORGET)
+    # the original model is not modified
+    assert exp.evaluator.accuracies(exp.model, exp.tokenizer, exp.forget) == exp.before
+
+
+def test_image_features_move_only_along_the_erased_directions(exp):
+    names = (exp.data.fine_names, exp.data.coarse_names)
+    b, _ = erase_directions(exp.model, exp.tokenizer, *names, exp.forget_ids, TEMPLATES["photo"])
+    new, _ = _project(exp)
+    images = exp.evaluator.domains["photo"].images[::7]
+    with torch.no_grad():
+        before, after = exp.model.encode_image(images), new.encode_image(images)
+    orth = torch.eye(b.shape[0]) - b @ b.T
+    assert torch.allclose(after, before @ orth, atol=1e-4)  # the complement of B is untouched
+    assert (after @ b).abs().max() < 1e-4  # nothing is left along B
+    assert (before @ b).abs().mean() > 0.01  # and there was something to remove
+    # the whole model differs from the original in the image projection only
+    changed = [
+        k for k, v in new.state_dict().items() if not torch.equal(v, exp.model.state_dict()[k])
+    ]
+    assert changed == ["visual.proj"]
+
+
+def test_exact_keep_preserves_retained_rankings_and_the_plain_projection_costs_utility(exp):
+    """ridge=0 keeps every retained class's head orthogonal to B: among the retained classes, every image's
+    ranking is unchanged (on the world model it then erases almost nothing: its text space is nearly
+    low-rank). The paper's plain projection (ridge=None) forgets and costs more utility than the default."""
+    test = exp.evaluator.domains["photo"]
+    retained = [i for i in range(len(exp.data.fine_names)) if i not in exp.forget_ids]
+    head = text_head(exp.model, exp.tokenizer, exp.data.fine_names, TEMPLATES["photo"])[:, retained]
+    exact, info = _project(exp, ridge=0)
+    assert info["residual"] < 0.2
+    with torch.no_grad():
+        p0 = (exp.model.encode_image(test.images) @ head).argmax(1)
+        p1 = (exact.encode_image(test.images) @ head).argmax(1)
+    assert torch.equal(p0, p1)
+    plain, _ = _project(exp, ridge=None)
+    s_plain = exp.evaluate(plain)
+    s_default = exp.evaluate(_project(exp)[0])
+    assert s_plain["Q"] >= 0.9
+    assert s_default["U"] > s_plain["U"]
+
+
+def test_bad_settings_fail_clearly(exp):
+    with pytest.raises(ValueError, match="strength"):
+        _project(exp, strength=0)
+    with pytest.raises(ValueError, match="ridge"):
+        _project(exp, ridge=-1.0)
+    with pytest.raises(ValueError, match="goal='fine'"):
+        exp.run("projection", goal="coarse")
