@@ -66,7 +66,8 @@ def check_data(args) -> None:
 
 def open_data(args, preprocess):
     """(DataSource, data record) from --data-root/--layout/--taxonomy, or the embedded world.
-    Skipped (unreadable) images are printed and listed in the record: nothing is dropped silently."""
+    Skipped (unreadable) images are printed, counted (`skipped_count`) and listed (`skipped`) in the
+    record: nothing is dropped silently."""
     from kt_lib.knowledge.sources import manifest_source, world_source
     from kt_lib.knowledge.taxonomy import Taxonomy
 
@@ -97,6 +98,11 @@ def open_data(args, preprocess):
         skipped = list(manifest.skipped)
         for path in skipped:
             print(f"  skipped unreadable image: {path}")
+        if skipped:
+            print(
+                f"  {len(skipped)} of {len(skipped) + len(manifest)} image files read could not be "
+                "decoded and were skipped"
+            )
         missing = manifest.stats["missing_classes"]
         if missing:
             print(f"  {len(missing)} taxonomy classes have no folder (first: {missing[:5]})")
@@ -108,6 +114,7 @@ def open_data(args, preprocess):
         root=str(root.resolve()),
         layout=args.layout or ("manifest" if is_manifest else "detected"),
         images=len(manifest),
+        skipped_count=len(skipped),
         skipped=skipped,
     )
     return src, record

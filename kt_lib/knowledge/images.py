@@ -43,13 +43,18 @@ def open_rgb(path: str | os.PathLike, draft: tuple[int, int] | None = None) -> I
         return out.copy() if out is im else out
 
 
-def _readable(path: Path) -> bool:
-    """Decode (at reduced size for JPEG) to catch empty, truncated, oversized and non-image files."""
+def decode_error(path: Path) -> str | None:
+    """Why `path` does not decode ('UnidentifiedImageError: ...'), or None when it does (decoded at
+    reduced size for JPEG, to catch empty, truncated, oversized and non-image files)."""
     try:
         open_rgb(path, draft=(64, 64))
-        return True
-    except Exception:  # noqa: BLE001 - any decoder error means "skip this file"
-        return False
+        return None
+    except Exception as err:  # noqa: BLE001 - any decoder error means "skip this file"
+        return f"{type(err).__name__}: {err}"
+
+
+def _readable(path: Path) -> bool:
+    return decode_error(path) is None
 
 
 class ToRGB:

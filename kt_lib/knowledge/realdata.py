@@ -2,7 +2,8 @@
 
 Datasets yield ``(image_tensor, fine_label, coarse_label)`` and have ``fine_names``, ``coarse_names`` and
 ``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.world.data.WorldDataset``. Manifests are
-deterministic train/test lists whose unreadable images are counted and skipped once, at build time.
+deterministic train/test lists whose unreadable images are counted and skipped once, at build time; a
+root none of whose images decode is an error that names one of them and says why.
 Nothing here downloads unless called with ``download=True``.
 """
 
@@ -19,7 +20,13 @@ from pathlib import Path
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
-from kt_lib.knowledge.images import ToRGB, _readable, open_rgb, to_rgb  # noqa: F401  (re-exported)
+from kt_lib.knowledge.images import (  # noqa: F401  (re-exported)
+    ToRGB,
+    _readable,
+    decode_error,
+    open_rgb,
+    to_rgb,
+)
 from kt_lib.knowledge.taxonomy import Taxonomy, normalize
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -135,6 +142,8 @@ def build_manifest(
                     name=name,
                 )
             )
+    if skipped and not out:
+        raise ValueError(undecodable(root, skipped))
     out.skipped = [str(p) for p in skipped]
     out.stats = dict(
         classes=len(folders),
@@ -155,6 +164,15 @@ def build_manifest(
             stacklevel=2,
         )
     return out
+
+
+def undecodable(root, skipped: list[Path]) -> str:
+    """The error of a data root none of whose image files decode: how many, one of them and why, what to do."""
+    return (
+        f"none of the {len(skipped)} image files under {root} could be decoded (e.g. {skipped[0]}: "
+        f"{decode_error(skipped[0])}); check that they are images, not HTML pages or partial downloads "
+        "(`file <path>` says what a file holds), then download or convert them again"
+    )
 
 
 def save_manifest(manifest: Iterable[dict], path: str | os.PathLike) -> Path:

@@ -1,0 +1,84 @@
+"""What a new user meets on the command line (issue 20): a data root of undecodable files says so, skipped
+images are counted in the run's JSON, and a misspelt concept gets a suggestion only when one is close."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kt_lib.cli import main
+from kt_lib.knowledge import realdata as R
+from kt_lib.knowledge.taxonomy import Taxonomy
+
+KEEP = {"dog", "spitz", "hound", "Samoyed", "beagle"}
+
+
+@pytest.fixture()
+def taxonomy_file(tmp_path):
+    """dog -> spitz (Samoyed), hound (beagle): imgnetdogs concepts, so the folder names are real classes."""
+    d = Taxonomy.load("imgnetdogs").to_dict()
+    d.update(name="twodogs", concepts=[c for c in d["concepts"] if c["name"] in KEEP])
+    path = tmp_path / "twodogs.json"
+    path.write_text(json.dumps(d))
+    return path
+
+
+def undecodable_root(root):
+    """Class folders that hold only files no decoder reads: text named .jpg, an empty file, half a PNG."""
+    (root / "Samoyed").mkdir(parents=True)
+    (root / "beagle").mkdir()
+    (root / "Samoyed" / "a.jpg").write_text("not a jpeg")
+    (root / "Samoyed" / "b.jpg").write_bytes(b"")
+    png = root / "beagle" / "c.png"
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(png)
+    png.write_bytes(png.read_bytes()[:20])
+    return root
+
+
+def test_a_root_of_undecodable_files_says_how_many_which_and_what_to_do(tmp_path):
+    root = undecodable_root(tmp_path / "dogs")
+    with pytest.raises(ValueError) as info:
+        R.build_manifest(root, "imgnetdogs", train_per_class=2, test_per_class=1, verbose=False)
+    msg = str(info.value)
+    assert f"none of the 3 image files under {root} could be decoded" in msg, msg
+    named = [p for p in ("a.jpg", "b.jpg", "c.png") if p in msg]
+    assert len(named) == 1 and "Error" in msg  # one file named, with the decoder's reason
+    assert "download or convert them again" in msg and "\n" not in msg
+
+
+def test_cli_on_a_root_of_undecodable_files_fails_in_one_line(tmp_path, world_model, capsys):
+    root = undecodable_root(tmp_path / "dogs")
+    assert main(["unlearn", "--forget", "Samoyed", "--data-root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kt unlearn: error: none of the 3 image files") and "empty" not in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.filterwarnings(
+    "ignore::kt_lib.integrity.RunIntegrityWarning"
+)  # one step forgets little
+def test_skipped_images_are_counted_in_the_runs_json(
+    tmp_path, taxonomy_file, world_model, capsys, monkeypatch
+):
+    monkeypatch.setenv("KT_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "dogs"
+    rng = np.random.default_rng(0)
+    for name in ("Samoyed", "beagle"):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.jpg")
+    (root / "Samoyed" / "broken.jpg").write_text("not a jpeg")
+    (root / "beagle" / "empty.jpg").write_bytes(b"")
+    out = tmp_path / "run.json"
+    argv = ["unlearn", "--forget", "Samoyed", "--data-root", str(root), "--taxonomy"]
+    argv += [str(taxonomy_file), "--train-per-class", "3", "--test-per-class", "2"]
+    argv += ["--samples-per-class", "2", "--steps", "1", "--json", str(out)]
+    assert main(argv) == 0
+    data = json.loads(out.read_text())["config"]["data"]
+    assert data["skipped_count"] == 2 == len(data["skipped"])
+    assert {p.rsplit("/", 1)[1] for p in data["skipped"]} == {"broken.jpg", "empty.jpg"}
+    assert "2 of 10 image files read could not be decoded" in capsys.readouterr().out
