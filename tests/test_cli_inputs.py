@@ -82,3 +82,41 @@ def test_skipped_images_are_counted_in_the_runs_json(
     assert data["skipped_count"] == 2 == len(data["skipped"])
     assert {p.rsplit("/", 1)[1] for p in data["skipped"]} == {"broken.jpg", "empty.jpg"}
     assert "2 of 10 image files read could not be decoded" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name, taxonomy, says, never",
+    [
+        ("Dalmation", "dogworld", "none of its concepts is spelled like it", "German shepherd"),
+        ("Dalmation", "imgnetdogs", "it leaves out 'dalmatian'", "German shepherd"),
+        ("Samoyd", "dogworld", "did you mean 'Samoyed'?", "Samoyed,"),
+        ("Pomeranain", "imgnetdogs", "did you mean 'Pomeranian'?", "Pekinese"),
+        ("Alsatain", "dogworld", "'German shepherd dog' (also called 'alsatian')", "Dalmatian"),
+        ("Germn shepherd", "dogworld", "did you mean 'German shepherd dog'", "Pomeranian"),
+        ("German shorthair pointer", "dogworld", "'German short-haired pointer'", "vizsla"),
+    ],
+)
+def test_taxonomy_show_suggests_only_close_spellings_or_synonyms(
+    name, taxonomy, says, never, capsys
+):
+    assert main(["taxonomy", "show", name, "--taxonomy", taxonomy]) == 2
+    err = capsys.readouterr().err
+    assert says in err and never not in err and err.count("\n") == 1, err
+    if "did you mean" not in err:  # nothing close: point to the root's listing
+        assert "browse" in err and f"`kt taxonomy show 'dog' --taxonomy {taxonomy}`" in err, err
+
+
+def test_spelling_distance_counts_edits_and_swaps():
+    from kt_lib.knowledge.concept import close_spellings, spelling_distance
+
+    assert spelling_distance("kitten", "sitting") == 3 and spelling_distance("", "dog") == 3
+    assert spelling_distance("pomeranain", "pomeranian") == 1  # a swap is one edit
+    assert spelling_distance("dalmation", "alsatian") == 3  # the old suggestion: not close
+    assert close_spellings("Dalmation", ["alsatian", "dalmatian", "dog"]) == ["dalmatian"]
+    words = [
+        "golden retriever",
+        "german shepherd dog",
+        "dog",
+    ]  # every word typed is one of the key's
+    assert close_spellings("golden", words) == ["golden retriever"]
+    assert close_spellings("Germn shepherd", words) == ["german shepherd dog"]

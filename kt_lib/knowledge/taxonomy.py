@@ -15,7 +15,6 @@ Bundled taxonomies live in ``kt_lib/taxonomies/<name>.json``: package data, so w
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import warnings
@@ -23,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kt_lib.knowledge.concept import Concept, Request, normalize, slug  # noqa: F401  (re-exported)
+from kt_lib.knowledge.concept import Concept, Request, close_spellings, normalize, slug  # noqa: F401  (re-exported)
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "taxonomies"
 BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
@@ -164,21 +163,35 @@ class Taxonomy:
         return self.lookup(name)
 
     def lookup(self, name: str | Concept) -> Concept:
-        """Concept by id, name or alias (case-insensitive); KeyError with close matches otherwise."""
+        """Concept by id, name or alias (case-insensitive). Otherwise a KeyError that suggests names or
+        aliases spelled alike (`close_spellings`), or says none is and how to list the concepts."""
         if isinstance(name, Concept):
             return self._nodes[name.id]
         key = normalize(name)
         if key in self._keys:
             return self._nodes[self._keys[key]]
-        close = difflib.get_close_matches(key, list(self._keys), n=5, cutoff=0.6)
-        hint = sorted({self._nodes[self._keys[k]].name for k in close})
         msg = f"{name!r} is not a concept of taxonomy {self.name!r}"
-        msg += (
-            f"; did you mean {', '.join(map(repr, hint))}?"
-            if hint
-            else f"; try `kt taxonomy show {self.root.name!r} --taxonomy {self.name}` to list its concepts"
+        hint = {}  # concept name -> how it is shown: its name, or the alias spelled like `name`
+        close = close_spellings(key, self._keys)
+        for k in close:
+            c = self._nodes[self._keys[k]]
+            alias = [a for a in c.aliases if normalize(a) == k and normalize(c.name) not in close]
+            hint.setdefault(
+                c.name, f"{c.name!r}" + (f" (also called {alias[0]!r})" if alias else "")
+            )
+        left_out = [
+            e for e in self.meta.get("excluded", []) if close_spellings(key, [normalize(e["name"])])
+        ]
+        if hint:
+            raise KeyError(f"{msg}; did you mean {', '.join(hint.values())}?")
+        browse = f"`kt taxonomy show {self.root.name!r} --taxonomy {self.name}`"
+        if left_out:
+            e = left_out[0]
+            why = f"it leaves out {e['name']!r} ({e.get('reason', 'excluded')})"
+            raise KeyError(f"{msg}: {why}; browse its concepts with {browse}")
+        raise KeyError(
+            f"{msg}, and none of its concepts is spelled like it; browse them with {browse}"
         )
-        raise KeyError(msg)
 
     def _dfs(self, node: Concept) -> list[Concept]:
         out, stack = [], [node]
