@@ -6,7 +6,8 @@ What a learner needs is here, by name (the notebooks import nothing else from kt
 - the subject: `unlearn_step` (one step; `kt_lib.unlearn.unlearn` is the loop), `UnlearnConfig`,
   `losses`, `methods`;
 - experiments: `Experiment` (a request, its runs, cached), `table` (rows -> DataFrame), `sweeps`,
-  `difficulty_levels`, `knowledge_probe`, `collateral` (damage by taxonomy distance), `integrity` (run flags);
+  `difficulty_levels`, `knowledge_probe`, `recovery` (relearning attacks), `collateral` (damage by
+  taxonomy distance), `integrity` (run flags);
 - the world and the knowledge: `load_model`, `get_device`, `world_model`, `WorldConfig`,
   `WorldTaxonomy`, `WorldDataset`,
   `Taxonomy`, `wordnet`;
@@ -31,6 +32,7 @@ _LAZY = {
     "sweeps": ("kt_lib.notebook.sweeps", None),
     "difficulty_levels": ("kt_lib.eval.evaluator", "difficulty_levels"),
     "knowledge_probe": ("kt_lib.eval.probe", "knowledge_probe"),
+    "recovery": ("kt_lib.eval.recovery", None),
     "collateral": ("kt_lib.eval.collateral", None),
     "integrity": ("kt_lib.integrity", None),
     "load_model": ("kt_lib.models", "load_model"),

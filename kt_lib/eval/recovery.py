@@ -1,0 +1,258 @@
+"""Is it really gone? The relearning attack: fine-tune a model on a few images and watch the forgotten
+concepts' zero-shot accuracy come back.
+
+From each model (the original, an unlearned one, the never-learned reference pretrained without the
+concepts: `kt world --retrain --without NAME`), a copy is fine-tuned with the pretraining objective (the
+multi-positive contrastive loss of `kt_lib.world.pretrain`, captions "a photo of a beagle.", "a photo of a
+beagle, a kind of hound.", "a photo of a hound.", every other class's caption as a negative) at the model's
+own learning rate (`default_lr`, constant, AdamW as in pretraining without weight decay), for
+`STEPS` = 0, 1, 2, 4, 8, 16, 32 steps, recording the forgotten concepts' fine accuracy and U on the test
+images after each. The attack sets come from the source's proxy pool (never from test):
+
+- `forget`: the last `k` pool images of each forgotten concept (disjoint from the first-n exemplars an
+  unlearner used whenever n + k fits in the pool);
+- `siblings`: `k` images of each sibling breed (same group, not forgotten): does the breed come back
+  without being shown?
+- `unrelated`: `k` images of each class of an unrelated family (the world's fruit, flowers or vehicles,
+  from its pretraining pool), or of the breeds of one group the request does not touch.
+
+`summarize` gives one number per curve: `steps_to_half`, the first measured step at which the forgotten
+accuracy is back to half the original model's (None: not within the grid), and `residual`, the mean over
+the measured steps of (model's curve - never-learned curve), i.e. the area between the two curves on the
+step grid divided by its length (0: as good as never learned; the original model's is the most there is).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from kt_lib.eval.evaluator import compare
+from kt_lib.eval.zeroshot import model_device
+from kt_lib.presets import default_lr
+from kt_lib.world.pretrain import multi_positive_loss
+
+__all__ = ["STEPS", "KS", "ATTACKS", "AttackSet", "attack_set", "relearn", "curves", "summarize"]
+STEPS = (0, 1, 2, 4, 8, 16, 32)
+KS = (1, 5, 10)
+ATTACKS = ("forget", "siblings", "unrelated")
+REFERENCE = "never-learned"
+
+
+@dataclass
+class AttackSet:
+    """Images to fine-tune on, each with the name its captions give it and its parent's name."""
+
+    images: torch.Tensor
+    fine: list[str]
+    coarse: list[str]
+
+
+def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
+    images, fine, coarse = exp.data.proxy_pool.tensors
+    names = exp.data.fine_names
+    if k <= 0:
+        raise ValueError(f"k must be a positive number of images per concept, got {k}")
+    picked = []
+    for c in classes:
+        idx = torch.nonzero(fine == c).flatten()
+        if len(idx) == 0:
+            raise ValueError(
+                f"the proxy pool has no images of {names[c]!r}: nothing to relearn from"
+            )
+        if k > len(idx):
+            raise ValueError(
+                f"k={k} images of {names[c]!r} asked, but the proxy pool holds only {len(idx)}"
+            )
+        picked.append(idx[-k:] if last else idx[:k])
+    idx = torch.cat(picked)
+    cn = exp.data.coarse_names
+    return AttackSet(
+        images[idx], [names[int(i)] for i in fine[idx]], [cn[int(i)] for i in coarse[idx]]
+    )
+
+
+def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet:
+    """The images of one attack (see the module docstring) for `exp`'s request (an `Experiment`).
+    `family` picks the unrelated family on the embedded world (default: its first)."""
+    f2c = exp.evaluator.fine_to_coarse.tolist()
+    groups = {f2c[i] for i in exp.forget_ids}
+    if attack == "forget":
+        return _pool_images(exp, list(exp.forget_ids), k, last=True)
+    if attack == "siblings":
+        sib = [i for i, g in enumerate(f2c) if g in groups and i not in exp.forget_ids]
+        if not sib:
+            raise ValueError(
+                f"{', '.join(exp.forget)}: no sibling is left (the whole group is forgotten)"
+            )
+        return _pool_images(exp, sib, k, last=False)
+    if attack == "unrelated":
+        if exp.data.name == "dogworld":
+            from kt_lib.world.config import FAMILIES
+            from kt_lib.world.data import FamilyDataset
+
+            family = family or next(iter(FAMILIES))
+            ds = FamilyDataset(family, "pretrain")
+            idx = torch.cat(
+                [torch.nonzero(ds.labels == c).flatten()[:k] for c in range(len(ds.classes))]
+            )
+            if k > min(int((ds.labels == c).sum()) for c in range(len(ds.classes))):
+                raise ValueError(f"k={k} is more than the {family} pool holds per class")
+            return AttackSet(
+                ds.images[idx], [ds.classes[int(i)] for i in ds.labels[idx]], [family] * len(idx)
+            )
+        other = sorted(set(f2c) - groups)
+        if not other:
+            raise ValueError("every group holds a forgotten concept: no unrelated group is left")
+        return _pool_images(exp, [i for i, g in enumerate(f2c) if g == other[0]], k, last=False)
+    raise ValueError(f"unknown attack {attack!r}; use one of {', '.join(ATTACKS)}")
+
+
+def _captions(data: AttackSet, idx: np.ndarray, negatives: list[str], template: str):
+    """(texts, positive [n_images, n_texts]) for a batch: each image's own three captions, then every other
+    name's caption as a negative."""
+    pairs = sorted({(data.fine[i], data.coarse[i]) for i in idx})
+    own = {f for f, _ in pairs} | {c for _, c in pairs}
+    texts, keys = [], []
+    for f, c in pairs:
+        texts += [template.format(f), template.format(f"{f}, a kind of {c}")]
+        keys += [("fine", f), ("fine", f)]
+    for c in sorted({c for _, c in pairs}):
+        texts.append(template.format(c))
+        keys.append(("coarse", c))
+    for n in negatives:
+        if n not in own:
+            texts.append(template.format(n))
+            keys.append(("other", n))
+    positive = torch.tensor(
+        [
+            [k == ("fine", data.fine[i]) or k == ("coarse", data.coarse[i]) for k in keys]
+            for i in idx
+        ]
+    )
+    return texts, positive
+
+
+def _light(evaluator):
+    """The evaluator with its in-domain test set only (no OOD domain, no families): what a curve needs."""
+    ev = copy.copy(evaluator)
+    ev.domains = {ev.in_domain: evaluator.domains[ev.in_domain]}
+    ev.families = {}
+    ev._cache = type(evaluator._cache)()
+    return ev
+
+
+def relearn(
+    exp,
+    model,
+    data: AttackSet,
+    steps=STEPS,
+    lr: float | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    evaluator=None,
+) -> pd.DataFrame:
+    """Fine-tune a copy of `model` on `data` and return one row per step in `steps`: forget_fine (the
+    forgotten concepts' fine accuracy on the in-domain test images), retain_fine and U (against
+    `exp.model`, the original)."""
+    steps = sorted(set(int(s) for s in steps))
+    if steps[0] < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    ev = evaluator or _light(exp.evaluator)
+    before = ev.accuracies(exp.model, exp.tokenizer, exp.forget)
+    model = copy.deepcopy(model).train()
+    device = model_device(model)
+    opt = torch.optim.AdamW(
+        model.parameters(),
+        lr=lr or default_lr(model),
+        betas=(0.9, 0.98),
+        eps=1e-6,
+        weight_decay=0.0,
+    )
+    gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+    negatives = list(dict.fromkeys([*exp.data.fine_names, *exp.data.coarse_names]))
+    templates = ev.domains[ev.in_domain].templates
+    rows, done = [], 0
+    for target in steps:
+        while done < target:
+            idx = torch.randperm(len(data.fine), generator=gen)[:batch_size].numpy()
+            texts, positive = _captions(
+                data, idx, negatives, templates[rng.integers(len(templates))]
+            )
+            img = F.normalize(model.encode_image(data.images[idx].to(device)), dim=-1)
+            txt = F.normalize(model.encode_text(exp.tokenizer(texts).to(device)), dim=-1)
+            loss = multi_positive_loss(model.logit_scale.exp() * img @ txt.T, positive.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, np.log(100))
+            done += 1
+        after = ev.accuracies(model.eval(), exp.tokenizer, exp.forget)
+        model.train()
+        u = compare(before, after)["U"]
+        rows.append(
+            dict(
+                step=target, forget_fine=after["forget_fine"], retain_fine=after["retain_fine"], U=u
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def curves(
+    exp,
+    models: dict,
+    ks=KS,
+    attacks=ATTACKS,
+    steps=STEPS,
+    family: str | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The attack on every named model ({"original": ..., "nhl_kl": ..., "never-learned": ...}): a tidy
+    frame, one row per (model, attack, k, step). The attack sets are the same for every model."""
+    ev, frames = _light(exp.evaluator), []
+    for attack in attacks:
+        for k in ks:
+            data = attack_set(exp, attack, k, family)
+            for name, model in models.items():
+                df = relearn(exp, model, data, steps, seed=seed, evaluator=ev)
+                frames.append(df.assign(model=name, attack=attack, k=k, images=len(data.fine)))
+    cols = ["model", "attack", "k", "images", "step", "forget_fine", "retain_fine", "U"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def summarize(
+    frame: pd.DataFrame, original_accuracy: float, reference: str = REFERENCE
+) -> pd.DataFrame:
+    """One row per curve (model, attack, k): start and end accuracy, `steps_to_half` (first measured step
+    with forget_fine >= original_accuracy / 2, else None) and `residual` (mean gap to the `reference`
+    model's curve of the same attack and k over the measured steps; None without a reference)."""
+    rows = []
+    for (name, attack, k), g in frame.groupby(["model", "attack", "k"], sort=False):
+        g = g.sort_values("step")
+        back = g[g.forget_fine >= original_accuracy / 2]
+        ref = frame[(frame.model == reference) & (frame.attack == attack) & (frame.k == k)]
+        residual = None
+        if len(ref):
+            gap = g.set_index("step").forget_fine - ref.set_index("step").forget_fine
+            residual = float(gap.dropna().mean())
+        rows.append(
+            dict(
+                model=name,
+                attack=attack,
+                k=k,
+                start=float(g.forget_fine.iloc[0]),
+                end=float(g.forget_fine.iloc[-1]),
+                end_U=float(g.U.iloc[-1]),
+                steps_to_half=int(back.step.iloc[0]) if len(back) else None,
+                residual=residual,
+            )
+        )
+    out = pd.DataFrame(rows)
+    out["steps_to_half"] = out["steps_to_half"].astype("Int64")  # <NA>: not back within the grid
+    return out
