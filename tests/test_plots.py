@@ -141,6 +141,33 @@ def _figures():
         ),
     )
     yield "difficulty", lambda: plots.plot_difficulty(per_class, levels)
+    yield "collateral_profile", lambda: plots.plot_profile(_profile(), title="accuracy change")
+
+
+def _profile():
+    """A collateral profile as notebook 07 draws it (kt_lib.eval.collateral.aggregate's columns): four
+    methods, two domains, the forgotten set down to the zero-shot families, drops down to -100 points."""
+    relations = ["forgotten", "siblings", "cousins", "zero-shot"]
+    drop = {"ga": 0.9, "nhl": 0.6, "nhl_kl": 0.2, "nhl_kl (alpha_f=0)": 0.4}
+    rows = []
+    for label, k in drop.items():
+        for domain, scale in (("photo", 1.0), ("drawing", 0.5)):
+            for d, rel in enumerate(relations):
+                change = -scale * (1.0 if d == 0 else k * (0.9 - 0.2 * d))
+                rows.append(
+                    dict(
+                        label=label,
+                        domain=domain,
+                        distance=d,
+                        relation=rel,
+                        n=2,
+                        fine_change=change,
+                        fine_change_ci=0.05,
+                        coarse_change=change / 2,
+                        coarse_change_ci=0.05,
+                    )
+                )
+    return pd.DataFrame(rows)
 
 
 def _data_boxes(ax, renderer):

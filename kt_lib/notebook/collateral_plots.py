@@ -1,10 +1,15 @@
-"""The collateral-damage figure: accuracy change against taxonomy distance, one line per method."""
+"""The collateral-damage figure: accuracy change against taxonomy distance, one line per method (house
+style: `kt_lib.notebook.style`, the legend beside the panels)."""
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from kt_lib.notebook.style import finish, legend_outside
 
 LEVELS = {
     "fine_change": "fine accuracy change (points)",
@@ -29,7 +34,10 @@ def plot_profile(
         )
     domains = list(domains or sorted(agg.domain.unique(), key=lambda d: (d != "photo", d)))
     fig, axes = plt.subplots(
-        len(levels), len(domains), figsize=(4.6 * len(domains), 3.3 * len(levels)), squeeze=False
+        len(levels),
+        len(domains),
+        figsize=(4.6 * len(domains) + 2.0, 3.3 * len(levels)),  # + 2 in: the legend beside them
+        squeeze=False,
     )
     labels = list(dict.fromkeys(agg[by]))
     colors = dict(zip(labels, plt.cm.tab10(np.arange(len(labels)) % 10)))
@@ -57,16 +65,14 @@ def plot_profile(
                     label=str(lab),
                 )
             ax.axhline(0, color="grey", lw=0.8)
-            ax.set_xticks(
-                ticks.distance, [r.replace(" ", "\n", 1) for r in ticks.relation], fontsize=8
-            )
+            ax.set_xticks(ticks.distance, [r.replace(" ", "\n", 1) for r in ticks.relation])
             ax.set(
                 ylabel=LEVELS.get(level, level),
                 title=f"{dom}" + (" (in domain)" if dom == "photo" else ""),
             )
-    axes[0, -1].legend(fontsize=8, loc="lower left")
-    fig.suptitle(
+    legend_outside(axes[0, -1], "right")  # beside the panels, never over a line (issue 20)
+    title = (
         title or "Where the damage goes: accuracy change by taxonomy distance to the forgotten set"
     )
-    fig.tight_layout()
-    return fig
+    fig.suptitle(textwrap.fill(title, int(10 * fig.get_figwidth())))  # a narrow figure wraps it
+    return finish(fig)
