@@ -43,6 +43,7 @@ def test_list_methods(capsys):
             "relabel",
             "salun",
             "task_vector",
+            "projection",
         ]
     )
 

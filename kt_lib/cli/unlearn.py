@@ -56,6 +56,26 @@ def register(sub) -> None:
     add_data_options(p)
     add_preset_option(p)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--attack",
+        choices=("relearn",),
+        help="relearn: add the relearning attack's curves, linear probe and paraphrases (kt_lib.recovery)",
+    )
+    p.add_argument(
+        "--attack-k", type=int, nargs="+", default=None, help="images per concept (default 1 5 10)"
+    )
+    p.add_argument(
+        "--attack-steps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="relearning steps to measure at (default 0 1 2 4 8 16 32)",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="CKPT",
+        help="never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual",
+    )
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument(
         "--save", help="write the unlearned weights to this safetensors file (atomically)"
@@ -135,6 +155,8 @@ def run(args) -> int:
         print(f"  {out['nothing_to_forget']}")
     if result.stopped:
         print(f"  stopped early: {result.stopped}")
+    if args.attack:
+        out["relearning"] = attack(args, exp, result.model)
     if args.save:
         from kt_lib.checkpoint import save_checkpoint
 
@@ -179,3 +201,26 @@ def build_record(args, exp, row: dict, data: dict) -> dict:
             eval_templates=len(exp.eval_templates),
         ),
     )
+
+
+def attack(args, exp, unlearned) -> dict:
+    """`--attack relearn`: the residual-knowledge frames as JSON, printed as one summary table."""
+    from kt_lib.eval import recovery
+    from kt_lib.eval.residual import residual_knowledge, to_json
+    from kt_lib.models import load_model
+
+    reference = None
+    if args.reference:
+        reference = load_model(args.model, args.reference, device=args.device)[0]
+    res = residual_knowledge(
+        exp,
+        unlearned,
+        reference,
+        label=args.method,
+        ks=tuple(args.attack_k or recovery.KS),
+        steps=tuple(args.attack_steps or recovery.STEPS),
+    )
+    print(res["summary"].round(3).to_string(index=False))
+    if reference is None:
+        print("  no --reference (never-learned model): residual not computed")
+    return dict(to_json(res), reference=args.reference)
