@@ -37,3 +37,80 @@ def test_index_links_each_rendered_notebook_with_its_time_and_results(tmp_path):
     assert "98_&lt;odd&gt;.ipynb" in index  # names are escaped
     assert "2 notebooks executed in 13 s" in index and "0.91" in index
     assert "1 notebook executed" in write_index(tmp_path, summary[:1]).read_text()
+
+
+def _figure_notebook(path):
+    """A notebook that draws one titled matplotlib figure under a section heading, as the tutorial's do."""
+    cells = [
+        nbformat.v4.new_code_cell(
+            "SMOKE = None\nINTERACTIVE = True", metadata={"tags": ["parameters"]}
+        ),
+        nbformat.v4.new_code_cell(
+            "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+            "from kt_lib.notebook.style import alt_text_on_figures\nalt_text_on_figures()"
+        ),
+        nbformat.v4.new_markdown_cell("## 1 · A line"),
+        nbformat.v4.new_code_cell(
+            "fig, ax = plt.subplots()\nax.plot([0, 1])\nfig.suptitle('a rising line')"
+        ),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = dict(name="python3", display_name="Python 3", language="python")
+    nbformat.write(nb, path)
+    return path
+
+
+def test_tutorial_run_prints_no_kernel_or_alt_text_noise_and_figures_have_alt_text(
+    tmp_path, capfd, caplog
+):
+    """`kt tutorial` executes and renders notebooks without the kernel's 'running over TCP without
+    encryption' and nbconvert's 'Alternative text is missing' (issue 20); a plain papermill run and a
+    plain nbconvert export, the control, print both."""
+    import re
+
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    from kt_lib.cli.tutorial import execute
+
+    source = _figure_notebook(tmp_path / "98_figure.ipynb")
+    target = tmp_path / "out" / "98_figure.ipynb"
+    target.parent.mkdir()
+    capfd.readouterr()
+    execute(source, target, smoke=True)
+    page = render_html(target).read_text()
+    shown = "".join(capfd.readouterr()) + caplog.text  # the kernel's stderr; nbconvert's log
+    assert "without encryption" not in shown and "Alternative text" not in shown, shown
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', page)
+    assert alts == ["figure 1 of 98_figure, section '1 · A line': a rising line"], alts
+
+    pm.execute_notebook(str(source), str(tmp_path / "plain.ipynb"), kernel_name="python3")
+    HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(tmp_path / "plain.ipynb", 4))
+    shown = "".join(capfd.readouterr()) + caplog.text
+    assert "without encryption" in shown and "Alternative text is missing on 1 image" in shown
+
+
+def test_alt_text_comes_from_the_figures_titles_and_wraps_the_inline_printer():
+    from types import SimpleNamespace
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from IPython.core.formatters import PNGFormatter
+    from matplotlib.figure import Figure
+
+    from kt_lib.notebook.style import alt_text_on_figures, figure_alt
+
+    fig, axes = plt.subplots(1, 2)
+    axes[0].set_title("photo")
+    axes[1].set_title("drawing", loc="left")
+    fig.suptitle("accuracy\nchange")
+    assert figure_alt(fig) == "accuracy change. 2 panels: photo; drawing"
+    formatter = PNGFormatter()
+    shell = SimpleNamespace(display_formatter=SimpleNamespace(formatters={"image/png": formatter}))
+    assert not alt_text_on_figures(shell)  # no inline printer yet: nothing to wrap
+    formatter.for_type(Figure, lambda f: "cG5n")
+    assert alt_text_on_figures(shell) and alt_text_on_figures(shell)  # wraps once
+    assert formatter(fig) == ("cG5n", {"alt": "accuracy change. 2 panels: photo; drawing"})
+    plt.close(fig)

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+# The kernel's own log (not the notebook's output or warnings) says only, once per notebook, that it talks
+# to papermill "over TCP without encryption": on localhost, from this process. Its errors still show.
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 
 
 def register(sub) -> None:
@@ -26,6 +29,22 @@ def register(sub) -> None:
         "--only", action="append", help="run only notebooks whose name contains this (repeatable)"
     )
     p.set_defaults(func=run)
+
+
+def execute(notebook: Path, target: Path, smoke: bool) -> None:
+    """Run one notebook with papermill in its own folder (SMOKE=smoke, INTERACTIVE=False) into `target`,
+    the kernel's own log quiet (`QUIET_KERNEL`)."""
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(notebook),
+        str(target),
+        parameters=dict(SMOKE=smoke, INTERACTIVE=False),
+        kernel_name="python3",
+        cwd=str(notebook.parent),
+        progress_bar=False,
+        extra_arguments=QUIET_KERNEL,
+    )
 
 
 def run(args) -> int:
@@ -50,21 +69,12 @@ def run(args) -> int:
     report(json_path=str(out / "world.json"), samples=str(out / "world_samples.png"))
     summary = []
     for nb in notebooks:
-        import papermill as pm
-
         from kt_lib.notebook.record import read_results
 
         t0 = time.perf_counter()
         target = out / nb.name
         print(f"running {nb.name} ...", flush=True)
-        pm.execute_notebook(
-            str(nb),
-            str(target),
-            parameters=dict(SMOKE=args.smoke, INTERACTIVE=False),
-            kernel_name="python3",
-            cwd=str(nb.parent),
-            progress_bar=False,
-        )
+        execute(nb, target, smoke=args.smoke)
         seconds = round(time.perf_counter() - t0, 1)
         summary.append(
             dict(

@@ -1,8 +1,8 @@
 """The tutorial's report: HTML renderings of executed notebooks and one index page linking them.
 
 `kt tutorial` (and so `make tutorial`) writes `<out>/index.html`: for each notebook, a link to its HTML
-rendering (nbconvert, readable without Jupyter), its run time and the results it recorded
-(`kt_lib.notebook.record`), plus the world's sample grid and summary when present.
+rendering (nbconvert, readable without Jupyter; every figure has alternative text), its run time and the
+results it recorded (`kt_lib.notebook.record`), plus the world's sample grid and summary when present.
 """
 
 from __future__ import annotations
@@ -13,16 +13,46 @@ from pathlib import Path
 
 from kt_lib.notebook.style import plural
 
+_IMAGES = ("image/png", "image/jpeg")
+
+
+def add_alt_text(nb, name: str) -> int:
+    """Give every figure among `nb`'s outputs alternative text (an <img> with alt, which nbconvert renders
+    instead of the bare image): which figure of notebook `name`, the section it is in, and the titles the
+    kernel recorded for it (`kt_lib.notebook.style.alt_text_on_figures`). Returns how many got one."""
+    heading, count = "", 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = [
+                ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")
+            ]
+            heading = lines[-1] if lines else heading
+            continue
+        for out in cell.get("outputs", []):
+            mime = next((m for m in _IMAGES if m in out.get("data", {})), None)
+            if mime is None or "text/html" in out["data"]:
+                continue
+            count += 1
+            alt = f"figure {count} of {name}" + (f", section '{heading}'" if heading else "")
+            titles = out.get("metadata", {}).get(mime, {}).get("alt")
+            alt += f": {titles}" if titles else ""
+            data = "".join(str(out["data"][mime]).split())
+            out["data"]["text/html"] = (
+                f'<img src="data:{mime};base64,{data}" alt="{html.escape(alt, quote=True)}">'
+            )
+    return count
+
 
 def render_html(notebook: str | Path) -> Path:
-    """Write `<notebook>.html` beside an executed notebook (nbconvert's lab template) and return its path."""
+    """Write `<notebook>.html` beside an executed notebook (nbconvert's lab template), its figures with
+    alternative text (`add_alt_text`), and return its path."""
     import nbformat
     from nbconvert import HTMLExporter
 
     notebook = Path(notebook)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        nbformat.read(notebook, as_version=4)
-    )
+    nb = nbformat.read(notebook, as_version=4)
+    add_alt_text(nb, notebook.stem)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     target = notebook.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target

@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kt_lib.notebook.style import alt_text_on_figures
+
 SMOKE_EVAL_PER_CLASS = 10
 
 
@@ -139,6 +141,7 @@ def setup(
         seed=seed,
         eval_per_class=eval_per_class,
     )
+    alt_text_on_figures()  # in a notebook: each figure's titles become its image's alternative text
     if not quiet:
         show_config(
             smoke=smoke,

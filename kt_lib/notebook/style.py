@@ -4,6 +4,7 @@ Every plotting function of :mod:`kt_lib.notebook.plots` ends with :func:`finish`
 below :data:`MIN_FONT` points and lays the figure out with its legends. :func:`legend_outside` puts a
 legend beside the axes (never over bars, lines or tick labels) and leaves out series that drew nothing;
 :func:`clip_interval` turns a symmetric half-width into whiskers that stop at the axis limits.
+:func:`alt_text_on_figures` (called by `setup`) gives every figure a notebook shows alternative text.
 """
 
 from __future__ import annotations
@@ -82,3 +83,51 @@ def finish(fig, min_font: float = MIN_FONT, layout: bool = True):
     if layout and not fig.get_constrained_layout():
         fig.tight_layout()
     return fig
+
+
+def figure_alt(fig) -> str:
+    """A figure's alternative text: its title and its panels' titles (else their axis labels)."""
+    flat = lambda t: " ".join(t.split())  # noqa: E731
+    sup = getattr(fig, "_suptitle", None)
+    parts = [flat(sup.get_text())] if sup is not None and sup.get_text().strip() else []
+    titles = [" ".join(ax.get_title(loc) for loc in ("left", "center", "right")) for ax in fig.axes]
+    panels = [flat(t) for t in titles if t.strip()]
+    if not panels:
+        panels = [
+            f"{flat(ax.get_ylabel())} against {flat(ax.get_xlabel())}"
+            for ax in fig.axes
+            if ax.get_xlabel() and ax.get_ylabel()
+        ]
+    count, panels = len(panels), [p for p in dict.fromkeys(panels) if p not in parts]
+    if panels:  # counted: the panels with a title (not a colour bar); shown: each title once
+        parts.append(plural(count, "panel") + ": " + "; ".join(panels))
+    return ". ".join(parts)[:400] or "a figure without a title"
+
+
+def alt_text_on_figures(shell=None) -> bool:
+    """Make IPython's PNG of a matplotlib Figure carry the figure's alternative text (`figure_alt`, as
+    {"alt": ...} in the output's metadata), which the tutorial's HTML report puts on the image
+    (`kt_lib.notebook.report.add_alt_text`). Wraps the PNG printer the inline backend registered; returns
+    False where there is none (outside IPython, or before `%matplotlib inline`)."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    from matplotlib.figure import Figure
+
+    formatter = shell.display_formatter.formatters["image/png"]
+    printer = formatter.type_printers.get(Figure)
+    if printer is None or getattr(printer, "gives_alt", False):
+        return printer is not None
+
+    def png(fig):
+        data = printer(fig)
+        return (data, {"alt": figure_alt(fig)}) if data else data
+
+    png.gives_alt = True
+    formatter.for_type(Figure, png)
+    return True
