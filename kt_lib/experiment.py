@@ -31,7 +31,7 @@ from kt_lib.eval.zeroshot import template_set
 from kt_lib.integrity import check_run
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.presets import dataset_of, default_lr, layer_settings, preset
-from kt_lib.unlearn import UnlearnConfig, UnlearnResult, unlearn
+from kt_lib.unlearn import ENGINE_VERSION, UnlearnConfig, UnlearnResult, unlearn
 
 DEFAULT_FORGET = (
     "German short-haired pointer",
@@ -150,9 +150,10 @@ class Experiment:
             **self._settings(method, {**overrides, **({"method": method} if method else {})})
         )
 
-    def key(self, samples_per_class: int | None = None, **overrides) -> str:
+    def key(self, samples_per_class: int | None = None, scope: str = "all", **overrides) -> str:
         """The cache key of a run: the resolved config, the request, a checksum of the exemplar images,
-        the test-set sizes and the model's weights."""
+        the test-set sizes, the model's weights, the evaluation's scope and the engine's version (a change
+        to the engine that can change results bumps `kt_lib.unlearn.ENGINE_VERSION`)."""
         cfg = asdict(self.config(**overrides))
         cfg.pop("progress", None)
         spc = samples_per_class or self.samples_per_class
@@ -170,6 +171,9 @@ class Experiment:
             data=self.data.name,
             test_sizes={k: len(d.images) for k, d in self.evaluator.domains.items()},
             model=self.fingerprint,
+            eval_templates=list(self.eval_templates),
+            scope=scope,
+            engine=ENGINE_VERSION,
         )
         text = json.dumps(spec, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -211,9 +215,10 @@ class Experiment:
         names = (self.data.fine_names, self.data.coarse_names)
         return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
 
-    def evaluate(self, model, goal: str | None = None) -> dict:
-        """Accuracies of `model` and its scores (for `goal`, default the experiment's) against 'before'."""
-        after = self.evaluator.accuracies(model, self.tokenizer, self.forget)
+    def evaluate(self, model, goal: str | None = None, scope: str = "all") -> dict:
+        """Accuracies of `model` and its scores (for `goal`, default the experiment's) against 'before';
+        `scope="in_domain"` measures only what Q and U need (no OOD domains, no zero-shot families)."""
+        after = self.evaluator.accuracies(model, self.tokenizer, self.forget, scope)
         return dict(after=after, **compare(self.before, after, goal or self.defaults.goal))
 
     def run(
@@ -222,27 +227,31 @@ class Experiment:
         label: str | None = None,
         samples_per_class: int | None = None,
         keep_result: bool = True,
+        scope: str = "all",
         **overrides,
     ) -> dict:
         """Unlearn and evaluate: one flat row of scores (Q, U, QU, OOD, zero-shot, `after_*`), the settings
         and `per_concept` (each forgotten concept's fine accuracy before/after per test domain).
 
         `keep_result=True` always trains and adds the `UnlearnResult` (model, history) under 'result';
-        `keep_result=False` returns the cached row when these settings ran before. Both cache the row."""
-        key = self.key(samples_per_class, **({"method": method} if method else {}), **overrides)
+        `keep_result=False` returns the cached row when these settings ran before. Both cache the row.
+        `scope="in_domain"` evaluates only Q and U (and `per_concept` in domain): what a panel needs."""
+        key = self.key(
+            samples_per_class, scope, **({"method": method} if method else {}), **overrides
+        )
         spc = samples_per_class or self.samples_per_class
         if not keep_result and key in self.cache:
             row = self.cache.get(key)
             return dict(row, label=label or row["method"])
         result = self.unlearn(method, spc, **overrides)
-        scores = self.evaluate(result.model, result.info["config"]["goal"])
+        scores = self.evaluate(result.model, result.info["config"]["goal"], scope)
         cfg = result.info["config"]
         row = dict(label=label or cfg["method"], **{k: cfg[k] for k in SETTINGS if k in cfg})
         row.update(samples_per_class=spc, forget=" | ".join(self.forget))
         row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped)
-        row.update(per_concept=self._per_concept(result.model))
+        row.update(scope=scope, per_concept=self._per_concept(result.model, scope))
         row["flags"] = check_run(  # kt_lib.integrity; [] when all is well
             row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
         )
@@ -257,9 +266,9 @@ class Experiment:
             rows.append(self.run(label=label, keep_result=False, **{**overrides, **kw}))
         return table(rows)
 
-    def _per_concept(self, model) -> list[dict]:
-        before = self.evaluator.per_class(self.model, self.tokenizer)
-        after = self.evaluator.per_class(model, self.tokenizer)
+    def _per_concept(self, model, scope: str = "all") -> list[dict]:
+        before = self.evaluator.per_class(self.model, self.tokenizer, scope)
+        after = self.evaluator.per_class(model, self.tokenizer, scope)
         merged = before.merge(
             after, on=["domain", "concept", "group"], suffixes=("_before", "_after")
         )

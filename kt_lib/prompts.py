@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.eval.zeroshot import autocast, model_device
-from kt_lib.fast.textenc import encode_text, trim_tokens
+from kt_lib.textenc import encode_text, trim_tokens
 
 
 def clip_logits(model, images, text_fine, text_coarse, image_features=None):

@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 
 from kt_lib.ensemble import ensemble_reference, forget_fine_accuracy
 from kt_lib.eval.zeroshot import TEMPLATES, autocast, model_device, template_set
-from kt_lib.fast.vocab import compact_vocabulary
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
 from kt_lib.optim import optimizer_and_schedule
@@ -34,6 +33,7 @@ from kt_lib.prompts import PromptBank, reference_logits
 from kt_lib.ranges import check_floats
 from kt_lib.saliency import forget_saliency_mask
 from kt_lib.step import set_trainable, unlearn_step
+from kt_lib.vocab import compact_vocabulary
 
 TOWERS = ("both", "image", "text")
 CHOICES = dict(
@@ -42,7 +42,17 @@ CHOICES = dict(
     reference=("template", "ensemble"),
     select=("last", "holdout", "min_forget_fine"),
 )
-__all__ = ["UnlearnConfig", "UnlearnResult", "default_lr", "optimizer_and_schedule", "unlearn"]
+# Part of every run's cache key: bump it with any change to the engine that can change a run's numbers
+# (2: the text tower encodes a template's shared words once, `kt_lib.textenc`)
+ENGINE_VERSION = 2
+__all__ = [
+    "ENGINE_VERSION",
+    "UnlearnConfig",
+    "UnlearnResult",
+    "default_lr",
+    "optimizer_and_schedule",
+    "unlearn",
+]
 
 
 @dataclass

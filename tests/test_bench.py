@@ -20,7 +20,7 @@ from kt_lib.fast.step_variants import (
     make_setup,
     step_loss,
 )
-from kt_lib.fast.textenc import encode_text
+from kt_lib.textenc import encode_text
 from kt_lib.world.model import MODEL_NAME
 
 STEP_KEYS = {

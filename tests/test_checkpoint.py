@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from kt_lib.checkpoint import load_checkpoint, save_checkpoint
-from kt_lib.fast.vocab import CompactTokenEmbedding
+from kt_lib.vocab import CompactTokenEmbedding
 from kt_lib.world.model import create_world_model
 
 

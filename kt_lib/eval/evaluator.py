@@ -100,60 +100,79 @@ class Evaluator:
             fams[f] = FamilySet(ds.images, ds.labels, ds.classes)
         return cls(tax.fine, tax.coarse, tax.fine_to_coarse, domains, fams)
 
-    def predictions(self, model, tokenizer) -> dict:
-        """Fine and coarse predictions per domain, and family predictions, cached by the weights' content
-        (`model_fingerprint`; the last `CACHED_MODELS` models)."""
+    def parts(self, scope: str = "all") -> list[str]:
+        """The prediction parts a scope needs: "all" (every test domain and zero-shot family) or
+        "in_domain" (the in-domain test set: all that Q and U need)."""
+        if scope == "in_domain":
+            return [self.in_domain]
+        if scope != "all":
+            raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
+        return [*self.domains, *("family:" + n for n in self.families)]
+
+    def predictions(self, model, tokenizer, scope: str = "all") -> dict:
+        """Fine and coarse predictions per domain, and family predictions, for the parts `scope` asks for
+        (`parts`), cached by the weights' content (`model_fingerprint`; the last `CACHED_MODELS` models):
+        a part is computed once per model, whichever scope asked first."""
         key = model_fingerprint(model)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-        else:
+        out = self._cache.setdefault(key, {})
+        self._cache.move_to_end(key)
+        missing = [p for p in self.parts(scope) if p not in out]
+        if missing:
             model.eval()
-            out = {}
-            for name, ds in self.domains.items():
-                feats = encode_images(model, ds.images)
-                out[name] = dict(
-                    fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
-                    coarse=predict(
-                        feats, text_head(model, tokenizer, self.coarse_names, ds.templates)
-                    ),
-                )
-            for name, fs in self.families.items():
-                out["family:" + name] = predict(
+        for part in missing:
+            if part.startswith("family:"):
+                fs = self.families[part[len("family:") :]]
+                out[part] = predict(
                     encode_images(model, fs.images), text_head(model, tokenizer, fs.classes)
                 )
-            self._cache[key] = out
-            while len(self._cache) > CACHED_MODELS:
-                self._cache.popitem(last=False)
-        return self._cache[key]
+                continue
+            ds = self.domains[part]
+            feats = encode_images(model, ds.images)
+            out[part] = dict(
+                fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
+                coarse=predict(feats, text_head(model, tokenizer, self.coarse_names, ds.templates)),
+            )
+        while len(self._cache) > CACHED_MODELS:
+            self._cache.popitem(last=False)
+        return out
 
-    def accuracies(self, model, tokenizer, forget: list[str]) -> dict:
+    def accuracies(self, model, tokenizer, forget: list[str], scope: str = "all") -> dict:
         """Accuracies (fractions): forget_fine, forget_coarse, retain_fine, retain_coarse per domain
-        (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family."""
+        (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family;
+        `scope="in_domain"`: the in-domain four only (what Q and U need)."""
         missing = [f for f in forget if f not in self.fine_names]
         if missing:
             raise KeyError(
                 f"unknown concepts {missing}; known: {', '.join(self.fine_names[:6])}, ..."
             )
         forget_ids = torch.tensor([self.fine_names.index(f) for f in forget])
-        preds, out = self.predictions(model, tokenizer), {}
+        preds, out = self.predictions(model, tokenizer, scope), {}
         for name, ds in self.domains.items():
+            if name not in preds:
+                continue
             prefix = "" if name == self.in_domain else f"{name}_"
             is_f = torch.isin(ds.fine, forget_ids)
             p = preds[name]
             for part, sel in (("forget", is_f), ("retain", ~is_f)):
                 out[f"{prefix}{part}_fine"] = accuracy(p["fine"][sel], ds.fine[sel])
                 out[f"{prefix}{part}_coarse"] = accuracy(p["coarse"][sel], ds.coarse[sel])
-        fam = {n: accuracy(preds["family:" + n], fs.labels) for n, fs in self.families.items()}
+        fam = {
+            n: accuracy(preds["family:" + n], fs.labels)
+            for n, fs in self.families.items()
+            if "family:" + n in preds
+        }
         if fam:
             out["zero_shot"] = float(np.mean(list(fam.values())))
             out.update({f"zero_shot_{n}": v for n, v in fam.items()})
         return out
 
-    def per_class(self, model, tokenizer) -> pd.DataFrame:
-        """One row per (domain, breed): fine and coarse accuracy, and how often the fine prediction
-        names a sibling (same group) rather than another group."""
-        preds, rows = self.predictions(model, tokenizer), []
+    def per_class(self, model, tokenizer, scope: str = "all") -> pd.DataFrame:
+        """One row per (domain, breed) of the domains in `scope`: fine and coarse accuracy, and how often
+        the fine prediction names a sibling (same group) rather than another group."""
+        preds, rows = self.predictions(model, tokenizer, scope), []
         for name, ds in self.domains.items():
+            if name not in preds:
+                continue
             p = preds[name]
             for c, breed in enumerate(self.fine_names):
                 sel = ds.fine == c
@@ -176,13 +195,15 @@ class Evaluator:
 
 
 def compare(before: dict, after: dict, goal: str = "fine") -> dict:
-    """Q, U, Q-U (for `goal`, see `kt_lib.metrics`) in domain and for every OOD domain present, plus
-    zero-shot utility min(1, after/before). A domain whose forgotten level the model did not know before
+    """Q, U, Q-U (for `goal`, see `kt_lib.metrics`) in domain and for every OOD domain present in both,
+    plus zero-shot utility min(1, after/before). A domain whose forgotten level the model did not know before
     has Q and Q-U None and a `nothing_to_forget` note that names the accuracy (in domain also a warning);
     a retained level it did not know (accuracy 0 before) is left out of U and listed in `utility_skipped`.
     If every forgotten or every retained level was unknown, the scores that need it are None."""
     out = {}
-    prefixes = {""} | {k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine")}
+    prefixes = {""} | {
+        k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine") and k in after
+    }
     for prefix in sorted(prefixes):
         b = {k: before[prefix + k] for k in ACC_KEYS}
         a = {k: after[prefix + k] for k in b}
@@ -200,7 +221,7 @@ def compare(before: dict, after: dict, goal: str = "fine") -> dict:
         u = utility(b, a, goal, True) if len(unknown) < len(utility_keys(goal)) else None
         qu = None if q is None or u is None else harmonic(q, u)
         out.update({prefix + "Q": q, prefix + "U": u, prefix + "QU": qu})
-    if "zero_shot" in before and before["zero_shot"] > 0:
+    if "zero_shot" in before and "zero_shot" in after and before["zero_shot"] > 0:
         out["zero_shot_utility"] = min(1.0, after["zero_shot"] / before["zero_shot"])
     return out
 

@@ -1,6 +1,6 @@
 """Zero-shot heads (prompt-template ensembles) and zero-shot accuracy.
 
-Class embeddings come from open_clip's own `build_zero_shot_classifier`; image features are encoded in
+Class embeddings are open_clip's `build_zero_shot_classifier` computed over the shortest exact text context; image features are encoded in
 batches under `torch.no_grad` (bf16 autocast on CUDA).
 """
 
@@ -10,8 +10,9 @@ import contextlib
 
 import torch
 import torch.nn.functional as F
-from open_clip import build_zero_shot_classifier
 from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+from kt_lib.textenc import encode_text
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "photo": ("a photo of a {}.", "a picture of a {}.", "an image of a {}."),
@@ -54,19 +55,17 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def text_head(
     model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]
 ) -> torch.Tensor:
-    """[embed_dim, n_classes] normalised class embeddings averaged over `templates`."""
+    """[embed_dim, n_classes] normalised class embeddings averaged over `templates`: open_clip's
+    `build_zero_shot_classifier`, with each template's prompts encoded in one pass over the shortest
+    exact context and the template's shared words once (`kt_lib.textenc.encode_text`)."""
     device = model_device(model)
     with autocast(device):
-        head = build_zero_shot_classifier(
-            model,
-            tokenizer,
-            list(classnames),
-            list(templates),
-            num_classes_per_batch=None,
-            device=device,
-            use_tqdm=False,
-        )
-    return head.float()
+        per_template = [
+            encode_text(model, tokenizer([t.format(c) for c in classnames]).to(device), True)
+            for t in templates
+        ]
+    head = F.normalize(torch.stack(per_template).float().mean(0), dim=-1)
+    return head.T
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@
 `bench_step` times, in one process on one model and one batch, an **official-style baseline** step (fp32
 with TF32 off, a frozen reference model forwarded every step, prompts over the full text context with
 `model.encode_text`, plain non-fused Adam) against **the trainer's step** (`kt_lib.unlearn`'s pieces: bf16
-autocast on CUDA, reference logits cached once, text over the trimmed context via `kt_lib.fast.textenc`, fused
+autocast on CUDA, reference logits cached once, text over the trimmed context via `kt_lib.textenc`, fused
 Adam, only the prompts' token-embedding rows trained), plus an ablation that adds one technique at a time.
 On CUDA one more, experimental row replays the trainer's step as a whole-step CUDA graph
 (`kt_lib.fast.cudagraph`; not used by the trainer yet). All compute the same loss, `nhl_kl`, with both towers

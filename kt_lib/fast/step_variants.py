@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.eval.zeroshot import TEMPLATES, autocast
-from kt_lib.fast.vocab import compact_vocabulary
 from kt_lib.methods import LossConfig, LossInputs, compute_loss, loss_terms
 from kt_lib.prompts import PromptBank, clip_logits, reference_logits
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.unlearn import UnlearnConfig, optimizer_and_schedule
+from kt_lib.vocab import compact_vocabulary
 from kt_lib.world.config import WorldTaxonomy
 from kt_lib.world.model import MODEL_NAME, create_world_model
 
