@@ -136,6 +136,7 @@ def run(args) -> int:
         preset=args.preset,
         method=args.method,
         progress=True,
+        cache="machine",  # the row is found by the notebooks and later commands (the model is trained)
         **overrides(args),
     )
     row = exp.run()
@@ -209,9 +210,8 @@ def attack(args, exp, unlearned) -> dict:
     from kt_lib.eval.residual import residual_knowledge, to_json
     from kt_lib.models import load_model
 
-    reference = None
-    if args.reference:
-        reference = load_model(args.model, args.reference, device=args.device)[0]
+    path = args.reference or cached_reference(args, exp.forget)
+    reference = None if path is None else load_model(args.model, path, device=args.device)[0]
     res = residual_knowledge(
         exp,
         unlearned,
@@ -222,5 +222,24 @@ def attack(args, exp, unlearned) -> dict:
     )
     print(res["summary"].round(3).to_string(index=False))
     if reference is None:
-        print("  no --reference (never-learned model): residual not computed")
-    return dict(to_json(res), reference=args.reference)
+        names = " ".join(repr(n) for n in exp.forget)
+        print(
+            "  no never-learned model: residual not computed (give --reference CKPT; on the world "
+            f"model 'kt world --retrain --without {names}' makes and caches one)"
+        )
+    return dict(to_json(res), reference=None if path is None else str(path))
+
+
+def cached_reference(args, forget: list[str]):
+    """The cached never-learned world model for exactly these concepts (`kt world --without`), or None."""
+    if args.model != "kt-tiny-dogworld" or args.pretrained is not None or args.data_root:
+        return None
+    from kt_lib.world.data import cache_dir
+    from kt_lib.world.model import WorldConfig, checkpoint_name
+    from kt_lib.world.pretrain import PretrainConfig
+
+    path = cache_dir() / checkpoint_name(WorldConfig(), PretrainConfig(), forget)
+    if path.exists():
+        print(f"  never-learned reference: {path}")
+        return path
+    return None

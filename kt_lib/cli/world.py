@@ -16,6 +16,12 @@ def register(sub) -> None:
     world.add_argument(
         "--save-to", help="where --retrain writes the checkpoint (default: the cache)"
     )
+    world.add_argument(
+        "--without",
+        nargs="+",
+        metavar="NAME",
+        help="the never-learned reference: pretrain with these breeds (or groups) left out, same schedule",
+    )
     world.add_argument("--json", help="write the accuracies to this JSON file")
     world.add_argument("--samples", help="write a labelled sample grid to this PNG")
     world.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -36,6 +42,7 @@ def run(args) -> int:
         retrain=args.retrain,
         quiet=args.quiet,
         save_to=args.save_to,
+        without=args.without,
     )
     return 0
 
@@ -46,12 +53,21 @@ def report(
     retrain: bool = False,
     quiet: bool = False,
     save_to: str | None = None,
+    without=None,
 ) -> dict:
     """Load (or pretrain) the world model, print what it knows, optionally write JSON and a sample grid."""
     from kt_lib.world.model import evaluate_world_model, world_model
 
+    left_out = []
+    if without:
+        from kt_lib.knowledge.taxonomy import Taxonomy
+
+        left_out = Taxonomy.from_world().request(without).forget
     model, tokenizer, info = world_model(
-        retrain=retrain, progress=not quiet, save_to=Path(save_to) if save_to else None
+        retrain=retrain,
+        progress=not quiet,
+        save_to=Path(save_to) if save_to else None,
+        without=left_out,
     )
     acc = evaluate_world_model(model, tokenizer)
     summary = dict(
@@ -64,13 +80,18 @@ def report(
         train_seconds=info.get("train_seconds"),
         checkpoint=info["checkpoint"],
         loaded=info.get("loaded", False),
+        without=left_out,
     )
+    if left_out:
+        summary["left_out_fine"] = left_out_accuracy(model, tokenizer, left_out)
     print(f"world model: {'loaded' if summary['loaded'] else 'pretrained'} {summary['checkpoint']}")
     print(
         f"  photo test:   fine {acc['fine']:.1%}  coarse {acc['coarse']:.1%}  coarse via fine {acc['coarse_via_fine']:.1%}"
     )
     print(f"  drawing test: fine {acc['fine_ood']:.1%}  coarse {acc['coarse_ood']:.1%}")
     print("  zero-shot:    " + "  ".join(f"{k} {v:.1%}" for k, v in acc["zero_shot"].items()))
+    if left_out:
+        print(f"  left out of pretraining (photo fine): {summary['left_out_fine']:.1%}")
     if summary["train_seconds"] is not None:
         print(f"  pretraining took {summary['train_seconds']:.0f} s")
     _write_json(json_path, summary)
@@ -81,3 +102,14 @@ def report(
         draw_samples().savefig(samples, dpi=150)
         print(f"wrote {samples}")
     return summary
+
+
+def left_out_accuracy(model, tokenizer, breeds: list[str]) -> float:
+    """Fine (56-way) zero-shot accuracy on the photo test images of `breeds`."""
+    from kt_lib.eval.zeroshot import accuracy, encode_images, predict, text_head
+    from kt_lib.world.config import WorldTaxonomy
+    from kt_lib.world.data import WorldDataset
+
+    ds = WorldDataset("test", "photo", breeds=breeds)
+    head = text_head(model, tokenizer, WorldTaxonomy().fine)
+    return accuracy(predict(encode_images(model, ds.images), head), ds.fine)

@@ -22,7 +22,7 @@ from kt_lib.checkpoint import CheckpointError, load_checkpoint, load_into, save_
 from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import FamilyDataset, WorldDataset, cache_dir
-from kt_lib.world.pretrain import PretrainConfig, pretrain
+from kt_lib.world.pretrain import PretrainConfig, leave_out, pretrain
 
 MODEL_NAME = "kt-tiny-dogworld"
 
@@ -52,7 +52,9 @@ def create_world_model(seed: int | None = None):
     return model, open_clip.get_tokenizer(MODEL_NAME)
 
 
-def checkpoint_name(world: WorldConfig, cfg: PretrainConfig) -> str:
+def checkpoint_name(world: WorldConfig, cfg: PretrainConfig, without=()) -> str:
+    """The checkpoint's file name: a hash of the world, the schedule and the architecture, and for a
+    never-learned reference (`without`: breeds left out of pretraining) a second hash of those names."""
     register_configs()
     spec = json.dumps(
         dict(
@@ -60,7 +62,11 @@ def checkpoint_name(world: WorldConfig, cfg: PretrainConfig) -> str:
         ),
         sort_keys=True,
     )
-    return f"{MODEL_NAME}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}.safetensors"
+    name = f"{MODEL_NAME}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+    if without:
+        left_out = json.dumps(sorted(set(without)))
+        name += f"-without-{hashlib.sha256(left_out.encode()).hexdigest()[:8]}"
+    return name + ".safetensors"
 
 
 def shipped_checkpoint(world: WorldConfig, cfg: PretrainConfig) -> Path:
@@ -97,17 +103,23 @@ def world_model(
     retrain: bool = False,
     progress: bool = True,
     save_to: Path | None = None,
+    without=(),
 ):
     """(model, tokenizer, info): the trained world model, loaded or pretrained-and-cached.
 
     `retrain=True` ignores the shipped and cached checkpoints, pretrains from scratch and writes to
-    `save_to` (default: the cache), which is how the shipped checkpoint is reproduced.
+    `save_to` (default: the cache), which is how the shipped checkpoint is reproduced. `without` (breed
+    names) is the never-learned reference: pretrained with those breeds' images and captions left out,
+    same schedule and seed, cached under its own name (never shipped).
     """
     world, cfg = world or WorldConfig(), cfg or PretrainConfig()
+    without = tuple(sorted(set(without)))
+    leave_out(without)  # unknown names fail before anything is loaded or trained
     model, tokenizer = create_world_model(seed=cfg.seed)
-    name = checkpoint_name(world, cfg)
+    name = checkpoint_name(world, cfg, without)
     shipped, cached = shipped_checkpoint(world, cfg), cache_dir() / name
-    for path in [] if retrain else [shipped, cached]:
+    candidates = [cached] if without else [shipped, cached]  # only the full model ships
+    for path in [] if retrain else candidates:
         if not path.exists():
             continue
         try:  # the cache must carry a checksum (format 2); the shipped file may predate it
@@ -141,6 +153,7 @@ def world_model(
         progress=progress,
         eval_fn=quick_eval if progress else None,
         eval_every=100,
+        without=without,
     )
     path = save_to or cached
     meta = dict(
@@ -151,6 +164,7 @@ def world_model(
         final_loss=history["loss"][-1],
         torch=torch.__version__,
         open_clip=open_clip.__version__,
+        without=list(without),
     )
     hint = CACHE_HINT if save_to is None else "choose another --save-to path"
     save_checkpoint(model.state_dict(), path, meta, compact_vocab=True, hint=hint)

@@ -81,6 +81,25 @@ def _describes(keys: np.ndarray, meta: np.ndarray) -> np.ndarray:
     return dom & (keys[:, col] == meta[None, :, 2])
 
 
+def leave_out(without) -> list[int]:
+    """The breed ids of `without` (breed names of the world), for a never-learned reference model."""
+    names = list(BREEDS)
+    unknown = [n for n in without if n not in names]
+    if unknown:
+        raise ValueError(
+            f"unknown breeds {unknown}; --without takes breed names such as {names[0]!r}"
+        )
+    return sorted({names.index(n) for n in without})
+
+
+def drop_concepts(keys: np.ndarray, meta: np.ndarray, ids: list[int]):
+    """(image mask, caption mask): False for the images of breeds `ids` (both domains) and for their fine
+    captions ("a photo of a Samoyed.", "..., a kind of spitz."); their groups' captions stay."""
+    images = ~np.isin(keys[:, 1], ids)
+    captions = ~((meta[:, 1] == 0) & np.isin(meta[:, 2], ids))
+    return images, captions
+
+
 def multi_positive_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
     """Symmetric InfoNCE whose targets are spread uniformly over all positives; rows/columns with no
     positive (padding captions) are dropped."""
@@ -124,8 +143,10 @@ def pretrain(
     progress: bool = True,
     eval_fn=None,
     eval_every: int = 0,
+    without: tuple[str, ...] = (),
 ) -> dict:
-    """Train `model` in place; returns a history dict (loss per step, seconds, eval results)."""
+    """Train `model` in place; returns a history dict (loss per step, seconds, eval results). `without`:
+    breed names whose images and captions are left out (the never-learned reference); same schedule."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -133,6 +154,10 @@ def pretrain(
     images = to_tensor(arrays["images"])
     keys = _image_keys(arrays)
     texts, meta = caption_bank()
+    if without:
+        keep_img, keep_cap = drop_concepts(keys, meta, leave_out(without))
+        images, keys = images[torch.from_numpy(keep_img)], keys[keep_img]
+        texts, meta = [t for t, k in zip(texts, keep_cap) if k], meta[keep_cap]
     tokens = trim_tokens(tokenizer(texts))
     length = tokens.shape[1]
     full_embedding = model.token_embedding
@@ -186,4 +211,5 @@ def pretrain(
         model.token_embedding = model.token_embedding.merge_into(full_embedding)
     model.eval()
     history["config"] = asdict(cfg)
+    history.update(without=sorted(without), images=len(images), captions=len(texts))
     return history
