@@ -158,6 +158,18 @@ def check_07(r: dict) -> None:
     assert any(f.startswith("preset_drift: lr") for f in r["drift_flags"]), r["drift_flags"]
 
 
+def check_08(r: dict) -> None:
+    assert all(q >= 0.75 for q in r["Q"].values()), r["Q"]  # every method forgets in zero-shot
+    start, end = r["start"], r["end"]
+    assert start["original"] >= 0.5 and all(start[m] <= 0.3 for m in r["Q"]), start
+    assert end["original"] >= start["original"] - 0.1
+    # the training-free projection erased a direction, not the image tower's knowledge: the attack
+    # brings it back and the linear probe still finds it
+    assert end["projection"] >= start["projection"] + 0.3, (start, end)
+    assert r["linear_probe"]["projection"] >= r["linear_probe"]["original"] - 0.2
+    assert all(0 <= v <= 1 for v in r["related_end"].values())
+
+
 CHECKS = {
     "00_world_and_model": check_00,
     "01_knowledge_taxonomy": check_01,
@@ -168,6 +180,7 @@ CHECKS = {
     "05_ood_failure": check_05,
     "06_leaderboard": check_06,
     "07_collateral_damage": check_07,
+    "08_is_it_really_gone": check_08,
 }
 
 

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from kt_lib.notebook.collateral_plots import plot_profile  # noqa: F401  (re-exported)
+from kt_lib.notebook.recovery_plots import plot_relearning  # noqa: F401  (re-exported)
 from kt_lib.notebook.score_plots import (  # noqa: F401  (re-exported)
     METRIC_LABELS,
     plot_concept_domains,
