@@ -33,5 +33,6 @@ lab: $(STAMP)
 strip: $(STAMP)
 	$(BIN)/nbstripout notebooks/*.ipynb
 
-clean-cache:
+clean-cache:  # the repo-local test cache and this machine's run cache ($KT_CACHE/runs.jsonl)
 	rm -rf .kt_cache
+	rm -f "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl"

@@ -1,9 +1,12 @@
 """Result rows of unlearning runs by the key of their settings, in memory and optionally in a checked
 JSON-lines file.
 
-`Experiment.run` keys each run by everything that decides its result (`Experiment.key`): asking for the same
-settings twice, from a cell, a sweep or a widget, trains once. With a path, a later session re-renders the
-same rows without training.
+`Experiment.run` keys each run by everything that decides its result (`Experiment.key`, which includes the
+model's weights and the engine's version): asking for the same settings twice, from a cell, a sweep or a
+widget, trains once. With a path, a later session re-renders the same rows without training.
+`machine_cache()` is the one file every notebook and `kt unlearn` of this machine share
+(`$KT_CACHE/runs.jsonl`; `make clean-cache` empties it): a run one of them computed is found by the others,
+also while they run, since a cache reads the rows other processes appended before each look-up.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ import numpy as np
 import pandas as pd
 
 from kt_lib.cachefile import report, write_bytes, write_error
+
+RUNS_FILE = "runs.jsonl"
+
+
+def machine_cache() -> RunCache:
+    """The run cache this machine's notebooks and commands share: `$KT_CACHE/runs.jsonl`."""
+    from kt_lib.world.data import cache_dir
+
+    return RunCache(cache_dir() / RUNS_FILE)
 
 
 class RunCache:
@@ -33,11 +45,14 @@ class RunCache:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else None
         self._rows: dict[str, dict] = {}
+        self._read = 0  # bytes of the file already read
         if self.path and self.path.exists():
             self._load()
 
     def _load(self) -> None:
-        lines = self.path.read_bytes().decode("utf-8", "replace").splitlines()
+        data = self.path.read_bytes()
+        self._read = len(data)
+        lines = data.decode("utf-8", "replace").splitlines()
         if lines and lines[0] != self._header():
             old = self.path.with_name(self.path.name + ".old")
             os.replace(self.path, old)
@@ -59,6 +74,7 @@ class RunCache:
         if bad:
             text = self._header() + "\n" + "".join(self._line(k, r) for k, r in self._rows.items())
             write_bytes(self.path, text.encode(), "pass RunCache a path on a writable disk")
+            self._read = self.path.stat().st_size
             report(
                 f"sweep cache {self.path}: dropped {bad} damaged line(s), kept {len(self._rows)} "
                 "results; rewrote it"
@@ -71,13 +87,42 @@ class RunCache:
     def _line(key: str, row: dict) -> str:
         return json.dumps(dict(key=key, row=row, sha=_row_sha(key, row))) + "\n"
 
+    def _refresh(self) -> None:
+        """Read the complete rows other processes appended since this cache last read the file."""
+        if not self.path or not self.path.exists():
+            return
+        size = self.path.stat().st_size
+        if size < self._read:  # rewritten (or emptied) by another process: read it anew
+            self._rows.clear()
+            self._load()
+            return
+        if size == self._read:
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(self._read)
+            chunk = fh.read(size - self._read)
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+        self._read += len(complete)
+        for line in complete.decode("utf-8", "replace").splitlines():
+            try:
+                entry = json.loads(line)
+                if entry.get("sha") == _row_sha(entry["key"], entry["row"]):
+                    self._rows[entry["key"]] = entry["row"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # the header, or a damaged line: _load reports those when it next reads all
+
     def __contains__(self, key: str) -> bool:
+        if key not in self._rows:
+            self._refresh()
         return key in self._rows
 
     def __len__(self) -> int:
+        self._refresh()
         return len(self._rows)
 
     def get(self, key: str) -> dict | None:
+        if key not in self._rows:
+            self._refresh()
         row = self._rows.get(key)
         return dict(row) if row is not None else None
 
@@ -96,17 +141,24 @@ class RunCache:
                     with open(self.path, "rb") as fh:
                         fh.seek(size - 1)
                         lead = "" if fh.read(1) == b"\n" else "\n"
-                os.write(fd, (lead + self._line(key, row)).encode())
+                data = (lead + self._line(key, row)).encode()
+                os.write(fd, data)
+                if size == self._read:  # nothing unread before this row: it is read
+                    self._read = size + len(data)
             finally:
                 os.close(fd)
         except OSError as err:
             raise write_error(self.path, err, "pass RunCache a path on a writable disk") from err
 
     def frame(self) -> pd.DataFrame:
-        """Every cached run as one table (see `kt_lib.experiment.table`)."""
-        from kt_lib.experiment import table
-
+        """Every cached run as one table (see `table`)."""
+        self._refresh()
         return table(self._rows.values())
+
+
+def table(rows, drop=("result", "per_concept")) -> pd.DataFrame:
+    """Run rows as one tidy DataFrame, without the heavy `result` objects and the `per_concept` lists."""
+    return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
 
 
 def _row_sha(key: str, row: dict) -> str:

@@ -25,7 +25,7 @@ from functools import cached_property
 import pandas as pd
 import torch
 
-from kt_lib.cache import RunCache
+from kt_lib.cache import RunCache, machine_cache, table
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.eval.zeroshot import template_set
 from kt_lib.integrity import check_run
@@ -57,7 +57,8 @@ SETTINGS = (
 class Experiment:
     """Holds the model, the proxy forget set (`samples_per_class` exemplars per forgotten concept from the
     source's proxy pool, never from test), an Evaluator whose 'before' accuracies are computed once, and a
-    `RunCache` of finished runs (`cache`: a RunCache, a JSON-lines path that keeps them, or None)."""
+    `RunCache` of finished runs (`cache`: a RunCache, a JSON-lines path that keeps them, "machine" for the
+    file this machine's notebooks and commands share (`kt_lib.cache.machine_cache`), or None: in memory)."""
 
     DEFAULT_FORGET = DEFAULT_FORGET
 
@@ -90,7 +91,10 @@ class Experiment:
         self.forget_ids = [self.data.fine_names.index(f) for f in self.forget]
         self.samples_per_class = samples_per_class
         self.forget_set = self.exemplars(samples_per_class)
-        self.cache = cache if isinstance(cache, RunCache) else RunCache(cache)
+        if isinstance(cache, RunCache):
+            self.cache = cache
+        else:
+            self.cache = machine_cache() if cache == "machine" else RunCache(cache)
         self._before = None
 
     def _preset_of(self, method: str) -> dict | None:
@@ -283,8 +287,3 @@ class Experiment:
             )
             for r in merged.itertuples()
         ]
-
-
-def table(rows, drop=("result", "per_concept")) -> pd.DataFrame:
-    """Run rows as one tidy DataFrame, without the heavy `result` objects and the `per_concept` lists."""
-    return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])

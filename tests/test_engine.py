@@ -59,3 +59,43 @@ def test_in_domain_scope_evaluates_only_q_and_u(world_model):
         assert full[k] == pytest.approx(quick[k])
     with pytest.raises(ValueError, match="scope"):
         exp.run("nhl_kl", scope="ood")
+
+
+def test_machine_cache_shares_rows_across_processes(tmp_path, monkeypatch):
+    """Two caches on the machine's run file (as two notebooks or a notebook and `kt unlearn` have): a row
+    one appends is found by the other without reopening; a half-written line waits; a file another
+    process rewrote is read anew."""
+    from kt_lib.cache import RUNS_FILE, RunCache, machine_cache
+
+    monkeypatch.setenv("KT_CACHE", str(tmp_path))
+    a, b = machine_cache(), machine_cache()
+    assert a.path == tmp_path / RUNS_FILE
+    assert "k1" not in b
+    a.put("k1", dict(Q=1.0))
+    assert "k1" in b and b.get("k1") == dict(Q=1.0)
+    line = RunCache._line("k2", dict(Q=0.5))
+    with open(a.path, "a") as fh:
+        fh.write(line[:10])  # a writer still mid-line
+    assert "k2" not in b
+    with open(a.path, "a") as fh:
+        fh.write(line[10:])
+    assert b.get("k2") == dict(Q=0.5) and len(b) == 2
+    a.path.write_text(a._header() + "\n" + RunCache._line("k3", dict(Q=0.0)))  # rewritten
+    assert "k3" in b and "k1" not in b
+
+
+def test_notebooks_use_the_machine_cache(monkeypatch, tmp_path, world_model):
+    """setup().experiment() with no cache argument (the notebooks' CACHE_FILE=None) is the machine's file."""
+    from kt_lib.cache import RUNS_FILE
+    from kt_lib.knowledge.sources import world_source
+    from kt_lib.notebook.setup import Setup
+
+    model, tokenizer = world_model[:2]
+    source = world_source(eval_per_class=4)  # the world's pixels from the test cache
+    monkeypatch.setenv("KT_CACHE", str(tmp_path))  # runs go to a fresh machine cache
+    tut = Setup(True, "kt-tiny-dogworld", model, None, tokenizer, source, 2e-4, 0, 4)
+    exp = tut.experiment(["Samoyed"], samples_per_class=5, num_steps=2)
+    assert exp.cache.path == tmp_path / RUNS_FILE
+    row = exp.run("nhl_kl", keep_result=False, scope="in_domain")
+    again = tut.experiment(["Samoyed"], samples_per_class=5, num_steps=2)
+    assert again.cache.get(again.key(scope="in_domain", method="nhl_kl"))["Q"] == row["Q"]

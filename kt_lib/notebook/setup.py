@@ -85,7 +85,8 @@ class Setup:
 
     def experiment(self, forget, samples_per_class: int = 30, cache=None, **settings):
         """An `Experiment` on this model and data (`settings`: UnlearnConfig fields; lr defaults to
-        `self.lr`; `cache`: None or a JSON-lines path that keeps finished runs)."""
+        `self.lr`; `cache`: None for this machine's run cache, which every notebook and `kt unlearn` share
+        (`kt_lib.cache.machine_cache`), or the path of another JSON-lines file that keeps finished runs)."""
         from kt_lib.experiment import Experiment
 
         settings.setdefault("lr", self.lr)
@@ -95,7 +96,7 @@ class Setup:
             self.tokenizer,
             samples_per_class=samples_per_class,
             data=self.source,
-            cache=cache,
+            cache="machine" if cache is None else cache,
             **settings,
         )
 
