@@ -116,3 +116,36 @@ def test_summary_numbers_on_a_constructed_frame():
     assert out.loc[R.REFERENCE, "residual"] == pytest.approx(0.0)
     alone = R.summarize(pd.DataFrame(rows[:3]), original_accuracy=0.8)
     assert alone.residual.isna().all()  # no reference, no residual
+
+
+def test_attack_runs_on_a_random_vit_b32_with_real_images(tmp_path, monkeypatch):
+    """The real path: any open_clip model and a real-data layout (random-init ViT-B-32, an ImageNet-style
+    folder); off the world, the unrelated attack uses a group the request does not touch."""
+    from test_paper_preset import imagenet_folder, small_taxonomy
+
+    from kt_lib.experiment import Experiment
+    from kt_lib.knowledge.realdata import build_manifest
+    from kt_lib.knowledge.sources import manifest_source
+    from kt_lib.models import load_model
+
+    monkeypatch.setenv("KT_CACHE", str(tmp_path / "cache"))
+    tax = small_taxonomy(tmp_path / "tinydogs.json")
+    imagenet_folder(tmp_path / "train", tax)
+    model, preprocess, tokenizer = load_model("ViT-B-32", "random", device="cpu", progress=False)
+    manifest = build_manifest(
+        tmp_path / "train",
+        tax,
+        train_per_class=3,
+        test_per_class=2,
+        verbose=False,
+        layout="imagenet",
+    )
+    src = manifest_source(manifest, tax, preprocess, name="fixture")
+    forget = [n for n in tax.fine_names if n != "Samoyed"][0]
+    exp = Experiment([forget], model, tokenizer, samples_per_class=2, data=src)
+    sib, unrelated = R.attack_set(exp, "siblings", 1), R.attack_set(exp, "unrelated", 1)
+    assert forget not in sib.fine and sib.fine and unrelated.fine == ["Samoyed"]
+    with pytest.raises(ValueError, match="holds only 3"):
+        R.attack_set(exp, "forget", 4)
+    df = R.curves(exp, {"random": model}, ks=(1,), attacks=("unrelated",), steps=(0, 1))
+    assert len(df) == 2 and df.forget_fine.between(0, 1).all()
