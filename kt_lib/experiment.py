@@ -239,13 +239,13 @@ class Experiment:
 
         `keep_result=True` always trains and adds the `UnlearnResult` (model, history) under 'result';
         `keep_result=False` returns the cached row when these settings ran before. Both cache the row.
-        `scope="in_domain"` evaluates only Q and U (and `per_concept` in domain): what a panel needs."""
-        key = self.key(
-            samples_per_class, scope, **({"method": method} if method else {}), **overrides
-        )
+        `scope="in_domain"` evaluates only Q and U (and `per_concept` in domain): what a panel needs; a
+        cached full-scope row of the same settings answers it too."""
+        named = {"method": method} if method else {}
+        key = self.key(samples_per_class, scope, **named, **overrides)
         spc = samples_per_class or self.samples_per_class
-        if not keep_result and key in self.cache:
-            row = self.cache.get(key)
+        row = None if keep_result else self.cached(samples_per_class, scope, **named, **overrides)
+        if row is not None:
             return dict(row, label=label or row["method"])
         result = self.unlearn(method, spc, **overrides)
         scores = self.evaluate(result.model, result.info["config"]["goal"], scope)
@@ -261,6 +261,16 @@ class Experiment:
         )
         self.cache.put(key, row)
         return dict(row, result=result) if keep_result else row
+
+    def cached(
+        self, samples_per_class: int | None = None, scope: str = "all", **overrides
+    ) -> dict | None:
+        """The cached row of these settings, or None; a full-scope row also answers scope='in_domain'."""
+        for s in dict.fromkeys([scope, "all"]):
+            row = self.cache.get(self.key(samples_per_class, s, **overrides))
+            if row is not None:
+                return row
+        return None
 
     def compare(self, methods, **overrides) -> pd.DataFrame:
         """A table with one (cached) run per method name or (label, overrides) pair."""

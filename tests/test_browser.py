@@ -74,9 +74,15 @@ def row(method="nhl_kl", margin=2.0, ac=10.0, af=20.0, lr=2e-4, q=1.0, u=0.9, dq
                 num_epochs=epochs, seed=0, Q=q, U=u, QU=2 * q * u / (q + u), drawing_Q=dq, per_concept=per)
 
 
-def rerun(method, margin, alpha_coarse, alpha_fine):
-    time.sleep(1)  # a short run
-    return row(method, margin, alpha_coarse, alpha_fine, q=0.6, epochs=2)
+trained = set()
+
+
+def live_run(method, margin, alpha_coarse, alpha_fine):
+    key = (method, margin, alpha_coarse, alpha_fine)
+    if key not in trained:
+        time.sleep(1)  # a run being trained
+        trained.add(key)
+    return row(method, margin, alpha_coarse, alpha_fine, q=1 - margin / 10, u=0.9 - alpha_fine / 100)
 
 
 rows = [row(margin=m, u=0.95 - 0.05 * m) for m in (0.5, 2.0, 5.0)]
@@ -86,7 +92,9 @@ runs = pd.DataFrame([dict(method=m, level=lvl, seed=s, Q=1.0, U=u - 0.1 * s, QU=
                      for m, u in (("nhl_kl", 0.9), ("ga", 0.3)) for lvl in ("easy", "difficult") for s in (0, 1)])
 """
 _PANELS = [
-    "panel = widgets.ablation_panel(rows, rerun=rerun, defaults=dict(method='nhl_kl', margin=2.0))",
+    "panel = widgets.ablation_panel(live_run, ['nhl_kl', 'ga'], ['Samoyed', 'beagle'], "
+    "dict(method='nhl_kl', margin=2.0, alpha_coarse=10.0, alpha_fine=20.0), "
+    "is_cached=lambda **s: tuple(s.values()) in trained)",
     "panel = widgets.ood_panel(strength, defaults=dict(method='nhl_kl', lr=2e-4))",
     "panel = widgets.leaderboard_panel(runs, paper={'nhl_kl': 95.2}, paper_label='paper')",
 ]

@@ -69,32 +69,61 @@ def _neighbour(control):
     return values[i + 1] if i + 1 < len(values) else values[i - 1]
 
 
-def test_ablation_panel_offers_cached_values_and_draws_exactly_the_chosen_run():
-    panel = widgets.ablation_panel(ROWS, defaults=dict(method="nhl_kl", margin=2.0))
+DEFAULT = dict(method="nhl_kl", margin=2.0, alpha_coarse=10.0, alpha_fine=20.0)
+
+
+def _live(calls=None, cached=()):
+    """A live ablation panel whose run function records each training call (settings not in `cached`)."""
+    calls = [] if calls is None else calls
+    seen = set(cached)
+
+    def run(**kw):
+        key = tuple(sorted(kw.items()))
+        if key not in seen:
+            calls.append(kw)
+            seen.add(key)
+        q = 1.0 - 0.1 * kw["margin"] / 5
+        return _row(kw["method"], kw["margin"], kw["alpha_coarse"], kw["alpha_fine"], q=q, u=0.5)
+
+    panel = widgets.ablation_panel(
+        run,
+        ["nhl_kl", "ga"],
+        ["Samoyed", "beagle"],
+        DEFAULT,
+        is_cached=lambda **kw: tuple(sorted(kw.items())) in seen,
+    )
+    return panel, calls
+
+
+def test_ablation_panel_trains_any_combination_and_draws_it_beside_the_default():
+    """Any grid combination (not only one knob at a time) is trained at exactly those settings and drawn
+    beside the paper's default; the title names both; a setting is trained once."""
+    panel, calls = _live()
     sliders = {k: c for k, c in panel.controls.items() if isinstance(c, W.SelectionSlider)}
     assert set(sliders) == {"margin", "alpha_coarse", "alpha_fine"}
     assert not any(s.continuous_update for s in sliders.values())
-    assert [v for _, v in sliders["margin"].options] == [0.5, 1.0, 2.0, 5.0]
-    for (
-        row
-    ) in ROWS:  # every cached run: the title names its settings, the first bars are its scores
-        values = {k: row[k] for k in ("method", "margin", "alpha_coarse", "alpha_fine")}
-        fig = panel.render(**values)
-        title = fig.axes[0].get_title()
-        assert (
-            f"margin {row['margin']:g}," in title and f"alpha_fine {row['alpha_fine']:g}" in title
-        )
-        assert title.startswith(row["method"])
-        assert _bars(fig)[:3] == [round(row[m], 6) for m in ("Q", "U", "QU")]
-        plt.close(fig)
-    missing = panel.render(margin=0.5, alpha_coarse=0.0, alpha_fine=20.0)
-    assert "No run at nhl_kl, margin 0.5, alpha_coarse 0, alpha_fine 20" in missing.data
+    assert [v for _, v in sliders["margin"].options] == list(widgets.ABLATION_GRID["margin"])
+    fig = panel.render(margin=0.5, alpha_fine=0.0)
+    mine = dict(method="nhl_kl", margin=0.5, alpha_coarse=10.0, alpha_fine=0.0)
+    assert mine in calls and DEFAULT in calls
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[0].startswith("default setting") and labels[1].startswith("your setting")
+    title = fig.axes[0].get_title()
+    assert title.startswith("nhl_kl, margin 0.5, alpha_coarse 10, alpha_fine 0")
+    assert "vs  nhl_kl, margin 2, alpha_coarse 10, alpha_fine 20" in title
+    plt.close(fig)
+    n = len(calls)
+    plt.close(
+        panel.render(margin=0.5, alpha_fine=0.0)
+    )  # back to a setting already run: no training
+    assert len(calls) == n
+    fig = panel.render()  # the default alone: one group of bars
+    assert len(fig.axes[0].get_xticklabels()) == 1
+    plt.close(fig)
 
 
 def test_each_ablation_control_changes_what_is_drawn_from_the_defaults():
-    panel = widgets.ablation_panel(
-        ROWS, defaults=dict(method="nhl_kl", margin=2.0, alpha_coarse=10.0, alpha_fine=20.0)
-    )
+    panel, _ = _live()
     start = _drawn(panel.render())
     assert start[0] == "figure"
     for name, control in panel.controls.items():
@@ -108,39 +137,11 @@ def test_each_ablation_control_changes_what_is_drawn_from_the_defaults():
             plt.close(shown)
 
 
-def test_ablation_button_trains_exactly_the_shown_setting_and_draws_it_beside_the_cached_run():
-    calls = []
-
-    def rerun(**kw):
-        calls.append(kw)
-        return _row(kw["method"], kw["margin"], kw["alpha_coarse"], kw["alpha_fine"], q=0.5, u=0.95)
-
-    panel = widgets.ablation_panel(ROWS, rerun=rerun, defaults=dict(method="nhl_kl", margin=2.0))
-    assert len(panel.buttons) == 1
-    plt.close(panel.render())
-    assert calls == []  # rendering never trains
-    panel.controls["margin"].value = 5.0
-    panel.click()
-    assert calls == [dict(method="nhl_kl", margin=5.0, alpha_coarse=10.0, alpha_fine=20.0)]
-    fig = panel.render(concept="beagle")
-    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-    assert len(labels) == 2 and labels[0].startswith("cached") and labels[1].startswith("your run")
-    assert "margin 5," in fig.axes[0].get_title()
-    plt.close(fig)
-    fig = panel.render(
-        margin=2.0
-    )  # another setting: its own cached run only, not the margin-5 rerun
-    assert len(fig.axes[0].get_xticklabels()) == 1
-    plt.close(fig)
-    panel._press(panel._actions["run this setting (short, CPU)"])  # the button's own callback
-    assert len(calls) == 2 and not panel.buttons[0].disabled
-
-
-def test_ablation_panel_without_rerun_has_no_button():
-    panel = widgets.ablation_panel(ROWS)
-    assert panel.buttons == []
-    shown = panel.render(method="ga", margin=0.5)
-    assert "No run at ga, margin 0.5" in shown.data and "button" not in shown.data
+def test_ablation_panel_says_running_only_while_a_setting_trains():
+    panel, _ = _live()
+    assert panel.pending(**{**panel.values(), "margin": 5.0}).startswith("running nhl_kl, margin 5")
+    plt.close(panel.render(margin=5.0))
+    assert panel.pending(**{**panel.values(), "margin": 5.0}) is None
 
 
 def test_ood_panel_starts_at_the_notebooks_lr_and_draws_exactly_the_chosen_strength():
@@ -188,5 +189,5 @@ def test_leaderboard_panel_aggregates_per_level():
 
 @pytest.mark.parametrize("maker", ["ablation", "ood"])
 def test_panels_display_without_a_frontend(maker):
-    panel = widgets.ablation_panel(ROWS) if maker == "ablation" else widgets.ood_panel(ROWS)
+    panel = _live()[0] if maker == "ablation" else widgets.ood_panel(ROWS)
     assert isinstance(panel.out, W.Output)

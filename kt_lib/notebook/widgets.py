@@ -1,13 +1,14 @@
 """Explore panels for notebooks 04-06: ipywidgets controls that re-render results a plain cell computed.
 
 A :class:`Panel` is ``interactive_output`` over a dict of controls (selection sliders with
-``continuous_update=False``, dropdowns) plus optional buttons. A control only offers values the panel has
-results for, and the render functions draw the result at exactly the chosen values (a lookup, a filter,
-an aggregate) with a title that names them, so the title and the data always describe the same run; a
-combination nobody ran is said in words, not replaced by a neighbour. The one live action, the "run this
-setting" button of :func:`ablation_panel`, calls a function the notebook has already called in a plain
-cell, shows "running ..." and disables itself until the run is drawn. Every panel can be driven without a browser:
-``panel.render()`` draws with the current control values and ``panel.click()`` presses a button.
+``continuous_update=False``, dropdowns) plus optional buttons. The render functions draw the result at
+exactly the chosen values with a title that names them, so the title and the data always describe the
+same run. :func:`ood_panel` and :func:`leaderboard_panel` only offer values a plain cell computed (a
+lookup, a filter, an aggregate; a combination nobody ran is said in words, not replaced by a neighbour).
+:func:`ablation_panel` is live: any combination on its grid is trained at the full budget by the same
+`exp.run` call the notebook's cells make (it shows "running ..." meanwhile) and cached by its settings.
+Every panel can be driven without a browser: ``panel.render()`` draws with the current control values and
+``panel.click()`` presses a button.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import HTML, display
+from IPython.display import HTML, clear_output, display
 
 from kt_lib.notebook import plots
 from kt_lib.notebook.score_plots import runs_title
@@ -39,8 +40,9 @@ class Panel:
         buttons: dict[str, Callable] | None = None,
         note: str = "",
         state: dict | None = None,
+        pending: Callable | None = None,
     ):
-        self.render_fn, self.controls = render, controls
+        self.render_fn, self.controls, self.pending = render, controls, pending
         self.state = {} if state is None else state  # shared with render functions (e.g. reruns)
         self._actions = dict(buttons or {})
         self.buttons = []
@@ -67,7 +69,12 @@ class Panel:
         return self.render_fn(**{**self.values(), **overrides})
 
     def _show(self, **values) -> None:
+        message = self.pending(**values) if self.pending else None
+        if message:  # a live run: say so until its figure replaces the message
+            print(message)
         shown = self.render_fn(**values)
+        if message:
+            clear_output(wait=True)  # the Output area this runs in (interactive_output's)
         if isinstance(shown, plt.Figure):
             display(shown)
             plt.close(shown)
@@ -121,42 +128,55 @@ def _same(a: float, b: float) -> bool:
     return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)), abs(float(b)))
 
 
-def ablation_panel(
-    rows: list[dict], rerun: Callable | None = None, defaults: dict | None = None
-) -> Panel:
-    """Notebook 04: method, margin, alpha_coarse, alpha_fine and a target breed -> the run at exactly
-    those settings (Q, U, Q-U and Q of the chosen breed).
+# the live panel's grid: any combination of these trains at the full budget (in_domain scope: Q and U)
+ABLATION_GRID = dict(
+    margin=(0.0, 0.5, 1.0, 2.0, 3.0, 5.0),
+    alpha_coarse=(0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0),
+    alpha_fine=(0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0),
+)
 
-    The sliders only offer values some cached run has. When no cached run has the chosen combination the
-    panel says so and draws nothing; `rerun(method=..., margin=..., alpha_coarse=..., alpha_fine=...)`
-    (e.g. a short `kt_lib.notebook.sweeps.run`) is wired to a button that trains exactly the shown
-    settings. Its results are kept per setting and drawn beside the cached run of the same setting, so
-    the title (the settings) always describes every bar drawn."""
-    table, rows = to_frame(rows), list(rows)
-    concepts = list(dict.fromkeys(concept_frame(rows).concept)) or ["(none)"]
-    defaults = defaults or {}
-    methods = list(dict.fromkeys(table.method))
-    knobs = {k: _options(table[k]) for k in ("margin", "alpha_coarse", "alpha_fine")}
-    first = table.iloc[0]
+
+def ablation_panel(
+    run: Callable,
+    methods: list[str],
+    concepts: list[str],
+    reference: dict,
+    grid: dict | None = None,
+    is_cached: Callable | None = None,
+) -> Panel:
+    """Notebook 04, live: method, margin, alpha_coarse, alpha_fine and a target breed -> the run at exactly
+    those settings and the full budget (Q, U, Q-U and Q of the chosen breed), drawn beside the
+    `reference` setting (the paper's default), both named in the figure.
+
+    `run(method=..., margin=..., alpha_coarse=..., alpha_fine=...)` returns a run's row; the notebook
+    passes `exp.run(keep_result=False, scope="in_domain", ...)`, which trains a setting once and finds it
+    in the run cache afterwards, so going back to a setting is instant. `is_cached(**settings)` (optional)
+    tells the panel whether to show "running ..." while it trains."""
+    grid = {k: tuple(float(v) for v in vs) for k, vs in (grid or ABLATION_GRID).items()}
+    reference = {k: (float(v) if k in grid else v) for k, v in reference.items()}
     controls = dict(
         method=W.Dropdown(
-            options=methods,
-            value=defaults.get("method") if defaults.get("method") in methods else methods[0],
+            options=list(methods),
+            value=reference["method"] if reference["method"] in methods else methods[0],
             description="method",
             **_STYLE,
         ),
         **{
-            k: _selection_slider(k, opts, _snap(opts, defaults.get(k), float(first[k])))
-            for k, opts in knobs.items()
+            k: _selection_slider(k, list(opts), _snap(list(opts), reference.get(k), opts[0]))
+            for k, opts in grid.items()
         },
         concept=W.Dropdown(
-            options=concepts, value=concepts[0], description="target breed", **_STYLE
+            options=list(concepts), value=concepts[0], description="target breed", **_STYLE
         ),
     )
-    state: dict = {"runs": {}}
 
-    def key(method, margin, alpha_coarse, alpha_fine):
-        return (method, float(margin), float(alpha_coarse), float(alpha_fine))
+    def setting_of(values: dict) -> dict:
+        return {k: values[k] for k in ("method", *grid)}
+
+    def label(setting: dict) -> str:
+        return ", ".join(
+            [setting["method"], *(f"{k} {float(setting[k]):g}" for k in grid if k in setting)]
+        )
 
     def scores(row, concept):
         per = [
@@ -167,58 +187,32 @@ def ablation_panel(
         q = 1 - per[0]["after"] / per[0]["before"] if per and per[0]["before"] > 0 else float("nan")
         return {"Q": row["Q"], "U": row["U"], "QU": row["QU"], f"Q ({concept})": q}
 
-    def cached(method, margin, alpha_coarse, alpha_fine):
-        for r in rows:
-            if r["method"] == method and all(
-                _same(r[k], v)
-                for k, v in (
-                    ("margin", margin),
-                    ("alpha_coarse", alpha_coarse),
-                    ("alpha_fine", alpha_fine),
-                )
-            ):
-                return r
-        return None
-
-    def render(method, margin, alpha_coarse, alpha_fine, concept):
-        setting = (
-            f"{method}, margin {margin:g}, alpha_coarse {alpha_coarse:g}, alpha_fine {alpha_fine:g}"
-        )
-        entries = {}
-        hit = cached(method, margin, alpha_coarse, alpha_fine)
-        if hit is not None:
-            entries[f"cached run\n({budget_label(hit)})"] = scores(hit, concept)
-        mine = state["runs"].get(key(method, margin, alpha_coarse, alpha_fine))
-        if mine is not None:
-            entries[f"your run\n({budget_label(mine)})"] = scores(mine, concept)
-        if not entries:
-            hint = " or press the button to train it" if rerun else ""
-            return HTML(
-                f"<p><b>No run at {setting}.</b> The cached runs vary one setting at a time; move a "
-                f"control back{hint}.</p>"
-            )
+    def render(concept, **values):
+        setting = setting_of(values)
+        mine = run(**setting)
+        entries = {f"your setting\n({budget_label(mine)})": scores(mine, concept)}
+        if setting != setting_of(reference):
+            ref = run(**setting_of(reference))
+            entries = {f"default setting\n({budget_label(ref)})": scores(ref, concept), **entries}
+        title = label(setting)
+        if len(entries) > 1:
+            title += f"  vs  {label(setting_of(reference))}"
         return plots.plot_scorecard(
-            entries, metrics=("Q", "U", "QU", f"Q ({concept})"), title=setting
+            entries, metrics=("Q", "U", "QU", f"Q ({concept})"), title=title
         )
 
-    def do_rerun(method, margin, alpha_coarse, alpha_fine, concept):
-        row = rerun(
-            method=method,
-            margin=float(margin),
-            alpha_coarse=float(alpha_coarse),
-            alpha_fine=float(alpha_fine),
-        )
-        state["runs"][key(method, margin, alpha_coarse, alpha_fine)] = row
-        return row
+    def pending(concept, **values) -> str | None:
+        setting = setting_of(values)
+        if is_cached is None or is_cached(**setting):
+            return None
+        return f"running {label(setting)} (full budget) ..."
 
     return Panel(
         render,
         controls,
-        {"run this setting (short, CPU)": do_rerun} if rerun else None,
-        note="The sliders offer the settings of the cached runs above; the figure shows the run at "
-        "<b>exactly</b> the chosen settings. The button trains a short run of exactly these settings "
-        "and draws it beside the cached one.",
-        state=state,
+        note="Any combination trains once, at the full budget, and is drawn beside the "
+        "default setting; settings already run come from the run cache.",
+        pending=pending,
     )
 
 
