@@ -294,3 +294,73 @@ def test_ours_is_the_trainers_unlearn_step(tiny, monkeypatch):
     SV.train_step(model, opt, setup, BASELINE)
     assert calls == [1]  # ours only
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+RUN_KEYS = {
+    "baseline_s",
+    "ours_s",
+    "ours_in_domain_s",
+    "ratio",
+    "ratio_in_domain",
+    "gflop_per_run",
+    "ours_in_domain_gflop_per_run",
+    "baseline_gflop_per_run",
+    "achieved_gflops",
+    "baseline_achieved_gflops",
+    "variants",
+    "flop_count_method",
+    "text_context_full",
+    "text_context_trimmed",
+    "device",
+    "device_name",
+    "torch",
+    "cpu_threads",
+    "date",
+}
+
+
+def test_bench_run_cli_times_the_engine_against_the_official_style_run(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    args = ["bench", "run", "--device", "cpu", "--repeats", "1", "--steps", "2"]
+    assert main([*args, "--eval-per-class", "1", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert RUN_KEYS <= set(r) and r["forget"] == ["Samoyed"] and r["num_steps"] == 2
+    assert r["ratio"] == pytest.approx(r["baseline_s"] / r["ours_s"], abs=1e-3)
+    assert r["ratio_in_domain"] == pytest.approx(r["baseline_s"] / r["ours_in_domain_s"], abs=1e-3)
+    ours, in_domain, base = r["variants"]
+    assert [v["name"] for v in r["variants"]] == ["ours", "ours_in_domain", "baseline"]
+    for v in r["variants"]:  # one repeat: the run is its setup, training and evaluation
+        assert v["train_s"] > 0 and v["eval_s"] > 0 and v["steps"] == 2
+        assert v["run_s"] == pytest.approx(v["train_s"] + v["setup_s"] + v["eval_s"], abs=1e-3)
+    # the same loss on the same first batch, template and weights, computed both ways
+    assert ours["method"] == in_domain["method"] == base["method"] == "nhl_kl"
+    assert base["loss_first"] == pytest.approx(ours["loss_first"], rel=1e-4)
+    # the baseline recomputes the reference every step and encodes the full text context
+    assert r["baseline_gflop_per_run"] > r["gflop_per_run"] > r["ours_in_domain_gflop_per_run"] > 0
+    assert r["text_context_full"] > r["text_context_trimmed"]
+    assert "baseline / ours" in capsys.readouterr().out
+
+
+def test_each_timed_engine_run_encodes_the_test_images_anew(monkeypatch):
+    """The Evaluator caches predictions per weights, and every repetition trains the same weights: the
+    bench must drop them, or a repeated run would time a cache hit instead of an evaluation."""
+    import kt_lib.eval.evaluator as E
+    from kt_lib.fast.bench_run import TimedExperiment, run_ours
+
+    exp = TimedExperiment(["Samoyed"], device="cpu", eval_per_class=1)
+    exp.before  # noqa: B018
+    encoded, real = [], E.encode_images
+    monkeypatch.setattr(
+        E, "encode_images", lambda m, x, *a: encoded.append(len(x)) or real(m, x, *a)
+    )
+    for _ in range(2):
+        encoded.clear()
+        r = run_ours(exp, "nhl_kl", "in_domain", {"num_steps": 1})
+        assert encoded == [len(exp.evaluator.domains["photo"].images)] and r["eval_s"] > 0
+
+
+def test_bench_run_rejects_bad_settings_before_loading(capsys):
+    assert main(["bench", "run", "--device", "cpu", "--repeats", "0"]) == 2
+    assert "repeats" in capsys.readouterr().err
+    assert main(["bench", "run", "--device", "cpu", "--method", "projection"]) == 2
+    assert "loss methods" in capsys.readouterr().err

@@ -1,7 +1,9 @@
-"""`kt bench step|scaling|profile|eval`: speed of one unlearning step and of zero-shot evaluation.
+"""`kt bench step|scaling|profile|eval|run`: speed of one unlearning step, of zero-shot evaluation and of a
+whole unlearning run.
 
 Both print a side-by-side table and can write the full report as JSON (`kt_lib.fast.bench` documents the keys).
 Random weights, no download: `--model` is the world model's architecture or any `open_clip.list_models()` name.
+`kt bench run` runs the real engine on the embedded world model (`kt_lib.fast.bench_run`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import json
 from pathlib import Path
 
 
-def _common(p, seed: bool = True, report: bool = True) -> None:
+def _common(p, seed: bool = True, report: bool = True, model: bool = True) -> None:
     """The options every bench subcommand shares."""
-    p.add_argument(
-        "--model", default="kt-tiny-dogworld", help="world model or open_clip name, e.g. ViT-L-14"
-    )
+    if model:
+        p.add_argument(
+            "--model",
+            default="kt-tiny-dogworld",
+            help="world model or open_clip name, e.g. ViT-L-14",
+        )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     if seed:
         p.add_argument("--seed", type=int, default=0)
@@ -27,12 +32,13 @@ def _common(p, seed: bool = True, report: bool = True) -> None:
 
 
 def register(sub) -> None:
-    """Add `bench` with its `step`, `scaling`, `profile` and `eval` subcommands to the `kt` parser's subparsers."""
+    """Add `bench` with its `step`, `scaling`, `profile`, `eval` and `run` subcommands to the `kt` parser's
+    subparsers."""
     bench = sub.add_parser(
-        "bench", help="time an unlearning step (baseline vs ours) or zero-shot evaluation"
+        "bench", help="time an unlearning step or run (baseline vs ours) or zero-shot evaluation"
     )
     which = bench.add_subparsers(
-        dest="bench_command", required=True, metavar="{step,eval,scaling,profile}"
+        dest="bench_command", required=True, metavar="{step,eval,scaling,profile,run}"
     )
 
     step = which.add_parser(
@@ -121,6 +127,19 @@ def register(sub) -> None:
         "--workers", type=int, default=0, help="DataLoader workers for the end-to-end path"
     )
     ev.set_defaults(func=run_eval)
+
+    run = which.add_parser(
+        "run", help="a full unlearning run (training + evaluation): official-style baseline vs ours"
+    )
+    _common(run, model=False)
+    run.add_argument("--forget", nargs="+", default=["Samoyed"], help="concepts (default Samoyed)")
+    run.add_argument("--method", default="nhl_kl", help="a loss method (default nhl_kl)")
+    run.add_argument("--steps", type=int, default=None, help="budget (default: the preset's 48)")
+    run.add_argument(
+        "--repeats", type=int, default=3, help="timed runs each; the median is reported"
+    )
+    run.add_argument("--eval-per-class", type=int, default=None, help="test images per breed")
+    run.set_defaults(func=run_run)
 
 
 def _write(path: str | None, report: dict) -> None:
@@ -254,5 +273,23 @@ def run_eval(args) -> int:
         f"  cache / encode {r['ratio_cache_over_encode']:.2f}, end to end / encode "
         f"{r['ratio_end_to_end_over_encode']:.2f} (building the cache took {r['cache_build_s']:.2f} s)"
     )
+    _write(args.json, r)
+    return 0
+
+
+def run_run(args) -> int:
+    from kt_lib.fast.bench_run import bench_run, format_report
+
+    _threads(args.threads)
+    r = bench_run(
+        args.forget,
+        args.method,
+        args.device,
+        args.repeats,
+        args.steps,
+        args.seed,
+        args.eval_per_class,
+    )
+    print(format_report(r))
     _write(args.json, r)
     return 0

@@ -1,6 +1,7 @@
 """The step variants that `kt bench step` times: one model, one batch, one NHL+KL step built with or
 without each of the trainer's techniques (autocast, cached reference, trimmed text, fused Adam, compact
-vocabulary, whole-step CUDA graph). `kt_lib.fast.bench` times them."""
+vocabulary, whole-step CUDA graph). `kt_lib.fast.bench` times them; `kt_lib.fast.bench_run` runs the baseline
+step in a loop for a whole official-style run."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.eval.zeroshot import TEMPLATES, autocast
-from kt_lib.methods import LossConfig, LossInputs, compute_loss, loss_terms
+from kt_lib.methods import LossConfig, LossInputs, compute_loss, get_method, loss_terms
 from kt_lib.prompts import PromptBank, clip_logits, reference_logits
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.unlearn import UnlearnConfig, optimizer_and_schedule
@@ -56,7 +57,8 @@ GRAPHED = Variant(
 
 @dataclass
 class StepSetup:
-    """Everything a step needs besides the trained model: one batch, prompts, the frozen reference."""
+    """Everything a step needs besides the trained model: one batch, prompts, the frozen reference, the
+    method (a loss method of `kt_lib.methods`) and, for relabel, each image's random other label."""
 
     images: torch.Tensor
     fine_labels: torch.Tensor
@@ -68,6 +70,8 @@ class StepSetup:
     ref_fine: torch.Tensor  # reference logits cached once by the trainer's reference_logits
     ref_coarse: torch.Tensor
     loss_cfg: LossConfig
+    method: str = "nhl_kl"
+    other_labels: torch.Tensor | None = None
 
 
 def build_model(name: str, seed: int = 0):
@@ -155,14 +159,18 @@ def full_context_features(model, setup: StepSetup):
 
 @torch.no_grad()
 def fresh_reference_logits(setup: StepSetup):
-    """The official-style reference: both towers of the frozen model forwarded, full-context text."""
+    """The official-style reference: both towers of the frozen model forwarded, full-context text
+    ((None, None) for a method that needs no reference)."""
+    if not get_method(setup.method).needs_reference:
+        return None, None
     tf, tc = full_context_features(setup.reference, setup)
     return clip_logits(setup.reference, setup.images, tf, tc)
 
 
 def step_loss(model, setup: StepSetup, variant: Variant) -> torch.Tensor:
-    """The NHL+KL loss of one step of `variant` (both towers; no optimizer step). Like the trainer, the eager
-    variants read the loss parts back as floats (one host sync); the graphed one must not sync."""
+    """The loss of `setup.method` (NHL+KL by default) in one step of `variant` (both towers; no optimizer
+    step). Like the trainer, the eager variants read the loss parts back as floats (one host sync); the
+    graphed one must not sync."""
     device = setup.images.device
     with (
         autocast(device, cache=not variant.cuda_graph)
@@ -180,12 +188,18 @@ def step_loss(model, setup: StepSetup, variant: Variant) -> torch.Tensor:
             if variant.cached_reference
             else fresh_reference_logits(setup)
         )
+    ref = tuple(None if r is None else r.float() for r in (rf, rc))
     inputs = LossInputs(
-        fine.float(), coarse.float(), setup.fine_labels, setup.coarse_labels, rf.float(), rc.float()
+        fine.float(),
+        coarse.float(),
+        setup.fine_labels,
+        setup.coarse_labels,
+        *ref,
+        setup.other_labels,
     )
     if variant.cuda_graph:
-        return sum(loss_terms("nhl_kl", inputs, setup.loss_cfg).values())
-    return compute_loss("nhl_kl", inputs, setup.loss_cfg)[0]
+        return sum(loss_terms(setup.method, inputs, setup.loss_cfg).values())
+    return compute_loss(setup.method, inputs, setup.loss_cfg)[0]
 
 
 def make_optimizer(model, variant: Variant, lr: float, setup: StepSetup | None = None):
@@ -211,21 +225,22 @@ def _apply(model, opt, loss: torch.Tensor) -> torch.Tensor:
     return loss
 
 
-def train_step(model, opt, setup: StepSetup, variant: Variant) -> None:
-    """One eager optimizer step of `variant`; "ours" is the trainer's own `unlearn_step`."""
+def train_step(model, opt, setup: StepSetup, variant: Variant) -> float:
+    """One eager optimizer step of `variant`; "ours" is the trainer's own `unlearn_step`. Returns the loss as
+    a float (ours: the value the trainer reads back anyway; the others: read after the optimizer step)."""
     if variant == OURS:
-        unlearn_step(
+        return unlearn_step(
             model,
             opt,
             setup.images,
             setup.fine_labels,
             setup.coarse_labels,
             lambda m: setup.bank.features(m, 0),
-            method="nhl_kl",
+            method=setup.method,
             loss_cfg=setup.loss_cfg,
             reference=(setup.ref_fine, setup.ref_coarse),
-        )
-        return
+            other_labels=setup.other_labels,
+        )["loss"]
     loss = step_loss(model, setup, variant)
     opt.zero_grad(set_to_none=True)
-    _apply(model, opt, loss)
+    return float(_apply(model, opt, loss).detach())
