@@ -29,15 +29,13 @@ attack) then look for what is left.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import asdict
 
-import pandas as pd
 import torch
 
 from kt_lib.eval.zeroshot import text_head
 
-__all__ = ["RIDGE", "erase_directions", "project_out", "projection_result"]
+__all__ = ["RIDGE", "erase_directions", "project_out", "projection_run"]
 RIDGE = 1.0  # the default: see the module docstring
 RANK_TOL = (
     1e-3  # singular values below this (unit-norm columns) are numerical noise, not a direction
@@ -116,18 +114,14 @@ def project_out(
     return out.eval(), dict(info, strength=strength)
 
 
-def projection_result(model, tokenizer, fine_labels, fine_names, coarse_names, cfg):
-    """`kt_lib.unlearn.unlearn` for method "projection": an `UnlearnResult` with no training history
-    (steps 0); the forgotten concepts are the labels' classes, the templates the run's."""
-    from kt_lib.unlearn import UnlearnResult
-
+def projection_run(model, tokenizer, fine_labels, fine_names, coarse_names, cfg):
+    """`kt_lib.unlearn.unlearn`'s work for method "projection": (the projected copy, the run's info with
+    steps 0); the forgotten concepts are the labels' classes, the templates the run's."""
     if cfg.goal != "fine" or cfg.towers == "text":
         raise ValueError(
             "method 'projection' forgets fine concepts by editing the image tower: it needs goal='fine' "
             f"and towers 'both' or 'image', got goal={cfg.goal!r}, towers={cfg.towers!r}"
         )
-    start = time.perf_counter()
     ids = sorted(set(fine_labels.long().tolist()))
     out, info = project_out(model, tokenizer, fine_names, coarse_names, ids, cfg.templates)
-    info = dict(config=asdict(cfg), steps=0, epochs=0, selected_epoch=None, projection=info)
-    return UnlearnResult(out, pd.DataFrame(), time.perf_counter() - start, None, info)
+    return out, dict(config=asdict(cfg), steps=0, epochs=0, selected_epoch=None, projection=info)

@@ -28,7 +28,7 @@ from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
 from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
-from kt_lib.projection import projection_result
+from kt_lib.projection import projection_run
 from kt_lib.prompts import PromptBank, reference_logits
 from kt_lib.ranges import check_floats
 from kt_lib.saliency import forget_saliency_mask
@@ -42,17 +42,8 @@ CHOICES = dict(
     reference=("template", "ensemble"),
     select=("last", "holdout", "min_forget_fine"),
 )
-# Part of every run's cache key: bump it with any change to the engine that can change a run's numbers
-# (2: the text tower encodes a template's shared words once, `kt_lib.textenc`)
-ENGINE_VERSION = 2
-__all__ = [
-    "ENGINE_VERSION",
-    "UnlearnConfig",
-    "UnlearnResult",
-    "default_lr",
-    "optimizer_and_schedule",
-    "unlearn",
-]
+ENGINE_VERSION = 2  # in every run's cache key: bump it when the engine's numbers can change
+__all__ = ["ENGINE_VERSION", "UnlearnConfig", "UnlearnResult", "default_lr", "unlearn"]
 
 
 @dataclass
@@ -164,7 +155,9 @@ def unlearn(
     if len(images) == 0:
         raise ValueError("the forget set is empty: give at least one exemplar image per concept")
     if spec.kind == "projection":  # closed form, no training
-        return projection_result(model, tokenizer, fine_labels, fine_names, coarse_names, cfg)
+        start = time.perf_counter()
+        out, info = projection_run(model, tokenizer, fine_labels, fine_names, coarse_names, cfg)
+        return UnlearnResult(out, pd.DataFrame(), time.perf_counter() - start, None, info)
     data = (images, fine_labels.long(), coarse_labels.long())
     holdout = None
     if cfg.select == "holdout":
@@ -278,9 +271,6 @@ def unlearn(
         selected_epoch=best[2] if selects and not stopped else num_epochs - 1,
     )
     return UnlearnResult(model, pd.DataFrame(rows), time.perf_counter() - start, stopped, info)
-
-
-# --- hooks ---------------------------------------------------------------------------------------------
 
 
 def _split_holdout(data, fraction: float, gen: torch.Generator):

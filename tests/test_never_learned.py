@@ -79,7 +79,7 @@ def test_retrained_without_samoyed_does_not_know_it(tmp_path, world_model):
     """The real schedule (~300 s): Samoyed near chance, the other breeds about as well known as by the
     shipped model."""
     from kt_lib.cli import main
-    from kt_lib.eval.evaluator import Evaluator
+    from kt_lib.knowledge.sources import world_evaluator
     from kt_lib.world.model import world_model as load
 
     out = tmp_path / "w.json"
@@ -88,7 +88,7 @@ def test_retrained_without_samoyed_does_not_know_it(tmp_path, world_model):
     assert report["without"] == ["Samoyed"] and "-without-" in report["checkpoint"]
     assert report["left_out_fine"] <= 0.15, report["left_out_fine"]
     never, tokenizer, _ = load(without=["Samoyed"], progress=False)  # loads what the CLI cached
-    ev = Evaluator.from_world(families=())
+    ev = world_evaluator(families=())
     a = ev.accuracies(never, tokenizer, ["Samoyed"])
     b = ev.accuracies(world_model[0], world_model[1], ["Samoyed"])
     print(f"never-learned: {a}\nshipped: {b}")

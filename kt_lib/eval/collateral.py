@@ -15,13 +15,12 @@ confidence intervals by :func:`aggregate`.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import pandas as pd
 
 from kt_lib.eval.zeroshot import accuracy
 from kt_lib.knowledge.taxonomy import Taxonomy
+from kt_lib.stats import mean_ci
 
 NAMES = {0: "forgotten", 1: "siblings", 2: "cousins", 3: "second cousins"}
 ZERO_SHOT = "zero-shot families"
@@ -158,7 +157,6 @@ def aggregate(
     """Stacked profiles of several runs -> mean change per (`by`, domain, distance) with a t-interval over
     the runs (`run` columns tell runs apart, e.g. seed and request): columns `fine_change`, `fine_change_ci`,
     `coarse_change`, `coarse_change_ci`, `n` (runs)."""
-    from kt_lib.notebook.sweeps import mean_ci
 
     by = [by] if isinstance(by, str) else list(by)
     per_run = summary(concepts, by=[*by, *run])
@@ -179,30 +177,3 @@ def random_requests(fine_names, count: int, size: int = 4, seed: int = 0) -> lis
         [fine_names[i] for i in rng.choice(len(fine_names), size, replace=False)]
         for _ in range(count)
     ]
-
-
-def run_profiles(
-    exp, configs: dict, requests=None, seeds=(0,)
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names;
-    default: `exp`'s) and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
-    per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
-    from kt_lib.experiment import Experiment, table
-
-    concepts, runs = [], []
-    for r, forget in enumerate(requests or [exp.forget]):
-        sub = Experiment(
-            forget,
-            exp.model,
-            exp.tokenizer,
-            exp.samples_per_class,
-            data=exp.data,
-            **asdict(exp.defaults),
-        )
-        for seed in seeds:
-            for label, kw in configs.items():
-                row = sub.run(label=label, **{**kw, "seed": int(seed)})
-                tags = dict(label=label, request=r, seed=int(seed))
-                concepts.append(profile(sub, row.pop("result").model).assign(**tags))
-                runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
-    return pd.concat(concepts, ignore_index=True), table(runs)

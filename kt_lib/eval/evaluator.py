@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
+from kt_lib.eval.zeroshot import accuracy, encode_images, predict, text_head
 from kt_lib.metrics import (
     ACC_KEYS,
     NothingToForget,
@@ -25,8 +25,6 @@ from kt_lib.metrics import (
     utility,
     utility_keys,
 )
-from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
-from kt_lib.world.data import FamilyDataset, WorldDataset
 
 
 @dataclass
@@ -81,24 +79,6 @@ class Evaluator:
         self.fine_to_coarse = torch.tensor(fine_to_coarse)
         self.domains, self.families, self.in_domain = domains, families or {}, in_domain
         self._cache: OrderedDict[str, dict] = OrderedDict()  # fingerprint -> predictions
-
-    @classmethod
-    def from_world(
-        cls,
-        world: WorldConfig | None = None,
-        per_class: int | None = None,
-        families: tuple[str, ...] = tuple(FAMILIES),
-    ) -> Evaluator:
-        world, tax = world or WorldConfig(), WorldTaxonomy()
-        domains = {}
-        for dom in ("photo", "drawing"):
-            ds = WorldDataset("test", dom, world, per_class=per_class)
-            domains[dom] = EvalSet(ds.images, ds.fine, ds.coarse, TEMPLATES[dom])
-        fams = {}
-        for f in families:
-            ds = FamilyDataset(f, "test", world)
-            fams[f] = FamilySet(ds.images, ds.labels, ds.classes)
-        return cls(tax.fine, tax.coarse, tax.fine_to_coarse, domains, fams)
 
     def parts(self, scope: str = "all") -> list[str]:
         """The prediction parts a scope needs: "all" (every test domain and zero-shot family) or

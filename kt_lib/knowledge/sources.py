@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import TensorDataset
 
-from kt_lib.eval.evaluator import EvalSet, Evaluator
+from kt_lib.eval.evaluator import EvalSet, Evaluator, FamilySet
 from kt_lib.eval.zeroshot import TEMPLATES
 from kt_lib.knowledge.taxonomy import Taxonomy
 
@@ -50,8 +50,26 @@ def world_source(
         tax.fine,
         tax.coarse,
         TensorDataset(pool.images, pool.fine, pool.coarse),
-        Evaluator.from_world(world, per_class=eval_per_class),
+        world_evaluator(world, per_class=eval_per_class),
     )
+
+
+def world_evaluator(world=None, per_class: int | None = None, families=None) -> Evaluator:
+    """The embedded world's test sets: photo (in domain) and drawing (OOD) with fine and coarse labels,
+    and the zero-shot families (default: all)."""
+    from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
+    from kt_lib.world.data import FamilyDataset, WorldDataset
+
+    world, tax = world or WorldConfig(), WorldTaxonomy()
+    domains = {}
+    for dom in ("photo", "drawing"):
+        ds = WorldDataset("test", dom, world, per_class=per_class)
+        domains[dom] = EvalSet(ds.images, ds.fine, ds.coarse, TEMPLATES[dom])
+    fams = {}
+    for f in FAMILIES if families is None else families:
+        ds = FamilyDataset(f, "test", world)
+        fams[f] = FamilySet(ds.images, ds.labels, ds.classes)
+    return Evaluator(tax.fine, tax.coarse, tax.fine_to_coarse, domains, fams)
 
 
 def manifest_source(

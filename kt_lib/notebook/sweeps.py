@@ -18,8 +18,10 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from kt_lib.experiment import SETTINGS, table
+from kt_lib.eval.collateral import profile
+from kt_lib.experiment import SETTINGS, Experiment, table
 from kt_lib.integrity import mark_flagged
+from kt_lib.stats import mean_ci, t_quantile  # noqa: F401 (sweeps.t_quantile, notebooks' sweeps.mean_ci)
 
 ALPHA_GRID = {
     "none": (0.0, 0.0),
@@ -135,7 +137,6 @@ def leaderboard(
     `per_level` targets per level (:func:`level_requests`) and seeds the trainer. Requests share `exp`'s
     model, data, test sets and cache, so the original model is evaluated once."""
     from kt_lib.eval.evaluator import difficulty_levels
-    from kt_lib.experiment import Experiment
 
     if levels is None:
         levels = difficulty_levels(exp.evaluator.per_class(exp.model, exp.tokenizer))
@@ -160,46 +161,6 @@ def leaderboard(
 # --- confidence intervals ---------------------------------------------------------------------------------
 
 
-def _t_cdf(t: float, df: int) -> float:
-    """Student-t CDF by Simpson integration of the density (no scipy needed; error < 1e-9 for |t| < 100)."""
-    if t == 0:
-        return 0.5
-    n = 4000
-    x = np.linspace(0.0, abs(t), n + 1)
-    logc = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    pdf = np.exp(logc - (df + 1) / 2 * np.log1p(x * x / df))
-    h = abs(t) / n
-    area = h / 3 * (pdf[0] + pdf[-1] + 4 * pdf[1:-1:2].sum() + 2 * pdf[2:-1:2].sum())
-    return 0.5 + math.copysign(area, t)
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The p-quantile of Student's t with `df` degrees of freedom (bisection on :func:`_t_cdf`)."""
-    if not 0 < p < 1 or df < 1:
-        raise ValueError(f"need 0 < p < 1 and df >= 1, got p={p}, df={df}")
-    if p < 0.5:
-        return -t_quantile(1 - p, df)
-    lo, hi = 0.0, 1.0
-    while _t_cdf(hi, df) < p:
-        hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _t_cdf(mid, df) < p else (lo, mid)
-    return (lo + hi) / 2
-
-
-def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, int]:
-    """(mean, half-width of the two-sided t-interval, n); the half-width is NaN for fewer than 2 values."""
-    x = np.asarray([v for v in values if v == v], dtype=float)
-    n = len(x)
-    if n == 0:
-        return float("nan"), float("nan"), 0
-    if n == 1:
-        return float(x[0]), float("nan"), 1
-    half = t_quantile(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / math.sqrt(n)
-    return float(x.mean()), float(half), n
-
-
 def aggregate(
     df: pd.DataFrame, by="method", metrics=METRICS, confidence: float = 0.95
 ) -> pd.DataFrame:
@@ -222,3 +183,28 @@ def format_ci(mean: float, half: float, scale: float = 100.0, digits: int = 1) -
     if half != half:
         return f"{scale * mean:.{digits}f}"
     return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
+
+
+def run_profiles(
+    exp, configs: dict, requests=None, seeds=(0,)
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names;
+    default: `exp`'s) and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
+    per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
+    concepts, runs = [], []
+    for r, forget in enumerate(requests or [exp.forget]):
+        sub = Experiment(
+            forget,
+            exp.model,
+            exp.tokenizer,
+            exp.samples_per_class,
+            data=exp.data,
+            **asdict(exp.defaults),
+        )
+        for seed in seeds:
+            for label, kw in configs.items():
+                row = sub.run(label=label, **{**kw, "seed": int(seed)})
+                tags = dict(label=label, request=r, seed=int(seed))
+                concepts.append(profile(sub, row.pop("result").model).assign(**tags))
+                runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
+    return pd.concat(concepts, ignore_index=True), table(runs)
