@@ -90,6 +90,10 @@ def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
 def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet:
     """The images of one attack (see the module docstring) for `exp`'s request (an `Experiment`).
     `family` picks the unrelated family on the embedded world (default: its first)."""
+    if attack not in ATTACKS:
+        raise ValueError(f"unknown attack {attack!r}; use one of {', '.join(ATTACKS)}")
+    if k <= 0:
+        raise ValueError(f"k must be a positive number of images per concept, got {k}")
     f2c = exp.evaluator.fine_to_coarse.tolist()
     groups = {f2c[i] for i in exp.forget_ids}
     if attack == "forget":
@@ -101,26 +105,24 @@ def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet
                 f"{', '.join(exp.forget)}: no sibling is left (the whole group is forgotten)"
             )
         return _pool_images(exp, sib, k, last=False)
-    if attack == "unrelated":
-        if exp.data.name == "dogworld":
-            from kt_lib.world.config import FAMILIES
-            from kt_lib.world.data import FamilyDataset
+    if exp.data.name == "dogworld":  # the unrelated attack
+        from kt_lib.world.config import FAMILIES
+        from kt_lib.world.data import FamilyDataset
 
-            family = family or next(iter(FAMILIES))
-            ds = FamilyDataset(family, "pretrain")
-            idx = torch.cat(
-                [torch.nonzero(ds.labels == c).flatten()[:k] for c in range(len(ds.classes))]
-            )
-            if k > min(int((ds.labels == c).sum()) for c in range(len(ds.classes))):
-                raise ValueError(f"k={k} is more than the {family} pool holds per class")
-            return AttackSet(
-                ds.images[idx], [ds.classes[int(i)] for i in ds.labels[idx]], [family] * len(idx)
-            )
-        other = sorted(set(f2c) - groups)
-        if not other:
-            raise ValueError("every group holds a forgotten concept: no unrelated group is left")
-        return _pool_images(exp, [i for i, g in enumerate(f2c) if g == other[0]], k, last=False)
-    raise ValueError(f"unknown attack {attack!r}; use one of {', '.join(ATTACKS)}")
+        family = family or next(iter(FAMILIES))
+        ds = FamilyDataset(family, "pretrain")
+        idx = torch.cat(
+            [torch.nonzero(ds.labels == c).flatten()[:k] for c in range(len(ds.classes))]
+        )
+        if k > min(int((ds.labels == c).sum()) for c in range(len(ds.classes))):
+            raise ValueError(f"k={k} is more than the {family} pool holds per class")
+        return AttackSet(
+            ds.images[idx], [ds.classes[int(i)] for i in ds.labels[idx]], [family] * len(idx)
+        )
+    other = sorted(set(f2c) - groups)
+    if not other:
+        raise ValueError("every group holds a forgotten concept: no unrelated group is left")
+    return _pool_images(exp, [i for i, g in enumerate(f2c) if g == other[0]], k, last=False)
 
 
 def _captions(data: AttackSet, idx: np.ndarray, negatives: list[str], template: str):
