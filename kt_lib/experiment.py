@@ -139,7 +139,9 @@ class Experiment:
     @property
     def before(self) -> dict:
         if self._before is None:
-            self._before = self.evaluator.accuracies(self.model, self.tokenizer, self.forget)
+            self._before = self.evaluator.accuracies(
+                self.model, self.tokenizer, self.forget, fingerprint=self.fingerprint
+            )
         return self._before
 
     @cached_property
@@ -219,10 +221,12 @@ class Experiment:
         names = (self.data.fine_names, self.data.coarse_names)
         return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
 
-    def evaluate(self, model, goal: str | None = None, scope: str = "all") -> dict:
+    def evaluate(
+        self, model, goal: str | None = None, scope: str = "all", fingerprint=None
+    ) -> dict:
         """Accuracies of `model` and its scores (for `goal`, default the experiment's) against 'before';
         `scope="in_domain"` measures only what Q and U need (no OOD domains, no zero-shot families)."""
-        after = self.evaluator.accuracies(model, self.tokenizer, self.forget, scope)
+        after = self.evaluator.accuracies(model, self.tokenizer, self.forget, scope, fingerprint)
         return dict(after=after, **compare(self.before, after, goal or self.defaults.goal))
 
     def run(
@@ -248,14 +252,15 @@ class Experiment:
         if row is not None:
             return dict(row, label=label or row["method"])
         result = self.unlearn(method, spc, **overrides)
-        scores = self.evaluate(result.model, result.info["config"]["goal"], scope)
+        fingerprint = model_fingerprint(result.model)  # hashed once for the evaluation's look-ups
+        scores = self.evaluate(result.model, result.info["config"]["goal"], scope, fingerprint)
         cfg = result.info["config"]
         row = dict(label=label or cfg["method"], **{k: cfg[k] for k in SETTINGS if k in cfg})
         row.update(samples_per_class=spc, forget=" | ".join(self.forget))
         row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped)
-        row.update(scope=scope, per_concept=self._per_concept(result.model, scope))
+        row.update(scope=scope, per_concept=self._per_concept(result.model, scope, fingerprint))
         row["flags"] = check_run(  # kt_lib.integrity; [] when all is well
             row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
         )
@@ -280,9 +285,9 @@ class Experiment:
             rows.append(self.run(label=label, keep_result=False, **{**overrides, **kw}))
         return table(rows)
 
-    def _per_concept(self, model, scope: str = "all") -> list[dict]:
-        before = self.evaluator.per_class(self.model, self.tokenizer, scope)
-        after = self.evaluator.per_class(model, self.tokenizer, scope)
+    def _per_concept(self, model, scope: str = "all", fingerprint=None) -> list[dict]:
+        before = self.evaluator.per_class(self.model, self.tokenizer, scope, self.fingerprint)
+        after = self.evaluator.per_class(model, self.tokenizer, scope, fingerprint)
         merged = before.merge(
             after, on=["domain", "concept", "group"], suffixes=("_before", "_after")
         )

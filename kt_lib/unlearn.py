@@ -1,13 +1,12 @@
 """The unlearning trainer: fine-tune a copy of CLIP on a proxy forgetting set with a registered method.
 
-`kt_lib.step.unlearn_step` is one step: the forget images' logits against all fine and all coarse prompts, the method's
-loss terms, backward, the optimiser step. `unlearn` is that step in a loop (one random prompt template per
-batch, Adam under a cosine schedule) plus small hooks: the SalUn mask, the task-vector negation and the
+`kt_lib.step.unlearn_step` is one step: the forget images' logits against all fine and all coarse prompts,
+the method's loss terms, backward, the optimiser step. `unlearn` is that step in a loop (one random prompt
+template per batch, Adam under a cosine schedule) plus hooks: the SalUn mask, the task-vector negation, the
 hold-out selection of an epoch. The original model's logits are cached once (`kt_lib.prompts`). A non-finite
-loss stops the run and keeps the last good weights. The caller's model is never modified.
-
-Config fields choose the official trainer's mechanics when the `paper` preset asks (`kt_lib.presets`,
-`kt_lib.optim`, `kt_lib.ensemble`). `lr=None` means the model's own rate (`default_lr`).
+loss stops the run and keeps the last good weights. The caller's model is never modified. Config fields
+choose the official trainer's mechanics when the `paper` preset asks (`kt_lib.presets`, `kt_lib.optim`,
+`kt_lib.ensemble`). `lr=None` means the model's own rate (`default_lr`).
 """
 
 from __future__ import annotations
@@ -178,7 +177,7 @@ def unlearn(
     images, fine_labels, coarse_labels, other = (
         x.to(device) for x in (images, fine_labels, coarse_labels, other)
     )
-    theta0 = _clone_state(model) if spec.kind != "loss" else None
+    theta0 = _snapshot(model, device=None) if spec.kind != "loss" else None
     model.train()
     params = set_trainable(model, cfg.towers)
     mask = None
@@ -229,14 +228,14 @@ def unlearn(
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(last_good)  # weights went bad: the last finished epoch
             break
-        last_good = _snapshot(model)
+        _snapshot(model, last_good)
         if cfg.schedule == "cosine_epoch":
             sched.step()
         if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
             acc = forget_fine_accuracy(model, images, fine_labels, bank)
             rows[-1]["train_forget_fine"] = acc
             if -acc > best[0]:
-                best = (-acc, _clone_state(model), epoch)
+                best = (-acc, _snapshot(model, device=None), epoch)
             model.train()
         if holdout is not None:
             score = holdout_score(
@@ -249,7 +248,7 @@ def unlearn(
             )
             rows[-1]["holdout_score"] = score
             if score > best[0]:
-                best = (score, _clone_state(model), epoch)
+                best = (score, _snapshot(model, device=None), epoch)
             model.train()
     bar.close()
     selects = holdout is not None or cfg.select == "min_forget_fine"
@@ -290,9 +289,10 @@ def _prompt_features(model, bank: PromptBank, towers: str):
     return lambda _model, t: frozen[t]
 
 
-def _clone_state(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _snapshot(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+def _snapshot(model, into: dict | None = None, device="cpu") -> dict[str, torch.Tensor]:
+    """A copy of the weights on `device` (None: where they are); `into`, an earlier snapshot, is
+    overwritten in place instead (no allocation per epoch)."""
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    if into is None:
+        return {k: v.to(device or v.device, copy=True) for k, v in state.items()}
+    return {k: into[k].copy_(v) for k, v in state.items()}

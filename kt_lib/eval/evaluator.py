@@ -89,11 +89,12 @@ class Evaluator:
             raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
         return [*self.domains, *("family:" + n for n in self.families)]
 
-    def predictions(self, model, tokenizer, scope: str = "all") -> dict:
+    def predictions(self, model, tokenizer, scope: str = "all", fingerprint=None) -> dict:
         """Fine and coarse predictions per domain, and family predictions, for the parts `scope` asks for
         (`parts`), cached by the weights' content (`model_fingerprint`; the last `CACHED_MODELS` models):
-        a part is computed once per model, whichever scope asked first."""
-        key = model_fingerprint(model)
+        a part is computed once per model, whichever scope asked first. A caller that already hashed the
+        weights passes `fingerprint` (hashing costs ~60 ms for the world model)."""
+        key = fingerprint or model_fingerprint(model)
         out = self._cache.setdefault(key, {})
         self._cache.move_to_end(key)
         missing = [p for p in self.parts(scope) if p not in out]
@@ -116,7 +117,9 @@ class Evaluator:
             self._cache.popitem(last=False)
         return out
 
-    def accuracies(self, model, tokenizer, forget: list[str], scope: str = "all") -> dict:
+    def accuracies(
+        self, model, tokenizer, forget: list[str], scope: str = "all", fingerprint=None
+    ) -> dict:
         """Accuracies (fractions): forget_fine, forget_coarse, retain_fine, retain_coarse per domain
         (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family;
         `scope="in_domain"`: the in-domain four only (what Q and U need)."""
@@ -126,7 +129,7 @@ class Evaluator:
                 f"unknown concepts {missing}; known: {', '.join(self.fine_names[:6])}, ..."
             )
         forget_ids = torch.tensor([self.fine_names.index(f) for f in forget])
-        preds, out = self.predictions(model, tokenizer, scope), {}
+        preds, out = self.predictions(model, tokenizer, scope, fingerprint), {}
         for name, ds in self.domains.items():
             if name not in preds:
                 continue
@@ -146,10 +149,10 @@ class Evaluator:
             out.update({f"zero_shot_{n}": v for n, v in fam.items()})
         return out
 
-    def per_class(self, model, tokenizer, scope: str = "all") -> pd.DataFrame:
+    def per_class(self, model, tokenizer, scope: str = "all", fingerprint=None) -> pd.DataFrame:
         """One row per (domain, breed) of the domains in `scope`: fine and coarse accuracy, and how often
         the fine prediction names a sibling (same group) rather than another group."""
-        preds, rows = self.predictions(model, tokenizer, scope), []
+        preds, rows = self.predictions(model, tokenizer, scope, fingerprint), []
         for name, ds in self.domains.items():
             if name not in preds:
                 continue
