@@ -161,6 +161,7 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
         if not expected_warning(e.text):
             problems.append(f"{name}: error output: {e.text[:300]!r}")
     cells = css(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
+    redraws = []
     for k, index in enumerate(explore):
         cell = cells[index]
         out = cell.find_element(By.CSS_SELECTOR, ".jp-Cell-outputWrapper")
@@ -183,14 +184,17 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
         for j, control in enumerate(controls):
             label = driver.execute_script(_LABEL, control).strip().split("\n")[0] or control.text
             before = driver.execute_script(_SIGNATURE, cell)
+            moved = time.monotonic()
             undo = _move(driver, control)
 
             def changed(before=before, cell=cell):
                 now = driver.execute_script(_SIGNATURE, cell)
                 return now != before and "running" not in now and now
 
-            if not _wait(changed, 60, 0.5):
+            if not _wait(changed, 60, 0.25):
                 problems.append(f"{name}: moving {label!r} did not change what is drawn")
+            else:  # from the change to the new figure (polled every 0.25 s)
+                redraws.append(dict(control=label, seconds=round(time.monotonic() - moved, 2)))
             out.screenshot(str(shots / f"{stem}-{k}-{j}.png"))
             if undo:  # each control is tried from the panel's defaults
                 undo()
@@ -218,4 +222,6 @@ def check_notebook(driver, lab: Lab, name: str, shots: Path, timeout: float = 24
                     problems.append(f"{name}: saved error {o.ename}: {o.evalue}"[:300])
     driver.save_screenshot(str(shots / f"{stem}-page.png"))
     lab.close(name)
-    return dict(problems=problems, seconds_run=seconds_run, seconds=time.monotonic() - t0)
+    return dict(
+        problems=problems, seconds_run=seconds_run, seconds=time.monotonic() - t0, redraws=redraws
+    )

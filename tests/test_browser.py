@@ -9,6 +9,7 @@ Selected with `-m browser`. Needs Debian's `chromium` and `chromium-driver` and 
 A self-check runs the same checker with the widgets extension disabled and demands that it fails.
 """
 
+import json
 import os
 import shutil
 import time
@@ -131,6 +132,9 @@ def lab(browser, tmp_path_factory):
 def test_notebook_runs_and_every_control_redraws(name, browser, lab, shots):
     report = check_notebook(browser, lab, name, shots, timeout=TIMEOUT)
     print(f"{name}: Run All {report['seconds_run']:.0f} s, whole check {report['seconds']:.0f} s")
+    for r in report["redraws"]:  # the time from a control's change to the new figure
+        print(f"  {r['control']}: redrawn in {r['seconds']:.2f} s")
+    (shots / f"{Path(name).stem}-redraws.json").write_text(json.dumps(report["redraws"], indent=1))
     assert report["problems"] == []
 
 
