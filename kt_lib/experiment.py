@@ -31,6 +31,7 @@ from kt_lib.eval.zeroshot import template_set
 from kt_lib.integrity import check_run
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.presets import dataset_of, default_lr, layer_settings, preset
+from kt_lib.prompts import PromptBank, clip_logits
 from kt_lib.unlearn import ENGINE_VERSION, UnlearnConfig, UnlearnResult, unlearn
 
 DEFAULT_FORGET = (
@@ -91,10 +92,9 @@ class Experiment:
         self.forget_ids = [self.data.fine_names.index(f) for f in self.forget]
         self.samples_per_class = samples_per_class
         self.forget_set = self.exemplars(samples_per_class)
-        if isinstance(cache, RunCache):
-            self.cache = cache
-        else:
-            self.cache = machine_cache() if cache == "machine" else RunCache(cache)
+        if not isinstance(cache, RunCache):
+            cache = machine_cache() if cache == "machine" else RunCache(cache)
+        self.cache = cache
         self._before = None
 
     def _preset_of(self, method: str) -> dict | None:
@@ -194,8 +194,6 @@ class Experiment:
     def prompts(self, template: int = 0):
         """`prompts(model) -> (fine, coarse)`: normalised features of every breed and group prompt in the
         defaults' `template`-th wording, the argument `unlearn_step` takes."""
-        from kt_lib.prompts import PromptBank
-
         device = next(self.model.parameters()).device
         names = (self.data.fine_names, self.data.coarse_names)
         bank = PromptBank(
@@ -206,8 +204,6 @@ class Experiment:
     @torch.no_grad()
     def logits(self, model, images, template: int = 0):
         """`model`'s (fine, coarse) CLIP logits on `images` (no gradient), e.g. the reference of a step."""
-        from kt_lib.prompts import clip_logits
-
         prompts = self.prompts(template)
         images = images.to(next(model.parameters()).device)
         return tuple(x.float() for x in clip_logits(model, images, *prompts(model)))
