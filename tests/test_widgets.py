@@ -144,23 +144,39 @@ def test_ablation_panel_says_running_only_while_a_setting_trains():
     assert panel.pending(**{**panel.values(), "margin": 5.0}) is None
 
 
-def test_ood_panel_starts_at_the_notebooks_lr_and_draws_exactly_the_chosen_strength():
-    rows = [
-        _row(m, lr=lr, dq=0.5 + lr * 1000) for m in ("nhl_kl", "ga") for lr in (5e-5, 1e-4, 2e-4)
-    ]
-    panel = widgets.ood_panel(rows, defaults=dict(method="nhl_kl", lr=1e-4))
+def _live_ood(calls):
+    def run(method, lr):
+        calls.append((method, lr))
+        return _row(method, lr=lr, dq=0.5 + lr * 1000)
+
+    seen = set()
+    grid = widgets.strength_grid(1e-4, swept=(3e-4,))
+    cached = lambda method, lr: (method, lr) in seen  # noqa: E731
+    panel = widgets.ood_panel(run, ["nhl_kl", "ga"], grid, dict(method="nhl_kl", lr=1e-4), cached)
+    return panel, seen
+
+
+def test_strength_grid_doubles_around_the_notebooks_lr_and_keeps_the_swept_ones():
+    assert widgets.strength_grid(2e-4, swept=(1e-4, 3e-4)) == [5e-5, 1e-4, 2e-4, 3e-4, 4e-4, 8e-4]
+
+
+def test_ood_panel_trains_the_chosen_strength_and_draws_exactly_it():
+    calls = []
+    panel, seen = _live_ood(calls)
     assert panel.controls["lr"].value == 1e-4 and isinstance(
         panel.controls["lr"], W.SelectionSlider
     )
-    assert widgets.ood_panel(rows[:2]).controls["lr"].value == 5e-5  # no default: the weakest
+    assert [v for _, v in panel.controls["lr"].options] == [2.5e-5, 5e-5, 1e-4, 2e-4, 3e-4, 4e-4]
     start = _drawn(panel.render())
-    for lr in (5e-5, 2e-4):
+    for lr in (5e-5, 3e-4):
+        assert panel.pending(method="ga", lr=lr).startswith(f"running ga at lr {lr:g}")
         fig = panel.render(method="ga", lr=lr)
+        assert ("ga", lr) in calls
+        seen.add(("ga", lr))
+        assert panel.pending(method="ga", lr=lr) is None
         assert f"ga @ lr {lr:g}:" in fig.axes[0].get_title()
         assert _drawn(fig) != start
         plt.close(fig)
-    missing = widgets.ood_panel(rows[:4]).render(method="ga", lr=1e-4)
-    assert "No run of ga at lr 0.0001" in missing.data
 
 
 def test_leaderboard_panel_aggregates_per_level():
@@ -189,5 +205,5 @@ def test_leaderboard_panel_aggregates_per_level():
 
 @pytest.mark.parametrize("maker", ["ablation", "ood"])
 def test_panels_display_without_a_frontend(maker):
-    panel = _live()[0] if maker == "ablation" else widgets.ood_panel(ROWS)
+    panel = _live()[0] if maker == "ablation" else _live_ood([])[0]
     assert isinstance(panel.out, W.Output)

@@ -1,12 +1,11 @@
-"""Explore panels for notebooks 04-06: ipywidgets controls that re-render results a plain cell computed.
+"""Explore panels for notebooks 04-06: ipywidgets controls that draw the run at exactly the chosen settings.
 
 A :class:`Panel` is ``interactive_output`` over a dict of controls (selection sliders with
 ``continuous_update=False``, dropdowns) plus optional buttons. The render functions draw the result at
 exactly the chosen values with a title that names them, so the title and the data always describe the
-same run. :func:`ood_panel` and :func:`leaderboard_panel` only offer values a plain cell computed (a
-lookup, a filter, an aggregate; a combination nobody ran is said in words, not replaced by a neighbour).
-:func:`ablation_panel` is live: any combination on its grid is trained at the full budget by the same
-`exp.run` call the notebook's cells make (it shows "running ..." meanwhile) and cached by its settings.
+same run. :func:`leaderboard_panel` aggregates what a plain cell computed. :func:`ablation_panel` (04) and
+:func:`ood_panel` (05) are live: any combination on their grid is trained at the full budget by the same
+`exp.run` call the notebook's cells make (they show "running ..." meanwhile) and cached by its settings.
 Every panel can be driven without a browser: ``panel.render()`` draws with the current control values and
 ``panel.click()`` presses a button.
 """
@@ -18,12 +17,12 @@ from collections.abc import Callable
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import HTML, clear_output, display
+from IPython.display import clear_output, display
 
 from kt_lib.notebook import plots
 from kt_lib.notebook.score_plots import runs_title
 from kt_lib.notebook.style import PANEL_WIDTH
-from kt_lib.notebook.sweeps import aggregate, concept_frame, to_frame
+from kt_lib.notebook.sweeps import aggregate, concept_frame
 from kt_lib.presets import budget_label
 
 _STYLE = dict(style={"description_width": "initial"})
@@ -106,10 +105,6 @@ class Panel:
         display(self.widget)
 
 
-def _options(values) -> list[float]:
-    return sorted({float(v) for v in values if v == v})
-
-
 def _snap(options: list[float], value, fallback: float) -> float:
     """`value` if it is one of `options`, else the option nearest to it (or `fallback`)."""
     if value is None:
@@ -118,14 +113,10 @@ def _snap(options: list[float], value, fallback: float) -> float:
 
 
 def _selection_slider(name: str, options: list[float], value: float) -> W.SelectionSlider:
-    """A slider that only offers values the panel has results for."""
+    """A slider over a grid of values (`continuous_update=False`: a release, not a drag, draws)."""
     return W.SelectionSlider(
         options=[(f"{o:g}", o) for o in options], value=value, description=name, **_SLIDE
     )
-
-
-def _same(a: float, b: float) -> bool:
-    return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)), abs(float(b)))
 
 
 # the live panel's grid: any combination of these trains at the full budget (in_domain scope: Q and U)
@@ -216,28 +207,35 @@ def ablation_panel(
     )
 
 
-def ood_panel(rows: list[dict], defaults: dict | None = None) -> Panel:
-    """Notebook 05: method and forgetting strength (learning rate) -> per-breed accuracy, photo vs drawing,
-    of the cached run at exactly that method and lr (the slider offers the swept lrs only)."""
-    table, rows = to_frame(rows), list(rows)
-    defaults = defaults or {}
-    lrs = _options(table.lr)
-    methods = list(dict.fromkeys(table.method))
+def strength_grid(lr: float, swept=()) -> list[float]:
+    """Learning rates for a strength slider: `lr` x 1/4 .. 4 (doublings) with the swept ones."""
+    return sorted({float(f"{x:.6g}") for x in (*(lr * 2.0**k for k in range(-2, 3)), *swept)})
+
+
+def ood_panel(
+    run: Callable,
+    methods: list[str],
+    lrs: list[float],
+    reference: dict,
+    is_cached: Callable | None = None,
+) -> Panel:
+    """Notebook 05, live: method and forgetting strength (learning rate, on the grid `lrs`) -> per-breed
+    accuracy, photo vs drawing, of the run at exactly that method and lr and the full budget.
+    `run(method=..., lr=...)` returns the row (the notebook passes `exp.run(keep_result=False, ...)`, cached
+    by its settings); `is_cached(method=..., lr=...)` decides whether "running ..." is shown."""
+    lrs = sorted(float(x) for x in lrs)
     controls = dict(
         method=W.Dropdown(
-            options=methods,
-            value=defaults.get("method") if defaults.get("method") in methods else methods[0],
+            options=list(methods),
+            value=reference["method"] if reference["method"] in methods else methods[0],
             description="method",
             **_STYLE,
         ),
-        lr=_selection_slider("lr (strength)", lrs, _snap(lrs, defaults.get("lr"), lrs[0])),
+        lr=_selection_slider("lr (strength)", lrs, _snap(lrs, reference.get("lr"), lrs[0])),
     )
 
     def render(method, lr):
-        hits = [r for r in rows if r["method"] == method and _same(r["lr"], lr)]
-        if not hits:
-            return HTML(f"<p><b>No run of {method} at lr {lr:g}</b> in section 3's sweep.</p>")
-        row = hits[0]
+        row = run(method=method, lr=float(lr))
         return plots.plot_concept_domains(
             concept_frame([row]),
             title=f"{row['method']} @ lr {row['lr']:g}: photo Q {row['Q']:.2f}, "
@@ -245,7 +243,12 @@ def ood_panel(rows: list[dict], defaults: dict | None = None) -> Panel:
             width=PANEL_WIDTH,
         )
 
-    return Panel(render, controls)
+    def pending(method, lr) -> str | None:
+        if is_cached is None or is_cached(method=method, lr=float(lr)):
+            return None
+        return f"running {method} at lr {float(lr):g} (full budget) ..."
+
+    return Panel(render, controls, pending=pending)
 
 
 def leaderboard_panel(
