@@ -364,3 +364,23 @@ def test_bench_run_rejects_bad_settings_before_loading(capsys):
     assert "repeats" in capsys.readouterr().err
     assert main(["bench", "run", "--device", "cpu", "--method", "projection"]) == 2
     assert "loss methods" in capsys.readouterr().err
+
+
+def test_benchmarks_readme_quotes_the_recorded_run_engine_figures():
+    """The figures under 'Recorded: the run engine' come from benchmarks/cpu_run.json and
+    engine_vs_previous.json, not from memory."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    text = (root / "README.md").read_text().split("### Recorded: the run engine", 1)[1]
+    run = json.loads((root / "cpu_run.json").read_text())
+    rows = {v["name"]: v for v in run["variants"]}
+    for name in ("ours", "ours_in_domain", "baseline"):
+        v = rows[name]
+        assert f"| {v['run_s']:.2f} | {v['train_s']:.2f} | {v['eval_s']:.2f} |" in text, name
+    assert f"{run['ratio']:.2f}x (scope all), {run['ratio_in_domain']:.2f}x" in text
+    prev = json.loads((root / "engine_vs_previous.json").read_text())
+    total, train = prev["median_total_s"], prev["median_train_s"]
+    assert f"{total['new']:.2f} s (median of 4) against {total['previous']:.2f} s" in text
+    assert f"{total['ratio']:.2f}x" in text and f"{train['ratio']:.2f}x" in text

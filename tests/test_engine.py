@@ -57,7 +57,9 @@ def test_in_domain_scope_evaluates_only_q_and_u(world_model):
     assert full["scope"] == "all" and "drawing_Q" in full and "zero_shot_utility" in full
     for k in ("Q", "U", "QU"):
         assert full[k] == pytest.approx(quick[k])
-    wide = exp.run("nhl_kl", keep_result=False, seed=1)  # a full-scope row answers a panel's look-up
+    wide = exp.run(
+        "nhl_kl", keep_result=False, seed=1
+    )  # a full-scope row answers a panel's look-up
     assert exp.run("nhl_kl", keep_result=False, scope="in_domain", seed=1)["scope"] == "all"
     assert wide["scope"] == "all"
     with pytest.raises(ValueError, match="scope"):
