@@ -60,17 +60,7 @@ class RunCache:
                 f"sweep cache {self.path} is not format {self.FORMAT}; moved it to {old}, starting empty"
             )
             return
-        bad = 0
-        for line in lines:
-            if line == self._header() or not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-                if entry["sha"] != _row_sha(entry["key"], entry["row"]):
-                    raise ValueError("checksum mismatch")
-                self._rows[entry["key"]] = entry["row"]
-            except (ValueError, KeyError, TypeError):
-                bad += 1
+        bad = self._take(lines)
         if bad:
             text = self._header() + "\n" + "".join(self._line(k, r) for k, r in self._rows.items())
             write_bytes(self.path, text.encode(), "pass RunCache a path on a writable disk")
@@ -86,6 +76,22 @@ class RunCache:
     @staticmethod
     def _line(key: str, row: dict) -> str:
         return json.dumps(dict(key=key, row=row, sha=_row_sha(key, row))) + "\n"
+
+    def _take(self, lines) -> int:
+        """Keep the rows of `lines` whose checksum holds; returns how many lines were damaged (the header
+        and blank lines are neither)."""
+        bad = 0
+        for line in lines:
+            if line == self._header() or not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                if entry["sha"] != _row_sha(entry["key"], entry["row"]):
+                    raise ValueError("checksum mismatch")
+                self._rows[entry["key"]] = entry["row"]
+            except (ValueError, KeyError, TypeError):
+                bad += 1
+        return bad
 
     def _refresh(self) -> None:
         """Read the complete rows other processes appended since this cache last read the file."""
@@ -103,13 +109,7 @@ class RunCache:
             chunk = fh.read(size - self._read)
         complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
         self._read += len(complete)
-        for line in complete.decode("utf-8", "replace").splitlines():
-            try:
-                entry = json.loads(line)
-                if entry.get("sha") == _row_sha(entry["key"], entry["row"]):
-                    self._rows[entry["key"]] = entry["row"]
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # the header, or a damaged line: _load reports those when it next reads all
+        self._take(complete.decode("utf-8", "replace").splitlines())  # damage: _load reports it
 
     def __contains__(self, key: str) -> bool:
         if key not in self._rows:
