@@ -17,7 +17,9 @@ per-image factor, but on the world model it erases nothing: the 66 retained head
 breeds' heads up to a residual of about 2% of their norm (the tiny CLIP's text space is nearly
 low-rank), so Q stays near 0. `ridge` interpolates: E's retained part is removed by ridge regression on K,
 `E - K (K^T K + ridge I)^-1 K^T E`, and B is the basis of what is left. `ridge=0` is the exact keep,
-`ridge=None` the paper's plain projection. With the default 1.0, four requests on the world model
+`ridge=None` the paper's plain projection; a larger ridge removes less of E's retained part, so it erases
+more and keeps less, towards the plain projection. A run sets it as `UnlearnConfig.ridge` (a float >= 0;
+`kt unlearn --ridge`, a sweep's `ridge`). With the default 1.0, four requests on the world model
 (2026-12-04, 2-core CPU, 20 test images per breed) forgot with Q 0.78-1.00 and kept U 0.75-0.90, where the
 plain projection had Q 1.00 and U 0.41-0.69 (`tests/test_projection.py` checks the direction of this).
 
@@ -116,12 +118,14 @@ def project_out(
 
 def projection_run(model, tokenizer, fine_labels, fine_names, coarse_names, cfg):
     """`kt_lib.unlearn.unlearn`'s work for method "projection": (the projected copy, the run's info with
-    steps 0); the forgotten concepts are the labels' classes, the templates the run's."""
+    steps 0); the forgotten concepts are the labels' classes, the templates and the ridge the run's."""
     if cfg.goal != "fine" or cfg.towers == "text":
         raise ValueError(
             "method 'projection' forgets fine concepts by editing the image tower: it needs goal='fine' "
             f"and towers 'both' or 'image', got goal={cfg.goal!r}, towers={cfg.towers!r}"
         )
     ids = sorted(set(fine_labels.long().tolist()))
-    out, info = project_out(model, tokenizer, fine_names, coarse_names, ids, cfg.templates)
+    out, info = project_out(
+        model, tokenizer, fine_names, coarse_names, ids, cfg.templates, ridge=cfg.ridge
+    )
     return out, dict(config=asdict(cfg), steps=0, epochs=0, selected_epoch=None, projection=info)

@@ -24,6 +24,7 @@ FLOAT_RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
     "task_vector_lambda": (0.0, True, None, False),
     "eps": (0.0, False, None, False),
     "weight_decay": (0.0, True, None, False),
+    "ridge": (0.0, True, None, False),  # projection: 0 keeps the retained heads exactly
 }
 
 

@@ -27,7 +27,7 @@ from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
 from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
-from kt_lib.projection import projection_run
+from kt_lib.projection import RIDGE, projection_run
 from kt_lib.prompts import PromptBank, reference_logits
 from kt_lib.ranges import check_floats
 from kt_lib.saliency import forget_saliency_mask
@@ -65,6 +65,7 @@ class UnlearnConfig:
     seed: int = 0
     salun_fraction: float = 0.5  # SalUn: fraction of weights (largest |grad of -CE|) that may move
     task_vector_lambda: float = 1.0  # task vector: theta0 - lambda * (theta_ft - theta0)
+    ridge: float = RIDGE  # projection: 0 spares the retained classes' heads; larger erases more
     # "last" | "holdout" (best epoch on a held-out proxy split) | "min_forget_fine" (the official rule)
     select: str = "last"
     holdout_fraction: float = 0.2

@@ -3,12 +3,15 @@ and it moves image features only along the erased directions."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from kt_lib.eval.zeroshot import TEMPLATES, text_head
 from kt_lib.methods import LossConfig, compute_loss, get_method
-from kt_lib.projection import erase_directions, project_out
+from kt_lib.projection import RIDGE, erase_directions, project_out
+from kt_lib.unlearn import UnlearnConfig
 
 torch.set_num_threads(1)
 FORGET = ["beagle", "Border collie", "Doberman", "Irish setter"]
@@ -90,6 +93,52 @@ def test_exact_keep_preserves_retained_rankings_and_the_plain_projection_costs_u
     s_default = exp.evaluate(_project(exp)[0])
     assert s_plain["Q"] >= 0.9
     assert s_default["U"] > s_plain["U"]
+
+
+def test_the_ridge_setting_reaches_the_projection_and_its_default_is_the_old_constant(exp):
+    """`UnlearnConfig.ridge` (default 1.0, the constant it replaced). Before it was a setting, this request
+    gave Q 16/17 = 0.941 and U 0.794 (2026-12-05, 2-core CPU); the default run still does, with the very
+    weights of the projection at ridge 1.0."""
+    names = (exp.data.fine_names, exp.data.coarse_names)
+    assert UnlearnConfig().ridge == RIDGE == 1.0
+    row = exp.run("projection", scope="in_domain")
+    assert row["result"].info["config"]["ridge"] == 1.0
+    assert row["result"].info["projection"]["ridge"] == 1.0
+    fixed, _ = project_out(
+        exp.model, exp.tokenizer, *names, exp.forget_ids, TEMPLATES["photo"], ridge=1.0
+    )
+    assert torch.equal(row["result"].model.visual.proj, fixed.visual.proj)
+    score = exp.evaluate(fixed, scope="in_domain")
+    assert (row["Q"], row["U"]) == (score["Q"], score["U"])
+    assert row["Q"] == pytest.approx(16 / 17, abs=1e-6)
+    assert row["U"] == pytest.approx(0.794, abs=0.01)
+
+
+def test_a_larger_ridge_erases_more_and_keeps_less(exp):
+    """The ridge shrinks the regression of the forgotten heads on the retained ones: a larger one removes
+    less of their shared part, so B lies closer to span(E) (the plain projection). Measured 2026-12-05 on
+    this request: ridge 0.3 / 1 / 10 gave Q 0.29 / 0.94 / 1.00 and U 0.98 / 0.79 / 0.54."""
+    rows = [exp.run("projection", scope="in_domain", ridge=r) for r in (0.3, 1.0, 10.0)]
+    q, u = [r["Q"] for r in rows], [r["U"] for r in rows]
+    assert [r["result"].info["projection"]["ridge"] for r in rows] == [0.3, 1.0, 10.0]
+    assert q[0] <= q[1] <= q[2] and q[2] - q[0] >= 0.5, q
+    assert u[0] >= u[1] >= u[2] and u[0] - u[2] >= 0.2, u
+
+
+def test_kt_unlearn_ridge_reaches_the_run(tmp_path):
+    from kt_lib.cli import main
+
+    out = tmp_path / "p.json"
+    args = ["unlearn", "--method", "projection", "--forget", "Samoyed", "--eval-per-class", "2"]
+    assert main([*args, "--ridge", "3", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["ridge"] == 3.0
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "1"])
+def test_a_bad_ridge_fails_in_one_line(exp, bad):
+    with pytest.raises(ValueError) as info:
+        exp.run("projection", ridge=bad)
+    assert str(info.value) == f"ridge must be a finite number >= 0, got {bad!r}"
 
 
 def test_bad_settings_fail_clearly(exp):

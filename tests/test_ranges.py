@@ -56,6 +56,8 @@ def test_the_ends_of_the_ranges_and_the_ablation_zeros_are_legal():
         ("--alpha-coarse", "-0.5", "alpha_coarse must be a finite number >= 0, got -0.5"),
         ("--alpha-fine", "nan", "alpha_fine must be a finite number >= 0, got nan"),
         ("--beta", "0", "beta must be a finite number > 0, got 0.0"),
+        ("--ridge", "-1", "ridge must be a finite number >= 0, got -1.0"),
+        ("--ridge", "nan", "ridge must be a finite number >= 0, got nan"),
     ],
 )
 def test_cli_refuses_a_bad_float_in_one_line_before_loading_the_model(

@@ -74,6 +74,14 @@ def need_ray():
             ["methods.salun.salun_fraction", "(0, 1]"],
         ),
         (dict(grid=dict(alpha_fine=[0.0, float("inf")])), ["grid.alpha_fine[1]", "inf"]),
+        (dict(grid=dict(ridge=[1.0, -2.0])), ["grid.ridge[1]", "ridge must be", ">= 0", "-2.0"]),
+        (dict(attack="forget"), ["attack.type", "relearn"]),
+        (dict(attack=dict(kk=[1])), ["unknown key attack.kk", "'k'"]),
+        (dict(attack=dict(k=[1, 0])), ["attack.k[1]", ">= 1"]),
+        (dict(attack=dict(steps=[0, -2])), ["attack.steps[1]", ">= 0"]),
+        (dict(attack=dict(steps=[0, 1.5])), ["attack.steps[1]", "integer"]),
+        (dict(attack=dict(attacks=["sibling"])), ["attack.attacks[0]", "siblings"]),
+        (dict(attack=dict(probe="yes")), ["attack.probe", "true or false"]),
     ],
 )
 def test_config_errors_name_the_key(over, names):
@@ -126,6 +134,64 @@ def test_key_is_a_hash_of_content_not_labels_or_devices():
     assert len(set(grid)) == 4  # request x grid x seeds, all distinct
     with pytest.raises(ValueError, match="same"):
         keys(requests=[["Samoyed"], dict(name="dup", forget=["Samoyed"])])
+
+
+def test_ridge_is_a_sweep_setting_and_the_attack_is_off_by_default_and_keyed_when_on():
+    cfg = parse_config({**TINY, "methods": {"projection": {"ridge": 3}}, "grid": {"ridge": [0, 1]}})
+    assert [s.settings["ridge"] for s in expand(cfg, resolve_requests(cfg))] == [0.0, 1.0]
+    plain = parse_config(TINY)
+    assert plain.attack is None and expand(plain, resolve_requests(plain))[0].attack is None
+    full = parse_config({**TINY, "attack": "relearn"}).attack  # `kt unlearn --attack relearn`'s
+    assert full == dict(
+        type="relearn",
+        k=[1, 5, 10],
+        steps=[0, 1, 2, 4, 8, 16, 32],
+        attacks=["forget", "siblings", "unrelated"],
+        probe=False,
+    )
+    assert parse_config({**TINY, "attack": None}).attack is None
+
+    def key(**over):
+        cfg = parse_config({**TINY, **over})
+        return expand(cfg, resolve_requests(cfg))[0].key
+
+    assert key(attack="relearn") != key() != key(attack=dict(k=1, steps=[0, 2]))
+    assert key(attack=dict(k=1, steps=[2, 0])) == key(attack=dict(k=[1], steps=[0, 2]))
+
+
+def test_sweep_attack_adds_the_relearning_summary_as_columns(tmp_path, monkeypatch, world_model):
+    """`attack:` runs `kt unlearn --attack relearn`'s code on each trial's unlearned model; the original
+    model's copy stands in for the never-learned reference (as in test_residual.py)."""
+    import kt_lib.eval.residual as residual
+    from kt_lib.checkpoint import save_checkpoint
+
+    ref = tmp_path / "ref.safetensors"
+    save_checkpoint(world_model[0].state_dict(), ref, {}, compact_vocab=True)
+    monkeypatch.setattr(residual, "cached_reference", lambda *args: ref)
+    attack = dict(k=1, steps=[0, 2], attacks=["forget"], probe=True)
+    out = tmp_path / "out"
+    done = run_sweep(parse_config({**TINY, "attack": attack}), out, progress=False, log=print)
+    assert (done.ran, done.failed) == (1, 0), done.results.error.tolist()
+    row = load_results(out).iloc[0]
+    assert row.attack == "relearn k=1 steps=0,2 attacks=forget probe"
+    assert row.relearn_reference == str(ref)
+    half = row.relearn_forget_k1_steps_to_half
+    assert pd.isna(half) or half in (0, 2), half
+    for col in ("end", "end_U"):
+        assert 0 <= row[f"relearn_forget_k1_{col}"] <= 1, col
+    assert -1 <= row.relearn_forget_k1_residual <= 1
+    assert 0 <= row.probe_forget <= 1 and 0 <= row.paraphrase_forget <= 1
+    saved = json.loads((out / "trials" / f"{row.key}.json").read_text())
+    assert saved["relearn_forget_k1_end"] == pytest.approx(row.relearn_forget_k1_end)
+    # without a never-learned model: no residual column; with the attack off: no relearning columns
+    monkeypatch.setattr(residual, "cached_reference", lambda *args: None)
+    cfg = parse_config({**TINY, "attack": dict(attack, probe=False)})
+    again = run_sweep(cfg, tmp_path / "noref", progress=False, log=print).results.iloc[0]
+    assert again.status == "ok" and pd.isna(again.relearn_reference)
+    assert 0 <= again.relearn_forget_k1_end <= 1
+    assert not {"relearn_forget_k1_residual", "probe_forget"} & set(again.index)
+    off = run_sweep(parse_config(TINY), tmp_path / "off", progress=False, log=print).results
+    assert not [c for c in off.columns if c.startswith("relearn") or c == "attack"]
 
 
 def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(tmp_path, capsys):

@@ -38,6 +38,13 @@ def register(sub) -> None:
     p.add_argument("--alpha-fine", type=float, default=None, help="default 20")
     p.add_argument("--beta", type=float, default=None, help="NPO beta (default 0.5)")
     p.add_argument(
+        "--ridge",
+        type=float,
+        default=None,
+        help="projection: ridge on the retained classes' heads (default 1; 0 spares them exactly, "
+        "larger erases more, up to the plain projection)",
+    )
+    p.add_argument(
         "--lr",
         type=float,
         default=None,
@@ -94,6 +101,7 @@ def overrides(args) -> dict:
         alpha_coarse=args.alpha_coarse,
         alpha_fine=args.alpha_fine,
         beta=args.beta,
+        ridge=args.ridge,
         select=args.select,
     )
     return dict(
@@ -207,10 +215,14 @@ def build_record(args, exp, row: dict, data: dict) -> dict:
 def attack(args, exp, unlearned) -> dict:
     """`--attack relearn`: the residual-knowledge frames as JSON, printed as one summary table."""
     from kt_lib.eval import recovery
-    from kt_lib.eval.residual import residual_knowledge, to_json
+    from kt_lib.eval.residual import cached_reference, residual_knowledge, to_json
     from kt_lib.models import load_model
 
-    path = args.reference or cached_reference(args, exp.forget)
+    path = args.reference
+    if path is None:
+        path = cached_reference(args.model, args.pretrained, args.data_root, exp.forget)
+        if path is not None:
+            print(f"  never-learned reference: {path}")
     reference = None if path is None else load_model(args.model, path, device=args.device)[0]
     res = residual_knowledge(
         exp,
@@ -228,18 +240,3 @@ def attack(args, exp, unlearned) -> dict:
             f"model 'kt world --retrain --without {names}' makes and caches one)"
         )
     return dict(to_json(res), reference=None if path is None else str(path))
-
-
-def cached_reference(args, forget: list[str]):
-    """The cached never-learned world model for exactly these concepts (`kt world --without`), or None."""
-    if args.model != "kt-tiny-dogworld" or args.pretrained is not None or args.data_root:
-        return None
-    from kt_lib.world.data import cache_dir
-    from kt_lib.world.model import WorldConfig, checkpoint_name
-    from kt_lib.world.pretrain import PretrainConfig
-
-    path = cache_dir() / checkpoint_name(WorldConfig(), PretrainConfig(), forget)
-    if path.exists():
-        print(f"  never-learned reference: {path}")
-        return path
-    return None

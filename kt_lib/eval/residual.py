@@ -5,12 +5,15 @@ accuracy with the training prompts, the linear probe on frozen image features an
 unseen paraphrases (`kt_lib.eval.probe`), and the relearning attack's curves with one number each
 (`kt_lib.eval.recovery`: steps back to half the original accuracy, residual area against the never-learned
 model). `residual_knowledge` returns frames; `to_json` makes them the `relearning` entry of
-`kt unlearn --attack relearn --json`.
+`kt unlearn --attack relearn --json`, and `columns` the unlearned model's numbers as flat columns of a
+sweep's row (`kt sweep` with `attack: relearn`). `cached_reference` finds the never-learned world model
+that `kt world --retrain --without NAME...` cached for exactly the forgotten concepts; both commands use it.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -18,7 +21,7 @@ import torch
 from kt_lib.eval import recovery
 from kt_lib.eval.probe import paraphrase_accuracy, probe_accuracy
 
-__all__ = ["residual_knowledge", "probe_rows", "to_json"]
+__all__ = ["cached_reference", "columns", "probe_rows", "residual_knowledge", "to_json"]
 
 
 def probe_rows(exp, models: dict, domain: str = "photo") -> pd.DataFrame:
@@ -55,10 +58,12 @@ def residual_knowledge(
     attacks=recovery.ATTACKS,
     steps=recovery.STEPS,
     seed: int = 0,
+    probes: bool = True,
 ) -> dict:
     """{"curves", "summary", "table"} frames for `exp`'s original model, `unlearned` (named `label`) and the
     never-learned `reference` (a model pretrained without the concepts; None: no residual numbers).
-    `table` is tidy: one row per (model, measure[, attack, k]) with a value."""
+    `table` is tidy: one row per (model, measure[, attack, k]) with a value; `probes=False` leaves out the
+    zero-shot, linear-probe and paraphrase rows (the relearning attack only)."""
     models = {"original": exp.model, label: unlearned}
     if reference is not None:
         models[recovery.REFERENCE] = reference
@@ -71,9 +76,52 @@ def residual_knowledge(
         value_vars=["steps_to_half", "residual"],
         var_name="measure",
     )
-    table = pd.concat([probe_rows(exp, models), long], ignore_index=True)
+    table = pd.concat([probe_rows(exp, models), long] if probes else [long], ignore_index=True)
     table["k"] = table["k"].astype("Int64")  # <NA> for the probes, which take no k
     return dict(curves=curves, summary=summary, table=table)
+
+
+PROBE_COLUMNS = {
+    "linear probe forget": "probe_forget",
+    "paraphrase forget (mean)": "paraphrase_forget",
+}
+
+
+def columns(result: dict, label: str) -> dict:
+    """The `label` model's numbers of a :func:`residual_knowledge` result as one flat dict: per attack and
+    k, `relearn_<attack>_k<k>_steps_to_half` (None: not back to half the original accuracy within the
+    measured steps), `..._end` and `..._end_U` (forget accuracy and U after the last step) and, when a
+    never-learned reference was attacked too, `..._residual`; with the probes, `probe_forget` and
+    `paraphrase_forget`."""
+    out = {}
+    summary = result["summary"]
+    for r in summary[summary.model == label].to_dict("records"):
+        name = f"relearn_{r['attack']}_k{r['k']}"
+        out.update({f"{name}_{m}": _clean(r[m]) for m in ("steps_to_half", "end", "end_U")})
+        if (summary.model == recovery.REFERENCE).any():
+            out[f"{name}_residual"] = _clean(r["residual"])
+    table = result["table"]
+    for measure, column in PROBE_COLUMNS.items():
+        value = table[(table.model == label) & (table.measure == measure)].value
+        if len(value):
+            out[column] = _clean(value.iloc[0])
+    return out
+
+
+def cached_reference(
+    model: str, pretrained: str | None, data_root, forget: list[str]
+) -> Path | None:
+    """The cached never-learned world model for exactly the concepts `forget` (`kt world --retrain
+    --without ...`), or None: not made yet, or not the shipped world model on the embedded world."""
+    from kt_lib.world.config import WorldConfig
+    from kt_lib.world.data import cache_dir
+    from kt_lib.world.model import MODEL_NAME, checkpoint_name
+    from kt_lib.world.pretrain import PretrainConfig
+
+    if model != MODEL_NAME or pretrained is not None or data_root:
+        return None
+    path = cache_dir() / checkpoint_name(WorldConfig(), PretrainConfig(), forget)
+    return path if path.exists() else None
 
 
 def _clean(value):

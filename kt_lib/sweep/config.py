@@ -7,21 +7,24 @@
     seeds: [0, 1]
     settings: {num_epochs: 2, samples_per_class: 5}
     grid: {lr: [1.0e-4, 2.0e-4]}     # every combination of these `kt unlearn` settings
+    attack: {type: relearn, k: [1], steps: [0, 2, 8], attacks: [forget], probe: true}  # optional
 
 Errors name the key (`settings.lr`, `requests[2]`) and suggest close matches. Float settings are checked
 with the trainer's own ranges (`kt_lib.ranges`: `.nan` or a negative margin is a config error); other
 values the trainer rejects (a zero batch size) are not config errors: that trial is recorded as failed
-and the others run.
+and the others run. `attack` (off by default; `attack: relearn` takes `kt unlearn --attack relearn`'s
+defaults) adds the relearning attack's summary to every trial's row (`kt_lib.sweep.attack`).
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kt_lib.methods import GOALS
 from kt_lib.ranges import FLOAT_RANGES, check_float
+from kt_lib.sweep.attack import parse_attack
+from kt_lib.sweep.checks import ConfigError, check_keys, check_type
 from kt_lib.unlearn import TOWERS, UnlearnConfig
 
 TOP_KEYS = (
@@ -37,6 +40,7 @@ TOP_KEYS = (
     "grid",
     "resources",
     "paper",
+    "attack",
 )
 DATA_KEYS = {
     "root": (str, type(None)),
@@ -70,10 +74,6 @@ REQUEST_KEYS = ("name", "forget", "difficulty", "random", "size", "draw")
 LEVELS = ("easy", "medium", "difficult")
 
 
-class ConfigError(ValueError):
-    """A bad key or value in a sweep config; the message names the key."""
-
-
 @dataclass
 class SweepConfig:
     name: str = "sweep"
@@ -88,43 +88,15 @@ class SweepConfig:
     grid: dict = field(default_factory=dict)
     resources: dict = field(default_factory=lambda: {"cpus": 1, "gpus": "auto"})
     paper: dict | None = None  # method -> the paper's Q-U (%), for the Markdown table
+    attack: dict | None = None  # the relearning attack's settings (`parse_attack`); None: off
     source: str = ""  # the file it was read from
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
 
 
-def _suggest(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return f"{hint}valid keys: {', '.join(valid)}"
-
-
-def _check_keys(mapping, valid, where: str) -> None:
-    if not isinstance(mapping, dict):
-        raise ConfigError(f"{where} must be a mapping (key: value), got {type(mapping).__name__}")
-    for key in mapping:
-        if key not in valid:
-            name = f"{where}.{key}" if where else key
-            raise ConfigError(f"unknown key {name}; {_suggest(str(key), valid)}")
-
-
-def _check_type(value, types, where: str):
-    types = types if isinstance(types, tuple) else (types,)
-    if isinstance(value, bool) and bool not in types:
-        ok = False
-    else:
-        ok = isinstance(value, types)
-    if not ok:
-        words = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
-        kinds = [t for t in types if not (t is int and float in types)]  # int or float: a number
-        names = " or ".join(words.get(t, t.__name__) for t in kinds)
-        raise ConfigError(f"{where} must be {names}, got {value!r}")
-    return value
-
-
 def _settings(mapping, where: str) -> dict:
-    _check_keys(mapping or {}, SETTING_TYPES, where)
+    check_keys(mapping or {}, SETTING_TYPES, where)
     return {k: _setting(k, v, f"{where}.{k}") for k, v in (mapping or {}).items()}
 
 
@@ -136,7 +108,7 @@ def _setting(key: str, value, where: str):
             value = float(value)
         except ValueError:
             pass
-    value = _check_type(value, SETTING_TYPES[key], where)
+    value = check_type(value, SETTING_TYPES[key], where)
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{where} must be one of {', '.join(CHOICES[key])}, got {value!r}")
     if (
@@ -176,7 +148,7 @@ def _request(entry, i: int):
         if not entry or not all(isinstance(n, str) for n in entry):
             raise ConfigError(f"{where} must be a non-empty list of concept names, got {entry!r}")
         return {"forget": list(entry)}
-    _check_keys(entry, REQUEST_KEYS, where)
+    check_keys(entry, REQUEST_KEYS, where)
     kinds = [k for k in ("forget", "difficulty", "random") if k in entry]
     if len(kinds) != 1:
         raise ConfigError(f"{where} needs exactly one of forget, difficulty, random; got {kinds}")
@@ -192,14 +164,14 @@ def _request(entry, i: int):
             if lvl not in LEVELS:
                 raise ConfigError(f"{where}.difficulty: {lvl!r} is not one of {LEVELS}")
         req["difficulty"] = levels
-    if "random" in req and (_check_type(req["random"], int, f"{where}.random") < 1):
+    if "random" in req and (check_type(req["random"], int, f"{where}.random") < 1):
         raise ConfigError(f"{where}.random must be >= 1 (how many random requests)")
-    if "size" in req and _check_type(req["size"], int, f"{where}.size") < 1:
+    if "size" in req and check_type(req["size"], int, f"{where}.size") < 1:
         raise ConfigError(f"{where}.size must be >= 1 (concepts per request)")
     draws = req.get("draw", 0)
     for d in draws if isinstance(draws, list) else [draws]:
-        _check_type(d, int, f"{where}.draw")
-    _check_type(req.get("name", ""), str, f"{where}.name")
+        check_type(d, int, f"{where}.draw")
+    check_type(req.get("name", ""), str, f"{where}.name")
     return req
 
 
@@ -207,15 +179,15 @@ def parse_config(raw: dict, source: str = "", base: Path | None = None) -> Sweep
     """A checked :class:`SweepConfig` from a parsed YAML mapping; relative data roots resolve against `base`."""
     if not isinstance(raw, dict):
         raise ConfigError(f"a sweep config is a YAML mapping of {', '.join(TOP_KEYS)}")
-    _check_keys(raw, TOP_KEYS, "")
+    check_keys(raw, TOP_KEYS, "")
     cfg = SweepConfig(source=source)
     for key in ("name", "model", "device"):
         if key in raw:
-            setattr(cfg, key, _check_type(raw[key], str, key))
-    cfg.pretrained = _check_type(raw.get("pretrained"), (str, type(None)), "pretrained")
+            setattr(cfg, key, check_type(raw[key], str, key))
+    cfg.pretrained = check_type(raw.get("pretrained"), (str, type(None)), "pretrained")
     data = raw.get("data") or {}
-    _check_keys(data, DATA_KEYS, "data")
-    cfg.data = {k: _check_type(v, DATA_KEYS[k], f"data.{k}") for k, v in data.items()}
+    check_keys(data, DATA_KEYS, "data")
+    cfg.data = {k: check_type(v, DATA_KEYS[k], f"data.{k}") for k, v in data.items()}
     if cfg.data.get("root"):
         root = Path(cfg.data["root"]).expanduser()
         cfg.data["root"] = str(root if root.is_absolute() else (base or Path.cwd()) / root)
@@ -227,27 +199,28 @@ def parse_config(raw: dict, source: str = "", base: Path | None = None) -> Sweep
     cfg.methods = _methods(raw.get("methods"))
     seeds = raw.get("seeds", [0])
     seeds = seeds if isinstance(seeds, list) else [seeds]
-    cfg.seeds = [_check_type(s, int, f"seeds[{i}]") for i, s in enumerate(seeds)]
+    cfg.seeds = [check_type(s, int, f"seeds[{i}]") for i, s in enumerate(seeds)]
     if not cfg.seeds:
         raise ConfigError("seeds must name at least one seed, e.g. seeds: [0]")
     cfg.settings = _settings(raw.get("settings"), "settings")
     grid = raw.get("grid") or {}
-    _check_keys(grid, SETTING_TYPES, "grid")
+    check_keys(grid, SETTING_TYPES, "grid")
     for k, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"grid.{k} must be a non-empty list of values, got {values!r}")
         cfg.grid[k] = [_setting(k, v, f"grid.{k}[{i}]") for i, v in enumerate(values)]
     res = {**cfg.resources, **(raw.get("resources") or {})}
-    _check_keys(res, RESOURCE_KEYS, "resources")
-    if _check_type(res["cpus"], int, "resources.cpus") < 1:
+    check_keys(res, RESOURCE_KEYS, "resources")
+    if check_type(res["cpus"], int, "resources.cpus") < 1:
         raise ConfigError("resources.cpus must be >= 1 (CPUs, and torch threads, per trial)")
     if res["gpus"] not in ("auto", 0, 1):
         raise ConfigError(f"resources.gpus must be auto, 0 or 1, got {res['gpus']!r}")
     cfg.resources = res
+    cfg.attack = parse_attack(raw.get("attack"))
     if raw.get("paper") is not None:
-        _check_keys(raw["paper"], list(_all_methods()), "paper")
+        check_keys(raw["paper"], list(_all_methods()), "paper")
         cfg.paper = {
-            k: float(_check_type(v, _NUMBER, f"paper.{k}")) for k, v in raw["paper"].items()
+            k: float(check_type(v, _NUMBER, f"paper.{k}")) for k, v in raw["paper"].items()
         }
     return cfg
 

@@ -3,7 +3,9 @@
 A :class:`TrialSpec` holds everything that decides a trial's result: the model (and which weights), the data,
 the concepts forgotten, the method, the seed and every `kt unlearn` setting with its default filled in. Its
 :attr:`~TrialSpec.key` is a hash of exactly that, so the same trial has the same key on any machine and any
-backend; the request's label, the device and the thread count are recorded but not hashed.
+backend; the request's label, the device and the thread count are recorded but not hashed. A sweep's
+`attack` (the relearning attack's settings) is hashed when it is on, so turning it on runs the trials again
+with its columns; without it, the key is what it would be if the option did not exist.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class TrialSpec:
     level: str = (
         ""  # the difficulty level the request was drawn from, if any (recorded, not hashed)
     )
+    attack: dict | None = None  # the relearning attack to add as columns (SweepConfig.attack)
 
     @property
     def key(self) -> str:
@@ -53,6 +56,8 @@ class TrialSpec:
             seed=self.seed,
             settings=self.settings,
         )
+        if self.attack is not None:
+            content["attack"] = self.attack
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
     def unlearn_settings(self) -> dict:
@@ -137,6 +142,7 @@ def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
                         threads=int(cfg.resources["cpus"]),
                         model_id=model_id,
                         level=level[0] if level else "",
+                        attack=cfg.attack,
                     )
                     if spec.key in seen:
                         raise ValueError(

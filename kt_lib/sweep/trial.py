@@ -2,8 +2,10 @@
 
 A trial builds a :class:`kt_lib.experiment.Experiment` on the model and data its spec names (both loaded once
 per process and reused by the next trial of the same sweep), runs the method, and returns one flat row: the
-settings, Q, U, Q-U, OOD, zero-shot utility, seconds, device and host. A trial that raises (a bad setting,
-CUDA out of memory) returns a row with status "failed" and the error instead of raising.
+settings, Q, U, Q-U, OOD, zero-shot utility, seconds, device and host; with the sweep's `attack`, also the
+relearning attack's summary of the unlearned model (`relearn_<attack>_k<k>_*`: `kt_lib.sweep.attack`, the
+code of `kt unlearn --attack relearn`). A trial that raises (a bad setting, CUDA out of memory) returns
+a row with status "failed" and the error instead of raising.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import traceback
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+from kt_lib.sweep.attack import attack_columns, describe_attack
 from kt_lib.sweep.spec import TrialSpec
 
 METRICS = (
@@ -80,6 +83,7 @@ def settings_row(spec: TrialSpec) -> dict:
         pretrained=spec.pretrained,
         data=spec.data.get("root") or "embedded world",
         eval_per_class=spec.data.get("eval_per_class"),
+        **({"attack": describe_attack(spec.attack)} if spec.attack else {}),
     )
 
 
@@ -128,6 +132,7 @@ def run_trial(spec: TrialSpec | dict) -> dict:
                 **spec.unlearn_settings(),
             )
             out = exp.run()
+            extra = attack_columns(spec, exp, out["result"].model) if spec.attack else {}
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, the sweep goes on
         if os.environ.get("KT_SWEEP_DEBUG") == "1":
             traceback.print_exc()
@@ -145,6 +150,7 @@ def run_trial(spec: TrialSpec | dict) -> dict:
         threads=spec.threads,
         host=socket.gethostname(),
         finished=_now(),
+        **extra,
     )
     return row
 
