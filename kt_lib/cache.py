@@ -156,8 +156,8 @@ class RunCache:
         return table(self._rows.values())
 
 
-def table(rows, drop=("result", "per_concept")) -> pd.DataFrame:
-    """Run rows as one tidy DataFrame, without the heavy `result` objects and the `per_concept` lists."""
+def table(rows, drop=("result", "per_concept", "history", "call")) -> pd.DataFrame:
+    """Run rows as one tidy DataFrame, without the `result` objects and the nested lists and dicts."""
     return pd.DataFrame([{k: v for k, v in row.items() if k not in drop} for row in rows])
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from kt_lib.cache import RunCache, machine_cache, table
+from kt_lib.derived import Kept, derive
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.eval.zeroshot import template_set
 from kt_lib.integrity import check_run
@@ -94,7 +95,7 @@ class Experiment:
         self.forget_set = self.exemplars(samples_per_class)
         if not isinstance(cache, RunCache):
             cache = machine_cache() if cache == "machine" else RunCache(cache)
-        self.cache = cache
+        self.cache, self.kept = cache, Kept()  # kept: the latest unlearned models (kt_lib.derived)
         self._before = None
 
     def _preset_of(self, method: str) -> dict | None:
@@ -234,8 +235,9 @@ class Experiment:
         scope: str = "all",
         **overrides,
     ) -> dict:
-        """Unlearn and evaluate: one flat row of scores (Q, U, QU, OOD, zero-shot, `after_*`), the settings
-        and `per_concept` (each forgotten concept's fine accuracy before/after per test domain).
+        """Unlearn and evaluate: one flat row of scores (Q, U, QU, OOD, zero-shot, `after_*`), the settings,
+        `per_concept` (each forgotten concept's fine accuracy before/after per test domain), `history` (per
+        step), and `key` and `call` (the run's cache key and arguments: `derive` retrains from them).
 
         `keep_result=True` always trains and adds the `UnlearnResult` (model, history) under 'result';
         `keep_result=False` returns the cached row when these settings ran before. Both cache the row.
@@ -244,10 +246,12 @@ class Experiment:
         named = {"method": method} if method else {}
         key = self.key(samples_per_class, scope, **named, **overrides)
         spc = samples_per_class or self.samples_per_class
+        call = dict(samples_per_class=spc, scope=scope, **named, **overrides)
         row = None if keep_result else self.cached(samples_per_class, scope, **named, **overrides)
         if row is not None:
-            return dict(row, label=label or row["method"])
+            return dict(row, label=label or row["method"], key=key, call=call)
         result = self.unlearn(method, spc, **overrides)
+        self.kept.put(key, result)
         fingerprint = model_fingerprint(result.model)  # hashed once for the evaluation's look-ups
         scores = self.evaluate(result.model, result.info["config"]["goal"], scope, fingerprint)
         cfg = result.info["config"]
@@ -255,13 +259,19 @@ class Experiment:
         row.update(samples_per_class=spc, forget=" | ".join(self.forget))
         row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
-        row.update(seconds=result.seconds, stopped=result.stopped)
-        row.update(scope=scope, per_concept=self._per_concept(result.model, scope, fingerprint))
+        row.update(seconds=result.seconds, stopped=result.stopped, steps=result.info["steps"])
+        row.update(scope=scope, per_concept=self._concepts(result.model, scope, fingerprint))
+        row["history"] = result.history.to_dict("records")  # per step: loss and its parts, lr
         row["flags"] = check_run(  # kt_lib.integrity; [] when all is well
             row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
         )
         self.cache.put(key, row)
+        row = dict(row, key=key, call=call)
         return dict(row, result=result) if keep_result else row
+
+    def derive(self, source, name: str, compute, **params):
+        """`compute(model)` of a run row or a model, cached by both and `params` (`kt_lib.derived`)."""
+        return derive(self, source, name, compute, **params)
 
     def cached(
         self, samples_per_class: int | None = None, scope: str = "all", **overrides
@@ -281,20 +291,7 @@ class Experiment:
             rows.append(self.run(label=label, keep_result=False, **{**overrides, **kw}))
         return table(rows)
 
-    def _per_concept(self, model, scope: str = "all", fingerprint=None) -> list[dict]:
-        before = self.evaluator.per_class(self.model, self.tokenizer, scope, self.fingerprint)
-        after = self.evaluator.per_class(model, self.tokenizer, scope, fingerprint)
-        merged = before.merge(
-            after, on=["domain", "concept", "group"], suffixes=("_before", "_after")
-        )
-        merged = merged[merged.concept.isin(self.forget)]
-        return [
-            dict(
-                concept=r.concept,
-                group=r.group,
-                domain=r.domain,
-                before=float(r.fine_before),
-                after=float(r.fine_after),
-            )
-            for r in merged.itertuples()
-        ]
+    def _concepts(self, model, scope: str, fingerprint) -> list[dict]:
+        before = (self.model, self.fingerprint)
+        ev = self.evaluator
+        return ev.concept_changes(before, (model, fingerprint), self.tokenizer, self.forget, scope)

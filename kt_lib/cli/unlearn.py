@@ -150,9 +150,7 @@ def run(args) -> int:
     row = exp.run()
     out = build_record(args, exp, row, data)
     result = row["result"]
-    out.update(
-        profile=collateral.to_json(collateral.profile(exp, result.model)), flags=row["flags"]
-    )
+    out.update(profile=collateral.to_json(collateral.profile(exp, row)), flags=row["flags"])
     print(f"{args.method}: forget {', '.join(exp.forget)} (goal {args.goal})")
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print(

@@ -5,7 +5,7 @@ taxonomy gets its distance to the forgotten set (0 = forgotten, 1 = siblings und
 2 = cousins under the same grandparent: in the world, the other dog groups; ...) and each class of an unrelated zero-shot family the distance
 one past the deepest leaf. Per concept and test domain it holds the fine and coarse accuracy before and after.
 
-    concepts = profile(exp, row["result"].model)   # one row per (domain, concept)
+    concepts = profile(exp, row)                   # one row per (domain, concept); row or model
     summary(concepts)                              # per (domain, distance): concepts, mean change
     to_json(concepts)                              # the same, for `kt unlearn --json`
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kt_lib.eval.memo import memo
 from kt_lib.eval.zeroshot import accuracy
 from kt_lib.knowledge.taxonomy import Taxonomy
 from kt_lib.stats import mean_ci
@@ -108,21 +109,19 @@ def changes(
     return m[cols + [c for c in m.columns if c not in cols]]
 
 
-def profile(exp, model) -> pd.DataFrame:
-    """The collateral-damage profile of `model` (an unlearned copy of `exp.model`) for `exp`'s request."""
+def profile(exp, unlearned) -> pd.DataFrame:
+    """The collateral-damage profile of `unlearned` (an unlearned copy of `exp.model`, or its run row) for
+    `exp`'s request; cached through `exp.derive` (`kt_lib.eval.memo`)."""
+    return memo(exp, unlearned, "collateral_profile", lambda model: _profile(exp, model))
+
+
+def _profile(exp, model) -> pd.DataFrame:
     ev = exp.evaluator
     fb = family_accuracies(ev, exp.model, exp.tokenizer)
     fa = family_accuracies(ev, model, exp.tokenizer)
     before = ev.per_class(exp.model, exp.tokenizer)
-    return changes(
-        before,
-        ev.per_class(model, exp.tokenizer),
-        exp.data.taxonomy,
-        exp.forget,
-        fb,
-        fa,
-        ev.in_domain,
-    )
+    after = ev.per_class(model, exp.tokenizer)
+    return changes(before, after, exp.data.taxonomy, exp.forget, fb, fa, ev.in_domain)
 
 
 def summary(concepts: pd.DataFrame, by=()) -> pd.DataFrame:

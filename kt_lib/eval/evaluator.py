@@ -149,6 +149,24 @@ class Evaluator:
             out.update({f"zero_shot_{n}": v for n, v in fam.items()})
         return out
 
+    def concept_changes(self, before, after, tokenizer, concepts, scope: str = "all") -> list[dict]:
+        """Each of `concepts`' fine accuracy before and after per test domain in `scope`; `before` and
+        `after` are (model, fingerprint or None) pairs."""
+        b = self.per_class(before[0], tokenizer, scope, before[1])
+        a = self.per_class(after[0], tokenizer, scope, after[1])
+        merged = b.merge(a, on=["domain", "concept", "group"], suffixes=("_before", "_after"))
+        merged = merged[merged.concept.isin(list(concepts))]
+        return [
+            dict(
+                concept=r.concept,
+                group=r.group,
+                domain=r.domain,
+                before=float(r.fine_before),
+                after=float(r.fine_after),
+            )
+            for r in merged.itertuples()
+        ]
+
     def per_class(self, model, tokenizer, scope: str = "all", fingerprint=None) -> pd.DataFrame:
         """One row per (domain, breed) of the domains in `scope`: fine and coarse accuracy, and how often
         the fine prediction names a sibling (same group) rather than another group."""

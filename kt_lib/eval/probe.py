@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from kt_lib.eval.memo import memo
 from kt_lib.eval.zeroshot import PARAPHRASES, accuracy, encode_images, predict, text_head
 
 
@@ -67,35 +68,36 @@ def paraphrase_accuracy(
 
 
 def knowledge_probe(exp, unlearned, domain: str = "photo") -> pd.DataFrame:
-    """Before/after table for an Experiment and an unlearned model: zero-shot, linear probe, paraphrases."""
-    test = exp.evaluator.domains[domain]
-    images, fine, _ = exp.data.proxy_pool.tensors
-    n = len(exp.data.fine_names)
+    """Before/after table for an Experiment and an unlearned model or run row (`Experiment.run`): zero-shot,
+    linear probe, paraphrases. Each model's half is cached through `exp.derive` (`kt_lib.eval.memo`)."""
     rows = []
-    for when, model in (("before", exp.model), ("after", unlearned)):
-        zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget)
-        rows.append(
-            dict(
-                probe="zero-shot (training prompts)",
-                when=when,
-                forget=zs["forget_fine"],
-                retain=zs["retain_fine"],
-            )
+    for when, source in (("before", exp.model), ("after", unlearned)):
+        half = memo(
+            exp, source, "knowledge_probe", lambda m: _probe_rows(exp, m, domain), domain=domain
         )
-        rows.append(
-            dict(
-                probe="linear probe on image features",
-                when=when,
-                **probe_accuracy(
-                    model, (images, fine), (test.images, test.fine), n, exp.forget_ids
-                ),
-            )
-        )
-        for tpl, acc in paraphrase_accuracy(
-            model, exp.tokenizer, test.images, test.fine, exp.data.fine_names, exp.forget_ids
-        ).items():
-            rows.append(dict(probe=f"paraphrase: {tpl!r}", when=when, **acc))
+        rows += [dict(r, when=when) for r in half]
     df = pd.DataFrame(rows)
     return df.pivot(index="probe", columns="when", values=["forget", "retain"]).reindex(
         df.probe.unique()
     )
+
+
+def _probe_rows(exp, model, domain: str) -> list[dict]:
+    test = exp.evaluator.domains[domain]
+    images, fine, _ = exp.data.proxy_pool.tensors
+    n = len(exp.data.fine_names)
+    zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget)
+    rows = [
+        dict(
+            probe="zero-shot (training prompts)", forget=zs["forget_fine"], retain=zs["retain_fine"]
+        ),
+        dict(
+            probe="linear probe on image features",
+            **probe_accuracy(model, (images, fine), (test.images, test.fine), n, exp.forget_ids),
+        ),
+    ]
+    for tpl, acc in paraphrase_accuracy(
+        model, exp.tokenizer, test.images, test.fine, exp.data.fine_names, exp.forget_ids
+    ).items():
+        rows.append(dict(probe=f"paraphrase: {tpl!r}", **acc))
+    return rows

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.eval.evaluator import compare
+from kt_lib.eval.memo import memo
 from kt_lib.eval.zeroshot import model_device
 from kt_lib.presets import default_lr
 from kt_lib.world.pretrain import multi_positive_loss
@@ -225,14 +226,25 @@ def curves(
     family: str | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """The attack on every named model ({"original": ..., "nhl_kl": ..., "never-learned": ...}): a tidy
-    frame, one row per (model, attack, k, step). The attack sets are the same for every model."""
-    ev, frames = _light(exp.evaluator), []
+    """The attack on every named model or run row ({"original": exp.model, "nhl_kl": row, ...}): a tidy
+    frame, one row per (model, attack, k, step). The attack sets are the same for every model; each curve
+    is cached through `exp.derive` (`kt_lib.eval.memo`), so asking again costs no training."""
+    ev, frames, steps = _light(exp.evaluator), [], sorted(set(int(s) for s in steps))
     for attack in attacks:
         for k in ks:
             data = attack_set(exp, attack, k, family)
-            for name, model in models.items():
-                df = relearn(exp, model, data, steps, seed=seed, evaluator=ev)
+            for name, source in models.items():
+                df = memo(
+                    exp,
+                    source,
+                    "relearn",
+                    lambda m, data=data: relearn(exp, m, data, steps, seed=seed, evaluator=ev),
+                    attack=attack,
+                    k=k,
+                    family=family,
+                    steps=steps,
+                    seed=seed,
+                )
                 frames.append(df.assign(model=name, attack=attack, k=k, images=len(data.fine)))
     cols = ["model", "attack", "k", "images", "step", "forget_fine", "retain_fine", "U"]
     return pd.concat(frames, ignore_index=True)[cols]

@@ -199,12 +199,13 @@ def run_profiles(
             exp.tokenizer,
             exp.samples_per_class,
             data=exp.data,
+            cache=exp.cache,
             **asdict(exp.defaults),
         )
         for seed in seeds:
             for label, kw in configs.items():
-                row = sub.run(label=label, **{**kw, "seed": int(seed)})
+                row = sub.run(label=label, keep_result=False, **{**kw, "seed": int(seed)})
                 tags = dict(label=label, request=r, seed=int(seed))
-                concepts.append(profile(sub, row.pop("result").model).assign(**tags))
+                concepts.append(profile(sub, row).assign(**tags))  # cached by the run's key
                 runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
     return pd.concat(concepts, ignore_index=True), table(runs)

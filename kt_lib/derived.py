@@ -1,0 +1,128 @@
+"""Results derived from an unlearned model, cached like the runs: load the result if it exists, else compute it.
+
+A run row holds scores. Some lessons ask more of the unlearned *model*: a linear probe (notebooks 05 and 08),
+a collateral-damage profile (07), relearning curves (08). Those answers are cached in the experiment's
+`RunCache` under the run's key, the question's name and its parameters, so a second notebook, session or
+`kt tutorial` draws them without training again:
+
+    row = exp.run("nhl_kl", keep_result=False)          # the cached row: scores, no model
+    probe = knowledge_probe(exp, row)                  # cached; trains the run again only on a miss
+
+A source is a run row (from `Experiment.run`) or a model that is not a run (the original, a never-learned
+model: keyed by its weights' fingerprint within the experiment). On a miss the model comes from the row's own
+`result`, else from the models the experiment kept of the runs it trained (`Kept`, bounded by bytes), else the
+run is trained again with the arguments the row records (`row["call"]`): the same key, the same result.
+`DERIVED_VERSION` is in every key: bump it when a derived computation changes its numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+
+import pandas as pd
+import torch
+
+from kt_lib.eval.evaluator import model_fingerprint
+
+DERIVED_VERSION = 1
+KEEP_BYTES = 1 << 30  # unlearned models an experiment keeps in memory (at least the latest one)
+
+
+class Kept:
+    """The latest unlearned results by run key, up to `max_bytes` of weights (the newest is always kept)."""
+
+    def __init__(self, max_bytes: int = KEEP_BYTES):
+        self.max_bytes, self._items = max_bytes, OrderedDict()
+
+    def put(self, key: str, result) -> None:
+        self._items[key] = result
+        self._items.move_to_end(key)
+        while len(self._items) > 1 and self._bytes() > self.max_bytes:
+            self._items.popitem(last=False)
+
+    def get(self, key: str):
+        if key in self._items:
+            self._items.move_to_end(key)
+        return self._items.get(key)
+
+    def _bytes(self) -> int:
+        return sum(
+            p.numel() * p.element_size() for r in self._items.values() for p in r.model.parameters()
+        )
+
+
+def result_of(exp, row: dict):
+    """The `UnlearnResult` of run `row`: its own, a kept one, or trained again from `row["call"]`."""
+    if "result" in row:
+        return row["result"]
+    if "key" not in row or "call" not in row:
+        raise ValueError("pass a row returned by Experiment.run (it records its key and call)")
+    result = exp.kept.get(row["key"])
+    if result is None:
+        result = exp.run(keep_result=True, **row["call"])["result"]
+    return result
+
+
+def source_key(exp, source) -> str:
+    """The cache identity of a source: a run row's key, or the experiment and a model's fingerprint."""
+    if isinstance(source, torch.nn.Module):
+        text = json.dumps([exp.key(), model_fingerprint(source)])
+        return "model:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+    if isinstance(source, dict) and "key" in source:
+        return "run:" + source["key"]
+    raise TypeError(
+        f"a source is a run row from Experiment.run or a model, not {type(source).__name__}"
+    )
+
+
+def derive(exp, source, name: str, compute, **params):
+    """`compute(model)` for `source` (a run row or a model), cached in `exp.cache` by the source, `name` and
+    `params` (JSON-able: everything besides the model that decides the result). DataFrames and JSON-able
+    values round-trip; a frame comes back with its index, columns and dtypes."""
+    spec = json.dumps(
+        [source_key(exp, source), name, params, DERIVED_VERSION], sort_keys=True, default=str
+    )
+    key = "derived:" + hashlib.sha1(spec.encode()).hexdigest()[:16]
+    hit = exp.cache.get(key)
+    if hit is not None:
+        return _unpack(hit)
+    model = source if isinstance(source, torch.nn.Module) else result_of(exp, source).model
+    value = compute(model)
+    exp.cache.put(key, _pack(value))
+    return value
+
+
+def _pack(value) -> dict:
+    if not isinstance(value, pd.DataFrame):
+        return {"value": value}
+    data = value.astype(object).where(value.notna(), None)
+    return {
+        "frame": dict(
+            index=[list(i) if isinstance(i, tuple) else i for i in value.index],
+            index_names=list(value.index.names),
+            columns=[list(c) if isinstance(c, tuple) else c for c in value.columns],
+            column_names=list(value.columns.names),
+            dtypes=[str(t) for t in value.dtypes],
+            data=data.to_numpy().tolist(),
+        )
+    }
+
+
+def _axis(labels: list, names: list) -> pd.Index:
+    if len(names) > 1:
+        return pd.MultiIndex.from_tuples([tuple(x) for x in labels], names=names)
+    return pd.Index(labels, name=names[0])
+
+
+def _unpack(entry: dict):
+    if "frame" not in entry:
+        return entry["value"]
+    f = entry["frame"]
+    columns = _axis(f["columns"], f["column_names"])
+    df = pd.DataFrame(f["data"], index=_axis(f["index"], f["index_names"]), columns=columns)
+    for i, dtype in enumerate(f["dtypes"]):
+        if dtype != "object":
+            df[df.columns[i]] = df.iloc[:, i].astype(dtype)
+    return df

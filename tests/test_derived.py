@@ -1,0 +1,122 @@
+"""Results derived from an unlearned model (kt_lib.derived): cached by the run's key, trained again only on a miss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from kt_lib.derived import Kept, _pack, _unpack, source_key
+from kt_lib.eval import recovery
+from kt_lib.eval.collateral import profile
+from kt_lib.eval.probe import knowledge_probe
+
+torch.set_num_threads(1)
+FAST = dict(num_steps=2, samples_per_class=4)
+
+
+def _experiment(world_model, cache):
+    from kt_lib.experiment import Experiment
+
+    model, tokenizer, _ = world_model
+    return Experiment(["Samoyed"], model, tokenizer, eval_per_class=4, cache=cache, **FAST)
+
+
+class _Counted:
+    """Counts the trainings of an Experiment (its `unlearn` calls)."""
+
+    def __init__(self, exp):
+        self.n, self._unlearn = 0, exp.unlearn
+        exp.unlearn = self
+
+    def __call__(self, *args, **kwargs):
+        self.n += 1
+        return self._unlearn(*args, **kwargs)
+
+
+def test_frames_round_trip_with_index_columns_and_dtypes():
+    cols = pd.MultiIndex.from_tuples([("forget", "after"), ("forget", "before")], names=[None, "w"])
+    probe = pd.DataFrame(
+        [[0.5, np.nan], [1.0, 0.25]], index=pd.Index(["a", "b"], name="p"), columns=cols
+    )
+    tidy = pd.DataFrame(
+        dict(step=[0, 2], ok=[True, False], name=["x", "y"], back=pd.array([4, None], "Int64"))
+    )
+    for df in (probe, tidy):
+        pd.testing.assert_frame_equal(_unpack(_pack(df)), df)
+    assert _unpack(_pack({"a": [1, 2]})) == {"a": [1, 2]}
+
+
+def test_a_derived_result_is_found_by_another_experiment_without_training(world_model, tmp_path):
+    path = tmp_path / "runs.jsonl"
+    exp = _experiment(world_model, path)
+    trained = _Counted(exp)
+    row = exp.run("nhl_kl", keep_result=False)
+    calls = []
+
+    def compute(model):
+        calls.append(model)
+        return pd.DataFrame(
+            dict(norm=[float(sum(p.detach().double().norm() for p in model.parameters()))])
+        )
+
+    first = exp.derive(row, "norm", compute)
+    assert trained.n == 1 and len(calls) == 1  # the kept model: no second training
+    assert calls[0] is exp.kept.get(row["key"]).model
+    again = _experiment(world_model, path)  # a new session on the same cache file
+    retrained = _Counted(again)
+    row2 = again.run("nhl_kl", keep_result=False)
+    assert row2["key"] == row["key"] and retrained.n == 0
+    pd.testing.assert_frame_equal(again.derive(row2, "norm", compute), first)
+    assert retrained.n == 0 and len(calls) == 1
+    other = again.derive(row2, "norm", compute, variant=2)  # other parameters: computed (retrained)
+    assert retrained.n == 1 and len(calls) == 2
+    assert other.norm.iloc[0] == pytest.approx(
+        first.norm.iloc[0], rel=1e-6
+    )  # same key, same weights
+
+
+def test_sources_rows_models_and_bad_input(world_model, tmp_path):
+    exp = _experiment(world_model, None)
+    row = exp.run("nhl_kl", keep_result=False)
+    assert source_key(exp, row) == "run:" + row["key"]
+    unlearned = exp.kept.get(row["key"]).model
+    assert source_key(exp, exp.model) != source_key(exp, unlearned)  # keyed by the weights
+    with pytest.raises(TypeError, match="run row"):
+        source_key(exp, {"Q": 1.0})
+    with pytest.raises(ValueError, match="Experiment.run"):
+        exp.derive({"Q": 1.0, "key": "x"}, "norm", lambda m: 0)
+
+
+def test_probe_profile_and_curves_accept_a_row_and_are_cached(world_model, tmp_path):
+    exp = _experiment(world_model, tmp_path / "runs.jsonl")
+    row = exp.run("nhl_kl", keep_result=False)
+    model = exp.kept.get(row["key"]).model
+    pd.testing.assert_frame_equal(knowledge_probe(exp, row), knowledge_probe(exp, model))
+    pd.testing.assert_frame_equal(profile(exp, row), profile(exp, model), check_dtype=False)
+    n = len(exp.cache)
+    kw = dict(ks=[1], attacks=["forget"], steps=[0, 1])
+    first = recovery.curves(exp, {"original": exp.model, "nhl_kl": row}, **kw)
+    assert len(exp.cache) == n + 2  # one cached curve per model
+    again = _experiment(world_model, tmp_path / "runs.jsonl")
+    counted = _Counted(again)
+    row2 = again.run("nhl_kl", keep_result=False)
+    pd.testing.assert_frame_equal(
+        recovery.curves(again, {"original": again.model, "nhl_kl": row2}, **kw), first
+    )
+    assert counted.n == 0
+
+
+def test_kept_models_are_bounded_by_bytes():
+    class R:
+        def __init__(self):
+            self.model = torch.nn.Linear(10, 10)  # 110 floats = 440 bytes
+
+    kept = Kept(max_bytes=1000)
+    for key in "abc":
+        kept.put(key, R())
+    assert kept.get("a") is None and kept.get("b") is not None and kept.get("c") is not None
+    tiny = Kept(max_bytes=1)
+    tiny.put("x", R())
+    assert tiny.get("x") is not None  # the newest is always kept
