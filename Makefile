@@ -35,4 +35,4 @@ strip: $(STAMP)
 
 clean-cache:  # the repo-local test cache and this machine's run cache ($KT_CACHE/runs.jsonl)
 	rm -rf .kt_cache
-	rm -f "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl"
+	rm -rf "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl.locks"

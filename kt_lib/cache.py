@@ -7,10 +7,14 @@ widget, trains once. With a path, a later session re-renders the same rows witho
 `machine_cache()` is the one file every notebook and `kt unlearn` of this machine share
 (`$KT_CACHE/runs.jsonl`; `make clean-cache` empties it): a run one of them computed is found by the others,
 also while they run, since a cache reads the rows other processes appended before each look-up.
+`RunCache.claim(key)` holds a key while one process computes it, so two processes that ask for the same
+run at once (two notebooks of `kt tutorial --jobs 2`, two sweep workers) train it once: the second waits and
+reads the first one's row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kt_lib.cachefile import report, write_bytes, write_error
+from kt_lib.cachefile import claim, report, write_bytes, write_error
 
 RUNS_FILE = "runs.jsonl"
 
@@ -46,6 +50,7 @@ class RunCache:
         self.path = Path(path) if path else None
         self._rows: dict[str, dict] = {}
         self._read = 0  # bytes of the file already read
+        self._held: set[str] = set()  # keys this process claims now (a nested claim does not wait)
         if self.path and self.path.exists():
             self._load()
 
@@ -149,6 +154,26 @@ class RunCache:
                 os.close(fd)
         except OSError as err:
             raise write_error(self.path, err, "pass RunCache a path on a writable disk") from err
+
+    @contextlib.contextmanager
+    def claim(self, key: str):
+        """Hold `key` against other processes sharing this file while computing its row: a process that
+        claims a key another one holds waits until that one is done (then finds the row with `get`).
+        An advisory lock file per key under `<path>.locks/` (`kt_lib.cachefile.claim`); without a path it
+        holds nothing."""
+        if not self.path or key in self._held:
+            yield
+            return
+        lock = (
+            self.path.with_name(self.path.name + ".locks")
+            / hashlib.sha1(key.encode()).hexdigest()[:20]
+        )
+        with claim(lock):
+            self._held.add(key)
+            try:
+                yield
+            finally:
+                self._held.discard(key)
 
     def frame(self) -> pd.DataFrame:
         """Every cached run as one table (see `table`)."""

@@ -6,8 +6,8 @@ random or from another format version raises `CacheInvalid` with the reason; `lo
 in one line on stderr, rebuilds the file and carries on.
 
 Writes go to a uniquely named temp file in the same folder and are renamed over the target (`os.replace`),
-so a reader sees the old file or the new one, never half of one, and two processes that build the same
-file at once both succeed. A failed write (full disk, read-only folder, missing parent, Ctrl-C) removes
+so a reader sees the old file or the new one, never half of one. Two processes that build the same file at
+once build it once: the second waits on the first's lock (`claim`) and reads what it wrote. A failed write (full disk, read-only folder, missing parent, Ctrl-C) removes
 its temp file and raises `WriteError`, whose message says where and what to do.
 """
 
@@ -23,6 +23,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no cross-process claims; a shared entry may be built twice
+    fcntl = None
 
 MAGIC = b"KTCACHE\n"
 CACHE_HINT = (
@@ -158,6 +163,27 @@ def discard(path: Path, reason: str, what: str = "rebuilding it") -> None:
         path.unlink(missing_ok=True)
 
 
+@contextmanager
+def claim(lock: Path) -> Iterator[bool]:
+    """Hold the advisory lock file `lock` (created with its folder) until the block ends, waiting while
+    another process holds it: what a process computing a shared cache entry holds, so that a second one
+    asking at the same time waits and then reads the entry instead of computing it again. Yields whether
+    it holds the lock: False where `fcntl` is missing (Windows) or the folder cannot be written."""
+    fh = None
+    if fcntl is not None:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a")
+        except OSError:
+            fh = None
+    if fh is None:
+        yield False
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        yield True
+
+
 def load_or_build(
     path: str | os.PathLike,
     kind: str,
@@ -178,8 +204,14 @@ def load_or_build(
             discard(path, str(err))
         except Exception as err:  # noqa: BLE001 - a payload that passed the checksum yet fails to decode
             discard(path, f"undecodable ({err.__class__.__name__}: {err})")
-    value = build()
-    write_bytes(path, pack(encode(value), kind, version), hint)
+    with claim(
+        path.parent / ".locks" / path.name
+    ):  # another process building it: wait, then read it
+        if path.exists():
+            with suppress(Exception):  # what the first look found bad is rebuilt below
+                return decode(read_cache(path, kind, version))
+        value = build()
+        write_bytes(path, pack(encode(value), kind, version), hint)
     return value
 
 

@@ -85,12 +85,13 @@ def derive(exp, source, name: str, compute, **params):
         [source_key(exp, source), name, params, DERIVED_VERSION], sort_keys=True, default=str
     )
     key = "derived:" + hashlib.sha1(spec.encode()).hexdigest()[:16]
-    hit = exp.cache.get(key)
-    if hit is not None:
-        return _unpack(hit)
-    model = source if isinstance(source, torch.nn.Module) else result_of(exp, source).model
-    value = compute(model)
-    exp.cache.put(key, _pack(value))
+    with exp.cache.claim(key):  # another process computing it now: wait, then read its answer
+        hit = exp.cache.get(key)
+        if hit is not None:
+            return _unpack(hit)
+        model = source if isinstance(source, torch.nn.Module) else result_of(exp, source).model
+        value = compute(model)
+        exp.cache.put(key, _pack(value))
     return value
 
 

@@ -42,18 +42,8 @@ DEFAULT_FORGET = (
     "Samoyed",
 )
 # the settings every row carries (besides its scores)
-SETTINGS = (
-    "method",
-    "lr",
-    "num_steps",
-    "num_epochs",
-    "margin",
-    "alpha_coarse",
-    "alpha_fine",
-    "seed",
-    "towers",
-    "samples_per_class",
-)
+SETTINGS = ("method", "lr", "num_steps", "num_epochs", "margin", "alpha_coarse", "alpha_fine")
+SETTINGS += ("seed", "towers", "samples_per_class")
 
 
 class Experiment:
@@ -247,9 +237,16 @@ class Experiment:
         key = self.key(samples_per_class, scope, **named, **overrides)
         spc = samples_per_class or self.samples_per_class
         call = dict(samples_per_class=spc, scope=scope, **named, **overrides)
-        row = None if keep_result else self.cached(samples_per_class, scope, **named, **overrides)
-        if row is not None:
-            return dict(row, label=label or row["method"], key=key, call=call)
+        if keep_result:
+            return dict(self._train(key, method, label, spc, scope, overrides), key=key, call=call)
+        with self.cache.claim(key):  # another process training these settings now: wait for its row
+            row = self.cached(samples_per_class, scope, **named, **overrides)
+            if row is None:
+                row = self._train(key, method, label, spc, scope, overrides)
+                row.pop("result")
+        return dict(row, label=label or row["method"], key=key, call=call)
+
+    def _train(self, key, method, label, spc, scope, overrides) -> dict:
         result = self.unlearn(method, spc, **overrides)
         self.kept.put(key, result)
         fingerprint = model_fingerprint(result.model)  # hashed once for the evaluation's look-ups
@@ -266,8 +263,7 @@ class Experiment:
             row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
         )
         self.cache.put(key, row)
-        row = dict(row, key=key, call=call)
-        return dict(row, result=result) if keep_result else row
+        return dict(row, result=result)
 
     def derive(self, source, name: str, compute, **params):
         """`compute(model)` of a run row or a model, cached by both and `params` (`kt_lib.derived`)."""

@@ -120,3 +120,34 @@ def test_kept_models_are_bounded_by_bytes():
     tiny = Kept(max_bytes=1)
     tiny.put("x", R())
     assert tiny.get("x") is not None  # the newest is always kept
+
+
+def test_persisted_predictions_are_found_by_another_evaluator_without_encoding(
+    world_model, tmp_path, monkeypatch
+):
+    """`Evaluator.persist`: the original model's predictions, computed by one evaluator (one notebook),
+    are read by a fresh evaluator on the same test data (another notebook) from the shared cache file,
+    equal and without encoding an image; other templates are not answered from them."""
+    import kt_lib.eval.evaluator as evaluator_mod
+    from kt_lib.cache import RunCache
+    from kt_lib.knowledge.sources import world_source
+
+    model, tokenizer, _ = world_model
+    first = world_source(eval_per_class=3).evaluator
+    first.persist(model, RunCache(tmp_path / "runs.jsonl"))
+    before = first.accuracies(model, tokenizer, ["Samoyed"])
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded images although the predictions were stored")
+
+    second = world_source(eval_per_class=3).evaluator
+    second.persist(model, RunCache(tmp_path / "runs.jsonl"))
+    monkeypatch.setattr(evaluator_mod, "encode_images", no_encoding)
+    assert second.accuracies(model, tokenizer, ["Samoyed"]) == before
+    moved = world_source(eval_per_class=3).evaluator
+    moved.persist(model, RunCache(tmp_path / "runs.jsonl"))
+    ds = moved.domains[moved.in_domain]
+    moved.domains = dict(moved.domains)
+    moved.domains[moved.in_domain] = type(ds)(ds.images, ds.fine, ds.coarse, ("a {}.",))
+    with pytest.raises(AssertionError, match="encoded images"):
+        moved.accuracies(model, tokenizer, ["Samoyed"], scope="in_domain")

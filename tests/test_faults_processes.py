@@ -114,6 +114,42 @@ def test_two_processes_build_the_same_caches_at_once(tmp_path, capsys):
     assert len(rows) == 200 and capsys.readouterr().err == ""  # every appended row, none damaged
 
 
+CLAIMER = """
+import sys, time
+from pathlib import Path
+from kt_lib.cache import RunCache
+
+cache = RunCache(sys.argv[1])
+with cache.claim("run-a"):
+    Path(sys.argv[2]).write_text("claimed")
+    time.sleep(1.0)
+    cache.put("run-a", dict(Q=1.0))
+"""
+
+
+def test_a_claimed_key_makes_another_process_wait_for_its_row(tmp_path):
+    """Two processes asking for one run: the second claim returns only after the first wrote the row, so
+    the second finds it (`RunCache.claim`, what `Experiment.run` and `derive` use) instead of training."""
+    path, marker, script = tmp_path / "runs.jsonl", tmp_path / "claimed", tmp_path / "claimer.py"
+    script.write_text(CLAIMER)
+    child = spawn([script, path, marker], tmp_path / "claimer.log")
+    for _ in range(600):
+        if marker.exists() or child.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert marker.exists(), (tmp_path / "claimer.log").read_text()
+    cache = RunCache(path)
+    assert cache.get("run-a") is None  # the other process holds the key and has not written yet
+    with cache.claim("run-a"):
+        assert cache.get("run-a") == dict(Q=1.0)
+        with cache.claim("run-a"):  # a nested claim of a key this process holds does not wait
+            pass
+    assert child.wait(timeout=60) == 0
+    assert [p.name for p in (tmp_path / "runs.jsonl.locks").iterdir()]  # one lock file per key
+    with RunCache(None).claim("x"):  # an in-memory cache holds nothing
+        pass
+
+
 UNLEARN = ["-m", "kt_lib", "unlearn", "--forget", "Samoyed", "--samples-per-class", "2"]
 UNLEARN += ["--eval-per-class", "2"]
 

@@ -1,6 +1,7 @@
 """kt_lib.notebook.report: an executed notebook renders to HTML and the index links it with its results."""
 
 import json
+import os
 
 import nbformat
 
@@ -114,3 +115,49 @@ def test_alt_text_comes_from_the_figures_titles_and_wraps_the_inline_printer():
     assert alt_text_on_figures(shell) and alt_text_on_figures(shell)  # wraps once
     assert formatter(fig) == ("cG5n", {"alt": "accuracy change. 2 panels: photo; drawing"})
     plt.close(fig)
+
+
+def test_two_notebooks_at_a_time_run_longest_first_and_a_failure_is_raised(tmp_path, monkeypatch):
+    """`kt tutorial --jobs 2`: every notebook runs and is rendered, the kernels get cores/2 threads
+    (`OMP_NUM_THREADS`, seen inside the notebook), the recorded times order them longest first, and a
+    failing notebook's error is raised after the running ones end."""
+    import nbformat
+    import pytest
+    from papermill.exceptions import PapermillExecutionError
+
+    from kt_lib.cli import tutorial
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    src = tmp_path / "nbs"
+    src.mkdir()
+    for name in ("97_a", "98_b"):
+        nb = _figure_notebook(src / f"{name}.ipynb")
+        book = nbformat.read(nb, 4)
+        book.cells.append(
+            nbformat.v4.new_code_cell(
+                "import os\nfrom kt_lib import record\nrecord(threads=os.environ['OMP_NUM_THREADS'])"
+            )
+        )
+        nbformat.write(book, nb)
+    notebooks = sorted(src.glob("*.ipynb"))
+    out = tmp_path / "out"
+    out.mkdir()
+    done = tutorial.run_all(notebooks, out, smoke=True, jobs=2)
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert {n: d["results"]["threads"] for n, d in done.items()} == dict.fromkeys(
+        ["97_a.ipynb", "98_b.ipynb"], threads
+    )
+    assert all((out / d["html"]).exists() for d in done.values())
+
+    record = tmp_path / "benchmarks" / "tutorial_times.json"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"notebooks": {"97_a": 1.0, "98_b": 5.0}}))
+    monkeypatch.setattr(tutorial, "NOTEBOOKS", tmp_path / "nbs")
+    assert [nb.name for nb in tutorial.longest_first(notebooks)] == ["98_b.ipynb", "97_a.ipynb"]
+
+    bad = nbformat.read(notebooks[0], 4)
+    bad.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('notebook 97 broke')"))
+    nbformat.write(bad, notebooks[0])
+    with pytest.raises(PapermillExecutionError, match="notebook 97 broke"):
+        tutorial.run_all(notebooks, out, smoke=True, jobs=2)

@@ -3,12 +3,19 @@
 Loads (or pretrains once) the world model, reports what it knows, draws the world, then executes every
 numbered notebook with papermill into the output folder, renders each as HTML, and writes
 `index.html` (links, run times, recorded results) and `summary.json`; prints the summary.
+
+`--jobs N` notebooks run at once (default 2 where the machine has 2 cores or more), each kernel on
+cores / N threads, the longest (by `benchmarks/tutorial_times.json`) first. Notebooks that need the same run
+or derived result share it through the machine's run cache: one computes it, the other waits for its row
+(`RunCache.claim`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -28,7 +35,57 @@ def register(sub) -> None:
     p.add_argument(
         "--only", action="append", help="run only notebooks whose name contains this (repeatable)"
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks run at once, each on cores/jobs threads (default: 2 with >= 2 cores, else 1)",
+    )
     p.set_defaults(func=run)
+
+
+def longest_first(notebooks: list[Path]) -> list[Path]:
+    """`notebooks` ordered by their recorded time (`benchmarks/tutorial_times.json`), longest first, so two
+    at a time finish together; the file's order where nothing is recorded."""
+    record = NOTEBOOKS.parent / "benchmarks" / "tutorial_times.json"
+    try:
+        times = json.loads(record.read_text())["notebooks"]
+    except (OSError, ValueError, KeyError):
+        times = {}
+    return sorted(notebooks, key=lambda nb: -float(times.get(nb.stem, 0.0)))
+
+
+def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[str, dict]:
+    """Execute `notebooks` into `out`, `jobs` at a time (kernels on cores/jobs threads), each rendered as
+    HTML: {name: {seconds, results, html}}. The first failure stops what has not started and is raised once
+    the running notebooks end."""
+    from kt_lib.notebook.record import read_results
+    from kt_lib.notebook.report import render_html
+
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernels inherit them; the user's win
+        os.environ.setdefault(var, threads)
+    done = {}
+
+    def one(nb: Path) -> None:
+        t0 = time.perf_counter()
+        print(f"running {nb.name} ...", flush=True)
+        execute(nb, out / nb.name, smoke=smoke)
+        seconds = round(time.perf_counter() - t0, 1)
+        if jobs > 1:
+            print(f"  {nb.name} done in {seconds:.1f} s", flush=True)
+        results, html = read_results(out / nb.name), render_html(out / nb.name).name
+        done[nb.name] = dict(seconds=seconds, results=results, html=html)
+
+    order = longest_first(notebooks) if jobs > 1 else notebooks
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(one, nb) for nb in order]
+        for f in wait(futures, return_when=FIRST_EXCEPTION).not_done:
+            f.cancel()
+        for f in futures:
+            if f.done() and not f.cancelled() and f.exception() is not None:
+                raise f.exception()
+    return done
 
 
 def execute(notebook: Path, target: Path, smoke: bool) -> None:
@@ -49,7 +106,7 @@ def execute(notebook: Path, target: Path, smoke: bool) -> None:
 
 def run(args) -> int:
     from kt_lib.cli.world import report
-    from kt_lib.notebook.report import render_html, write_index
+    from kt_lib.notebook.report import write_index
 
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if NOTEBOOKS.exists() else []
     if args.only:
@@ -63,27 +120,15 @@ def run(args) -> int:
             f"no notebooks{only} in {where}; run kt tutorial from a clone of the repository "
             "(pip install -e .)"
         )
+    jobs = min(2, os.cpu_count() or 1) if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    report(json_path=str(out / "world.json"), samples=str(out / "world_samples.png"))
-    summary = []
-    for nb in notebooks:
-        from kt_lib.notebook.record import read_results
-
-        t0 = time.perf_counter()
-        target = out / nb.name
-        print(f"running {nb.name} ...", flush=True)
-        execute(nb, target, smoke=args.smoke)
-        seconds = round(time.perf_counter() - t0, 1)
-        summary.append(
-            dict(
-                notebook=nb.name,
-                seconds=seconds,
-                results=read_results(target),
-                html=render_html(target).name,
-            )
-        )
+    report(json_path=str(out / "world.json"), samples=str(out / "world_samples.png"), reuse=True)
+    done = run_all(notebooks, out, args.smoke, jobs)
+    summary = [dict(notebook=nb.name, **done[nb.name]) for nb in notebooks]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     index = write_index(out, summary)
     for row in summary:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+REPORT_VERSION = 1  # of the cached accuracies and sample grid (`_known`): bump when they change
+
 
 def register(sub) -> None:
     world = sub.add_parser(
@@ -54,8 +56,11 @@ def report(
     quiet: bool = False,
     save_to: str | None = None,
     without=None,
+    reuse: bool = False,
 ) -> dict:
-    """Load (or pretrain) the world model, print what it knows, optionally write JSON and a sample grid."""
+    """Load (or pretrain) the world model, print what it knows, optionally write JSON and a sample grid.
+    `reuse`: a loaded model's accuracies and sample grid come from the cache when computed before (what
+    `kt tutorial` asks for: a second tutorial does not evaluate the same checkpoint again)."""
     from kt_lib.world.model import evaluate_world_model, world_model
 
     left_out = []
@@ -69,7 +74,10 @@ def report(
         save_to=Path(save_to) if save_to else None,
         without=left_out,
     )
-    acc = evaluate_world_model(model, tokenizer)
+    if reuse and info.get("loaded") and not left_out:  # what it knows and its samples, drawn once
+        acc, png = _known(model, tokenizer, Path(info["checkpoint"]).name)
+    else:
+        acc, png = evaluate_world_model(model, tokenizer), None
     summary = dict(
         fine=acc["fine"],
         coarse=acc["coarse"],
@@ -96,12 +104,44 @@ def report(
         print(f"  pretraining took {summary['train_seconds']:.0f} s")
     _write_json(json_path, summary)
     if samples:
-        from kt_lib.notebook.plots import draw_samples
-
         Path(samples).parent.mkdir(parents=True, exist_ok=True)
-        draw_samples().savefig(samples, dpi=150)
+        Path(samples).write_bytes(png or _samples_png())
         print(f"wrote {samples}")
     return summary
+
+
+def _samples_png() -> bytes:
+    import io
+
+    from kt_lib.notebook.plots import draw_samples
+
+    buf = io.BytesIO()
+    draw_samples().savefig(buf, dpi=150, format="png")
+    return buf.getvalue()
+
+
+def _known(model, tokenizer, checkpoint: str) -> tuple[dict, bytes]:
+    """The accuracies of `evaluate_world_model` and the sample grid's PNG of a loaded checkpoint, cached
+    under its name (which carries the world's and the pretraining's digests) in `$KT_CACHE`."""
+    import base64
+
+    from kt_lib.cachefile import load_or_build
+    from kt_lib.world.data import cache_dir
+    from kt_lib.world.model import evaluate_world_model
+
+    def build():
+        return dict(acc=evaluate_world_model(model, tokenizer), png=_samples_png())
+
+    def encode(v):
+        return json.dumps(dict(v, png=base64.b64encode(v["png"]).decode())).encode()
+
+    def decode(data):
+        v = json.loads(data)
+        return dict(v, png=base64.b64decode(v["png"]))
+
+    path = cache_dir() / f"world-report-{Path(checkpoint).stem}.ktc"
+    known = load_or_build(path, "world-report", REPORT_VERSION, build, encode, decode)
+    return known["acc"], known["png"]
 
 
 def left_out_accuracy(model, tokenizer, breeds: list[str]) -> float:

@@ -2,6 +2,8 @@
 
 An `Evaluator` holds preprocessed test tensors (encoded once per model) and caches the predictions of
 each model it has seen, so the original model is evaluated once however many methods are compared.
+`Evaluator.persist(model, cache)` also keeps that model's predictions in a `RunCache` (the machine's, in the
+notebooks' `setup`), so every notebook and session evaluates the original model once per machine.
 """
 
 from __future__ import annotations
@@ -79,6 +81,27 @@ class Evaluator:
         self.fine_to_coarse = torch.tensor(fine_to_coarse)
         self.domains, self.families, self.in_domain = domains, families or {}, in_domain
         self._cache: OrderedDict[str, dict] = OrderedDict()  # fingerprint -> predictions
+        self._store, self._stored, self._signatures = None, set(), {}  # persist()
+
+    def persist(self, model, cache) -> None:
+        """Keep `model`'s predictions in `cache` (a `kt_lib.cache.RunCache`), keyed by its weights, its
+        device type and each test part's images, labels' names and templates: found by any process that
+        evaluates the same weights on the same test data. Copies of this evaluator share the setting."""
+        self._store = cache
+        self._stored.add(model_fingerprint(model))
+
+    def _stored_key(self, key: str, part: str, model) -> str:
+        data = self.families[part[7:]] if part.startswith("family:") else self.domains[part]
+        sig = (part, id(data.images), tuple(data.images.shape), getattr(data, "templates", ()))
+        if sig not in self._signatures:  # hashing the images costs ~0.1 s: once per part
+            h = hashlib.sha1(data.images.detach().cpu().contiguous().numpy().tobytes())
+            names = (
+                data.classes if part.startswith("family:") else self.fine_names + self.coarse_names
+            )
+            h.update(repr((names, sig[3])).encode())
+            self._signatures[sig] = h.hexdigest()[:16]
+        device = next(model.parameters()).device.type
+        return f"predictions:{key}:{device}:{self._signatures[sig]}"
 
     def parts(self, scope: str = "all") -> list[str]:
         """The prediction parts a scope needs: "all" (every test domain and zero-shot family) or
@@ -101,21 +124,34 @@ class Evaluator:
         if missing:
             model.eval()
         for part in missing:
-            if part.startswith("family:"):
-                fs = self.families[part[len("family:") :]]
-                out[part] = predict(
-                    encode_images(model, fs.images), text_head(model, tokenizer, fs.classes)
+            stored = self._store is not None and key in self._stored
+            if stored:
+                hit = self._store.get(self._stored_key(key, part, model))
+                if hit is not None:
+                    value = {k: torch.tensor(v, dtype=torch.long) for k, v in hit.items()}
+                    out[part] = value.get("labels", value)
+                    continue
+            out[part] = self._predict(model, tokenizer, part)
+            if stored:
+                value = out[part] if isinstance(out[part], dict) else {"labels": out[part]}
+                self._store.put(
+                    self._stored_key(key, part, model), {k: v.tolist() for k, v in value.items()}
                 )
-                continue
-            ds = self.domains[part]
-            feats = encode_images(model, ds.images)
-            out[part] = dict(
-                fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
-                coarse=predict(feats, text_head(model, tokenizer, self.coarse_names, ds.templates)),
-            )
         while len(self._cache) > CACHED_MODELS:
             self._cache.popitem(last=False)
         return out
+
+    def _predict(self, model, tokenizer, part: str):
+        """One part's predictions: {"fine", "coarse"} label tensors of a test domain, or a family's labels."""
+        if part.startswith("family:"):
+            fs = self.families[part[len("family:") :]]
+            return predict(encode_images(model, fs.images), text_head(model, tokenizer, fs.classes))
+        ds = self.domains[part]
+        feats = encode_images(model, ds.images)
+        return dict(
+            fine=predict(feats, text_head(model, tokenizer, self.fine_names, ds.templates)),
+            coarse=predict(feats, text_head(model, tokenizer, self.coarse_names, ds.templates)),
+        )
 
     def accuracies(
         self, model, tokenizer, forget: list[str], scope: str = "all", fingerprint=None

@@ -120,6 +120,7 @@ def setup(
     """Seed torch, load the model and the data source, and print the common configuration."""
     import torch
 
+    from kt_lib.cache import machine_cache
     from kt_lib.models import load_model
     from kt_lib.unlearn import default_lr
 
@@ -131,6 +132,7 @@ def setup(
         raise ValueError(f"LR must be a positive learning rate or None (default_lr), got {lr!r}")
     loaded, preprocess, tokenizer = load_model(model, pretrained, device=device)
     source = data_source(data_root, preprocess, taxonomy, eval_per_class=eval_per_class)
+    source.evaluator.persist(loaded, machine_cache())  # the model's predictions: once per machine
     out = Setup(
         smoke=smoke,
         model_name=model,
