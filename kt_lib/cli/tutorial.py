@@ -69,11 +69,11 @@ def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[st
 
     def one(nb: Path) -> None:
         t0 = time.perf_counter()
-        print(f"running {nb.name} ...", flush=True)
+        print(f"running {nb.name} ...\n", end="", flush=True)  # one write: two threads print
         execute(nb, out / nb.name, smoke=smoke)
         seconds = round(time.perf_counter() - t0, 1)
         if jobs > 1:
-            print(f"  {nb.name} done in {seconds:.1f} s", flush=True)
+            print(f"  {nb.name} done in {seconds:.1f} s\n", end="", flush=True)
         results, html = read_results(out / nb.name), render_html(out / nb.name).name
         done[nb.name] = dict(seconds=seconds, results=results, html=html)
 
