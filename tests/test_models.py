@@ -36,7 +36,12 @@ def test_unknown_model_names_suggest(monkeypatch):
 
 
 def test_missing_download_names_the_cache_and_the_offline_route(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads the variable once, at import (already done in this process): without this the
+    # call went to the network and waited for its timeouts (46 s on a machine without access)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(RuntimeError, match="offline|Offline") as err:
         load_model("RN50", "openai", device="cpu", cache_dir=str(tmp_path))
     assert str(tmp_path) in str(err.value) and "local-dir:" in str(err.value)
