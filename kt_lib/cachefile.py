@@ -7,8 +7,9 @@ in one line on stderr, rebuilds the file and carries on.
 
 Writes go to a uniquely named temp file in the same folder and are renamed over the target (`os.replace`),
 so a reader sees the old file or the new one, never half of one. Two processes that build the same file at
-once build it once: the second waits on the first's lock (`claim`) and reads what it wrote. A failed write (full disk, read-only folder, missing parent, Ctrl-C) removes
-its temp file and raises `WriteError`, whose message says where and what to do.
+once build it once: the second waits on the first's lock (`claim`) and reads what it wrote. A failed write
+(full disk, read-only folder, missing parent, Ctrl-C) removes its temp file and raises `WriteError`, whose
+message says where and what to do.
 """
 
 from __future__ import annotations
@@ -204,9 +205,8 @@ def load_or_build(
             discard(path, str(err))
         except Exception as err:  # noqa: BLE001 - a payload that passed the checksum yet fails to decode
             discard(path, f"undecodable ({err.__class__.__name__}: {err})")
-    with claim(
-        path.parent / ".locks" / path.name
-    ):  # another process building it: wait, then read it
+    # another process building it now: wait for it, then read what it wrote
+    with claim(path.parent / ".locks" / path.name):
         if path.exists():
             with suppress(Exception):  # what the first look found bad is rebuilt below
                 return decode(read_cache(path, kind, version))

@@ -257,7 +257,11 @@ class Experiment:
         row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped, steps=result.info["steps"])
-        row.update(scope=scope, per_concept=self._concepts(result.model, scope, fingerprint))
+        before, after = (self.model, self.fingerprint), (result.model, fingerprint)
+        per_concept = self.evaluator.concept_changes(
+            before, after, self.tokenizer, self.forget, scope
+        )
+        row.update(scope=scope, per_concept=per_concept)
         row["history"] = result.history.to_dict("records")  # per step: loss and its parts, lr
         row["flags"] = check_run(  # kt_lib.integrity; [] when all is well
             row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
@@ -286,8 +290,3 @@ class Experiment:
             label, kw = (m, {"method": m}) if isinstance(m, str) else m
             rows.append(self.run(label=label, keep_result=False, **{**overrides, **kw}))
         return table(rows)
-
-    def _concepts(self, model, scope: str, fingerprint) -> list[dict]:
-        before = (self.model, self.fingerprint)
-        ev = self.evaluator
-        return ev.concept_changes(before, (model, fingerprint), self.tokenizer, self.forget, scope)

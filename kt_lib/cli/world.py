@@ -75,7 +75,7 @@ def report(
         without=left_out,
     )
     if reuse and info.get("loaded") and not left_out:  # what it knows and its samples, drawn once
-        acc, png = _known(model, tokenizer, Path(info["checkpoint"]).name)
+        acc, png = _known(model, tokenizer, Path(info["checkpoint"]))
     else:
         acc, png = evaluate_world_model(model, tokenizer), None
     summary = dict(
@@ -120,7 +120,7 @@ def _samples_png() -> bytes:
     return buf.getvalue()
 
 
-def _known(model, tokenizer, checkpoint: str) -> tuple[dict, bytes]:
+def _known(model, tokenizer, checkpoint: Path) -> tuple[dict, bytes]:
     """The accuracies of `evaluate_world_model` and the sample grid's PNG of a loaded checkpoint, cached
     under its name (which carries the world's and the pretraining's digests) in `$KT_CACHE`."""
     import base64
@@ -139,7 +139,7 @@ def _known(model, tokenizer, checkpoint: str) -> tuple[dict, bytes]:
         v = json.loads(data)
         return dict(v, png=base64.b64decode(v["png"]))
 
-    path = cache_dir() / f"world-report-{Path(checkpoint).stem}.ktc"
+    path = cache_dir() / f"world-report-{checkpoint.stem}.ktc"
     known = load_or_build(path, "world-report", REPORT_VERSION, build, encode, decode)
     return known["acc"], known["png"]
 

@@ -91,13 +91,12 @@ class Evaluator:
         self._stored.add(model_fingerprint(model))
 
     def _stored_key(self, key: str, part: str, model) -> str:
-        data = self.families[part[7:]] if part.startswith("family:") else self.domains[part]
+        family = part.startswith("family:")
+        data = self.families[part[len("family:") :]] if family else self.domains[part]
         sig = (part, id(data.images), tuple(data.images.shape), getattr(data, "templates", ()))
         if sig not in self._signatures:  # hashing the images costs ~0.1 s: once per part
             h = hashlib.sha1(data.images.detach().cpu().contiguous().numpy().tobytes())
-            names = (
-                data.classes if part.startswith("family:") else self.fine_names + self.coarse_names
-            )
+            names = data.classes if family else self.fine_names + self.coarse_names
             h.update(repr((names, sig[3])).encode())
             self._signatures[sig] = h.hexdigest()[:16]
         device = next(model.parameters()).device.type
@@ -124,19 +123,16 @@ class Evaluator:
         if missing:
             model.eval()
         for part in missing:
-            stored = self._store is not None and key in self._stored
-            if stored:
-                hit = self._store.get(self._stored_key(key, part, model))
-                if hit is not None:
-                    value = {k: torch.tensor(v, dtype=torch.long) for k, v in hit.items()}
-                    out[part] = value.get("labels", value)
-                    continue
+            stored = self._stored_key(key, part, model) if key in self._stored else None
+            hit = self._store.get(stored) if stored else None
+            if hit is not None:
+                value = {k: torch.tensor(v, dtype=torch.long) for k, v in hit.items()}
+                out[part] = value.get("labels", value)
+                continue
             out[part] = self._predict(model, tokenizer, part)
             if stored:
                 value = out[part] if isinstance(out[part], dict) else {"labels": out[part]}
-                self._store.put(
-                    self._stored_key(key, part, model), {k: v.tolist() for k, v in value.items()}
-                )
+                self._store.put(stored, {k: v.tolist() for k, v in value.items()})
         while len(self._cache) > CACHED_MODELS:
             self._cache.popitem(last=False)
         return out

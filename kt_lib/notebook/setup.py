@@ -78,6 +78,9 @@ class Setup:
     lr: float
     seed: int
     eval_per_class: int | None
+    cache: object = (
+        None  # this machine's RunCache, read once for the session (None: opened per experiment)
+    )
 
     @property
     def evaluator(self):
@@ -86,17 +89,20 @@ class Setup:
     def experiment(self, forget, samples_per_class: int = 30, cache=None, **settings):
         """An `Experiment` on this model and data (`settings`: UnlearnConfig fields; lr defaults to
         `self.lr`; `cache`: None for this machine's run cache, which every notebook and `kt unlearn` share
-        (`kt_lib.cache.machine_cache`), or the path of another JSON-lines file that keeps finished runs)."""
+        (`kt_lib.cache.machine_cache`, the one `setup` opened), or the path of another JSON-lines file that
+        keeps finished runs)."""
         from kt_lib.experiment import Experiment
 
         settings.setdefault("lr", self.lr)
+        if cache is None:  # a RunCache is falsy while empty: test for None
+            cache = "machine" if self.cache is None else self.cache
         return Experiment(
             forget,
             self.model,
             self.tokenizer,
             samples_per_class=samples_per_class,
             data=self.source,
-            cache="machine" if cache is None else cache,
+            cache=cache,
             **settings,
         )
 
@@ -132,7 +138,8 @@ def setup(
         raise ValueError(f"LR must be a positive learning rate or None (default_lr), got {lr!r}")
     loaded, preprocess, tokenizer = load_model(model, pretrained, device=device)
     source = data_source(data_root, preprocess, taxonomy, eval_per_class=eval_per_class)
-    source.evaluator.persist(loaded, machine_cache())  # the model's predictions: once per machine
+    runs = machine_cache()  # one reading of the file for the session's experiments
+    source.evaluator.persist(loaded, runs)  # the model's predictions: once per machine
     out = Setup(
         smoke=smoke,
         model_name=model,
@@ -143,6 +150,7 @@ def setup(
         lr=default_lr(model) if lr is None else float(lr),
         seed=seed,
         eval_per_class=eval_per_class,
+        cache=runs,
     )
     alt_text_on_figures()  # in a notebook: each figure's titles become its image's alternative text
     if not quiet:
