@@ -316,6 +316,7 @@ BAD = [
     ["unlearn", "--lr", "-1", "--forget", "Samoyed"],
     ["unlearn", "--model", "ViT-B-32", "--forget", "Samoyed"],
     ["tutorial", "--only", "no-such-notebook"],
+    ["tutorial", "--jobs", "0"],
     ["bench", "step", "--device", "cpu", "--steps", "0"],
     ["bench", "scaling", "--device", "cpu", "--batches", "0"],
     ["bench", "eval", "--device", "cuda:7"],
