@@ -26,7 +26,7 @@ import torch
 
 from kt_lib.eval.evaluator import model_fingerprint
 
-DERIVED_VERSION = 1
+DERIVED_VERSION = 2
 KEEP_BYTES = 1 << 30  # unlearned models an experiment keeps in memory (at least the latest one)
 
 

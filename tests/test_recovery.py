@@ -82,6 +82,18 @@ def test_relearning_brings_a_projected_concept_back(exp):
     assert again.forget_fine.iloc[0] == start
 
 
+def test_utility_is_read_at_the_ends_and_the_forgotten_accuracy_at_every_step(exp):
+    """Between the first and last step only the forgotten concepts' test images are encoded: the same
+    forgotten accuracy as the whole test set gives (exactly), with retain_fine and U left NaN there."""
+    data = R.attack_set(exp, "forget", 5)
+    light = R.relearn(exp, exp.model, data, steps=(0, 1, 2))
+    full = R.relearn(exp, exp.model, data, steps=(0, 1, 2), utility_every_step=True)
+    assert light.forget_fine.tolist() == full.forget_fine.tolist()
+    assert light.U.isna().tolist() == [False, True, False]
+    assert full.U.notna().all() and full.U.between(0, 1).all()
+    assert light.U.iloc[[0, 2]].tolist() == full.U.iloc[[0, 2]].tolist()
+
+
 def test_curves_frame_and_summary(exp):
     df = R.curves(exp, {"original": exp.model}, ks=(1,), attacks=("forget",), steps=(0, 1))
     assert list(df.columns) == [
