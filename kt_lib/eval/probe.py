@@ -41,11 +41,15 @@ def fit_linear_probe(
     return head
 
 
-def probe_accuracy(model, train, test, num_classes: int, classes: list[int]) -> dict[str, float]:
-    """Linear-probe accuracy on `classes` vs the other classes. `train`/`test` are (images, fine) pairs."""
+def probe_accuracy(
+    model, train, test, num_classes: int, classes: list[int], test_features=None
+) -> dict[str, float]:
+    """Linear-probe accuracy on `classes` vs the other classes. `train`/`test` are (images, fine) pairs;
+    `test_features`: the test images' features when the caller has them already."""
     head = fit_linear_probe(encode_images(model, train[0]), train[1], num_classes)
+    feats = encode_images(model, test[0]) if test_features is None else test_features
     with torch.no_grad():
-        pred = head(encode_images(model, test[0]).cpu()).argmax(-1)
+        pred = head(feats.cpu()).argmax(-1)
     is_f = torch.isin(test[1], torch.tensor(classes))
     return dict(
         forget=accuracy(pred[is_f], test[1][is_f]), retain=accuracy(pred[~is_f], test[1][~is_f])
@@ -53,10 +57,18 @@ def probe_accuracy(model, train, test, num_classes: int, classes: list[int]) -> 
 
 
 def paraphrase_accuracy(
-    model, tokenizer, images, fine, fine_names, classes: list[int], templates=PARAPHRASES
+    model,
+    tokenizer,
+    images,
+    fine,
+    fine_names,
+    classes: list[int],
+    templates=PARAPHRASES,
+    features=None,
 ) -> dict:
-    """Zero-shot accuracy on `classes` (and the rest) with each unseen prompt wording."""
-    feats = encode_images(model, images)
+    """Zero-shot accuracy on `classes` (and the rest) with each unseen prompt wording (`features`: the
+    images' features when the caller has them already)."""
+    feats = encode_images(model, images) if features is None else features
     is_f = torch.isin(fine, torch.tensor(classes))
     out = {}
     for tpl in templates:
@@ -86,18 +98,27 @@ def _probe_rows(exp, model, domain: str) -> list[dict]:
     test = exp.evaluator.domains[domain]
     images, fine, _ = exp.data.proxy_pool.tensors
     n = len(exp.data.fine_names)
-    zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget)
+    zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget, scope="in_domain")
+    feats = encode_images(model, test.images)  # once, for the linear probe and the paraphrases
     rows = [
         dict(
             probe="zero-shot (training prompts)", forget=zs["forget_fine"], retain=zs["retain_fine"]
         ),
         dict(
             probe="linear probe on image features",
-            **probe_accuracy(model, (images, fine), (test.images, test.fine), n, exp.forget_ids),
+            **probe_accuracy(
+                model, (images, fine), (test.images, test.fine), n, exp.forget_ids, feats
+            ),
         ),
     ]
     for tpl, acc in paraphrase_accuracy(
-        model, exp.tokenizer, test.images, test.fine, exp.data.fine_names, exp.forget_ids
+        model,
+        exp.tokenizer,
+        test.images,
+        test.fine,
+        exp.data.fine_names,
+        exp.forget_ids,
+        features=feats,
     ).items():
         rows.append(dict(probe=f"paraphrase: {tpl!r}", **acc))
     return rows

@@ -1,0 +1,119 @@
+"""The relearning attack's data: which images an attacker fine-tunes on, and their captions.
+
+The attack sets come from the source's proxy pool (never from test):
+
+- `forget`: the last `k` pool images of each forgotten concept (disjoint from the first-n exemplars an
+  unlearner used whenever n + k fits in the pool);
+- `siblings`: `k` images of each sibling breed (same group, not forgotten): does the breed come back
+  without being shown?
+- `unrelated`: `k` images of each class of an unrelated family (the world's fruit, flowers or vehicles,
+  from its pretraining pool), or of the breeds of one group the request does not touch.
+
+`kt_lib.eval.recovery` fine-tunes on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = ["ATTACKS", "AttackSet", "attack_set", "captions"]
+ATTACKS = ("forget", "siblings", "unrelated")
+
+
+@dataclass
+class AttackSet:
+    """Images to fine-tune on, each with the name its captions give it and its parent's name."""
+
+    images: torch.Tensor
+    fine: list[str]
+    coarse: list[str]
+
+
+def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
+    images, fine, coarse = exp.data.proxy_pool.tensors
+    names = exp.data.fine_names
+    if k <= 0:
+        raise ValueError(f"k must be a positive number of images per concept, got {k}")
+    picked = []
+    for c in classes:
+        idx = torch.nonzero(fine == c).flatten()
+        if len(idx) == 0:
+            raise ValueError(
+                f"the proxy pool has no images of {names[c]!r}: nothing to relearn from"
+            )
+        if k > len(idx):
+            raise ValueError(
+                f"k={k} images of {names[c]!r} asked, but the proxy pool holds only {len(idx)}"
+            )
+        picked.append(idx[-k:] if last else idx[:k])
+    idx = torch.cat(picked)
+    cn = exp.data.coarse_names
+    return AttackSet(
+        images[idx], [names[int(i)] for i in fine[idx]], [cn[int(i)] for i in coarse[idx]]
+    )
+
+
+def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet:
+    """The images of one attack (see the module docstring) for `exp`'s request (an `Experiment`).
+    `family` picks the unrelated family on the embedded world (default: its first)."""
+    if attack not in ATTACKS:
+        raise ValueError(f"unknown attack {attack!r}; use one of {', '.join(ATTACKS)}")
+    if k <= 0:
+        raise ValueError(f"k must be a positive number of images per concept, got {k}")
+    f2c = exp.evaluator.fine_to_coarse.tolist()
+    groups = {f2c[i] for i in exp.forget_ids}
+    if attack == "forget":
+        return _pool_images(exp, list(exp.forget_ids), k, last=True)
+    if attack == "siblings":
+        sib = [i for i, g in enumerate(f2c) if g in groups and i not in exp.forget_ids]
+        if not sib:
+            raise ValueError(
+                f"{', '.join(exp.forget)}: no sibling is left (the whole group is forgotten)"
+            )
+        return _pool_images(exp, sib, k, last=False)
+    if exp.data.name == "dogworld":  # the unrelated attack
+        from kt_lib.world.config import FAMILIES
+        from kt_lib.world.data import FamilyDataset
+
+        family = family or next(iter(FAMILIES))
+        ds = FamilyDataset(family, "pretrain")
+        idx = torch.cat(
+            [torch.nonzero(ds.labels == c).flatten()[:k] for c in range(len(ds.classes))]
+        )
+        if k > min(int((ds.labels == c).sum()) for c in range(len(ds.classes))):
+            raise ValueError(f"k={k} is more than the {family} pool holds per class")
+        return AttackSet(
+            ds.images[idx], [ds.classes[int(i)] for i in ds.labels[idx]], [family] * len(idx)
+        )
+    other = sorted(set(f2c) - groups)
+    if not other:
+        raise ValueError("every group holds a forgotten concept: no unrelated group is left")
+    return _pool_images(exp, [i for i, g in enumerate(f2c) if g == other[0]], k, last=False)
+
+
+def captions(data: AttackSet, idx: np.ndarray, negatives: list[str], template: str):
+    """(texts, positive [n_images, n_texts]) for a batch: each image's own three captions, then every other
+    name's caption as a negative."""
+    pairs = sorted({(data.fine[i], data.coarse[i]) for i in idx})
+    own = {f for f, _ in pairs} | {c for _, c in pairs}
+    texts, keys = [], []
+    for f, c in pairs:
+        texts += [template.format(f), template.format(f"{f}, a kind of {c}")]
+        keys += [("fine", f), ("fine", f)]
+    for c in sorted({c for _, c in pairs}):
+        texts.append(template.format(c))
+        keys.append(("coarse", c))
+    for n in negatives:
+        if n not in own:
+            texts.append(template.format(n))
+            keys.append(("other", n))
+    positive = torch.tensor(
+        [
+            [k == ("fine", data.fine[i]) or k == ("coarse", data.coarse[i]) for k in keys]
+            for i in idx
+        ]
+    )
+    return texts, positive
