@@ -77,6 +77,7 @@ def test_paper_preset_per_dataset_and_method():
         preset("papr", "nhl_kl")
 
 
+@pytest.mark.slow  # ~45 s on 2 cores: a ViT-B-32 with the preset's 80 templates; CI runs it (KT_SLOW=1)
 def test_unlearn_paper_preset_on_an_imagenet_folder(tmp_path, monkeypatch, capsys):
     import torch
 
