@@ -19,9 +19,10 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-# The kernel's own log (not the notebook's output or warnings) says only, once per notebook, that it talks
-# to papermill "over TCP without encryption": on localhost, from this process. Its errors still show.
-QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
+# The kernel's own log (not the notebook's output, warnings or errors, which papermill reports) says only
+# that it talks to papermill "over TCP without encryption" (on localhost, from this process) and, now and
+# then, "KeyboardInterrupt caught in kernel": jupyter_client interrupts every kernel it shuts down.
+QUIET_KERNEL = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def register(sub) -> None:
