@@ -1,6 +1,5 @@
-"""The tutorial notebooks: hygiene (static, fast) and one papermill run of each in smoke mode (marker
-`notebook`), with the Explore widgets built as shipped (INTERACTIVE True), no error output anywhere (cells or
-widget callbacks) and checks on what each notebook recorded.
+"""The tutorial notebooks: hygiene (static, fast), papermill runs in smoke mode with checks on what each
+notebook recorded, and an nbval-lax run (marker `notebook`).
 
 Every `notebooks/[0-9][0-9]_*.ipynb` is picked up automatically. A notebook's checks live in `CHECKS`
 (notebook stem -> function of its `kt_lib.notebook.record.read_results` dict); a notebook without checks must
@@ -11,6 +10,7 @@ record at least one value. Checks assert bands and trends, never exact floats (s
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -456,7 +456,7 @@ def test_notebook_04_shows_and_calls_the_step():
 
 @pytest.mark.notebook
 def test_python3_kernel_runs_this_environment():
-    """papermill starts the kernel named `python3`; it must run this interpreter (with kt_lib)."""
+    """papermill and nbval start the kernel named `python3`; it must run this interpreter (with kt_lib)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     fix = f"run: {sys.executable} -m ipykernel install --sys-prefix --name python3"
@@ -473,48 +473,6 @@ def test_python3_kernel_runs_this_environment():
     ), f"kernel python3 runs {exe}, not {sys.executable}; {fix}"
 
 
-def error_outputs(nb) -> list[str]:
-    """Where an executed notebook shows an error: a cell's error output, or one inside a widget's state (an
-    Output widget's callback raised: papermill does not fail on it, the learner sees a traceback)."""
-    found = [
-        f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
-        for i, c in enumerate(nb.cells)
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "error"
-    ]
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-    for model_id, model in state.get("state", {}).items():
-        for o in model.get("state", {}).get("outputs", []) or []:
-            if o.get("output_type") == "error":
-                found.append(f"widget {model_id}: {o.get('ename')}: {o.get('evalue')}")
-    return found
-
-
-def test_error_outputs_finds_cell_and_widget_callback_errors():
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("x")]
-    assert error_outputs(nb) == []
-    nb.cells[1].outputs = [
-        nbformat.v4.new_output("error", ename="NameError", evalue="x", traceback=[])
-    ]
-    nb.metadata["widgets"] = {
-        "application/vnd.jupyter.widget-state+json": {
-            "state": {
-                "m1": {
-                    "model_name": "OutputModel",
-                    "state": {
-                        "outputs": [
-                            {"output_type": "error", "ename": "RuntimeError", "evalue": "boom"}
-                        ]
-                    },
-                },
-                "m2": {"model_name": "IntSliderModel", "state": {"value": 1}},
-            }
-        }
-    }
-    assert error_outputs(nb) == ["cell 1: NameError: x", "widget m1: RuntimeError: boom"]
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NUMBERED, ids=[p.stem for p in NUMBERED])
 def test_notebook_runs(path, tmp_path):
@@ -525,15 +483,15 @@ def test_notebook_runs(path, tmp_path):
     pm.execute_notebook(
         str(path),
         str(out),
-        parameters=dict(SMOKE=True),  # INTERACTIVE keeps its default: the widgets build headless
+        # INTERACTIVE=False: nbclient (under papermill) now and then never returns from a cell that builds
+        # ipywidgets (jupyter/nbclient#312, open); the widgets are built headless by test_nbval_lax instead
+        parameters=dict(SMOKE=True, INTERACTIVE=False),
         kernel_name="python3",
         cwd=str(NOTEBOOKS),
         progress_bar=False,
         execution_timeout=EXECUTION_TIMEOUT,
     )
     seconds = time.perf_counter() - start
-    errors = error_outputs(nbformat.read(out, as_version=4))
-    assert not errors, f"{path.name}: error output in " + "; ".join(errors)
     results = read_results(out)
     EXECUTED[path.stem] = dict(results=results, seconds=seconds)
     print(f"{path.name}: {seconds:.1f} s, recorded {sorted(results)}")
@@ -563,12 +521,40 @@ def test_every_notebook_was_executed(request):
     )
 
 
-@pytest.mark.parametrize("env,expected", [("1", True), ("0", False), ("", False)])
-def test_smoke_none_reads_kt_smoke(monkeypatch, env, expected):
-    """SMOKE = None (the shipped value) takes KT_SMOKE from the environment: how a notebook run without
-    papermill (nbconvert, JupyterLab, the browser tests) goes into smoke mode."""
-    from kt_lib.notebook.setup import smoke_mode
-
-    monkeypatch.setenv("KT_SMOKE", env)
-    assert smoke_mode(None) is expected
-    assert smoke_mode(True) is True and smoke_mode(False) is False
+@pytest.mark.notebook
+def test_nbval_lax():
+    """`pytest --nbval-lax` over notebooks/ with KT_SMOKE=1: nbval cannot inject parameters, so smoke mode comes
+    from the environment and INTERACTIVE keeps its default (True): the Explore widgets must build headless, and
+    unlike papermill nbval fails on an error inside a widget callback."""
+    env = dict(os.environ, KT_SMOKE="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval-lax",
+        "-p",
+        "no:python",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        "--nbval-cell-timeout",
+        str(EXECUTION_TIMEOUT),
+        "--ignore-glob=notebooks/_*",
+        "-v",
+        "notebooks/",
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, tail
+    # node ids look like "notebooks/00_x.ipynb::Cell 3" (or "notebooks/00_x::ipynb::Cell 3", pytest 9)
+    cells = re.findall(
+        r"^notebooks/([^\s:]+?)(?:\.ipynb)?(?:::ipynb)?::Cell \d+ PASSED", proc.stdout, re.M
+    )
+    assert len(cells) > 0, tail
+    assert set(cells) == {p.stem for p in NUMBERED}, f"nbval ran cells of {sorted(set(cells))}"
+    print(
+        f"nbval-lax: {len(cells)} cells of {len(set(cells))} notebooks passed in {time.perf_counter() - start:.0f} s"
+    )

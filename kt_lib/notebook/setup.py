@@ -23,7 +23,7 @@ SMOKE_EVAL_PER_CLASS = 10
 
 
 def smoke_mode(value: bool | None) -> bool:
-    """A notebook's SMOKE parameter; None falls back to the KT_SMOKE environment variable (runs without papermill)."""
+    """A notebook's SMOKE parameter; None falls back to the KT_SMOKE environment variable (nbval runs)."""
     if value is None:
         return os.environ.get("KT_SMOKE", "0") not in ("", "0", "false", "False")
     return bool(value)
