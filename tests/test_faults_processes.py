@@ -154,6 +154,7 @@ UNLEARN = ["-m", "kt_lib", "unlearn", "--forget", "Samoyed", "--samples-per-clas
 UNLEARN += ["--eval-per-class", "2"]
 
 
+@pytest.mark.slow  # ~20-30 s of processes started and killed on 2 cores; CI runs it (KT_SLOW=1)
 def test_concurrent_saves_leave_one_complete_file_and_sigterm_leaves_none(tmp_path):
     out = tmp_path / "out"
     target = out / "u.safetensors"
