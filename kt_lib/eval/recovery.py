@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.eval.attack_sets import ATTACKS, AttackSet, attack_set, captions
-from kt_lib.eval.evaluator import EvalSet, compare
+from kt_lib.eval.evaluator import compare
 from kt_lib.eval.memo import memo
-from kt_lib.eval.zeroshot import accuracy, model_device
+from kt_lib.eval.zeroshot import accuracy, encode_images, model_device, predict, text_head
 from kt_lib.presets import default_lr
 from kt_lib.textenc import encode_text
 from kt_lib.vocab import CompactTokenEmbedding
@@ -64,25 +64,30 @@ def _light(evaluator):
     return ev
 
 
-def _forget_only(evaluator, forget_ids):
-    """A light evaluator whose in-domain test set holds only the forgotten concepts' images: the same
-    forgotten accuracy as the whole set (each image is read against every class's head either way)."""
-    ev, ds = _light(evaluator), evaluator.domains[evaluator.in_domain]
-    keep = torch.isin(ds.fine, torch.as_tensor(list(forget_ids)))
-    ev.domains = {
-        ev.in_domain: EvalSet(ds.images[keep], ds.fine[keep], ds.coarse[keep], ds.templates)
-    }
-    return ev
+def _forget_accuracy(model, exp, ds) -> float:
+    """The forgotten concepts' fine accuracy from their test images alone: each image is read against every
+    fine class's head as in `Evaluator.accuracies`, so it equals the whole test set's forget_fine."""
+    keep = torch.isin(ds.fine, torch.as_tensor(list(exp.forget_ids)))
+    head = text_head(model, exp.tokenizer, exp.data.fine_names, ds.templates)
+    return accuracy(predict(encode_images(model, ds.images[keep]), head), ds.fine[keep])
 
 
-def _compact_text(model, exp, data: AttackSet, negatives, templates):
-    """Swap in a token embedding that trains only the rows any of the attack's captions can use (exact:
+def _caption_tokens(exp, data: AttackSet, negatives, templates) -> dict:
+    """Every caption a batch can draw (any template, any subset of the images: a subset's captions are
+    among the whole set's), tokenized once."""
+    every = np.arange(len(data.fine))
+    texts = [t for tpl in templates for t in captions(data, every, negatives, tpl)[0]]
+    texts = list(dict.fromkeys(texts))
+    return dict(zip(texts, exp.tokenizer(texts)))
+
+
+def _compact_text(model, tokens: dict):
+    """Swap in a token embedding that trains only the rows the attack's captions (`tokens`) use (exact:
     the other rows get no gradient); returns the model's trainable parameters."""
     full = getattr(model, "token_embedding", None)
     if isinstance(full, torch.nn.Embedding) and full.weight.requires_grad:
-        every = np.arange(len(data.fine))
-        texts = [t for tpl in templates for t in captions(data, every, negatives, tpl)[0]]
-        model.token_embedding = CompactTokenEmbedding(full, exp.tokenizer(texts).flatten())
+        used = torch.stack(list(tokens.values())).flatten()
+        model.token_embedding = CompactTokenEmbedding(full, used)
     return [p for p in model.parameters() if p.requires_grad]
 
 
@@ -106,17 +111,17 @@ def relearn(
         raise ValueError(f"steps must be >= 0, got {steps}")
     ev = evaluator or _light(exp.evaluator)
     before = ev.accuracies(exp.model, exp.tokenizer, exp.forget)
-    forget_ev = _forget_only(ev, exp.forget_ids)
     model = copy.deepcopy(model).train()
     device = model_device(model)
     gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
     negatives = list(dict.fromkeys([*exp.data.fine_names, *exp.data.coarse_names]))
     templates = ev.domains[ev.in_domain].templates
-    rows, done, opt, tokens = [], 0, None, {}  # tokens: each caption tokenized once
+    tokens = _caption_tokens(exp, data, negatives, templates)
+    rows, done, opt = [], 0, None
     for target in steps:
         if opt is None and done < target:  # after step 0's evaluation: the model's own weights
             opt = torch.optim.AdamW(
-                _compact_text(model, exp, data, negatives, templates),
+                _compact_text(model, tokens),
                 lr=lr or default_lr(model),
                 betas=(0.9, 0.98),
                 eps=1e-6,
@@ -128,8 +133,6 @@ def relearn(
                 data, idx, negatives, templates[rng.integers(len(templates))]
             )
             img = F.normalize(model.encode_image(data.images[idx].to(device)), dim=-1)
-            new = [t for t in dict.fromkeys(texts) if t not in tokens]
-            tokens.update(zip(new, exp.tokenizer(new)) if new else ())
             txt = encode_text(model, torch.stack([tokens[t] for t in texts]).to(device), True)
             loss = multi_positive_loss(model.logit_scale.exp() * img @ txt.T, positive.to(device))
             opt.zero_grad(set_to_none=True)
@@ -143,9 +146,7 @@ def relearn(
             after = ev.accuracies(model, exp.tokenizer, exp.forget)
             row = dict(retain_fine=after["retain_fine"], U=compare(before, after)["U"])
         else:
-            ds = forget_ev.domains[forget_ev.in_domain]
-            pred = forget_ev.predictions(model, exp.tokenizer, "in_domain")[forget_ev.in_domain]
-            after = dict(forget_fine=accuracy(pred["fine"], ds.fine))
+            after = dict(forget_fine=_forget_accuracy(model, exp, ev.domains[ev.in_domain]))
             row = dict(retain_fine=float("nan"), U=float("nan"))
         model.train()
         rows.append(dict(step=target, forget_fine=after["forget_fine"], **row))

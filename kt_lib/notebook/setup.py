@@ -78,9 +78,8 @@ class Setup:
     lr: float
     seed: int
     eval_per_class: int | None
-    cache: object = (
-        None  # this machine's RunCache, read once for the session (None: opened per experiment)
-    )
+    # this machine's RunCache, read once for the session (None: opened per experiment)
+    cache: object = None
 
     @property
     def evaluator(self):
