@@ -8,6 +8,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KT_CACHE", str(ROOT / ".kt_cache"))
 os.environ.setdefault("KT_SMOKE", "1")
+# matplotlib's font list and rc from the checkout, not from the user's ~/.cache/matplotlib: CI once met a
+# font list there without matplotlib's bundled fonts, and every kernel that drew mathtext printed
+# "findfont: Font family ['STIXGeneral'] not found" into its cells (the browser test fails on that)
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".kt_cache" / "matplotlib"))
 
 import torch  # noqa: E402
 
