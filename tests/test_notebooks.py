@@ -10,11 +10,13 @@ record at least one value. Checks assert bands and trends, never exact floats (s
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -38,6 +40,26 @@ REQUIRED_PARAMETERS = {
 }
 REQUIRED_HEADINGS = ("## Exercises", "## Explore", "## Summary", "## References")
 EXECUTION_TIMEOUT = 900  # seconds per cell; a smoke notebook takes well under a minute in total
+JOBS = min(2, os.cpu_count() or 1)  # notebooks run at once (as `kt tutorial` runs them)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def one_thread_kernels(jobs: int):
+    """Kernels started inside share the cores: cores / jobs threads each (they inherit the variables);
+    this process's environment is restored afterwards, so later tests' subprocesses get every core."""
+    saved = {v: os.environ.get(v) for v in THREAD_VARS}
+    for v in THREAD_VARS:
+        os.environ.setdefault(v, str(max(1, (os.cpu_count() or 1) // jobs)))
+    try:
+        yield
+    finally:
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
+
 
 EXECUTED: dict[
     str, dict
@@ -473,25 +495,45 @@ def test_python3_kernel_runs_this_environment():
     ), f"kernel python3 runs {exe}, not {sys.executable}; {fix}"
 
 
+@pytest.fixture(scope="module")
+def smoke_runs(request, tmp_path_factory) -> dict[str, dict]:
+    """The selected notebooks' smoke runs, two at a time with each kernel on one thread: the same papermill
+    call and lanes as `kt tutorial` (kt_lib.cli.tutorial). Each notebook's own error is kept for its test.
+
+    INTERACTIVE=False: nbclient (under papermill) now and then never returns from a cell that builds
+    ipywidgets (jupyter/nbclient#312, open); the widgets are built headless by test_nbval_lax instead."""
+    from kt_lib.cli.tutorial import execute, longest_first
+
+    wanted = {
+        item.callspec.id
+        for item in request.session.items
+        if item.originalname == "test_notebook_runs"
+    }
+    notebooks = longest_first([p for p in NUMBERED if p.stem in wanted])
+    out = tmp_path_factory.mktemp("smoke_runs")
+
+    def one(path: Path) -> dict:
+        start = time.perf_counter()
+        try:
+            execute(path, out / path.name, smoke=True, cell_timeout=EXECUTION_TIMEOUT)
+            error = None
+        except Exception as e:  # noqa: BLE001 -- raised again by this notebook's own test
+            error = e
+        return dict(out=out / path.name, seconds=time.perf_counter() - start, error=error)
+
+    with one_thread_kernels(JOBS):
+        with ThreadPoolExecutor(max_workers=JOBS) as pool:
+            runs = dict(zip([p.stem for p in notebooks], pool.map(one, notebooks)))
+    return runs
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NUMBERED, ids=[p.stem for p in NUMBERED])
-def test_notebook_runs(path, tmp_path):
-    import papermill as pm
-
-    out = tmp_path / path.name
-    start = time.perf_counter()
-    pm.execute_notebook(
-        str(path),
-        str(out),
-        # INTERACTIVE=False: nbclient (under papermill) now and then never returns from a cell that builds
-        # ipywidgets (jupyter/nbclient#312, open); the widgets are built headless by test_nbval_lax instead
-        parameters=dict(SMOKE=True, INTERACTIVE=False),
-        kernel_name="python3",
-        cwd=str(NOTEBOOKS),
-        progress_bar=False,
-        execution_timeout=EXECUTION_TIMEOUT,
-    )
-    seconds = time.perf_counter() - start
+def test_notebook_runs(path, smoke_runs):
+    run = smoke_runs[path.stem]
+    if run["error"] is not None:
+        raise run["error"]
+    out, seconds = run["out"], run["seconds"]
     results = read_results(out)
     EXECUTED[path.stem] = dict(results=results, seconds=seconds)
     print(f"{path.name}: {seconds:.1f} s, recorded {sorted(results)}")
@@ -525,7 +567,12 @@ def test_every_notebook_was_executed(request):
 def test_nbval_lax():
     """`pytest --nbval-lax` over notebooks/ with KT_SMOKE=1: nbval cannot inject parameters, so smoke mode comes
     from the environment and INTERACTIVE keeps its default (True): the Explore widgets must build headless, and
-    unlike papermill nbval fails on an error inside a widget callback."""
+    unlike papermill nbval fails on an error inside a widget callback. The notebooks are dealt, longest first,
+    to JOBS nbval processes that run at once, each kernel on cores / JOBS threads."""
+    from kt_lib.cli.tutorial import longest_first
+
+    order = longest_first(NUMBERED)
+    lanes = [order[k::JOBS] for k in range(JOBS)]  # round robin over the longest-first order
     env = dict(os.environ, KT_SMOKE="1")
     cmd = [
         sys.executable,
@@ -541,20 +588,33 @@ def test_nbval_lax():
         str(ROOT / "tests" / "nbval_sanitize.cfg"),
         "--nbval-cell-timeout",
         str(EXECUTION_TIMEOUT),
-        "--ignore-glob=notebooks/_*",
         "-v",
-        "notebooks/",
     ]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    tail = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, tail
-    # node ids look like "notebooks/00_x.ipynb::Cell 3" (or "notebooks/00_x::ipynb::Cell 3", pytest 9)
-    cells = re.findall(
-        r"^notebooks/([^\s:]+?)(?:\.ipynb)?(?:::ipynb)?::Cell \d+ PASSED", proc.stdout, re.M
-    )
-    assert len(cells) > 0, tail
+    with one_thread_kernels(JOBS):
+        procs = [
+            subprocess.Popen(
+                cmd + [str(p.relative_to(ROOT)) for p in lane],
+                cwd=ROOT,
+                env=dict(env, **{v: os.environ[v] for v in THREAD_VARS}),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for lane in lanes
+            if lane
+        ]
+        outputs = [proc.communicate()[0] for proc in procs]
+    cells = []
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-6000:]
+        # node ids look like "notebooks/00_x.ipynb::Cell 3" (or "notebooks/00_x::ipynb::Cell 3", pytest 9)
+        cells += re.findall(
+            r"^notebooks/([^\s:]+?)(?:\.ipynb)?(?:::ipynb)?::Cell \d+ PASSED", output, re.M
+        )
+    assert len(cells) > 0, outputs[0][-6000:]
     assert set(cells) == {p.stem for p in NUMBERED}, f"nbval ran cells of {sorted(set(cells))}"
     print(
-        f"nbval-lax: {len(cells)} cells of {len(set(cells))} notebooks passed in {time.perf_counter() - start:.0f} s"
+        f"nbval-lax: {len(cells)} cells of {len(set(cells))} notebooks passed in "
+        f"{time.perf_counter() - start:.0f} s ({len(procs)} processes at once)"
     )

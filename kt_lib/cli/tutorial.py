@@ -89,9 +89,9 @@ def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[st
     return done
 
 
-def execute(notebook: Path, target: Path, smoke: bool) -> None:
+def execute(notebook: Path, target: Path, smoke: bool, cell_timeout: float | None = None) -> None:
     """Run one notebook with papermill in its own folder (SMOKE=smoke, INTERACTIVE=False) into `target`,
-    the kernel's own log quiet (`QUIET_KERNEL`)."""
+    the kernel's own log quiet (`QUIET_KERNEL`); a cell running longer than `cell_timeout` seconds fails it."""
     import papermill as pm
 
     pm.execute_notebook(
@@ -102,6 +102,7 @@ def execute(notebook: Path, target: Path, smoke: bool) -> None:
         cwd=str(notebook.parent),
         progress_bar=False,
         extra_arguments=QUIET_KERNEL,
+        execution_timeout=cell_timeout,
     )
 
 
