@@ -10,7 +10,6 @@ record at least one value. Checks assert bands and trends, never exact floats (s
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
 import re
 import subprocess
@@ -41,25 +40,6 @@ REQUIRED_PARAMETERS = {
 REQUIRED_HEADINGS = ("## Exercises", "## Explore", "## Summary", "## References")
 EXECUTION_TIMEOUT = 900  # seconds per cell; a smoke notebook takes well under a minute in total
 JOBS = min(2, os.cpu_count() or 1)  # notebooks run at once (as `kt tutorial` runs them)
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextlib.contextmanager
-def one_thread_kernels(jobs: int):
-    """Kernels started inside share the cores: cores / jobs threads each (they inherit the variables);
-    this process's environment is restored afterwards, so later tests' subprocesses get every core."""
-    saved = {v: os.environ.get(v) for v in THREAD_VARS}
-    for v in THREAD_VARS:
-        os.environ.setdefault(v, str(max(1, (os.cpu_count() or 1) // jobs)))
-    try:
-        yield
-    finally:
-        for v, value in saved.items():
-            if value is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = value
-
 
 EXECUTED: dict[
     str, dict
@@ -502,7 +482,7 @@ def smoke_runs(request, tmp_path_factory) -> dict[str, dict]:
 
     INTERACTIVE=False: nbclient (under papermill) now and then never returns from a cell that builds
     ipywidgets (jupyter/nbclient#312, open); the widgets are built headless by test_nbval_lax instead."""
-    from kt_lib.cli.tutorial import execute, longest_first
+    from kt_lib.cli.tutorial import execute, kernel_threads, longest_first
 
     wanted = {
         item.callspec.id
@@ -521,10 +501,8 @@ def smoke_runs(request, tmp_path_factory) -> dict[str, dict]:
             error = e
         return dict(out=out / path.name, seconds=time.perf_counter() - start, error=error)
 
-    with one_thread_kernels(JOBS):
-        with ThreadPoolExecutor(max_workers=JOBS) as pool:
-            runs = dict(zip([p.stem for p in notebooks], pool.map(one, notebooks)))
-    return runs
+    with kernel_threads(JOBS), ThreadPoolExecutor(max_workers=JOBS) as pool:
+        return dict(zip([p.stem for p in notebooks], pool.map(one, notebooks)))
 
 
 @pytest.mark.notebook
@@ -569,11 +547,10 @@ def test_nbval_lax():
     from the environment and INTERACTIVE keeps its default (True): the Explore widgets must build headless, and
     unlike papermill nbval fails on an error inside a widget callback. The notebooks are dealt, longest first,
     to JOBS nbval processes that run at once, each kernel on cores / JOBS threads."""
-    from kt_lib.cli.tutorial import longest_first
+    from kt_lib.cli.tutorial import kernel_threads, longest_first
 
     order = longest_first(NUMBERED)
     lanes = [order[k::JOBS] for k in range(JOBS)]  # round robin over the longest-first order
-    env = dict(os.environ, KT_SMOKE="1")
     cmd = [
         sys.executable,
         "-m",
@@ -591,12 +568,13 @@ def test_nbval_lax():
         "-v",
     ]
     start = time.perf_counter()
-    with one_thread_kernels(JOBS):
+    with kernel_threads(JOBS):
+        env = dict(os.environ, KT_SMOKE="1")
         procs = [
             subprocess.Popen(
                 cmd + [str(p.relative_to(ROOT)) for p in lane],
                 cwd=ROOT,
-                env=dict(env, **{v: os.environ[v] for v in THREAD_VARS}),
+                env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

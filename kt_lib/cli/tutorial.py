@@ -12,6 +12,7 @@ or derived result share it through the machine's run cache: one computes it, the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -23,6 +24,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 # that it talks to papermill "over TCP without encryption" (on localhost, from this process) and, now and
 # then, "KeyboardInterrupt caught in kernel": jupyter_client interrupts every kernel it shuts down.
 QUIET_KERNEL = ["--IPKernelApp.log_level=CRITICAL"]
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def register(sub) -> None:
@@ -56,6 +58,23 @@ def longest_first(notebooks: list[Path]) -> list[Path]:
     return sorted(notebooks, key=lambda nb: -float(times.get(nb.stem, 0.0)))
 
 
+@contextlib.contextmanager
+def kernel_threads(jobs: int):
+    """Kernels started inside share the cores, cores / jobs threads each (they inherit THREAD_VARS; values the
+    user set win); this process's environment is restored afterwards."""
+    saved = {v: os.environ.get(v) for v in THREAD_VARS}
+    for v in THREAD_VARS:
+        os.environ.setdefault(v, str(max(1, (os.cpu_count() or 1) // jobs)))
+    try:
+        yield
+    finally:
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
+
+
 def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[str, dict]:
     """Execute `notebooks` into `out`, `jobs` at a time (kernels on cores/jobs threads), each rendered as
     HTML: {name: {seconds, results, html}}. The first failure stops what has not started and is raised once
@@ -63,9 +82,6 @@ def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[st
     from kt_lib.notebook.record import read_results
     from kt_lib.notebook.report import render_html
 
-    threads = str(max(1, (os.cpu_count() or 1) // jobs))
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernels inherit them; the user's win
-        os.environ.setdefault(var, threads)
     done = {}
 
     def one(nb: Path) -> None:
@@ -79,7 +95,7 @@ def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[st
         done[nb.name] = dict(seconds=seconds, results=results, html=html)
 
     order = longest_first(notebooks) if jobs > 1 else notebooks
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with kernel_threads(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(one, nb) for nb in order]
         for f in wait(futures, return_when=FIRST_EXCEPTION).not_done:
             f.cancel()
