@@ -2,9 +2,11 @@
 
 import json
 import os
+from pathlib import Path
 
 import nbformat
 
+from kt_lib.notebook.record import read_results
 from kt_lib.notebook.report import render_html, write_index
 
 
@@ -115,6 +117,32 @@ def test_alt_text_comes_from_the_figures_titles_and_wraps_the_inline_printer():
     assert alt_text_on_figures(shell) and alt_text_on_figures(shell)  # wraps once
     assert formatter(fig) == ("cG5n", {"alt": "accuracy change. 2 panels: photo; drawing"})
     plt.close(fig)
+
+
+def test_execute_starts_the_kernel_in_the_notebooks_folder_and_leaves_this_process_where_it_is(
+    tmp_path, monkeypatch
+):
+    """papermill's `cwd` chdirs the whole process; with two notebooks at once the process ended in a
+    notebooks folder and `kt tutorial --out outputs` could not find outputs/07_...ipynb. The kernel still
+    starts next to its notebook; papermill's file reads and writes chdir only to the folder it started in."""
+    import nbformat
+
+    from kt_lib.cli.tutorial import execute
+
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nb = nbformat.read(_figure_notebook(src / "97_cwd.ipynb"), 4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell("import os\nfrom kt_lib import record\nrecord(cwd=os.getcwd())")
+    )
+    nbformat.write(nb, src / "97_cwd.ipynb")
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    moves = []
+    monkeypatch.setattr(os, "chdir", lambda path: moves.append(path))
+    execute(Path("nbs") / "97_cwd.ipynb", Path("out") / "97_cwd.ipynb", smoke=True)
+    assert {Path(m).resolve() for m in moves} <= {tmp_path.resolve()}, set(moves)
+    assert Path(read_results(tmp_path / "out" / "97_cwd.ipynb")["cwd"]) == src.resolve()
 
 
 def test_two_notebooks_at_a_time_run_longest_first_and_a_failure_is_raised(tmp_path, monkeypatch):

@@ -106,16 +106,19 @@ def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[st
 
 
 def execute(notebook: Path, target: Path, smoke: bool, cell_timeout: float | None = None) -> None:
-    """Run one notebook with papermill in its own folder (SMOKE=smoke, INTERACTIVE=False) into `target`,
-    the kernel's own log quiet (`QUIET_KERNEL`); a cell running longer than `cell_timeout` seconds fails it."""
+    """Run one notebook with papermill, its kernel in the notebook's folder (SMOKE=smoke, INTERACTIVE=False),
+    into `target`, the kernel's own log quiet (`QUIET_KERNEL`); a cell running longer than `cell_timeout`
+    seconds fails it. The kernel's folder goes to nbclient (`resources`), not papermill's `cwd`: that one
+    chdirs this whole process, and two notebooks at once (`run_all`) then leave it in the wrong folder, where
+    relative paths (`kt tutorial --out outputs`) no longer resolve."""
     import papermill as pm
 
     pm.execute_notebook(
-        str(notebook),
+        str(notebook.resolve()),
         str(target),
         parameters=dict(SMOKE=smoke, INTERACTIVE=False),
         kernel_name="python3",
-        cwd=str(notebook.parent),
+        resources={"metadata": {"path": str(notebook.resolve().parent)}},
         progress_bar=False,
         extra_arguments=QUIET_KERNEL,
         execution_timeout=cell_timeout,
