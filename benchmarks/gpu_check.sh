@@ -31,7 +31,7 @@ stage() {  # stage SECONDS CMD...: run with a time limit, log everything, keep g
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || echo "no nvidia-smi"
   "$PY" -c "import torch, open_clip, platform; print('python', platform.python_version(), 'torch', torch.__version__,
 'cuda', torch.version.cuda, 'open_clip', open_clip.__version__)"; date -u; } | tee "$LOG"
-KT=("$PY" -m kt_lib bench)
+KT=("$PY" -m kt_harness bench)
 stage 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_bench.py
 stage 120 "${KT[@]}" step --device "$DEVICE" --model "$MODEL" --batch 32 --json "$OUT/step.json"
 stage 45 "${KT[@]}" step --device "$DEVICE" --model "$MODEL2" --batch 32 --no-ablation --json "$OUT/step_model2.json"

@@ -1,4 +1,4 @@
-"""`kt_lib.fast.bench`: the trainer's fast step computes what the official-style step computes (correctness only;
+"""`kt_harness.bench.bench`: the trainer's fast step computes what the official-style step computes (correctness only;
 no timing is asserted), and `kt bench step` / `kt bench eval` write their reports."""
 
 import copy
@@ -8,9 +8,8 @@ import open_clip
 import pytest
 import torch
 
-from kt_lib.cli import main
-from kt_lib.fast.bench import time_variants
-from kt_lib.fast.step_variants import (
+from kt_harness.bench.bench import time_variants
+from kt_harness.bench.step_variants import (
     ABLATION,
     BASELINE,
     OURS,
@@ -20,6 +19,7 @@ from kt_lib.fast.step_variants import (
     make_setup,
     step_loss,
 )
+from kt_harness.cli import main
 from kt_lib.textenc import encode_text
 from kt_lib.world.model import MODEL_NAME
 
@@ -272,7 +272,7 @@ def test_bench_rejects_unknown_models_and_bad_settings(capsys):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
 def test_cuda_graph_step_says_what_to_do_without_a_gpu():
-    from kt_lib.fast.cudagraph import GraphedStep
+    from kt_harness.bench.cudagraph import GraphedStep
 
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=1e-3)
     with pytest.raises(RuntimeError, match="eager step"):
@@ -281,7 +281,7 @@ def test_cuda_graph_step_says_what_to_do_without_a_gpu():
 
 def test_ours_is_the_trainers_unlearn_step(tiny, monkeypatch):
     """`kt bench step` times the trainer's own step function, not a rebuilt copy of it."""
-    import kt_lib.fast.step_variants as SV
+    import kt_harness.bench.step_variants as SV
 
     model, setup = tiny
     calls = []
@@ -345,7 +345,7 @@ def test_each_timed_engine_run_encodes_the_test_images_anew(monkeypatch):
     """The Evaluator caches predictions per weights, and every repetition trains the same weights: the
     bench must drop them, or a repeated run would time a cache hit instead of an evaluation."""
     import kt_lib.eval.evaluator as E
-    from kt_lib.fast.bench_run import TimedExperiment, run_ours
+    from kt_harness.bench.bench_run import TimedExperiment, run_ours
 
     exp = TimedExperiment(["Samoyed"], device="cpu", eval_per_class=1)
     exp.before  # noqa: B018

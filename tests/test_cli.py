@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kt_lib.cli import main
+from kt_harness.cli import main
 
 
 def test_world_json_has_the_documented_keys(tmp_path, world_model, capsys):

@@ -172,7 +172,7 @@ def test_plot_profile_draws_one_line_per_method():
 def test_unlearn_json_has_profile_and_flags(tmp_path, world_model):
     """`kt unlearn --json` on the default request: GA carries the collapse flag, NHL+KL none, and both
     write the profile per distance. The settings are the CLI's defaults, on 10 test images per breed."""
-    from kt_lib.cli import main
+    from kt_harness.cli import main
     from kt_lib.experiment import DEFAULT_FORGET
 
     reports = {}

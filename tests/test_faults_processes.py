@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from procs import default_sigint
 
+from kt_harness.cli import main
 from kt_lib import cachefile
 from kt_lib.cache import RunCache
 from kt_lib.checkpoint import load_checkpoint
-from kt_lib.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
@@ -150,7 +150,7 @@ def test_a_claimed_key_makes_another_process_wait_for_its_row(tmp_path):
         pass
 
 
-UNLEARN = ["-m", "kt_lib", "unlearn", "--forget", "Samoyed", "--samples-per-class", "2"]
+UNLEARN = ["-m", "kt_harness", "unlearn", "--forget", "Samoyed", "--samples-per-class", "2"]
 UNLEARN += ["--eval-per-class", "2"]
 
 
@@ -183,7 +183,7 @@ def test_concurrent_saves_leave_one_complete_file_and_sigterm_leaves_none(tmp_pa
 RETRAIN = f"""
 import sys
 import kt_lib.world.model as M
-from kt_lib.cli import main
+from kt_harness.cli import main
 from kt_lib.world.config import WorldConfig
 from kt_lib.world.pretrain import PretrainConfig
 M.WorldConfig = lambda: {SMALL_WORLD}

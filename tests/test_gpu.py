@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kt_lib.fast.cudagraph import GraphedStep
-from kt_lib.fast.step_variants import (
+from kt_harness.bench.cudagraph import GraphedStep
+from kt_harness.bench.step_variants import (
     BASELINE,
     GRAPHED,
     OURS,

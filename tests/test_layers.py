@@ -6,17 +6,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP = (
-    "kt_lib.cli",
+    "kt_harness.cli",
     "kt_lib.notebook",
-    "kt_lib.sweep",
-    "kt_lib.fast",
+    "kt_harness.sweep",
+    "kt_harness.bench",
 )  # notebooks, sweeps, CLI, bench
-EXPERIMENT = ("kt_lib.experiment", "kt_lib.reproduce")  # the experiment layer
+EXPERIMENT = ("kt_lib.experiment", "kt_harness.reproduce")  # the experiment layer
 
 
 def _graph() -> dict[str, set[str]]:
     mods = {}
-    for path in (ROOT / "kt_lib").rglob("*.py"):
+    for path in [*(ROOT / "kt_lib").rglob("*.py"), *(ROOT / "kt_harness").rglob("*.py")]:
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         mods[name] = path
     graph = {name: set() for name in mods}
@@ -39,7 +39,7 @@ def _within(name: str, prefixes) -> bool:
 def test_nothing_imports_from_a_layer_above_it():
     graph, bad = _graph(), []
     for name, targets in graph.items():
-        if name in ("kt_lib", "kt_lib.__main__") or _within(name, TOP):
+        if name in ("kt_lib", "kt_harness", "kt_harness.__main__") or _within(name, TOP):
             continue  # the package's lazy exports and the entry point see everything
         for t in targets:
             if _within(t, TOP) or (_within(t, EXPERIMENT) and not _within(name, EXPERIMENT)):

@@ -78,7 +78,7 @@ def test_tiny_never_learned_model_is_cached_under_its_own_name(small_world, tmp_
 def test_retrained_without_samoyed_does_not_know_it(tmp_path, world_model):
     """The real schedule (~300 s): Samoyed near chance, the other breeds about as well known as by the
     shipped model."""
-    from kt_lib.cli import main
+    from kt_harness.cli import main
     from kt_lib.knowledge.sources import world_evaluator
     from kt_lib.world.model import world_model as load
 

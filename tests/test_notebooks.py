@@ -478,11 +478,11 @@ def test_python3_kernel_runs_this_environment():
 @pytest.fixture(scope="module")
 def smoke_runs(request, tmp_path_factory) -> dict[str, dict]:
     """The selected notebooks' smoke runs, two at a time with each kernel on one thread: the same papermill
-    call and lanes as `kt tutorial` (kt_lib.cli.tutorial). Each notebook's own error is kept for its test.
+    call and lanes as `kt tutorial` (kt_harness.cli.tutorial). Each notebook's own error is kept for its test.
 
     INTERACTIVE=False: nbclient (under papermill) now and then never returns from a cell that builds
     ipywidgets (jupyter/nbclient#312, open); the widgets are built headless by test_nbval_lax instead."""
-    from kt_lib.cli.tutorial import execute, kernel_threads, longest_first
+    from kt_harness.cli.tutorial import execute, kernel_threads, longest_first
 
     wanted = {
         item.callspec.id
@@ -547,7 +547,7 @@ def test_nbval_lax():
     from the environment and INTERACTIVE keeps its default (True): the Explore widgets must build headless, and
     unlike papermill nbval fails on an error inside a widget callback. The notebooks are dealt, longest first,
     to JOBS nbval processes that run at once, each kernel on cores / JOBS threads."""
-    from kt_lib.cli.tutorial import kernel_threads, longest_first
+    from kt_harness.cli.tutorial import kernel_threads, longest_first
 
     order = longest_first(NUMBERED)
     lanes = [order[k::JOBS] for k in range(JOBS)]  # round robin over the longest-first order

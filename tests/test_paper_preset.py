@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kt_lib.cli import main
+from kt_harness.cli import main
 from kt_lib.knowledge.taxonomy import Taxonomy
 from kt_lib.presets import DEFAULTS, default_lr, preset
 

@@ -126,7 +126,7 @@ def test_a_larger_ridge_erases_more_and_keeps_less(exp):
 
 
 def test_kt_unlearn_ridge_reaches_the_run(tmp_path):
-    from kt_lib.cli import main
+    from kt_harness.cli import main
 
     out = tmp_path / "p.json"
     args = ["unlearn", "--method", "projection", "--forget", "Samoyed", "--eval-per-class", "2"]

@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from kt_lib.cli import main
+from kt_harness.cli import main
 from kt_lib.ranges import FLOAT_RANGES, describe
 from kt_lib.unlearn import UnlearnConfig
 

@@ -74,7 +74,7 @@ def test_tutorial_run_prints_no_kernel_or_alt_text_noise_and_figures_have_alt_te
     import papermill as pm
     from nbconvert import HTMLExporter
 
-    from kt_lib.cli.tutorial import execute
+    from kt_harness.cli.tutorial import execute
 
     source = _figure_notebook(tmp_path / "98_figure.ipynb")
     target = tmp_path / "out" / "98_figure.ipynb"
@@ -127,7 +127,7 @@ def test_execute_starts_the_kernel_in_the_notebooks_folder_and_leaves_this_proce
     starts next to its notebook; papermill's file reads and writes chdir only to the folder it started in."""
     import nbformat
 
-    from kt_lib.cli.tutorial import execute
+    from kt_harness.cli.tutorial import execute
 
     src = tmp_path / "nbs"
     src.mkdir()
@@ -153,7 +153,7 @@ def test_two_notebooks_at_a_time_run_longest_first_and_a_failure_is_raised(tmp_p
     import pytest
     from papermill.exceptions import PapermillExecutionError
 
-    from kt_lib.cli import tutorial
+    from kt_harness.cli import tutorial
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)

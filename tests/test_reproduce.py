@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from kt_lib.cli import main
+from kt_harness.cli import main
+from kt_harness.reproduce import paper_tables, protocol, run_key
 from kt_lib.knowledge.taxonomy import Taxonomy
-from kt_lib.reproduce import paper_tables, protocol, run_key
 
 SMALL = ["--samples-per-class", "5", "--eval-per-class", "5", "--epochs", "2"]
 

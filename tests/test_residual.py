@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from kt_lib.cli import main
+from kt_harness.cli import main
 from kt_lib.eval.recovery import REFERENCE
 from kt_lib.eval.residual import residual_knowledge, to_json
 

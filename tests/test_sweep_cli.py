@@ -14,9 +14,9 @@ import pytest
 import yaml
 from procs import default_sigint
 
-from kt_lib.cli import main
-from kt_lib.sweep import ConfigError, expand, load_config, load_results, parse_config, run_sweep
-from kt_lib.sweep.requests import check_requests, resolve_requests
+from kt_harness.cli import main
+from kt_harness.sweep import ConfigError, expand, load_config, load_results, parse_config, run_sweep
+from kt_harness.sweep.requests import check_requests, resolve_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "sweeps" / "smoke.yaml"
@@ -214,9 +214,9 @@ def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(t
 
 
 def test_difficulty_and_random_requests_are_drawn_from_the_model_and_seeded():
+    from kt_harness.sweep.trial import load
     from kt_lib.eval.evaluator import difficulty_levels
     from kt_lib.notebook.sweeps import level_requests
-    from kt_lib.sweep.trial import load
 
     reqs = [dict(difficulty=["easy", "difficult"], size=2), dict(random=3, size=2, draw=1)]
     cfg = parse_config({**TINY, "requests": reqs})
@@ -237,8 +237,8 @@ def test_difficulty_and_random_requests_are_drawn_from_the_model_and_seeded():
 def test_out_of_memory_in_a_trial_is_a_failed_row(monkeypatch):
     import torch
 
+    from kt_harness.sweep import run_trial
     from kt_lib.experiment import Experiment
-    from kt_lib.sweep import run_trial
 
     def oom(self, *args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -255,7 +255,16 @@ def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
-    cmd = [sys.executable, "-m", "kt_lib", "sweep", str(cfg), "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kt_harness",
+        "sweep",
+        str(cfg),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     proc = subprocess.Popen(
         cmd,
         env=env,
@@ -389,7 +398,7 @@ class Ref:
 
 
 def _ray_backend(monkeypatch, fake, **resources):
-    from kt_lib.sweep import ray_backend
+    from kt_harness.sweep import ray_backend
 
     monkeypatch.setattr(ray_backend, "import_ray", lambda: fake)
     return ray_backend.RayBackend({"cpus": 1, "gpus": "auto", **resources})

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kt_lib.cli import taxonomy as cli_taxonomy
+from kt_harness.cli import taxonomy as cli_taxonomy
 from kt_lib.knowledge.noun_index import open_noun_index
 from kt_lib.knowledge.taxonomy import Concept, Taxonomy
 from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy

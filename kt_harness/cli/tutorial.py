@@ -126,7 +126,7 @@ def execute(notebook: Path, target: Path, smoke: bool, cell_timeout: float | Non
 
 
 def run(args) -> int:
-    from kt_lib.cli.world import report
+    from kt_harness.cli.world import report
     from kt_lib.notebook.report import write_index
 
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if NOTEBOOKS.exists() else []

@@ -32,8 +32,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from kt_lib.sweep import load_config, plan, run_sweep
-    from kt_lib.sweep.store import Store
+    from kt_harness.sweep import load_config, plan, run_sweep
+    from kt_harness.sweep.store import Store
 
     cfg = load_config(args.config, data_root=args.data_root)
     out = Path(args.out or Path("outputs") / "sweeps" / Path(args.config).stem)

@@ -1,6 +1,6 @@
 """``kt taxonomy show|request``: inspect a taxonomy and compile knowledge requests to JSON.
 
-Wire into the ``kt`` CLI with ``kt_lib.cli.taxonomy.register(subparsers)``; each leaf parser sets
+Wire into the ``kt`` CLI with ``kt_harness.cli.taxonomy.register(subparsers)``; each leaf parser sets
 ``func`` (``run_show`` / ``run_request``), called as ``args.func(args)`` and returning an exit code.
 """
 
@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m kt_lib.cli.taxonomy show vizsla``) until the ``kt`` CLI wires it."""
+    """Stand-alone entry (``python -m kt_harness.cli.taxonomy show vizsla``) until the ``kt`` CLI wires it."""
     parser = argparse.ArgumentParser(prog="kt")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["taxonomy", *(argv if argv is not None else sys.argv[1:])])

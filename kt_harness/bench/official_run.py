@@ -1,8 +1,8 @@
-"""The official-style run that `kt bench run` (`kt_lib.fast.bench_run`) times against the engine.
+"""The official-style run that `kt bench run` (`kt_harness.bench.bench_run`) times against the engine.
 
 The same request and settings as `Experiment.run` trains, the way an official-style trainer runs them: the same
 steps over the same forget images, batches and templates (in the trainer's order), each one `kt bench step`'s
-BASELINE step (`kt_lib.fast.step_variants`: fp32, the frozen reference model forwarded every step, prompts over
+BASELINE step (`kt_harness.bench.step_variants`: fp32, the frozen reference model forwarded every step, prompts over
 the model's full text context with `model.encode_text`, plain non-fused Adam on the full token embedding) under
 the trainer's cosine schedule; then the evaluation of scope "all" template by template: open_clip's
 `build_zero_shot_classifier` over the full context (10 classes per batch, open_clip's default) for each test
@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from open_clip.zero_shot_classifier import build_zero_shot_classifier
 
+from kt_harness.bench.step_variants import BASELINE, StepSetup, make_optimizer, train_step
+from kt_harness.bench.timing import sync
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.eval.zeroshot import TEMPLATES
-from kt_lib.fast.step_variants import BASELINE, StepSetup, make_optimizer, train_step
-from kt_lib.fast.timing import sync
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import get_method
 from kt_lib.presets import default_lr

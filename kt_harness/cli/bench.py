@@ -1,9 +1,9 @@
 """`kt bench step|scaling|profile|eval|run`: speed of one unlearning step, of zero-shot evaluation and of a
 whole unlearning run.
 
-Both print a side-by-side table and can write the full report as JSON (`kt_lib.fast.bench` documents the keys).
+Both print a side-by-side table and can write the full report as JSON (`kt_harness.bench.bench` documents the keys).
 Random weights, no download: `--model` is the world model's architecture or any `open_clip.list_models()` name.
-`kt bench run` runs the real engine on the embedded world model (`kt_lib.fast.bench_run`).
+`kt bench run` runs the real engine on the embedded world model (`kt_harness.bench.bench_run`).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def _header(r: dict) -> str:
 
 
 def run_step(args) -> int:
-    from kt_lib.fast.bench import bench_step
+    from kt_harness.bench.bench import bench_step
 
     _threads(args.threads)
     r = bench_step(
@@ -214,7 +214,7 @@ def run_step(args) -> int:
 
 
 def run_scaling(args) -> int:
-    from kt_lib.fast.bench import bench_scaling
+    from kt_harness.bench.bench import bench_scaling
 
     _threads(args.threads)
     r = bench_scaling(args.model, args.batches, args.device, args.steps, args.warmup, args.seed)
@@ -232,7 +232,7 @@ def run_scaling(args) -> int:
 
 
 def run_profile(args) -> int:
-    from kt_lib.fast.bench import profile_step
+    from kt_harness.bench.bench import profile_step
 
     _threads(args.threads)
     table = profile_step(args.model, args.batch, args.device, args.steps, row_limit=args.rows)
@@ -245,7 +245,7 @@ def run_profile(args) -> int:
 
 
 def run_eval(args) -> int:
-    from kt_lib.fast.bench_eval import bench_eval
+    from kt_harness.bench.bench_eval import bench_eval
 
     _threads(args.threads)
     r = bench_eval(
@@ -278,7 +278,7 @@ def run_eval(args) -> int:
 
 
 def run_run(args) -> int:
-    from kt_lib.fast.bench_run import bench_run, format_report
+    from kt_harness.bench.bench_run import bench_run, format_report
 
     _threads(args.threads)
     r = bench_run(

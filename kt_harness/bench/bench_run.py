@@ -9,7 +9,7 @@ shared machine then hits them alike):
   timed run starts from a fresh run cache and an evaluator that holds only the original model's
   predictions, so it trains and encodes every test image its scope needs, as a first run of a setting
   does; the original model's 'before' accuracies are computed once per Experiment and are not part of a run.
-- **the official-style baseline** (`kt_lib.fast.official_run`): the same steps, each `kt bench step`'s
+- **the official-style baseline** (`kt_harness.bench.official_run`): the same steps, each `kt bench step`'s
   BASELINE step, then the evaluation of scope "all" template by template with open_clip's
   `build_zero_shot_classifier` over the full text context.
 
@@ -28,10 +28,10 @@ import warnings
 
 from torch.utils.flop_counter import FlopCounterMode
 
+from kt_harness.bench.official_run import CLASSES_PER_BATCH, EVAL_BATCH, check_method, run_baseline
+from kt_harness.bench.timing import environment, no_tf32, sync
 from kt_lib.cache import RunCache
 from kt_lib.experiment import Experiment
-from kt_lib.fast.official_run import CLASSES_PER_BATCH, EVAL_BATCH, check_method, run_baseline
-from kt_lib.fast.timing import environment, no_tf32, sync
 from kt_lib.integrity import RunIntegrityWarning
 from kt_lib.models import get_device
 from kt_lib.presets import default_lr

@@ -1,6 +1,6 @@
 """The step variants that `kt bench step` times: one model, one batch, one NHL+KL step built with or
 without each of the trainer's techniques (autocast, cached reference, trimmed text, fused Adam, compact
-vocabulary, whole-step CUDA graph). `kt_lib.fast.bench` times them; `kt_lib.fast.bench_run` runs the baseline
+vocabulary, whole-step CUDA graph). `kt_harness.bench.bench` times them; `kt_harness.bench.bench_run` runs the baseline
 step in a loop for a whole official-style run."""
 
 from __future__ import annotations

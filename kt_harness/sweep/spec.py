@@ -16,8 +16,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from kt_harness.sweep.config import FLOAT_SETTINGS, SETTING_TYPES, SweepConfig
 from kt_lib.presets import layer_settings
-from kt_lib.sweep.config import FLOAT_SETTINGS, SETTING_TYPES, SweepConfig
 from kt_lib.unlearn import UnlearnConfig, default_lr
 
 SCHEMA = 1  # bump when what a row means changes: every key changes with it
@@ -115,7 +115,7 @@ def base_settings(model: str) -> dict:
 
 def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
     """Every trial of the sweep, in order: request x method x grid point x seed. `requests` are resolved
-    (label, forget[, level]) tuples (:func:`kt_lib.sweep.requests.resolve_requests`). Two trials with the same key
+    (label, forget[, level]) tuples (:func:`kt_harness.sweep.requests.resolve_requests`). Two trials with the same key
     are an error, since the second would silently reuse the first's result."""
     base, data = base_settings(cfg.model), data_spec(cfg)
     model_id = model_identity(cfg.model, cfg.pretrained)

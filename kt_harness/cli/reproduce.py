@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kt_lib.cli.options import add_data_options, add_model_options, check_data, open_data
+from kt_harness.cli.options import add_data_options, add_model_options, check_data, open_data
 
 
 def register(sub) -> None:
@@ -37,9 +37,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from kt_harness.reproduce import reproduce
     from kt_lib.experiment import Experiment
     from kt_lib.models import load_model
-    from kt_lib.reproduce import reproduce
 
     if args.world and (args.data_root or args.model != "kt-tiny-dogworld"):
         raise ValueError("--world runs the embedded world model: drop --data-root and --model")

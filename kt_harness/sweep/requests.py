@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kt_lib.sweep.config import ConfigError, SweepConfig
-from kt_lib.sweep.spec import TrialSpec, data_spec, model_identity
+from kt_harness.sweep.config import ConfigError, SweepConfig
+from kt_harness.sweep.spec import TrialSpec, data_spec, model_identity
 
 
 def _taxonomy(cfg: SweepConfig):
@@ -95,8 +95,8 @@ def _concepts_with_images(source) -> list[str]:
 
 
 def _model_and_levels(cfg: SweepConfig):
+    from kt_harness.sweep.trial import load, torch_threads
     from kt_lib.eval.evaluator import difficulty_levels
-    from kt_lib.sweep.trial import load, torch_threads
 
     probe = TrialSpec(
         model=cfg.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kt_lib.cli.options import (
+from kt_harness.cli.options import (
     add_data_options,
     add_model_options,
     add_preset_option,

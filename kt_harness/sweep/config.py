@@ -13,7 +13,7 @@ Errors name the key (`settings.lr`, `requests[2]`) and suggest close matches. Fl
 with the trainer's own ranges (`kt_lib.ranges`: `.nan` or a negative margin is a config error); other
 values the trainer rejects (a zero batch size) are not config errors: that trial is recorded as failed
 and the others run. `attack` (off by default; `attack: relearn` takes `kt unlearn --attack relearn`'s
-defaults) adds the relearning attack's summary to every trial's row (`kt_lib.sweep.attack`).
+defaults) adds the relearning attack's summary to every trial's row (`kt_harness.sweep.attack`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from kt_harness.sweep.attack import parse_attack
+from kt_harness.sweep.checks import ConfigError, check_keys, check_type
 from kt_lib.methods import GOALS
 from kt_lib.ranges import FLOAT_RANGES, check_float
-from kt_lib.sweep.attack import parse_attack
-from kt_lib.sweep.checks import ConfigError, check_keys, check_type
 from kt_lib.unlearn import TOWERS, UnlearnConfig
 
 TOP_KEYS = (

@@ -3,7 +3,7 @@
     outcome = run_sweep("sweeps/smoke.yaml", "outputs/sweeps/smoke")                  # in process
     outcome = run_sweep("sweeps/smoke.yaml", "outputs/sweeps/smoke", backend="ray")   # local Ray / cluster
 
-Every finished trial is written at once (`kt_lib.sweep.store`); a re-run skips trials whose row says "ok"
+Every finished trial is written at once (`kt_harness.sweep.store`); a re-run skips trials whose row says "ok"
 and retries failed ones; Ctrl-C stops the sweep and keeps (and tabulates) what finished. The same code
 writes `results.csv`, `leaderboard.md` and `leaderboard.png` for either backend.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kt_lib.sweep.config import SweepConfig, load_config
-from kt_lib.sweep.report import write_report
-from kt_lib.sweep.requests import resolve_cached
-from kt_lib.sweep.spec import expand
-from kt_lib.sweep.store import Store
+from kt_harness.sweep.config import SweepConfig, load_config
+from kt_harness.sweep.report import write_report
+from kt_harness.sweep.requests import resolve_cached
+from kt_harness.sweep.spec import expand
+from kt_harness.sweep.store import Store
 
 BACKENDS = ("local", "ray")
 
@@ -42,12 +42,12 @@ class LocalBackend:
     slots = 1
 
     def resolver(self, cfg):
-        from kt_lib.sweep.requests import resolve_requests
+        from kt_harness.sweep.requests import resolve_requests
 
         return resolve_requests(cfg)
 
     def run(self, todo, on_start, on_done) -> None:
-        from kt_lib.sweep.trial import run_trial
+        from kt_harness.sweep.trial import run_trial
 
         for spec in todo:
             on_start(1)
@@ -90,7 +90,7 @@ def make_backend(
             raise ValueError("--address joins a Ray cluster: use it with --backend ray")
         return LocalBackend()
     if name == "ray":
-        from kt_lib.sweep.ray_backend import RayBackend
+        from kt_harness.sweep.ray_backend import RayBackend
 
         if address and num_cpus:
             raise ValueError(

@@ -76,7 +76,7 @@ class RayBackend:
 
     def resolver(self, cfg):
         """Resolve difficulty / random requests inside a task with a trial's resources (a GPU if any)."""
-        from kt_lib.sweep.requests import resolve_requests
+        from kt_harness.sweep.requests import resolve_requests
 
         self._start()
         return self.ray.get(self.ray.remote(resolve_requests).options(**self.options).remote(cfg))
@@ -87,7 +87,7 @@ class RayBackend:
         becomes a failed row. Ctrl-C cancels what is still queued or running."""
         if not todo:
             return
-        from kt_lib.sweep.trial import failed_row, run_trial
+        from kt_harness.sweep.trial import failed_row, run_trial
 
         self._start()
         ray = self.ray

@@ -6,11 +6,11 @@ with TF32 off, a frozen reference model forwarded every step, prompts over the f
 autocast on CUDA, reference logits cached once, text over the trimmed context via `kt_lib.textenc`, fused
 Adam, only the prompts' token-embedding rows trained), plus an ablation that adds one technique at a time.
 On CUDA one more, experimental row replays the trainer's step as a whole-step CUDA graph
-(`kt_lib.fast.cudagraph`; not used by the trainer yet). All compute the same loss, `nhl_kl`, with both towers
+(`kt_harness.bench.cudagraph`; not used by the trainer yet). All compute the same loss, `nhl_kl`, with both towers
 trained. Weights are random (speed does not depend on them). FLOPs come from `FlopCounterMode` on one step
 of each variant. On CPU the variants take turns step by step (other load on a shared machine then hits them
 alike); on CUDA they run one after another (own peak memory). `bench_scaling` reports the trainer's step
-at several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `kt_lib.fast.bench_eval`.
+at several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `kt_harness.bench.bench_eval`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from kt_lib.fast.cudagraph import GraphedStep
-from kt_lib.fast.step_variants import (
+from kt_harness.bench.cudagraph import GraphedStep
+from kt_harness.bench.step_variants import (
     ABLATION,
     BASELINE,
     FLOP_METHOD,
@@ -38,7 +38,7 @@ from kt_lib.fast.step_variants import (
     step_loss,
     train_step,
 )
-from kt_lib.fast.timing import environment, no_tf32, sync, timed
+from kt_harness.bench.timing import environment, no_tf32, sync, timed
 from kt_lib.models import get_device
 from kt_lib.unlearn import default_lr
 from kt_lib.world.model import MODEL_NAME

@@ -3,7 +3,7 @@
 A trial builds a :class:`kt_lib.experiment.Experiment` on the model and data its spec names (both loaded once
 per process and reused by the next trial of the same sweep), runs the method, and returns one flat row: the
 settings, Q, U, Q-U, OOD, zero-shot utility, seconds, device and host; with the sweep's `attack`, also the
-relearning attack's summary of the unlearned model (`relearn_<attack>_k<k>_*`: `kt_lib.sweep.attack`, the
+relearning attack's summary of the unlearned model (`relearn_<attack>_k<k>_*`: `kt_harness.sweep.attack`, the
 code of `kt unlearn --attack relearn`). A trial that raises (a bad setting, CUDA out of memory) returns
 a row with status "failed" and the error instead of raising.
 """
@@ -17,8 +17,8 @@ import traceback
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from kt_lib.sweep.attack import attack_columns, describe_attack
-from kt_lib.sweep.spec import TrialSpec
+from kt_harness.sweep.attack import attack_columns, describe_attack
+from kt_harness.sweep.spec import TrialSpec
 
 METRICS = (
     "Q",

@@ -1,4 +1,4 @@
-"""The `kt` command (also `python -m kt_lib`): one module per subcommand, each with `register(sub)`.
+"""The `kt` command (also `python -m kt_harness`): one module per subcommand, each with `register(sub)`.
 
 Every failure is one `kt <sub>: error: ...` line on stderr and a non-zero exit (2 for bad input, 1 for
 anything else, 130/143 after SIGINT/SIGTERM); `--debug` (anywhere on the line) or KT_DEBUG=1 shows the traceback instead. Ctrl-C and
@@ -15,7 +15,7 @@ import sys
 
 import matplotlib
 
-from kt_lib.cli import bench, reproduce, sweep, taxonomy, tutorial, unlearn, world
+from kt_harness.cli import bench, reproduce, sweep, taxonomy, tutorial, unlearn, world
 
 matplotlib.use("Agg")
 

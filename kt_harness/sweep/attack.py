@@ -15,7 +15,7 @@ never-learned model), and with `probe: true` the linear probe's and the paraphra
 
 from __future__ import annotations
 
-from kt_lib.sweep.checks import ConfigError, check_keys, check_type
+from kt_harness.sweep.checks import ConfigError, check_keys, check_type
 
 ATTACK_KEYS = ("type", "k", "steps", "attacks", "probe")
 

@@ -65,7 +65,7 @@ class Store:
 
     def results(self, specs) -> pd.DataFrame:
         """One row per planned trial, in plan order; trials not run yet have status 'missing'."""
-        from kt_lib.sweep.trial import settings_row
+        from kt_harness.sweep.trial import settings_row
 
         rows = [self.row(s.key) or dict(settings_row(s), status="missing") for s in specs]
         return tidy(pd.DataFrame(rows))

@@ -1,5 +1,0 @@
-import sys
-
-from kt_lib.cli import main
-
-sys.exit(main())
