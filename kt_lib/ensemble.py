@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kt_lib.eval.zeroshot import autocast, model_device
 from kt_lib.prompts import PromptBank, clip_logits
+from kt_lib.zeroshot import autocast, model_device
 
 
 @torch.no_grad()

@@ -28,12 +28,12 @@ import torch
 from kt_lib.cache import RunCache, machine_cache, table
 from kt_lib.derived import Kept, derive
 from kt_lib.eval.evaluator import compare, model_fingerprint
-from kt_lib.eval.zeroshot import template_set
 from kt_lib.integrity import check_run
 from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.presets import dataset_of, default_lr, layer_settings, preset
 from kt_lib.prompts import PromptBank, clip_logits
 from kt_lib.unlearn import ENGINE_VERSION, UnlearnConfig, UnlearnResult, unlearn
+from kt_lib.zeroshot import template_set
 
 DEFAULT_FORGET = (
     "German short-haired pointer",

@@ -35,7 +35,7 @@ from dataclasses import asdict
 
 import torch
 
-from kt_lib.eval.zeroshot import text_head
+from kt_lib.zeroshot import text_head
 
 __all__ = ["RIDGE", "erase_directions", "project_out", "projection_run"]
 RIDGE = 1.0  # the default: see the module docstring

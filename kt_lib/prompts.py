@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kt_lib.eval.zeroshot import autocast, model_device
 from kt_lib.textenc import encode_text, trim_tokens
+from kt_lib.zeroshot import autocast, model_device
 
 
 def clip_logits(model, images, text_fine, text_coarse, image_features=None):

@@ -10,9 +10,9 @@ import math
 
 import torch
 
-from kt_lib.eval.zeroshot import autocast
 from kt_lib.methods import LossConfig, LossInputs, compute_loss
 from kt_lib.prompts import clip_logits
+from kt_lib.zeroshot import autocast
 
 
 def unlearn_step(

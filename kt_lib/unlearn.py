@@ -22,7 +22,6 @@ import torch
 from tqdm.auto import tqdm
 
 from kt_lib.ensemble import ensemble_reference, forget_fine_accuracy
-from kt_lib.eval.zeroshot import TEMPLATES, autocast, model_device, template_set
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
 from kt_lib.optim import optimizer_and_schedule
@@ -33,6 +32,7 @@ from kt_lib.ranges import check_floats
 from kt_lib.saliency import forget_saliency_mask
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.vocab import compact_vocabulary
+from kt_lib.zeroshot import TEMPLATES, autocast, model_device, template_set
 
 TOWERS = ("both", "image", "text")
 CHOICES = dict(

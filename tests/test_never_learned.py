@@ -41,7 +41,7 @@ def test_left_out_breeds_lose_their_images_and_fine_captions_only():
 
 
 def _templates():
-    from kt_lib.eval.zeroshot import TEMPLATES
+    from kt_lib.zeroshot import TEMPLATES
 
     return {d: TEMPLATES[d] for d in DOMAINS}
 

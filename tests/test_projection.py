@@ -8,10 +8,10 @@ import json
 import pytest
 import torch
 
-from kt_lib.eval.zeroshot import TEMPLATES, text_head
 from kt_lib.methods import LossConfig, compute_loss, get_method
 from kt_lib.projection import RIDGE, erase_directions, project_out
 from kt_lib.unlearn import UnlearnConfig
+from kt_lib.zeroshot import TEMPLATES, text_head
 
 torch.set_num_threads(1)
 FORGET = ["beagle", "Border collie", "Doberman", "Irish setter"]

@@ -18,9 +18,9 @@ from PIL import Image
 
 from kt_harness.bench.step_variants import build_model, image_size
 from kt_harness.bench.timing import environment, timed
-from kt_lib.eval.zeroshot import encode_images
 from kt_lib.models import get_device
 from kt_lib.world.model import MODEL_NAME
+from kt_lib.zeroshot import encode_images
 
 
 class JpegFolder(torch.utils.data.Dataset):

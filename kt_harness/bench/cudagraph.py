@@ -8,7 +8,7 @@ torch.cuda docs):
 - every input is a *static* tensor: new data is copied into it, never rebound;
 - nothing in the step syncs with the host (no `.item()`, no data-dependent branch or shape);
 - the optimizer is built with `capturable=True` (Adam then keeps its step count on the device);
-- autocast runs with `cache_enabled=False` (`kt_lib.eval.zeroshot.autocast(device, cache=False)`);
+- autocast runs with `cache_enabled=False` (`kt_lib.zeroshot.autocast(device, cache=False)`);
 - gradients are set to None before capture, so backward writes (not accumulates) them on every replay.
 
 Status: experimental. `kt bench step` times it on CUDA as an extra row next to the trainer's step, and

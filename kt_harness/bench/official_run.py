@@ -23,10 +23,10 @@ from open_clip.zero_shot_classifier import build_zero_shot_classifier
 from kt_harness.bench.step_variants import BASELINE, StepSetup, make_optimizer, train_step
 from kt_harness.bench.timing import sync
 from kt_lib.eval.evaluator import compare, model_fingerprint
-from kt_lib.eval.zeroshot import TEMPLATES
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import get_method
 from kt_lib.presets import default_lr
+from kt_lib.zeroshot import TEMPLATES
 
 CLASSES_PER_BATCH = 10  # open_clip's build_zero_shot_classifier default
 EVAL_BATCH = 256  # the baseline's image batch

@@ -15,7 +15,6 @@ import open_clip
 import torch
 import torch.nn.functional as F
 
-from kt_lib.eval.zeroshot import TEMPLATES, autocast
 from kt_lib.methods import LossConfig, LossInputs, compute_loss, get_method, loss_terms
 from kt_lib.prompts import PromptBank, clip_logits, reference_logits
 from kt_lib.step import set_trainable, unlearn_step
@@ -23,6 +22,7 @@ from kt_lib.unlearn import UnlearnConfig, optimizer_and_schedule
 from kt_lib.vocab import compact_vocabulary
 from kt_lib.world.config import WorldTaxonomy
 from kt_lib.world.model import MODEL_NAME, create_world_model
+from kt_lib.zeroshot import TEMPLATES, autocast
 
 FLOP_METHOD = "torch.utils.flop_counter.FlopCounterMode over one training step (forward + backward; optimizer not counted)"
 TEMPLATE = TEMPLATES["photo"][0]

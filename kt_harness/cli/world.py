@@ -146,9 +146,9 @@ def _known(model, tokenizer, checkpoint: Path) -> tuple[dict, bytes]:
 
 def left_out_accuracy(model, tokenizer, breeds: list[str]) -> float:
     """Fine (56-way) zero-shot accuracy on the photo test images of `breeds`."""
-    from kt_lib.eval.zeroshot import accuracy, encode_images, predict, text_head
     from kt_lib.world.config import WorldTaxonomy
     from kt_lib.world.data import WorldDataset
+    from kt_lib.zeroshot import accuracy, encode_images, predict, text_head
 
     ds = WorldDataset("test", "photo", breeds=breeds)
     head = text_head(model, tokenizer, WorldTaxonomy().fine)

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from kt_lib.eval.memo import memo
-from kt_lib.eval.zeroshot import accuracy
 from kt_lib.knowledge.taxonomy import Taxonomy
 from kt_lib.stats import mean_ci
+from kt_lib.zeroshot import accuracy
 
 NAMES = {0: "forgotten", 1: "siblings", 2: "cousins", 3: "second cousins"}
 ZERO_SHOT = "zero-shot families"

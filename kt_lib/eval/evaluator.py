@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kt_lib.eval.zeroshot import accuracy, encode_images, predict, text_head
 from kt_lib.metrics import (
     ACC_KEYS,
     NothingToForget,
@@ -27,6 +26,7 @@ from kt_lib.metrics import (
     utility,
     utility_keys,
 )
+from kt_lib.zeroshot import accuracy, encode_images, predict, text_head
 
 
 @dataclass

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.eval.memo import memo
-from kt_lib.eval.zeroshot import PARAPHRASES, accuracy, encode_images, predict, text_head
+from kt_lib.zeroshot import PARAPHRASES, accuracy, encode_images, predict, text_head
 
 
 def fit_linear_probe(

@@ -33,11 +33,11 @@ import torch.nn.functional as F
 from kt_lib.eval.attack_sets import ATTACKS, AttackSet, attack_set, captions
 from kt_lib.eval.evaluator import compare
 from kt_lib.eval.memo import memo
-from kt_lib.eval.zeroshot import accuracy, encode_images, model_device, predict, text_head
 from kt_lib.presets import default_lr
 from kt_lib.textenc import encode_text
 from kt_lib.vocab import CompactTokenEmbedding
 from kt_lib.world.pretrain import multi_positive_loss
+from kt_lib.zeroshot import accuracy, encode_images, model_device, predict, text_head
 
 __all__ = [
     "STEPS",

@@ -13,8 +13,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from kt_lib.eval.evaluator import EvalSet, Evaluator, FamilySet
-from kt_lib.eval.zeroshot import TEMPLATES
 from kt_lib.knowledge.taxonomy import Taxonomy
+from kt_lib.zeroshot import TEMPLATES
 
 
 @dataclass

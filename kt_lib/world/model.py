@@ -19,10 +19,10 @@ import torch
 
 from kt_lib.cachefile import CACHE_HINT, discard
 from kt_lib.checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
-from kt_lib.eval.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import FamilyDataset, WorldDataset, cache_dir
 from kt_lib.world.pretrain import PretrainConfig, leave_out, pretrain
+from kt_lib.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 
 MODEL_NAME = "kt-tiny-dogworld"
 

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from kt_lib.eval.zeroshot import TEMPLATES
 from kt_lib.textenc import encode_text, trim_tokens
 from kt_lib.vocab import CompactTokenEmbedding
 from kt_lib.world.config import BREEDS, DOMAINS, FAMILIES, GROUPS, WorldConfig
 from kt_lib.world.data import load_pool, to_tensor
+from kt_lib.zeroshot import TEMPLATES
 
 
 @dataclass(frozen=True)
