@@ -8,7 +8,7 @@ Every run is keyed by everything that decides its result (`Experiment.key`) and 
 the same settings asked twice, by a cell, a sweep (`kt_lib.notebook.sweeps`) or a widget, train once.
 Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and unknown
 names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on real images
-(see `kt_lib.knowledge.sources`).
+(see `kt_lib.sources`).
 `preset="paper"` takes every setting the run does not give from the official training setup for the
 method and dataset (`kt_lib.presets`), including evaluation with the 80 OpenAI templates; `lr` left unset
 is the model's own rate (`default_lr`).
@@ -29,9 +29,9 @@ from kt_lib.cache import RunCache, machine_cache, table
 from kt_lib.derived import Kept, derive
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.integrity import check_run
-from kt_lib.knowledge.sources import DataSource, first_per_class, world_source
 from kt_lib.presets import dataset_of, default_lr, layer_settings, preset
 from kt_lib.prompts import PromptBank, clip_logits
+from kt_lib.sources import DataSource, first_per_class, world_source
 from kt_lib.unlearn import ENGINE_VERSION, UnlearnConfig, UnlearnResult, unlearn
 from kt_lib.zeroshot import template_set
 

@@ -130,7 +130,7 @@ def test_persisted_predictions_are_found_by_another_evaluator_without_encoding(
     equal and without encoding an image; other templates are not answered from them."""
     import kt_lib.eval.evaluator as evaluator_mod
     from kt_lib.cache import RunCache
-    from kt_lib.knowledge.sources import world_source
+    from kt_lib.sources import world_source
 
     model, tokenizer, _ = world_model
     first = world_source(eval_per_class=3).evaluator

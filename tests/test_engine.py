@@ -92,8 +92,8 @@ def test_machine_cache_shares_rows_across_processes(tmp_path, monkeypatch):
 def test_notebooks_use_the_machine_cache(monkeypatch, tmp_path, world_model):
     """setup().experiment() with no cache argument (the notebooks' CACHE_FILE=None) is the machine's file."""
     from kt_lib.cache import RUNS_FILE
-    from kt_lib.knowledge.sources import world_source
     from kt_lib.notebook.setup import Setup
+    from kt_lib.sources import world_source
 
     model, tokenizer = world_model[:2]
     source = world_source(eval_per_class=4)  # the world's pixels from the test cache

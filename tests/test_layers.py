@@ -1,69 +1,347 @@
-"""Imports run one way (issue 19 item 7): request -> data -> model -> step -> loop -> evaluation ->
-experiment -> notebooks / sweeps / CLI / benchmarks. Every import counts, function-level ones included."""
+"""Imports run one way (issue 28 item 3). Every module of kt_lib and kt_harness has a rank in `LAYERS`,
+lowest first:
+
+    request (knowledge) -> data (world) -> model -> loss (methods) -> step -> loop -> evaluation ->
+    experiment -> analysis (of an experiment's runs) -> notebook helpers -> harness (sweep, bench) -> cli
+
+A module imports modules of a lower rank, or of its own rank where no cycle forms. Every import counts:
+module-level, inside a function, under TYPE_CHECKING, and by name (a string naming a module, as in
+`importlib.import_module` or kt_lib's lazy `_LAZY` table). Subpackages (kt_lib.world, kt_lib.eval, ...,
+kt_harness.sweep) form no cycle either, nor does kt_lib import kt_harness. A module missing from `LAYERS`
+fails: place a new module where it belongs. `violations(graph)` takes any graph, so the tests below show it
+failing on deliberately added upward imports.
+
+Reach-ups by duck typing (a module asking an object it is handed for an attribute that only a higher
+layer's class defines, e.g. `getattr(exp, "derive")` below the experiment) are found by
+`duck_typing(sources)`, a heuristic over parameters' attributes and getattr/hasattr names. The relearning
+attack, the probes and the collateral damage take an `Experiment` and read its model, data and evaluator:
+they rank above it ("analysis"), although they live in kt_lib/eval/ beside the evaluator it uses.
+"""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP = (
-    "kt_harness.cli",
-    "kt_lib.notebook",
-    "kt_harness.sweep",
-    "kt_harness.bench",
-)  # notebooks, sweeps, CLI, bench
-EXPERIMENT = ("kt_lib.experiment", "kt_harness.reproduce")  # the experiment layer
+
+LAYERS = (
+    ("request", ("kt_lib.knowledge", "kt_lib.knowledge.concept", "kt_lib.knowledge.taxonomy",
+                 "kt_lib.knowledge.wordnet", "kt_lib.knowledge.noun_index", "kt_lib.world",
+                 "kt_lib.world.config")),
+    ("data", ("kt_lib.cachefile", "kt_lib.world.render", "kt_lib.world.render_objects", "kt_lib.world.data",
+              "kt_lib.knowledge.images", "kt_lib.knowledge.realdata", "kt_lib.knowledge.datasets")),
+    ("model", ("kt_lib.textenc", "kt_lib.vocab", "kt_lib.zeroshot", "kt_lib.prompts", "kt_lib.ensemble",
+               "kt_lib.checkpoint", "kt_lib.world.pretrain", "kt_lib.world.model", "kt_lib.models")),
+    ("loss", ("kt_lib.losses", "kt_lib.presets", "kt_lib.methods", "kt_lib.methods.*")),
+    ("step", ("kt_lib.step",)),
+    ("loop", ("kt_lib.unlearn", "kt_lib.optim", "kt_lib.ranges", "kt_lib.integrity")),
+    ("evaluation", ("kt_lib.metrics", "kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator")),
+    ("experiment", ("kt_lib.sources", "kt_lib.cache", "kt_lib.derived", "kt_lib.experiment")),
+    ("analysis", ("kt_lib.eval.memo", "kt_lib.eval.attack_sets", "kt_lib.eval.recovery", "kt_lib.eval.probe",
+                  "kt_lib.eval.residual", "kt_lib.eval.collateral")),
+    ("notebook helpers", ("kt_lib", "kt_lib.notebook", "kt_lib.notebook.*")),
+    ("harness", ("kt_harness", "kt_harness.sweep", "kt_harness.sweep.*", "kt_harness.bench",
+                 "kt_harness.bench.*", "kt_harness.reproduce")),
+    ("cli", ("kt_harness.cli", "kt_harness.cli.*", "kt_harness.__main__")),
+)  # fmt: skip
+# kt_lib.methods.*: one file per method (kt_lib/methods/); kt_lib.notebook.*: the notebooks' figures,
+# panels, setup and records; kt_harness.*.*: a subcommand, a sweep's or a benchmark's parts.
 
 
-def _graph() -> dict[str, set[str]]:
-    mods = {}
-    for path in [*(ROOT / "kt_lib").rglob("*.py"), *(ROOT / "kt_harness").rglob("*.py")]:
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        mods[name] = path
-    graph = {name: set() for name in mods}
-    for name, path in mods.items():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+def rank(name: str, layers=LAYERS) -> int | None:
+    """`name`'s layer index in `layers` (an entry `pkg.*` ranks every module under pkg), None if unranked."""
+    for i, (_, names) in enumerate(layers):
+        if name in names or any(n.endswith(".*") and name.startswith(n[:-1]) for n in names):
+            return i
+    return None
+
+
+def sources(root: Path = ROOT) -> dict[str, str]:
+    """Module name -> source text of every module of kt_lib and kt_harness."""
+    out = {}
+    for path in sorted([*(root / "kt_lib").rglob("*.py"), *(root / "kt_harness").rglob("*.py")]):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        out[name] = path.read_text()
+    return out
+
+
+def _is_package(name: str, srcs) -> bool:
+    return any(other.startswith(name + ".") for other in srcs)
+
+
+def import_graph(srcs: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Module -> {imported module: how} for imports between the modules of `srcs` ("import",
+    "function-level import" or "by name")."""
+    graph = {name: {} for name in srcs}
+    for name, text in srcs.items():
+        tree = ast.parse(text)
+        top = {id(n) for n in tree.body}
+        top |= {id(n) for s in tree.body if isinstance(s, ast.If | ast.Try) for n in ast.walk(s)}
+        package = name if _is_package(name, srcs) else name.rpartition(".")[0]
+        prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}  # docstrings
+        for node in ast.walk(tree):
+            how = "import" if id(node) in top else "function-level import"
+            if isinstance(node, ast.ImportFrom):
+                base = package
+                for _ in range(max(node.level - 1, 0)):
+                    base = base.rpartition(".")[0]
+                module = ".".join(p for p in (base if node.level else "", node.module or "") if p)
+                found = [f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in srcs]
+                targets = found + ([module] if len(found) < len(node.names) else [])
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in prose
+            ):
+                targets, how = [node.value.partition(":")[0]], "by name"
+                if "." not in targets[0]:
+                    continue  # "kt_lib" alone names the package's folder (importlib.resources)
             else:
                 continue
-            graph[name] |= {t for t in targets if t in mods and t != name}
+            for t in targets:
+                if t in srcs and t != name:
+                    graph[name].setdefault(t, how)
     return graph
 
 
-def _within(name: str, prefixes) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one member (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v), on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while not comp or comp[-1] != v:
+                comp.append(stack.pop()), on.discard(comp[-1])
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
 
 
-def test_nothing_imports_from_a_layer_above_it():
-    graph, bad = _graph(), []
-    for name, targets in graph.items():
-        if name in ("kt_lib", "kt_harness", "kt_harness.__main__") or _within(name, TOP):
-            continue  # the package's lazy exports and the entry point see everything
-        for t in targets:
-            if _within(t, TOP) or (_within(t, EXPERIMENT) and not _within(name, EXPERIMENT)):
-                bad.append(f"{name} -> {t}")
-    assert not bad, "imports against the layers: " + ", ".join(sorted(bad))
+def unit(name: str, srcs) -> str:
+    """The subpackage a module belongs to (kt_lib.world.data -> kt_lib.world); a top module is its own."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 or _is_package(name, srcs) else name
+
+
+def violations(graph: dict[str, dict[str, str]], layers=LAYERS) -> list[str]:
+    """Every way `graph` breaks the layers: unranked modules, imports to a higher rank, kt_lib -> kt_harness,
+    cycles between modules and between subpackages."""
+    out = [f"{m} has no rank in LAYERS" for m in sorted(graph) if rank(m, layers) is None]
+    names = [n for _, ns in layers for n in ns]
+    out += [f"LAYERS ranks {n}, which does not exist" for n in names if n.rstrip(".*") not in graph]
+    for m, targets in sorted(graph.items()):
+        for t, how in sorted(targets.items()):
+            rm, rt = rank(m, layers), rank(t, layers)
+            if m.startswith("kt_lib") and t.startswith("kt_harness"):
+                out.append(f"{m} -> {t} ({how}): kt_lib imports kt_harness")
+            elif rm is not None and rt is not None and rt > rm:
+                out.append(f"{m} ({layers[rm][0]}) -> {t} ({layers[rt][0]}): {how} upward")
+    module_cycles = _cycles({m: set(t) for m, t in graph.items()})
+    out += ["module cycle: " + " <-> ".join(c) for c in module_cycles]
+    units = {}
+    for m, targets in graph.items():
+        units.setdefault(unit(m, graph), set()).update(unit(t, graph) for t in targets)
+    unit_cycles = _cycles({u: ts - {u} for u, ts in units.items()})
+    out += [f"subpackage cycle: {' <-> '.join(c)}" for c in unit_cycles if c not in module_cycles]
+    return out
+
+
+def _defined_by_classes(tree) -> set[str]:
+    """Attribute names a module's classes define: methods, class-level fields and `self.x = ...`."""
+    names = set()
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        for node in ast.walk(cls):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Assign):
+                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return {n for n in names if not n.startswith("__")}
+
+
+def _asked_of_parameters(tree) -> set[str]:
+    """Attribute names a module asks of objects it was handed: `param.x` and getattr/hasattr(_, "x")."""
+    names = set()
+    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
+        params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]} - {
+            "self",
+            "cls",
+        }
+        for node in ast.walk(fn):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in params
+            ):
+                names.add(node.attr)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in ("getattr", "hasattr") and len(node.args) > 1
+                  and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):  # fmt: skip
+                names.add(node.args[1].value)
+    return names
+
+
+def duck_typing(srcs: dict[str, str], layers=LAYERS) -> list[str]:
+    """`module (rank) -> attr: only <higher modules> define it`: attributes a module asks of the objects it is
+    handed that no class of its own rank or below defines, but a class of a higher layer does."""
+    trees = {m: ast.parse(s) for m, s in srcs.items()}
+    defined = {m: _defined_by_classes(t) for m, t in trees.items()}
+    out = []
+    for m, tree in sorted(trees.items()):
+        r = rank(m, layers)
+        if r is None:
+            continue
+        below = set().union(*(d for o, d in defined.items() if (rank(o, layers) or 0) <= r))
+        for attr in sorted(_asked_of_parameters(tree) - below):
+            above = sorted(
+                o for o, d in defined.items() if attr in d and (rank(o, layers) or 0) > r
+            )
+            if above:
+                out.append(f"{m} ({layers[r][0]}) -> .{attr}: only {', '.join(above)} define it")
+    return out
+
+
+# Imports against the layers that are known and owned elsewhere: each names who fixes it. The test fails
+# on any other violation, and on an entry here that no longer occurs (so the list only shrinks).
+PENDING = {
+    # the loop's default model selection lives in the evaluator: move `holdout_score` to the loop's
+    # layer (or let the experiment pass it in); kt_lib/unlearn.py is being rewritten (methods engineer)
+    "kt_lib.unlearn (loop) -> kt_lib.eval.evaluator (evaluation): function-level import upward",
+}
+# Attributes the duck-typing heuristic cannot tell from a higher layer's: pandas columns.
+NOT_DUCK_TYPING = {
+    "kt_lib.eval.recovery": {"attack"},  # frame.attack: a column of the curves' DataFrame
+    "kt_lib.notebook.widgets": {"level"},  # runs.level: a column of the runs' DataFrame
+}
+# Reach-ups by duck typing that are known and owned elsewhere (same rule as PENDING): none today.
+PENDING_DUCK_TYPING: set[str] = set()
+
+
+def _library_attributes() -> set[str]:
+    """Attribute names of the library objects modules are handed (containers, tensors, modules, arrays,
+    frames, paths, axes, images): asking one of these is not a reach-up."""
+    import pathlib
+
+    import matplotlib.axes
+    import numpy as np
+    import pandas as pd
+    import torch
+    from PIL import Image
+
+    objects = [dict, list, tuple, set, str, bytes, pathlib.Path, np.ndarray, np.random.Generator]
+    objects += [torch.Tensor, torch.nn.Module, torch.optim.Optimizer, pd.DataFrame, pd.Series]
+    objects += [matplotlib.axes.Axes, Image.new("RGB", (1, 1))]
+    return set().union(*(dir(o) for o in objects))
+
+
+def test_every_module_has_a_rank_and_imports_run_one_way():
+    found = set(violations(import_graph(sources())))
+    assert not found - PENDING, "imports against the layers:\n" + "\n".join(sorted(found - PENDING))
+    assert not PENDING - found, f"fixed, remove from PENDING: {sorted(PENDING - found)}"
+
+
+def test_kt_lib_never_imports_kt_harness():
+    graph = import_graph(sources())
+    into_harness = [(m, t) for m, ts in graph.items() for t in ts if t.startswith("kt_harness")]
+    assert into_harness and all(m.startswith("kt_harness") for m, _ in into_harness)
+    assert any(
+        t.startswith("kt_lib") for m, ts in graph.items() if m.startswith("kt_harness") for t in ts
+    )
+
+
+def test_no_reach_up_by_duck_typing():
+    common = _library_attributes()
+    found = {
+        v
+        for v in duck_typing(sources())
+        if (attr := v.split("-> .")[1].split(":")[0]) not in common
+        and attr not in NOT_DUCK_TYPING.get(v.split(" ")[0], ())
+    }
+    pending = PENDING_DUCK_TYPING
+    assert not found - pending, "reach-ups by duck typing:\n" + "\n".join(sorted(found - pending))
+    assert not pending - found, f"fixed, remove from PENDING_DUCK_TYPING: {sorted(pending - found)}"
+
+
+def _with(srcs: dict[str, str], **added: str) -> dict[str, str]:
+    """`srcs` with source lines appended to modules (`kt_lib__losses="..."` -> kt_lib.losses)."""
+    out = dict(srcs)
+    for key, text in added.items():
+        name = key.replace("__", ".")
+        out[name] = out.get(name, '"""An added module."""\n') + "\n" + text + "\n"
+    return out
+
+
+def test_the_checker_fails_on_a_deliberately_added_upward_import():
+    srcs = sources()
+    before = set(violations(import_graph(srcs)))
+
+    def added(**lines) -> set[str]:
+        return set(violations(import_graph(_with(srcs, **lines)))) - before
+
+    # a function-level import from the loss layer up to the experiment (and the cycle it closes)
+    found = added(kt_lib__losses="def f():\n    from kt_lib.experiment import Experiment")
+    assert (
+        "kt_lib.losses (loss) -> kt_lib.experiment (experiment): function-level import upward"
+        in found
+    )
+    assert any(v.startswith("module cycle:") and "kt_lib.losses" in v for v in found)
+    # a module-level one from the model to the evaluation, and one by name through importlib
+    found = added(kt_lib__zeroshot="from kt_lib.eval import evaluator")
+    assert "kt_lib.zeroshot (model) -> kt_lib.eval.evaluator (evaluation): import upward" in found
+    found = added(kt_lib__step='import importlib\nimportlib.import_module("kt_lib.notebook.setup")')
+    assert "kt_lib.step (step) -> kt_lib.notebook.setup (notebook helpers): by name upward" in found
+    # the library into the harness
+    assert (
+        "kt_lib.notebook.plots -> kt_harness.sweep.report (import): kt_lib imports kt_harness"
+        in added(kt_lib__notebook__plots="import kt_harness.sweep.report")
+    )
+    # same rank, but a cycle between subpackages: world.config -> knowledge while knowledge -> world.config
+    assert added(kt_lib__world__config="from kt_lib.knowledge.concept import Concept") == {
+        "subpackage cycle: kt_lib.knowledge <-> kt_lib.world"
+    }
+    # a cycle between two modules of one rank
+    assert added(
+        kt_lib__stats="from kt_lib import metrics", kt_lib__metrics="import kt_lib.stats"
+    ) == {"module cycle: kt_lib.metrics <-> kt_lib.stats"}
+    # a new module nobody placed
+    assert added(kt_lib__shortcut="x = 1") == {"kt_lib.shortcut has no rank in LAYERS"}
+
+
+def test_the_duck_typing_check_finds_an_added_reach_up():
+    srcs = sources()
+    before = set(duck_typing(srcs))
+    lines = (
+        "def pick(exp):\n    return exp.compare(['ga'])"  # Experiment.compare, from the loop layer
+    )
+    found = set(duck_typing(_with(srcs, kt_lib__ranges=lines))) - before
+    assert found == {"kt_lib.ranges (loop) -> .compare: only kt_lib.experiment define it"}
+
+
+def test_ranks_follow_the_docstrings_order():
+    import re
+
+    stated = re.sub(r" \([^)]*\)", "", " ".join(__doc__.split()))
+    assert " -> ".join(name for name, _ in LAYERS) in stated
 
 
 def test_the_evaluator_reads_the_world_through_the_data_source():
-    assert not {t for t in _graph()["kt_lib.eval.evaluator"] if t.startswith("kt_lib.world")}
-
-
-def test_no_import_cycles():
-    graph, state, cycles = _graph(), {}, []
-
-    def visit(node, path):
-        state[node] = "open"
-        for t in sorted(graph[node]):
-            if state.get(t) == "open":
-                cycles.append(" -> ".join(path[path.index(t) :] + [t]))
-            elif t not in state:
-                visit(t, path + [t])
-        state[node] = "done"
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node, [node])
-    assert not cycles, "import cycles: " + "; ".join(cycles)
+    assert not {
+        t for t in import_graph(sources())["kt_lib.eval.evaluator"] if t.startswith("kt_lib.world")
+    }

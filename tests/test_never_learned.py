@@ -79,7 +79,7 @@ def test_retrained_without_samoyed_does_not_know_it(tmp_path, world_model):
     """The real schedule (~300 s): Samoyed near chance, the other breeds about as well known as by the
     shipped model."""
     from kt_harness.cli import main
-    from kt_lib.knowledge.sources import world_evaluator
+    from kt_lib.sources import world_evaluator
     from kt_lib.world.model import world_model as load
 
     out = tmp_path / "w.json"

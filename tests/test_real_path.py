@@ -5,8 +5,8 @@ from PIL import Image
 
 from kt_lib.experiment import Experiment
 from kt_lib.knowledge.realdata import build_manifest
-from kt_lib.knowledge.sources import manifest_source
 from kt_lib.knowledge.taxonomy import Taxonomy
+from kt_lib.sources import manifest_source
 from kt_lib.world.config import WorldConfig
 from kt_lib.world.render import render_dog
 

@@ -137,8 +137,8 @@ def test_attack_runs_on_a_random_vit_b32_with_real_images(tmp_path, monkeypatch)
 
     from kt_lib.experiment import Experiment
     from kt_lib.knowledge.realdata import build_manifest
-    from kt_lib.knowledge.sources import manifest_source
     from kt_lib.models import load_model
+    from kt_lib.sources import manifest_source
 
     monkeypatch.setenv("KT_CACHE", str(tmp_path / "cache"))
     tax = small_taxonomy(tmp_path / "tinydogs.json")

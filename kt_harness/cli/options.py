@@ -68,8 +68,8 @@ def open_data(args, preprocess):
     """(DataSource, data record) from --data-root/--layout/--taxonomy, or the embedded world.
     Skipped (unreadable) images are printed, counted (`skipped_count`) and listed (`skipped`) in the
     record: nothing is dropped silently."""
-    from kt_lib.knowledge.sources import manifest_source, world_source
     from kt_lib.knowledge.taxonomy import Taxonomy
+    from kt_lib.sources import manifest_source, world_source
 
     check_data(args)
     if not args.data_root:

@@ -36,7 +36,7 @@ _LOADED: dict = {}  # one (model, preprocess, tokenizer) and one data source per
 def load(spec: TrialSpec):
     """(model, tokenizer, source) for `spec`, cached per process (the last one only: GPU memory)."""
     from kt_lib.models import load_model
-    from kt_lib.notebook.setup import data_source
+    from kt_lib.sources import data_source
 
     mkey = (spec.model, spec.pretrained, spec.model_id, spec.device)
     if _LOADED.get("model_key") != mkey:

@@ -1,2 +1,2 @@
-"""What a request is compiled against and where proxy images come from: taxonomies (`taxonomy`, `wordnet`),
-data sources (`sources`) and real image folders (`realdata`, `datasets`)."""
+"""What a request is compiled against and where real images come from: taxonomies (`taxonomy`, `wordnet`)
+and real image folders (`realdata`, `images`, `datasets`); `kt_lib.sources` binds them into an experiment's data."""

@@ -12,10 +12,8 @@ images per breed and domain.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from kt_lib.notebook.style import alt_text_on_figures
 
@@ -35,33 +33,6 @@ def show_config(**values) -> dict:
     for k, v in values.items():
         print(f"{k:<{width}} = {v!r}")
     return dict(values)
-
-
-def data_source(
-    data_root: str | os.PathLike | None,
-    preprocess,
-    taxonomy: str = "imgnetdogs",
-    eval_per_class: int | None = None,
-    train_per_class: int = 200,
-    test_per_class: int = 50,
-    base: str | os.PathLike | None = None,
-):
-    """The DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test images per
-    breed and domain); a folder -> a real-data layout (`kt_lib.knowledge.realdata.build_manifest`, see
-    data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the
-    notebook's folder by default, i.e. the working directory)."""
-    from kt_lib.knowledge.sources import manifest_source, world_source
-
-    if data_root is None:
-        return world_source(eval_per_class=eval_per_class)
-    from kt_lib.knowledge.realdata import build_manifest
-
-    root = Path(data_root).expanduser()
-    root = root if root.is_absolute() else Path(base or os.getcwd()) / root
-    test = test_per_class if eval_per_class is None else min(test_per_class, eval_per_class)
-    manifest = build_manifest(root, taxonomy, train_per_class=train_per_class, test_per_class=test)
-    tag = hashlib.sha256(f"{root.resolve()}|{train_per_class}|{test}".encode()).hexdigest()[:8]
-    return manifest_source(manifest, taxonomy, preprocess, name=f"{root.name}-{taxonomy}-{tag}")
 
 
 @dataclass
@@ -127,6 +98,7 @@ def setup(
 
     from kt_lib.cache import machine_cache
     from kt_lib.models import load_model
+    from kt_lib.sources import data_source
     from kt_lib.unlearn import default_lr
 
     smoke = smoke_mode(smoke)

@@ -2,12 +2,16 @@
 
 A `DataSource` bundles what a knowledge request needs, independent of where the pixels live: the label
 names (fine leaves and their coarse parents), the proxy pool an unlearner may draw exemplars from, the test
-sets for evaluation, and the taxonomy that compiles requests. Notebooks switch with a parameter.
+sets for evaluation, and the taxonomy that compiles requests. Notebooks, `kt unlearn` and sweeps switch with
+one parameter (`data_source`). It sits with the experiment, above the evaluation whose test sets it holds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import TensorDataset
@@ -33,6 +37,31 @@ class DataSource:
         if not names:
             raise ValueError("a request needs at least one concept name to forget")
         return self.taxonomy.request(names).forget
+
+
+def data_source(
+    data_root: str | os.PathLike | None,
+    preprocess,
+    taxonomy: str = "imgnetdogs",
+    eval_per_class: int | None = None,
+    train_per_class: int = 200,
+    test_per_class: int = 50,
+    base: str | os.PathLike | None = None,
+) -> DataSource:
+    """The DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test images per
+    breed and domain); a folder -> a real-data layout (`kt_lib.knowledge.realdata.build_manifest`, see
+    data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the
+    notebook's folder by default, i.e. the working directory)."""
+    if data_root is None:
+        return world_source(eval_per_class=eval_per_class)
+    from kt_lib.knowledge.realdata import build_manifest
+
+    root = Path(data_root).expanduser()
+    root = root if root.is_absolute() else Path(base or os.getcwd()) / root
+    test = test_per_class if eval_per_class is None else min(test_per_class, eval_per_class)
+    manifest = build_manifest(root, taxonomy, train_per_class=train_per_class, test_per_class=test)
+    tag = hashlib.sha256(f"{root.resolve()}|{train_per_class}|{test}".encode()).hexdigest()[:8]
+    return manifest_source(manifest, taxonomy, preprocess, name=f"{root.name}-{taxonomy}-{tag}")
 
 
 def world_source(
