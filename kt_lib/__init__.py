@@ -5,7 +5,8 @@ What a learner needs is here, by name (the notebooks import nothing else from kt
 - start a notebook: `setup` (model, data, smoke mode), `record` and `show` (results and figures);
 - the subject: `unlearn_step` (one step; `kt_lib.unlearn.unlearn` is the loop), `UnlearnConfig`,
   `losses`, `methods`;
-- experiments: `Experiment` (a request, its runs, cached), `table` (rows -> DataFrame), `sweeps`,
+- experiments: `Experiment` (a request, its runs, cached), `table` (rows -> DataFrame), `leaderboard`
+  (sweeps of settings, leaderboards, 95% intervals),
   `difficulty_levels`, `knowledge_probe`, `recovery` (relearning attacks), `collateral` (damage by
   taxonomy distance), `integrity` (run flags);
 - the world and the knowledge: `load_model`, `get_device`, `world_model`, `WorldConfig`,
@@ -29,7 +30,7 @@ _LAZY = {
     "methods": ("kt_lib.methods", None),
     "Experiment": ("kt_lib.experiment", "Experiment"),
     "table": ("kt_lib.experiment", "table"),
-    "sweeps": ("kt_lib.notebook.sweeps", None),
+    "leaderboard": ("kt_lib.notebook.leaderboard", None),
     "difficulty_levels": ("kt_lib.eval.evaluator", "difficulty_levels"),
     "knowledge_probe": ("kt_lib.eval.probe", "knowledge_probe"),
     "recovery": ("kt_lib.eval.recovery", None),

@@ -5,7 +5,7 @@
     exp.compare(["ga", "ga_kl", "nhl_kl"])                           # a tidy DataFrame
 
 Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`, so
-the same settings asked twice, by a cell, a sweep (`kt_lib.notebook.sweeps`) or a widget, train once.
+the same settings asked twice, by a cell, a sweep (`kt_lib.notebook.leaderboard`) or a widget, train once.
 Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and unknown
 names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on real images
 (see `kt_lib.sources`).

@@ -219,7 +219,7 @@ def test_sigint_during_pretraining_leaves_no_checkpoint_and_a_rerun_works(tmp_pa
 SWEEP = """
 import sys
 from kt_lib.experiment import Experiment
-from kt_lib.notebook.sweeps import margin_sweep
+from kt_lib.notebook.leaderboard import margin_sweep
 exp = Experiment(["Samoyed"], samples_per_class=2, eval_per_class=2, num_epochs=1, cache=sys.argv[1])
 margin_sweep(exp, [0.5 + i / 10 for i in range(40)])
 """
@@ -227,7 +227,7 @@ margin_sweep(exp, [0.5 + i / 10 for i in range(40)])
 
 def test_interrupted_sweep_keeps_finished_rows_and_resumes(tmp_path, world_model, capsys):
     from kt_lib.experiment import Experiment
-    from kt_lib.notebook.sweeps import margin_sweep
+    from kt_lib.notebook.leaderboard import margin_sweep
 
     script, path = tmp_path / "sweep.py", tmp_path / "sweeps.jsonl"
     script.write_text(SWEEP)

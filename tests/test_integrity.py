@@ -115,7 +115,7 @@ def test_preset_drift_names_every_differing_setting(pair):
 
 
 def test_identical_results_and_the_leaderboard_marks(pair):
-    from kt_lib.notebook import sweeps
+    from kt_lib.notebook import leaderboard
 
     runs = pd.DataFrame(
         dict(
@@ -138,12 +138,12 @@ def test_identical_results_and_the_leaderboard_marks(pair):
     same = integrity.identical_results(runs)
     assert same.notna().tolist() == [False, True, True, False, False, False]
     assert same[1] == "identical_results: same scores as npo_kl"
-    board = sweeps.aggregate(runs, "method").set_index("method")
+    board = leaderboard.aggregate(runs, "method").set_index("method")
     assert board.flagged.to_dict() == {"ga": 2, "nhl_kl": 1, "npo_kl": 1}
     assert board.loc["ga", "flags"] == "utility_collapse"
     assert board.loc["nhl_kl", "flags"] == "identical_results"
     # tables from caches written before flags existed: no column, nothing flagged, nothing crashes
-    old = sweeps.aggregate(runs.drop(columns="flags").iloc[[0, 1, 3, 4]], "method")
+    old = leaderboard.aggregate(runs.drop(columns="flags").iloc[[0, 1, 3, 4]], "method")
     assert old.flagged.tolist() == [0, 0] and codes(float("nan")) == []
 
 

@@ -216,7 +216,7 @@ def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(t
 def test_difficulty_and_random_requests_are_drawn_from_the_model_and_seeded():
     from kt_harness.sweep.trial import load
     from kt_lib.eval.evaluator import difficulty_levels
-    from kt_lib.notebook.sweeps import level_requests
+    from kt_lib.notebook.leaderboard import level_requests
 
     reqs = [dict(difficulty=["easy", "difficult"], size=2), dict(random=3, size=2, draw=1)]
     cfg = parse_config({**TINY, "requests": reqs})

@@ -1,7 +1,7 @@
 """The leaderboard of a sweep, beside the paper's numbers: `leaderboard.md` and `leaderboard.png`.
 
 Written from `results.csv`'s rows by the same code for every backend: mean and 95% t-interval per method
-over all of its finished trials (requests x grid points x seeds), `kt_lib.notebook.sweeps.aggregate`.
+over all of its finished trials (requests x grid points x seeds), `kt_lib.notebook.leaderboard.aggregate`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ COLUMNS = {
 
 def leaderboard(df: pd.DataFrame) -> pd.DataFrame:
     """Per method: mean and CI half-width of each metric over its finished trials, plus trial counts."""
-    from kt_lib.notebook.sweeps import aggregate
+    from kt_lib.notebook.leaderboard import aggregate
 
     ok = df[df.status == "ok"]
     metrics = [m for m in COLUMNS if m in ok and ok[m].notna().any()]
@@ -37,7 +37,7 @@ def leaderboard(df: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(board: pd.DataFrame, paper: dict | None = None, title: str = "") -> str:
     """A Markdown table: mean ± 95% CI (percent) per metric and method, and the paper's Q-U beside it."""
-    from kt_lib.notebook.sweeps import format_ci
+    from kt_lib.notebook.leaderboard import format_ci
 
     paper = PAPER_TABLE2_QU if paper is None else paper
     metrics = [m for m in COLUMNS if m in board]

@@ -3,7 +3,7 @@
 Explicit names and groups are compiled through the taxonomy (a group forgets all its breeds; unknown names
 fail with suggestions, before any model is loaded). Difficulty levels come from the original model's
 zero-shot accuracy (:func:`kt_lib.eval.evaluator.difficulty_levels`, the same draw as notebook 06's
-:func:`kt_lib.notebook.sweeps.level_requests`), and random requests draw concepts of the data with a seeded
+:func:`kt_lib.notebook.leaderboard.level_requests`), and random requests draw concepts of the data with a seeded
 generator, so both need the model and data: :func:`resolve_cached` computes them once per output folder.
 """
 
@@ -53,7 +53,7 @@ def _draws(r: dict) -> list[int]:
 
 def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str], str]]:
     """Every request as (label, forget, level), in config order; level is "" unless drawn from one."""
-    from kt_lib.notebook.sweeps import level_requests
+    from kt_lib.notebook.leaderboard import level_requests
 
     out, loaded = [], None
     for i, r in enumerate(cfg.requests):

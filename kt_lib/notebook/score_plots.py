@@ -110,7 +110,7 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
 
 def plot_concept_domains(cf, title: str | None = None, width: float | None = None):
     """Per forgotten concept: fine accuracy before and after unlearning, photo vs drawing domain
-    (`cf`: rows of kt_lib.notebook.sweeps.concept_frame for one run); 'after' values are printed."""
+    (`cf`: rows of kt_lib.notebook.leaderboard.concept_frame for one run); 'after' values are printed."""
     concepts = list(dict.fromkeys(cf.concept))
     domains = list(dict.fromkeys(cf.domain))
     fig, ax = plt.subplots(figsize=(width or max(8.0, 1.8 * len(concepts) + 2.5), 4.0))
@@ -148,7 +148,7 @@ def plot_leaderboard(
     width: float = 8.0,
 ):
     """Horizontal bars of `metric` per method (percent) with 95% CI whiskers (`<metric>_ci` from
-    kt_lib.notebook.sweeps.aggregate, fractions) clipped at 0 and 100; `paper` (method -> value in
+    kt_lib.notebook.leaderboard.aggregate, fractions) clipped at 0 and 100; `paper` (method -> value in
     percent) is drawn as black diamonds."""
     agg = agg.sort_values(metric)
     fig, ax = _axes(ax, width, 0.45 * len(agg) + 1.8)

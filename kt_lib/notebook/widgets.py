@@ -20,9 +20,9 @@ import pandas as pd
 from IPython.display import clear_output, display
 
 from kt_lib.notebook import plots
+from kt_lib.notebook.leaderboard import aggregate, concept_frame
 from kt_lib.notebook.score_plots import runs_title
 from kt_lib.notebook.style import PANEL_WIDTH
-from kt_lib.notebook.sweeps import aggregate, concept_frame
 from kt_lib.presets import budget_label
 
 _STYLE = dict(style={"description_width": "initial"})

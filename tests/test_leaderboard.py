@@ -1,11 +1,11 @@
-"""kt_lib.notebook.sweeps: t-intervals on known numbers, aggregation, nearest-setting lookup, cache keying and reuse."""
+"""kt_lib.notebook.leaderboard: t-intervals on known numbers, aggregation, nearest-setting lookup, cache keying and reuse."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from kt_lib.notebook import sweeps
+from kt_lib.notebook import leaderboard
 
 
 @pytest.mark.parametrize(
@@ -13,21 +13,21 @@ from kt_lib.notebook import sweeps
     [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (29, 2.0452), (200, 1.9719)],
 )
 def test_t_quantile_matches_tables(df, expected):
-    assert sweeps.t_quantile(0.975, df) == pytest.approx(expected, abs=2e-4)
-    assert sweeps.t_quantile(0.025, df) == pytest.approx(-expected, abs=2e-4)
+    assert leaderboard.t_quantile(0.975, df) == pytest.approx(expected, abs=2e-4)
+    assert leaderboard.t_quantile(0.025, df) == pytest.approx(-expected, abs=2e-4)
 
 
 def test_mean_ci_on_known_numbers():
-    mean, half, n = sweeps.mean_ci([0.90, 0.94, 0.98])
+    mean, half, n = leaderboard.mean_ci([0.90, 0.94, 0.98])
     # sd = 0.04, se = 0.04 / sqrt(3), t(0.975, 2) = 4.3027
     assert (mean, n) == (pytest.approx(0.94), 3)
     assert half == pytest.approx(4.3027 * 0.04 / math.sqrt(3), rel=1e-4)
-    m1, h1, n1 = sweeps.mean_ci([0.5])
+    m1, h1, n1 = leaderboard.mean_ci([0.5])
     assert m1 == 0.5 and math.isnan(h1) and n1 == 1
-    assert sweeps.mean_ci([])[2] == 0
+    assert leaderboard.mean_ci([])[2] == 0
     assert (
-        sweeps.format_ci(0.952, 0.013) == "95.2 ± 1.3"
-        and sweeps.format_ci(0.5, float("nan")) == "50.0"
+        leaderboard.format_ci(0.952, 0.013) == "95.2 ± 1.3"
+        and leaderboard.format_ci(0.5, float("nan")) == "50.0"
     )
 
 
@@ -41,12 +41,12 @@ def test_aggregate_groups_in_first_seen_order():
             QU=[0.95, 0.85, 0.3, 0.2],
         )
     )
-    agg = sweeps.aggregate(df, "method")
+    agg = leaderboard.aggregate(df, "method")
     assert list(agg.method) == ["nhl_kl", "ga"]
     assert agg.set_index("method").QU.to_dict() == pytest.approx({"nhl_kl": 0.9, "ga": 0.25})
     assert agg.QU_ci.iloc[0] == pytest.approx(12.7062 * 0.1 / math.sqrt(2) / math.sqrt(2), rel=1e-3)
     assert set(agg.n) == {2}
-    assert len(sweeps.aggregate(df, ["method", "level"])) == 4
+    assert len(leaderboard.aggregate(df, ["method", "level"])) == 4
 
 
 def test_nearest_matches_strings_and_scales_numbers():
@@ -57,21 +57,23 @@ def test_nearest_matches_strings_and_scales_numbers():
             alpha_fine=[20.0, 20.0, 20.0, 0.0],
         )
     )
-    assert sweeps.nearest(table, method="nhl_kl", margin=1.6, alpha_fine=20.0).name == 1
-    assert sweeps.nearest(table, method="nhl_kl", margin=4.0, alpha_fine=20.0).name == 2
-    assert sweeps.nearest(table, method="ga", margin=0.5).name == 3
+    assert leaderboard.nearest(table, method="nhl_kl", margin=1.6, alpha_fine=20.0).name == 1
+    assert leaderboard.nearest(table, method="nhl_kl", margin=4.0, alpha_fine=20.0).name == 2
+    assert leaderboard.nearest(table, method="ga", margin=0.5).name == 3
 
 
 def test_level_requests_are_deterministic_and_seed_dependent():
     levels = {"easy": list("abcdefgh"), "difficult": list("ijklmnop")}
-    first = sweeps.level_requests(levels, per_level=3, seed=0)
+    first = leaderboard.level_requests(levels, per_level=3, seed=0)
     assert first == {
         "easy": ["a", "e", "h"],
         "difficult": ["i", "m", "p"],
     }  # evenly spaced, ends included
-    assert sweeps.level_requests(levels, 3, seed=1) == sweeps.level_requests(levels, 3, seed=1)
-    assert sweeps.level_requests(levels, 3, seed=1) != first
-    assert sweeps.level_requests({"x": ["a"]}, 3) == {"x": ["a"]}
+    assert leaderboard.level_requests(levels, 3, seed=1) == leaderboard.level_requests(
+        levels, 3, seed=1
+    )
+    assert leaderboard.level_requests(levels, 3, seed=1) != first
+    assert leaderboard.level_requests({"x": ["a"]}, 3) == {"x": ["a"]}
 
 
 def test_cache_persists_rows_and_frames_them(tmp_path):
@@ -93,7 +95,7 @@ def test_cache_persists_rows_and_frames_them(tmp_path):
     again = RunCache(path)
     assert "k1" in again and len(again) == 1 and again.get("k1")["Q"] == 1.0
     assert "per_concept" not in again.frame().columns
-    cf = sweeps.concept_frame([again.get("k1")])
+    cf = leaderboard.concept_frame([again.get("k1")])
     assert cf.Q.tolist() == [1.0] and cf.label.tolist() == ["GA"]
 
 
@@ -150,16 +152,16 @@ def test_run_is_cached_and_sweeps_reuse_rows(tiny_exp, monkeypatch):
         raise RuntimeError("cached settings must not retrain")
 
     monkeypatch.setattr(tiny_exp, "unlearn", no_training)
-    rows = sweeps.margin_sweep(tiny_exp, margins=(1.0,))
+    rows = leaderboard.margin_sweep(tiny_exp, margins=(1.0,))
     assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(tiny_exp.cache) == n
-    assert list(sweeps.to_frame(rows).columns).count("margin") == 1
+    assert list(leaderboard.to_frame(rows).columns).count("margin") == 1
     with pytest.raises(RuntimeError, match="must not retrain"):
         tiny_exp.run(keep_result=True, margin=1.0)  # keep_result always trains
 
 
 def test_leaderboard_shares_the_cache_and_writes_nothing_onto_the_experiment(tiny_exp):
     attrs = set(vars(tiny_exp))
-    board = sweeps.leaderboard(tiny_exp, ["nhl_kl"], levels={"one": ["Samoyed"]}, per_level=1)
+    board = leaderboard.leaderboard(tiny_exp, ["nhl_kl"], levels={"one": ["Samoyed"]}, per_level=1)
     assert board.label.tolist() == ["nhl_kl"] and board.level.tolist() == ["one"]
     assert set(vars(tiny_exp)) <= attrs | {"fingerprint"}  # no private attributes written
     assert not any(k.startswith("_kt") for k in vars(tiny_exp))

@@ -21,7 +21,7 @@ import pandas as pd
 from kt_lib.eval.collateral import profile
 from kt_lib.experiment import SETTINGS, Experiment, table
 from kt_lib.integrity import mark_flagged
-from kt_lib.stats import mean_ci, t_quantile  # noqa: F401 (sweeps.t_quantile, notebooks' sweeps.mean_ci)
+from kt_lib.stats import mean_ci, t_quantile  # noqa: F401 (leaderboard.t_quantile, .mean_ci)
 
 ALPHA_GRID = {
     "none": (0.0, 0.0),
