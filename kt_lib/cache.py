@@ -23,15 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kt_lib.cachefile import claim, report, write_bytes, write_error
+from kt_lib.cachefile import cache_dir, claim, report, write_bytes, write_error
 
 RUNS_FILE = "runs.jsonl"
 
 
 def machine_cache() -> RunCache:
     """The run cache this machine's notebooks and commands share: `$KT_CACHE/runs.jsonl`."""
-    from kt_lib.world.data import cache_dir
-
     return RunCache(cache_dir() / RUNS_FILE)
 
 

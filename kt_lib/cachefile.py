@@ -54,6 +54,17 @@ class WriteError(OSError):
         return str(self.args[0])
 
 
+def cache_dir() -> Path:
+    """Where kt_lib caches what it computes: world pixels, world models, run rows (`KT_CACHE` overrides
+    ~/.cache/kt_lib). Created with its parents; a folder that cannot be created raises `WriteError`."""
+    path = Path(os.environ.get("KT_CACHE", Path.home() / ".cache" / "kt_lib"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(path, err, f"the cache folder comes from KT_CACHE; {CACHE_HINT}") from err
+    return path
+
+
 def write_error(path: str | os.PathLike, err: OSError, hint: str) -> WriteError:
     """Translate an OSError from writing `path` into a one-line `WriteError` with `hint`."""
     if isinstance(err, WriteError):

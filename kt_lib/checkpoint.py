@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from kt_lib.cachefile import atomic_path
 
 TOKEN_KEY = "token_embedding.weight"
-FORMAT = 2  # 2: metadata carries kt_format and kt_sha256 (a checksum of every tensor); 1: neither
+# 2: metadata carries kt_format and kt_sha256 (a checksum of every tensor); 1: neither
+CHECKPOINT_FORMAT = 2
 SAVE_HINT = "choose a path on a writable disk with free space"
 
 
@@ -50,7 +51,7 @@ def save_checkpoint(
     `kt_lib.cachefile.WriteError` ending with `hint`."""
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    meta = {"kt_metadata": json.dumps(metadata or {}), "kt_format": str(FORMAT)}
+    meta = {"kt_metadata": json.dumps(metadata or {}), "kt_format": str(CHECKPOINT_FORMAT)}
     if compact_vocab and TOKEN_KEY in tensors:
         emb = tensors.pop(TOKEN_KEY)
         ids = torch.nonzero(emb.abs().sum(1) > 0).flatten()
@@ -84,9 +85,9 @@ def load_checkpoint(
         ) from err
     meta = header.get("__metadata__", {}) or {}
     version = int(meta.get("kt_format", 1))
-    if not require_format <= version <= FORMAT:
+    if not require_format <= version <= CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"checkpoint {path} has format {version}; this kt_lib reads {require_format} to {FORMAT}"
+            f"checkpoint {path} has format {version}; this kt_lib reads {require_format} to {CHECKPOINT_FORMAT}"
         )
     if "kt_sha256" in meta and tensor_digest(tensors) != meta["kt_sha256"]:
         raise CheckpointError(f"checkpoint {path} fails its checksum (damaged bytes)")

@@ -125,8 +125,7 @@ def _known(model, tokenizer, checkpoint: Path) -> tuple[dict, bytes]:
     under its name (which carries the world's and the pretraining's digests) in `$KT_CACHE`."""
     import base64
 
-    from kt_lib.cachefile import load_or_build
-    from kt_lib.world.data import cache_dir
+    from kt_lib.cachefile import cache_dir, load_or_build
     from kt_lib.world.model import evaluate_world_model
 
     def build():

@@ -221,8 +221,8 @@ def summarize(
 def never_learned(forget, train: bool = False, progress: bool = True):
     """The world model pretrained without the breeds `forget` (`kt world --retrain --without ...`): from
     the cache, or pretrained now (about 300 s on a 2-core CPU) when `train`; else None."""
+    from kt_lib.cachefile import cache_dir
     from kt_lib.world.config import WorldConfig
-    from kt_lib.world.data import cache_dir
     from kt_lib.world.model import checkpoint_name, world_model
     from kt_lib.world.pretrain import PretrainConfig
 

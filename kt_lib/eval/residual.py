@@ -113,8 +113,8 @@ def cached_reference(
 ) -> Path | None:
     """The cached never-learned world model for exactly the concepts `forget` (`kt world --retrain
     --without ...`), or None: not made yet, or not the shipped world model on the embedded world."""
+    from kt_lib.cachefile import cache_dir
     from kt_lib.world.config import WorldConfig
-    from kt_lib.world.data import cache_dir
     from kt_lib.world.model import MODEL_NAME, checkpoint_name
     from kt_lib.world.pretrain import PretrainConfig
 

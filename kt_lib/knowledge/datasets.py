@@ -16,6 +16,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
+from kt_lib.cachefile import cache_dir as default_cache
 from kt_lib.cachefile import load_or_build
 from kt_lib.knowledge.realdata import ToRGB, _TaxonomyAPI
 from kt_lib.knowledge.taxonomy import Taxonomy
@@ -144,8 +145,6 @@ def cached_tensors(
     A damaged cache file is reported in one line and rebuilt. Items that cannot be read (a broken image
     file) are skipped and counted in one warning at the end; ``"skipped"`` lists their indices.
     """
-    from kt_lib.world.data import cache_dir as default_cache
-
     cache_dir = default_cache() if cache_dir is None else cache_dir
     key = hashlib.sha256(f"{name}|{preprocess!r}|{len(dataset)}".encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{key}.ktc"

@@ -8,14 +8,13 @@ A dataset yields `(image, fine_label, coarse_label)`; family datasets yield `(im
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from kt_lib.cachefile import CACHE_HINT, load_or_build, write_error
+from kt_lib.cachefile import cache_dir, load_or_build
 from kt_lib.world.config import (
     BREEDS,
     DOMAINS,
@@ -32,18 +31,6 @@ POOL_KEYS = ("images", "fine", "domain", "family", "label")
 POOL_FORMAT = 1  # bump when the arrays of a pool change meaning: old caches are then re-rendered
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def cache_dir() -> Path:
-    """Where world pixels and world models are cached (`KT_CACHE` overrides ~/.cache/kt_lib).
-
-    Created with its parents; a folder that cannot be created raises `WriteError` naming KT_CACHE."""
-    path = Path(os.environ.get("KT_CACHE", Path.home() / ".cache" / "kt_lib"))
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise write_error(path, err, f"the cache folder comes from KT_CACHE; {CACHE_HINT}") from err
-    return path
 
 
 def _check_pool(pool: str) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 import open_clip
 import torch
 
-from kt_lib.cachefile import CACHE_HINT, discard
+from kt_lib.cachefile import CACHE_HINT, cache_dir, discard
 from kt_lib.checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from kt_lib.world.config import FAMILIES, WorldConfig, WorldTaxonomy
-from kt_lib.world.data import FamilyDataset, WorldDataset, cache_dir
+from kt_lib.world.data import FamilyDataset, WorldDataset
 from kt_lib.world.pretrain import PretrainConfig, leave_out, pretrain
 from kt_lib.zeroshot import TEMPLATES, accuracy, encode_images, predict, text_head
 
