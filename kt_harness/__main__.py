@@ -1,3 +1,5 @@
+"""`python -m kt_harness`: the `kt` command."""
+
 import sys
 
 from kt_harness.cli import main

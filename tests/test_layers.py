@@ -19,9 +19,12 @@ they rank above it ("analysis"), although they live in kt_lib/eval/ beside the e
 """
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from imports import import_graph, is_package, sources  # noqa: E402
 
 LAYERS = (
     ("request", ("kt_lib.knowledge", "kt_lib.knowledge.concept", "kt_lib.knowledge.taxonomy",
@@ -55,56 +58,6 @@ def rank(name: str, layers=LAYERS) -> int | None:
     return None
 
 
-def sources(root: Path = ROOT) -> dict[str, str]:
-    """Module name -> source text of every module of kt_lib and kt_harness."""
-    out = {}
-    for path in sorted([*(root / "kt_lib").rglob("*.py"), *(root / "kt_harness").rglob("*.py")]):
-        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-        out[name] = path.read_text()
-    return out
-
-
-def _is_package(name: str, srcs) -> bool:
-    return any(other.startswith(name + ".") for other in srcs)
-
-
-def import_graph(srcs: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Module -> {imported module: how} for imports between the modules of `srcs` ("import",
-    "function-level import" or "by name")."""
-    graph = {name: {} for name in srcs}
-    for name, text in srcs.items():
-        tree = ast.parse(text)
-        top = {id(n) for n in tree.body}
-        top |= {id(n) for s in tree.body if isinstance(s, ast.If | ast.Try) for n in ast.walk(s)}
-        package = name if _is_package(name, srcs) else name.rpartition(".")[0]
-        prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}  # docstrings
-        for node in ast.walk(tree):
-            how = "import" if id(node) in top else "function-level import"
-            if isinstance(node, ast.ImportFrom):
-                base = package
-                for _ in range(max(node.level - 1, 0)):
-                    base = base.rpartition(".")[0]
-                module = ".".join(p for p in (base if node.level else "", node.module or "") if p)
-                found = [f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in srcs]
-                targets = found + ([module] if len(found) < len(node.names) else [])
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and id(node) not in prose
-            ):
-                targets, how = [node.value.partition(":")[0]], "by name"
-                if "." not in targets[0]:
-                    continue  # "kt_lib" alone names the package's folder (importlib.resources)
-            else:
-                continue
-            for t in targets:
-                if t in srcs and t != name:
-                    graph[name].setdefault(t, how)
-    return graph
-
-
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components with more than one member (Tarjan)."""
     index, low, stack, on, out = {}, {}, [], set(), []
@@ -134,7 +87,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def unit(name: str, srcs) -> str:
     """The subpackage a module belongs to (kt_lib.world.data -> kt_lib.world); a top module is its own."""
     parts = name.split(".")
-    return ".".join(parts[:2]) if len(parts) > 2 or _is_package(name, srcs) else name
+    return ".".join(parts[:2]) if len(parts) > 2 or is_package(name, srcs) else name
 
 
 def violations(graph: dict[str, dict[str, str]], layers=LAYERS) -> list[str]:
