@@ -23,7 +23,7 @@ def unlearn_step(
     coarse_labels,
     prompts,
     *,
-    method: str = "nhl_kl",
+    method="nhl_kl",  # a name or a kt_lib.methods.Method
     loss_cfg: LossConfig | None = None,
     reference=(None, None),
     other_labels=None,

@@ -21,15 +21,16 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from kt_lib.ensemble import ensemble_reference, forget_fine_accuracy
+from kt_lib.ensemble import forget_fine_accuracy
 from kt_lib.losses import random_other_labels
-from kt_lib.methods import LossConfig, enforce_mask_, get_method, negate_task_vector
+from kt_lib.methods import LossConfig, Run, get_method
+from kt_lib.methods.projection import RIDGE
+from kt_lib.methods.salun import FRACTION
+from kt_lib.methods.task_vector import LAMBDA
 from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
-from kt_lib.projection import RIDGE, projection_run
-from kt_lib.prompts import PromptBank, reference_logits
+from kt_lib.prompts import PromptBank
 from kt_lib.ranges import check_floats
-from kt_lib.saliency import forget_saliency_mask
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.vocab import compact_vocabulary
 from kt_lib.zeroshot import TEMPLATES, autocast, model_device, template_set
@@ -63,8 +64,10 @@ class UnlearnConfig:
     goal: str = "fine"
     towers: str = "both"  # which towers are updated: both | image | text
     seed: int = 0
-    salun_fraction: float = 0.5  # SalUn: fraction of weights (largest |grad of -CE|) that may move
-    task_vector_lambda: float = 1.0  # task vector: theta0 - lambda * (theta_ft - theta0)
+    salun_fraction: float = (
+        FRACTION  # SalUn: fraction of weights (largest |grad of -CE|) that may move
+    )
+    task_vector_lambda: float = LAMBDA  # task vector: theta0 - lambda * (theta_ft - theta0)
     ridge: float = RIDGE  # projection: 0 spares the retained classes' heads; larger erases more
     # "last" | "holdout" (best epoch on a held-out proxy split) | "min_forget_fine" (the official rule)
     select: str = "last"
@@ -141,89 +144,49 @@ def unlearn(
     cfg: UnlearnConfig,
     holdout_score=None,
 ) -> UnlearnResult:
-    """Unlearn the concepts of (images, labels) from a copy of `model`: `unlearn_step` in a loop.
+    """Unlearn the concepts of (images, labels) from a copy of `model`: `unlearn_step` in a loop, with the
+    method's hooks before the first step, after each step and at the end (`kt_lib.methods.base`).
 
     `holdout_score(model, images, fine, coarse) -> float` (higher is better) is used with
     `cfg.select == "holdout"`; `kt_lib.eval.evaluator.holdout_score` is the default.
     """
-    spec = get_method(cfg.method)
-    device = model_device(model)
-    if cfg.lr is None:
-        cfg = replace(cfg, lr=default_lr(model))
-    gen = torch.Generator().manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    if len(images) == 0:
-        raise ValueError("the forget set is empty: give at least one exemplar image per concept")
-    if spec.kind == "projection":  # closed form, no training
-        start = time.perf_counter()
-        out, info = projection_run(model, tokenizer, fine_labels, fine_names, coarse_names, cfg)
-        return UnlearnResult(out, pd.DataFrame(), time.perf_counter() - start, None, info)
-    data = (images, fine_labels.long(), coarse_labels.long())
-    holdout = None
-    if cfg.select == "holdout":
-        data, holdout = _split_holdout(data, cfg.holdout_fraction, gen)
-        if holdout_score is None:
-            from kt_lib.eval.evaluator import holdout_score
-    images, fine_labels, coarse_labels = data
-    original = model
-    model = copy.deepcopy(original).to(device)
-    bank = PromptBank(tokenizer, fine_names, coarse_names, cfg.templates, device)
-    ref = (None, None)
-    if spec.needs_reference:
-        ref = (ensemble_reference if cfg.reference == "ensemble" else reference_logits)(
-            original.eval(), images, bank
-        )
-    other = random_other_labels(fine_labels, len(fine_names), gen)
-    # the proxy forget set is small: put it on the device once instead of copying every batch
-    images, fine_labels, coarse_labels, other = (
-        x.to(device) for x in (images, fine_labels, coarse_labels, other)
+    method = get_method(cfg.method)
+    gen, rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
+    run, holdout, other = _start(
+        model, tokenizer, images, fine_labels, coarse_labels, fine_names, coarse_names, cfg, gen
     )
-    theta0 = _snapshot(model, device=None) if spec.kind != "loss" else None
-    model.train()
-    params = set_trainable(model, cfg.towers)
-    mask = None
-    if spec.kind == "saliency":
-        mask = forget_saliency_mask(
-            model, images, fine_labels, bank, cfg.batch_size, cfg.salun_fraction
-        )
-    prompts = _prompt_features(model, bank, cfg.towers)
-    # SalUn masks full shapes, so it keeps the full token embedding
-    full_embedding = compact_vocabulary(model, bank) if spec.kind != "saliency" else None
-    if full_embedding is not None:
-        params = [p for p in model.parameters() if p.requires_grad]
-    total, num_epochs, steps_per_epoch = cfg.budget(len(images))
-    opt, sched = optimizer_and_schedule(params, cfg, total, num_epochs)
+    cfg, start = run.cfg, time.perf_counter()
+    method.prepare(run)
+    model = run.model
+    prompts = _prompt_features(model, run.bank, cfg.towers)
+    full_embedding = compact_vocabulary(model, run.bank) if method.compact_vocabulary else None
+    params = [p for p in model.parameters() if p.requires_grad]
+    total, _, steps_per_epoch = cfg.budget(len(run.images))
+    total *= run.epochs > 0
+    opt, sched = optimizer_and_schedule(params, cfg, total, run.epochs)
+    rows, stopped, best, last_good = [], None, (-np.inf, None, 0), _snapshot(model)
     loss_cfg = cfg.loss_config()
-    rows, stopped, best = [], None, (-np.inf, None, 0)
-    last_good = _snapshot(model)
-    start = time.perf_counter()
     bar = tqdm(total=total, desc=f"unlearning ({cfg.method})", disable=not cfg.progress)
-    for epoch in range(num_epochs):
-        order = torch.randperm(len(images), generator=gen)
+    for epoch in range(run.epochs):
+        order = torch.randperm(len(run.images), generator=gen)
         for b in range(min(steps_per_epoch, total - len(rows))):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].to(device)
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].to(run.images.device)
             t = int(rng.integers(len(cfg.templates)))
             parts = unlearn_step(
-                model,
-                opt,
-                images[idx],
-                fine_labels[idx],
-                coarse_labels[idx],
-                lambda m, t=t: prompts(m, t),
-                method=cfg.method,
-                loss_cfg=loss_cfg,
-                reference=tuple(None if r is None else r[t, idx] for r in ref),
+                model, opt, run.images[idx], run.fine_labels[idx], run.coarse_labels[idx],
+                lambda m, t=t: prompts(m, t), method=method, loss_cfg=loss_cfg,
+                reference=tuple(None if r is None else r[t, idx] for r in run.reference),
                 other_labels=other[idx],
-            )
+            )  # fmt: skip
             if not math.isfinite(parts["loss"]):
                 stopped = f"loss became {parts['loss']} at epoch {epoch} step {b}; kept the last good weights"
                 break
             if cfg.schedule == "cosine_step":
                 sched.step()
-            if mask is not None:
-                enforce_mask_(model, mask, theta0)
-            lr = sched.get_last_lr()[0]
-            rows.append(dict(step=len(rows), epoch=epoch, template=t, lr=lr, **parts))
+            method.after_step(run)
+            rows.append(
+                dict(step=len(rows), epoch=epoch, template=t, lr=sched.get_last_lr()[0], **parts)
+            )
             bar.update(1)
         if stopped:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -232,45 +195,82 @@ def unlearn(
         _snapshot(model, last_good)
         if cfg.schedule == "cosine_epoch":
             sched.step()
-        if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
-            acc = forget_fine_accuracy(model, images, fine_labels, bank)
-            rows[-1]["train_forget_fine"] = acc
-            if -acc > best[0]:
-                best = (-acc, _snapshot(model, device=None), epoch)
-            model.train()
-        if holdout is not None:
-            score = holdout_score(
-                model,
-                *holdout,
-                fine_names=fine_names,
-                coarse_names=coarse_names,
-                tokenizer=tokenizer,
-                reference=original,
-            )
-            rows[-1]["holdout_score"] = score
-            if score > best[0]:
-                best = (score, _snapshot(model, device=None), epoch)
-            model.train()
+        best = _select(run, epoch, rows, best, holdout, holdout_score)
     bar.close()
     selects = holdout is not None or cfg.select == "min_forget_fine"
     if selects and best[1] is not None and not stopped:
         model.load_state_dict(best[1])
     if full_embedding is not None:
         model.token_embedding = model.token_embedding.merge_into(full_embedding)
-    if spec.kind == "task_vector":
-        model.load_state_dict(
-            negate_task_vector(theta0, model.state_dict(), cfg.task_vector_lambda)
-        )
+    method.finish(run)
     for p in model.parameters():
         p.requires_grad_(True)
     model.eval()
-    info = dict(
-        config=asdict(cfg),
-        steps=len(rows),
-        epochs=num_epochs,
-        selected_epoch=best[2] if selects and not stopped else num_epochs - 1,
+    selected = best[2] if selects and not stopped else run.epochs - 1 if run.epochs else None
+    info = dict(config=asdict(cfg), steps=len(rows), epochs=run.epochs, selected_epoch=selected)
+    return UnlearnResult(
+        model, pd.DataFrame(rows), time.perf_counter() - start, stopped, {**info, **run.info}
     )
-    return UnlearnResult(model, pd.DataFrame(rows), time.perf_counter() - start, stopped, info)
+
+
+def _start(
+    model, tokenizer, images, fine_labels, coarse_labels, fine_names, coarse_names, cfg, gen
+):
+    """The run before its first step: (Run, the held-out split or None, each image's random other label).
+    The caller's model is copied; the copy trains `cfg.towers`; the forget set goes to the model's device."""
+    if cfg.lr is None:
+        cfg = replace(cfg, lr=default_lr(model))
+    if len(images) == 0:
+        raise ValueError("the forget set is empty: give at least one exemplar image per concept")
+    device = model_device(model)
+    data, holdout = (images, fine_labels.long(), coarse_labels.long()), None
+    if cfg.select == "holdout":
+        data, holdout = _split_holdout(data, cfg.holdout_fraction, gen)
+    other = random_other_labels(data[1], len(fine_names), gen)
+    # the proxy forget set is small: put it on the device once instead of copying every batch
+    images, fine_labels, coarse_labels, other = (x.to(device) for x in (*data, other))
+    copy_ = copy.deepcopy(model).to(device)
+    copy_.train()
+    set_trainable(copy_, cfg.towers)
+    bank = PromptBank(tokenizer, fine_names, coarse_names, cfg.templates, device)
+    epochs = cfg.budget(len(images))[1]
+    run = Run(
+        copy_,
+        model,
+        tokenizer,
+        images,
+        fine_labels,
+        coarse_labels,
+        fine_names,
+        coarse_names,
+        bank,
+        cfg,
+        epochs,
+    )
+    return run, holdout, other
+
+
+def _select(run, epoch, rows, best, holdout, holdout_score):
+    """After an epoch: keep the epoch's weights when `cfg.select` says they are the best so far."""
+    model, cfg = run.model, run.cfg
+    if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
+        acc = forget_fine_accuracy(model, run.images, run.fine_labels, run.bank)
+        rows[-1]["train_forget_fine"] = acc
+        if -acc > best[0]:
+            best = (-acc, _snapshot(model, device=None), epoch)
+        model.train()
+    if holdout is not None:
+        if holdout_score is None:
+            from kt_lib.eval.evaluator import holdout_score
+        score = holdout_score(
+            model, *holdout, fine_names=run.fine_names, coarse_names=run.coarse_names,
+            tokenizer=run.tokenizer, reference=run.original,
+        )  # fmt: skip
+        rows[-1]["holdout_score"] = score
+        if score > best[0]:
+            best = (score, _snapshot(model, device=None), epoch)
+        model.train()
+    return best
 
 
 def _split_holdout(data, fraction: float, gen: torch.Generator):

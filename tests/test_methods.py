@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from kt_lib import losses as L
-from kt_lib.methods import METHODS, LossConfig, LossInputs, compute_loss, get_method, list_methods
+from kt_lib.methods import (
+    METHODS,
+    LossConfig,
+    LossInputs,
+    Method,
+    WithReference,
+    compute_loss,
+    get_method,
+    list_methods,
+)
 
 torch.set_num_threads(1)
 
@@ -47,9 +56,15 @@ def test_registry_has_exactly_the_expected_methods():
     assert sorted(METHODS) == sorted(EXPECTED)
     assert [n for n, _ in list_methods()] == list(METHODS)
     assert all(isinstance(d, str) and d for _, d in list_methods())
-    kinds = {n: s.kind for n, s in METHODS.items()}
-    assert {n for n, k in kinds.items() if k != "loss"} == {"salun", "task_vector", "projection"}
-    assert {n for n, s in METHODS.items() if s.needs_reference} == {"ga_kl", "nhl_kl", "npo_kl"}
+    hooked = {n for n, m in METHODS.items() if type(m).after_step is not Method.after_step}
+    hooked |= {n for n, m in METHODS.items() if type(m).finish is not Method.finish}
+    hooked |= {n for n, m in METHODS.items() if not m.compact_vocabulary}
+    assert hooked == {"salun", "task_vector"}  # projection: closed form in prepare, epochs 0
+    assert {n for n, m in METHODS.items() if isinstance(m, WithReference)} == {
+        "ga_kl",
+        "nhl_kl",
+        "npo_kl",
+    }
     assert not METHODS["ga"].bounded and METHODS["nhl"].bounded
 
 

@@ -1,4 +1,5 @@
-"""Unit tests for kt_lib.saliency: SalUn mask, hard mask enforcement, task-vector negation."""
+"""Unit tests for SalUn's mask and hard mask enforcement (kt_lib.methods.salun) and the task-vector negation
+(kt_lib.methods.task_vector)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from kt_lib.saliency import enforce_mask_, negate_task_vector, saliency_mask
+from kt_lib.methods.salun import enforce_mask_, saliency_mask
+from kt_lib.methods.task_vector import negate_task_vector
 
 torch.set_num_threads(1)
 

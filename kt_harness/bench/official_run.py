@@ -24,7 +24,7 @@ from kt_harness.bench.step_variants import BASELINE, StepSetup, make_optimizer, 
 from kt_harness.bench.timing import sync
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.losses import random_other_labels
-from kt_lib.methods import get_method
+from kt_lib.methods import Method, WithReference, get_method
 from kt_lib.presets import default_lr
 from kt_lib.zeroshot import TEMPLATES
 
@@ -65,11 +65,19 @@ def official_predictions(model, tokenizer, evaluator, batch_size: int = EVAL_BAT
 
 def check_method(method: str) -> None:
     """Raise unless the baseline can run `method`: a plain loss method (no mask, task vector or projection)."""
-    kind = get_method(method).kind
-    if kind != "loss":
+    m = get_method(method)
+    hooks = [
+        h
+        for h in ("prepare", "after_step", "finish")
+        if getattr(type(m), h) is not getattr(Method, h)
+    ]
+    if (
+        hooks not in ([], ["prepare"] if isinstance(m, WithReference) else [])
+        or not m.compact_vocabulary
+    ):
         raise ValueError(
-            f"the official-style baseline runs loss methods, not {method!r} (kind {kind!r}); "
-            "e.g. nhl_kl, ga_kl, npo_kl"
+            f"the official-style baseline runs plain loss methods, not {method!r} (it hooks "
+            f"{', '.join(hooks) or 'the vocabulary'}); e.g. nhl_kl, ga_kl, npo_kl"
         )
 
 

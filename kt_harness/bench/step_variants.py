@@ -15,7 +15,14 @@ import open_clip
 import torch
 import torch.nn.functional as F
 
-from kt_lib.methods import LossConfig, LossInputs, compute_loss, get_method, loss_terms
+from kt_lib.methods import (
+    LossConfig,
+    LossInputs,
+    WithReference,
+    compute_loss,
+    get_method,
+    loss_terms,
+)
 from kt_lib.prompts import PromptBank, clip_logits, reference_logits
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.unlearn import UnlearnConfig, optimizer_and_schedule
@@ -161,7 +168,7 @@ def full_context_features(model, setup: StepSetup):
 def fresh_reference_logits(setup: StepSetup):
     """The official-style reference: both towers of the frozen model forwarded, full-context text
     ((None, None) for a method that needs no reference)."""
-    if not get_method(setup.method).needs_reference:
+    if not isinstance(get_method(setup.method), WithReference):
         return None, None
     tf, tc = full_context_features(setup.reference, setup)
     return clip_logits(setup.reference, setup.images, tf, tc)

@@ -1,10 +1,9 @@
-"""Parameter-space helpers for the two methods that need trainer support (``kind != "loss"``).
+"""SalUn: the relabel loss, with updates restricted to the weights most salient for forgetting.
 
-* SalUn (``salun``): :func:`saliency_mask` picks the most salient weights from the forget-loss gradient;
-  after every optimizer step :func:`enforce_mask_` puts every *non*-salient weight back to its reference
-  value. That is a hard constraint: masking only the gradient is not enough, because AdamW's decoupled
-  weight decay and the optimizer's momentum still move weights whose gradient is zero.
-* Task vectors (``task_vector``): fine-tune towards the forget set, then :func:`negate_task_vector`.
+:func:`saliency_mask` picks the most salient weights from the forget-loss gradient; after every optimizer
+step :func:`enforce_mask_` puts every *non*-salient weight back to its reference value. That is a hard
+constraint: masking only the gradient is not enough, because AdamW's decoupled weight decay and the
+optimizer's momentum still move weights whose gradient is zero.
 """
 
 from __future__ import annotations
@@ -14,7 +13,13 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["saliency_mask", "forget_saliency_mask", "enforce_mask_", "negate_task_vector"]
+from kt_lib.losses import ga
+from kt_lib.methods.base import register
+from kt_lib.methods.relabel import Relabel
+from kt_lib.prompts import clip_logits
+
+__all__ = ["SalUn", "saliency_mask", "forget_saliency_mask", "enforce_mask_"]
+FRACTION = 0.5  # the default share of weights that may move (UnlearnConfig.salun_fraction)
 
 
 def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor]:
@@ -70,35 +75,9 @@ def enforce_mask_(
         param.data.copy_(torch.where(m.to(param.device), param.data, ref))
 
 
-@torch.no_grad()
-def negate_task_vector(
-    theta0: dict[str, Tensor], theta_ft: dict[str, Tensor], lam: float
-) -> dict[str, Tensor]:
-    """``theta0 - lam * (theta_ft - theta0)`` for floating tensors; non-float entries copied from theta0.
-
-    Arithmetic is done in float32 (or float64 if given) and cast back to ``theta0``'s dtype, so bf16
-    weights do not lose the small task vector to rounding. Returns a new state dict; inputs unchanged.
-    """
-    if set(theta0) != set(theta_ft):
-        diff = sorted(set(theta0) ^ set(theta_ft))
-        raise ValueError(f"state dicts have different keys, e.g. {diff[:5]}")
-    out: dict[str, Tensor] = {}
-    for name, t0 in theta0.items():
-        if not t0.is_floating_point():
-            out[name] = t0.clone()
-            continue
-        a = t0.double() if t0.dtype == torch.float64 else t0.float()
-        b = theta_ft[name].to(device=t0.device, dtype=a.dtype)
-        out[name] = (a - lam * (b - a)).to(t0.dtype)
-    return out
-
-
 def forget_saliency_mask(model, images, fine_labels, bank, batch_size: int, fraction: float):
     """SalUn's weight saliency for `model`: the top `fraction` of |grad of -CE(fine)| over the forget set
     (`bank`: a `kt_lib.prompts.PromptBank`; template 0), accumulated over batches of `batch_size`."""
-    from kt_lib.losses import ga
-    from kt_lib.prompts import clip_logits
-
     model.zero_grad(set_to_none=True)
     for i in range(0, len(images), batch_size):
         tf, tc = bank.features(model, 0)
@@ -108,3 +87,25 @@ def forget_saliency_mask(model, images, fine_labels, bank, batch_size: int, frac
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
     model.zero_grad(set_to_none=True)
     return saliency_mask(grads, fraction)
+
+
+@register
+class SalUn(Relabel):
+    name = "salun"
+    description = "relabel loss, updates restricted to salient weights"
+    settings = ("salun_fraction",)
+    compact_vocabulary = False  # the mask covers full shapes, so the full token embedding stays
+
+    def prepare(self, run):
+        run.theta0 = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        run.mask = forget_saliency_mask(
+            run.model,
+            run.images,
+            run.fine_labels,
+            run.bank,
+            run.cfg.batch_size,
+            run.cfg.salun_fraction,
+        )
+
+    def after_step(self, run):
+        enforce_mask_(run.model, run.mask, run.theta0)

@@ -31,13 +31,13 @@ attack) then look for what is left.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
 
 import torch
 
+from kt_lib.methods.base import Method, register
 from kt_lib.zeroshot import text_head
 
-__all__ = ["RIDGE", "erase_directions", "project_out", "projection_run"]
+__all__ = ["RIDGE", "Projection", "erase_directions", "project_out"]
 RIDGE = 1.0  # the default: see the module docstring
 RANK_TOL = (
     1e-3  # singular values below this (unit-norm columns) are numerical noise, not a direction
@@ -116,16 +116,37 @@ def project_out(
     return out.eval(), dict(info, strength=strength)
 
 
-def projection_run(model, tokenizer, fine_labels, fine_names, coarse_names, cfg):
-    """`kt_lib.unlearn.unlearn`'s work for method "projection": (the projected copy, the run's info with
-    steps 0); the forgotten concepts are the labels' classes, the templates and the ridge the run's."""
-    if cfg.goal != "fine" or cfg.towers == "text":
-        raise ValueError(
-            "method 'projection' forgets fine concepts by editing the image tower: it needs goal='fine' "
-            f"and towers 'both' or 'image', got goal={cfg.goal!r}, towers={cfg.towers!r}"
-        )
-    ids = sorted(set(fine_labels.long().tolist()))
-    out, info = project_out(
-        model, tokenizer, fine_names, coarse_names, ids, cfg.templates, ridge=cfg.ridge
+@register
+class Projection(Method):
+    """No loss and no training: ``prepare`` edits the copy in closed form and sets the budget to 0 epochs."""
+
+    name = "projection"
+    description = (
+        "training-free: project the forgotten names' text directions out of the image projection"
     )
-    return out, dict(config=asdict(cfg), steps=0, epochs=0, selected_epoch=None, projection=info)
+    settings = ("ridge",)
+
+    def loss(self, x, cfg):
+        raise ValueError(
+            "method 'projection' has no loss: it is a closed-form edit of the image projection "
+            "(kt_lib.methods.projection.project_out), applied without training"
+        )
+
+    def prepare(self, run):
+        cfg = run.cfg
+        if cfg.goal != "fine" or cfg.towers == "text":
+            raise ValueError(
+                "method 'projection' forgets fine concepts by editing the image tower: it needs "
+                f"goal='fine' and towers 'both' or 'image', got goal={cfg.goal!r}, towers={cfg.towers!r}"
+            )
+        ids = sorted(set(run.fine_labels.long().tolist()))
+        run.model, run.info["projection"] = project_out(
+            run.model,
+            run.tokenizer,
+            run.fine_names,
+            run.coarse_names,
+            ids,
+            cfg.templates,
+            cfg.ridge,
+        )
+        run.epochs = 0

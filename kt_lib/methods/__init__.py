@@ -1,0 +1,79 @@
+"""The unlearning methods, one file each over a small base class (:mod:`kt_lib.methods.base`).
+
+``get_method(name)`` returns a registered :class:`Method`; ``list_methods()`` names them all. A new method is
+one file: a :class:`Method` subclass with ``@register`` (see ``base.py``). A file outside the package is
+registered when it is imported: in Python import it (or ``load("path/to/file.py")``); for the ``kt`` command,
+sweeps and notebooks, name it in ``KT_METHODS`` (module names or ``.py`` paths, separated like PATH).
+"""
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+# every method of this folder, in the order tables list them
+from kt_lib.methods import (  # noqa: E402,F401,I001  # noqa: E402,F401
+    ga,
+    ga_kl,
+    gdiff,
+    me_gd,
+    nhl,
+    nhl_kl,
+    npo_kl,
+    projection,
+    relabel,
+    salun,
+    task_vector,
+)
+from kt_lib.methods.base import (
+    GOALS,
+    METHODS,
+    LossConfig,
+    LossInputs,
+    Method,
+    Run,
+    WithReference,
+    compute_loss,
+    get_method,
+    list_methods,
+    loss_terms,
+    register,
+)
+
+
+def load(source: str) -> None:
+    """Import the method file or module `source` (a ``.py`` path or a module name): its ``@register`` runs."""
+    if source in _LOADED:
+        return
+    if source.endswith(".py"):
+        path = Path(source).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"method file {source!r} not found (from KT_METHODS or load())")
+        spec = importlib.util.spec_from_file_location(f"kt_methods_{path.stem}", path)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    else:
+        importlib.import_module(source)
+    _LOADED.add(source)
+
+
+_LOADED: set[str] = set()
+
+
+for _source in filter(None, os.environ.get("KT_METHODS", "").split(os.pathsep)):
+    load(_source)
+
+__all__ = [
+    "load",
+    "GOALS",
+    "METHODS",
+    "LossConfig",
+    "LossInputs",
+    "Method",
+    "Run",
+    "WithReference",
+    "compute_loss",
+    "get_method",
+    "list_methods",
+    "loss_terms",
+    "register",
+]

@@ -1,0 +1,51 @@
+"""Task vector: fine-tune towards the forget set (+CE), then step the same distance the other way."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from kt_lib import losses as L
+from kt_lib.methods.base import Method, register
+
+LAMBDA = 1.0  # the default scale of the negation (UnlearnConfig.task_vector_lambda)
+
+
+@register
+class TaskVector(Method):
+    name = "task_vector"
+    description = "fine-tune towards the forget set (+CE), then negate the task vector"
+    settings = ("task_vector_lambda",)
+
+    def loss(self, x, cfg):
+        return {"ce_fine": L.ce(x.fine_logits, x.fine_labels)}
+
+    def prepare(self, run):
+        run.theta0 = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+
+    def finish(self, run):
+        theta = negate_task_vector(run.theta0, run.model.state_dict(), run.cfg.task_vector_lambda)
+        run.model.load_state_dict(theta)
+
+
+@torch.no_grad()
+def negate_task_vector(
+    theta0: dict[str, Tensor], theta_ft: dict[str, Tensor], lam: float
+) -> dict[str, Tensor]:
+    """``theta0 - lam * (theta_ft - theta0)`` for floating tensors; non-float entries copied from theta0.
+
+    Arithmetic is done in float32 (or float64 if given) and cast back to ``theta0``'s dtype, so bf16
+    weights do not lose the small task vector to rounding. Returns a new state dict; inputs unchanged.
+    """
+    if set(theta0) != set(theta_ft):
+        diff = sorted(set(theta0) ^ set(theta_ft))
+        raise ValueError(f"state dicts have different keys, e.g. {diff[:5]}")
+    out: dict[str, Tensor] = {}
+    for name, t0 in theta0.items():
+        if not t0.is_floating_point():
+            out[name] = t0.clone()
+            continue
+        a = t0.double() if t0.dtype == torch.float64 else t0.float()
+        b = theta_ft[name].to(device=t0.device, dtype=a.dtype)
+        out[name] = (a - lam * (b - a)).to(t0.dtype)
+    return out
