@@ -108,13 +108,13 @@ def table(counts: dict) -> str:
         ("tools/*.py", "tools", ""),
         ("non-test total", "total", "kt_lib + kt_harness + benchmarks + tools"),
     ]
-    out = [f"{'lines (wc -l)':<26}{'now':>8}{'target':>9}{'was':>8}  "]
+    out = [f"{'lines (wc -l)':<26}{'now':>8}{'target':>11}{'was':>8}"]
     for label, key, note in rows:
         target = counts["targets"].get(key)
         goal = f"<= {target['at_most']:,}" if target else ""
         was = f"{target['was']:,}" if target else ""
         met = "" if not target else (" met" if counts[key] <= target["at_most"] else " NOT MET")
-        out.append(f"{label:<26}{counts[key]:>8,}{goal:>9}{was:>8}{met}  {note}".rstrip())
+        out.append(f"{label:<26}{counts[key]:>8,}{goal:>11}{was:>8}{met}  {note}".rstrip())
     return "\n".join(out)
 
 
