@@ -51,7 +51,7 @@ def notebook_imports(root: Path, srcs: dict[str, str]) -> set[str]:
             )
             for node in ast.walk(ast.parse(code)):
                 if isinstance(node, ast.ImportFrom) and node.module == "kt_lib":
-                    found |= {lazy[a.name] for a in node.names}
+                    found |= {lazy.get(a.name, "kt_lib") for a in node.names}
                 elif isinstance(node, ast.ImportFrom) and (node.module or "") in srcs:
                     found.add(node.module)
                 elif isinstance(node, ast.Import):
