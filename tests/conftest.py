@@ -51,6 +51,16 @@ def world_model():
     return model, tokenizer, info
 
 
+@pytest.fixture(scope="module")
+def exp(world_model, request):
+    """An Experiment on the default world model, one per test module: a module sets its request and sizes
+    in a module-level EXPERIMENT dict (Experiment's keyword arguments); without one, Experiment's defaults."""
+    from kt_lib.experiment import Experiment
+
+    model, tokenizer, _ = world_model
+    return Experiment(model=model, tokenizer=tokenizer, **getattr(request.module, "EXPERIMENT", {}))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With KT_REQUIRE_WORDNET=1 (CI), a test skipped for lack of WordNet fails instead."""

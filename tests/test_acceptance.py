@@ -6,14 +6,6 @@ Default request: German short-haired pointer, West Highland white terrier, golde
 
 import pytest
 
-from kt_lib.experiment import Experiment
-
-
-@pytest.fixture(scope="module")
-def exp(world_model):
-    model, tokenizer, _ = world_model
-    return Experiment(model=model, tokenizer=tokenizer)
-
 
 @pytest.fixture(scope="module")
 def table(exp):

@@ -9,22 +9,12 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-import kt_lib
 from kt_lib.eval import recovery as R
 
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def exp(world_model):
-    from kt_lib.experiment import Experiment
-
-    model, tokenizer, _ = world_model
-    return Experiment(["Samoyed"], model, tokenizer, eval_per_class=8, samples_per_class=2)
-
-
-def test_one_public_name():
-    assert kt_lib.recovery is R and "recovery" in kt_lib.__all__
+EXPERIMENT = dict(forget=["Samoyed"], eval_per_class=8, samples_per_class=2)
 
 
 def test_attack_sets_come_from_the_proxy_pool(exp):

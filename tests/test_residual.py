@@ -14,12 +14,7 @@ from kt_lib.eval.residual import residual_knowledge, to_json
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def exp(world_model):
-    from kt_lib.experiment import Experiment
-
-    model, tokenizer, _ = world_model
-    return Experiment(["Samoyed"], model, tokenizer, eval_per_class=4, samples_per_class=2)
+EXPERIMENT = dict(forget=["Samoyed"], eval_per_class=4, samples_per_class=2)
 
 
 def test_table_has_probes_and_relearning_for_every_model(exp):
