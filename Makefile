@@ -1,5 +1,6 @@
-# kt-unlearn: `make tutorial` runs the tutorial on the embedded world, `make test` runs the tests.
-# Both create .venv on first use and install what they need (pyproject.toml is the single source of
+# kt-unlearn: `make tutorial` runs the tutorial on the embedded world, `make test` runs the tests, `make check`
+# the unit tier (pytest -m unit: losses, methods, step, loop, metrics, taxonomy, CLI errors; <= 60 s on 2 cores).
+# Each creates .venv on first use and installs what it needs (pyproject.toml is the single source of
 # dependencies). Override the torch wheels for your platform, e.g. make test TORCH_SPEC="torch torchvision".
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kt-installed
 OUT ?= outputs
 
-.PHONY: tutorial test world lab strip clean-cache
+.PHONY: tutorial test check world lab strip clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,9 @@ tutorial: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/python -m pytest -m unit
 
 world: $(STAMP)
 	$(BIN)/kt world --json $(OUT)/world.json --samples $(OUT)/world_samples.png

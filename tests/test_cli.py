@@ -28,6 +28,7 @@ def test_world_samples_png(tmp_path, world_model):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.unit
 def test_list_methods(capsys):
     assert main(["unlearn", "--list-methods"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
@@ -90,6 +91,7 @@ def test_unlearn_json(tmp_path, world_model):
     assert not model.training
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "argv, message",
     [

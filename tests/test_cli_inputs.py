@@ -38,6 +38,7 @@ def undecodable_root(root):
     return root
 
 
+@pytest.mark.unit
 def test_a_root_of_undecodable_files_says_how_many_which_and_what_to_do(tmp_path):
     root = undecodable_root(tmp_path / "dogs")
     with pytest.raises(ValueError) as info:
@@ -49,6 +50,7 @@ def test_a_root_of_undecodable_files_says_how_many_which_and_what_to_do(tmp_path
     assert "download or convert them again" in msg and "\n" not in msg
 
 
+@pytest.mark.unit
 def test_cli_on_a_root_of_undecodable_files_fails_in_one_line(tmp_path, world_model, capsys):
     root = undecodable_root(tmp_path / "dogs")
     assert main(["unlearn", "--forget", "Samoyed", "--data-root", str(root)]) == 2
@@ -84,6 +86,7 @@ def test_skipped_images_are_counted_in_the_runs_json(
     assert "2 of 10 image files read could not be decoded" in capsys.readouterr().out
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "name, taxonomy, says, never",
     [
@@ -106,6 +109,7 @@ def test_taxonomy_show_suggests_only_close_spellings_or_synonyms(
         assert "browse" in err and f"`kt taxonomy show 'dog' --taxonomy {taxonomy}`" in err, err
 
 
+@pytest.mark.unit
 def test_spelling_distance_counts_edits_and_swaps():
     from kt_lib.knowledge.concept import close_spellings, spelling_distance
 

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 
 from kt_lib import losses as L
 
+pytestmark = pytest.mark.unit
+
 torch.set_num_threads(1)
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from kt_lib.metrics import harmonic, quality, score, utility
 
+pytestmark = pytest.mark.unit
+
 ORDER = ("forget_coarse", "forget_fine", "retain_coarse", "retain_fine")
 
 

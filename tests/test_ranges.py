@@ -11,6 +11,8 @@ from kt_harness.cli import main
 from kt_lib.ranges import FLOAT_RANGES, describe
 from kt_lib.unlearn import UnlearnConfig
 
+pytestmark = pytest.mark.unit
+
 
 def _outside(name: str) -> float:
     """A value just outside the range of `name` (below its lower end)."""

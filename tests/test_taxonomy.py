@@ -12,6 +12,8 @@ from kt_lib.knowledge.noun_index import open_noun_index
 from kt_lib.knowledge.taxonomy import Concept, Taxonomy
 from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy
 
+pytestmark = pytest.mark.unit
+
 DIFFICULT = [
     "German short-haired pointer",
     "Boston terrier",
