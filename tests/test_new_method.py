@@ -44,26 +44,21 @@ def method_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def experiment(world_model):
-    from kt_lib.experiment import Experiment
-
-    model, tokenizer, _ = world_model
-    return Experiment(["Samoyed"], model, tokenizer, eval_per_class=3, samples_per_class=2)
+EXPERIMENT = dict(forget=["Samoyed"], eval_per_class=3, samples_per_class=2)
 
 
 def _env(method_file):
     return dict(os.environ, KT_METHODS=str(method_file), PYTHONPATH=str(ROOT))
 
 
-def test_an_outside_method_registers_and_runs_through_experiment(method_file, experiment):
+def test_an_outside_method_registers_and_runs_through_experiment(method_file, exp):
     assert "half_ascent" not in METHODS
     load(str(method_file))
     load(str(method_file))  # loading twice registers once
     assert get_method("half_ascent").description.startswith("0.5")
-    result = experiment.unlearn("half_ascent", num_steps=4)
+    result = exp.unlearn("half_ascent", num_steps=4)
     assert result.info["hook_steps"] == 4 and list(result.history["half_ga"].notna()) == [True] * 4
-    row = experiment.run("half_ascent", num_steps=4, keep_result=False)
+    row = exp.run("half_ascent", num_steps=4, keep_result=False)
     assert row["method"] == "half_ascent" and 0 <= row["Q"] <= 1 and row["steps"] == 4
 
 

@@ -17,12 +17,7 @@ torch.set_num_threads(1)
 FORGET = ["beagle", "Border collie", "Doberman", "Irish setter"]
 
 
-@pytest.fixture(scope="module")
-def exp(world_model):
-    from kt_lib.experiment import Experiment
-
-    model, tokenizer, _ = world_model
-    return Experiment(FORGET, model, tokenizer, eval_per_class=10, samples_per_class=2)
+EXPERIMENT = dict(forget=FORGET, eval_per_class=10, samples_per_class=2)
 
 
 def _project(exp, **kw):
