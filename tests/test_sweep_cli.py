@@ -161,7 +161,7 @@ def test_ridge_is_a_sweep_setting_and_the_attack_is_off_by_default_and_keyed_whe
 
 def test_sweep_attack_adds_the_relearning_summary_as_columns(tmp_path, monkeypatch, world_model):
     """`attack:` runs `kt unlearn --attack relearn`'s code on each trial's unlearned model; the original
-    model's copy stands in for the never-learned reference (as in test_residual.py)."""
+    model's copy stands in for the never-learned reference (as in test_residual_knowledge.py)."""
     import kt_lib.eval.residual as residual
     from kt_lib.checkpoint import save_checkpoint
 

@@ -1,3 +1,6 @@
+"""kt_lib.eval.evaluator: compare (in domain, OOD, zero-shot), difficulty levels from accuracy, the
+Evaluator's forget/retain split, and its predictions keyed by the weights, not by the model object."""
+
 import pandas as pd
 import pytest
 import torch
