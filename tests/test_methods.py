@@ -17,6 +17,8 @@ from kt_lib.methods import (
     list_methods,
 )
 
+pytestmark = pytest.mark.unit
+
 torch.set_num_threads(1)
 
 EXPECTED = [

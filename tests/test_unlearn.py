@@ -12,6 +12,8 @@ from kt_lib.unlearn import UnlearnConfig, default_lr, optimizer_and_schedule, un
 from kt_lib.world.config import WorldTaxonomy
 from kt_lib.world.model import create_world_model
 
+pytestmark = pytest.mark.unit
+
 TAX = WorldTaxonomy()
 
 
