@@ -1,0 +1,57 @@
+"""The test tiers: `make check` runs the unit tier, which covers the algorithm's parts and leaves out the slow,
+notebook and browser tests (it collects the whole suite, ~30 s on 2 busy cores, so it is not in the tier itself)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# what the unit tier must reach: losses, methods, step, loop, metrics, statistics, taxonomy, CLI errors
+COVERS = [
+    "test_losses.py",
+    "test_methods.py",
+    "test_unlearn.py::test_one_step_by_hand",
+    "test_unlearn.py::test_same_seed_same_weights",
+    "test_metrics.py",
+    "test_stats.py",
+    "test_taxonomy.py",
+    "test_cli.py::test_bad_input_gets_a_clear_error",
+    "test_ranges.py::test_cli_refuses_a_bad_float",
+]
+COLLECT = """
+import json, sys, pytest
+class Grab:
+    def pytest_collection_finish(self, session):
+        self.items = [(i.nodeid, sorted({m.name for m in i.iter_markers()})) for i in session.items]
+grab = Grab()
+rc = pytest.main(sys.argv[1:] + ["--collect-only", "-q", "-p", "no:cacheprovider"], plugins=[grab])
+print("ITEMS " + json.dumps(getattr(grab, "items", None)))
+sys.exit(rc)
+"""
+
+
+def check_args() -> list[str]:
+    """pytest's arguments in the Makefile's `check` recipe."""
+    recipe = re.search(r"^check: .*\n\t(.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe, "the Makefile has no check target"
+    return recipe.group(1).split(" -m pytest", 1)[1].split()
+
+
+def test_make_check_selects_the_unit_tier_and_nothing_slow():
+    assert check_args() == ["-m", "unit"]
+    out = subprocess.run(
+        [sys.executable, "-c", COLLECT, *check_args()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    items = json.loads(out.stdout.rsplit("ITEMS ", 1)[1])
+    assert items and all("unit" in marks for _, marks in items)
+    heavy = [node for node, marks in items if {"slow", "notebook", "browser", "ray"} & set(marks)]
+    assert not heavy, heavy
+    missing = [c for c in COVERS if not any(node.startswith(f"tests/{c}") for node, _ in items)]
+    assert not missing, f"the unit tier lost {missing}"
