@@ -48,7 +48,6 @@ class RunCache:
         self.path = Path(path) if path else None
         self._rows: dict[str, dict] = {}
         self._read = 0  # bytes of the file already read
-        self._held: set[str] = set()  # keys this process claims now (a nested claim does not wait)
         if self.path and self.path.exists():
             self._load()
 
@@ -159,19 +158,14 @@ class RunCache:
         claims a key another one holds waits until that one is done (then finds the row with `get`).
         An advisory lock file per key under `<path>.locks/` (`kt_lib.cachefile.claim`); without a path it
         holds nothing."""
-        if not self.path or key in self._held:
+        if not self.path:
             yield
             return
-        lock = (
+        with claim(
             self.path.with_name(self.path.name + ".locks")
             / hashlib.sha1(key.encode()).hexdigest()[:20]
-        )
-        with claim(lock):
-            self._held.add(key)
-            try:
-                yield
-            finally:
-                self._held.discard(key)
+        ):
+            yield
 
     def frame(self) -> pd.DataFrame:
         """Every cached run as one table (see `table`)."""

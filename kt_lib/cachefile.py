@@ -25,10 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: no cross-process claims; a shared entry may be built twice
-    fcntl = None
+from filelock import FileLock
 
 MAGIC = b"KTCACHE\n"
 CACHE_HINT = (
@@ -48,10 +45,7 @@ class WriteError(OSError):
 
     def __init__(self, message: str, errno_: int | None = None):
         super().__init__(message)
-        self.errno = errno_
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+        self.errno = errno_  # the message stays its str (no strerror is set)
 
 
 def cache_dir() -> Path:
@@ -125,14 +119,19 @@ def write_bytes(path: str | os.PathLike, data: bytes, hint: str = CACHE_HINT) ->
 
 
 def pack(payload: bytes, kind: str, version: int) -> bytes:
+    sha256 = hashlib.sha256(payload).hexdigest()
     header = json.dumps(
-        dict(kind=kind, version=version, length=len(payload), sha256=_sha(payload))
+        dict(kind=kind, version=version, length=len(payload), sha256=sha256)
     ).encode()
     return MAGIC + len(header).to_bytes(4, "little") + header + payload
 
 
-def unpack(data: bytes, kind: str, version: int) -> bytes:
+def read_cache(path: str | os.PathLike, kind: str, version: int) -> bytes:
     """The payload of a container written by `pack`, or `CacheInvalid` saying what is wrong."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise CacheInvalid(f"unreadable ({err.strerror or err})") from None
     if not data:
         raise CacheInvalid("empty (0 bytes)")
     if not data.startswith(MAGIC):
@@ -151,17 +150,9 @@ def unpack(data: bytes, kind: str, version: int) -> bytes:
     payload = data[start:]
     if len(payload) != length:
         raise CacheInvalid(f"cut short or padded ({len(payload)} of {length} payload bytes)")
-    if _sha(payload) != digest:
+    if hashlib.sha256(payload).hexdigest() != digest:
         raise CacheInvalid("its checksum does not match (damaged bytes)")
     return payload
-
-
-def read_cache(path: str | os.PathLike, kind: str, version: int) -> bytes:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise CacheInvalid(f"unreadable ({err.strerror or err})") from None
-    return unpack(data, kind, version)
 
 
 def report(message: str) -> None:
@@ -177,23 +168,22 @@ def discard(path: Path, reason: str, what: str = "rebuilding it") -> None:
 
 @contextmanager
 def claim(lock: Path) -> Iterator[bool]:
-    """Hold the advisory lock file `lock` (created with its folder) until the block ends, waiting while
-    another process holds it: what a process computing a shared cache entry holds, so that a second one
-    asking at the same time waits and then reads the entry instead of computing it again. Yields whether
-    it holds the lock: False where `fcntl` is missing (Windows) or the folder cannot be written."""
-    fh = None
-    if fcntl is not None:
-        try:
-            lock.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(lock, "a")
-        except OSError:
-            fh = None
-    if fh is None:
+    """Hold the lock file `lock` until the block ends, waiting while another process holds it: what a
+    process computing a shared cache entry holds, so that a second one asking at the same time waits and
+    then reads the entry instead of computing it again. `filelock` (flock on Unix, msvcrt on Windows; the
+    kernel releases it when a holder dies; the file goes on release); a nested claim of a lock this process
+    holds does not wait. Yields whether it holds the lock: False where the folder cannot be written."""
+    held = FileLock(lock, is_singleton=True)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        held.acquire()
+    except OSError:
         yield False
         return
-    with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+    try:
         yield True
+    finally:
+        held.release()
 
 
 def load_or_build(
@@ -209,22 +199,16 @@ def load_or_build(
 
     A file that fails validation, or whose payload fails to decode, is reported in one line and rebuilt."""
     path = Path(path)
-    if path.exists():
-        try:
-            return decode(read_cache(path, kind, version))
-        except CacheInvalid as err:
-            discard(path, str(err))
-        except Exception as err:  # noqa: BLE001 - a payload that passed the checksum yet fails to decode
-            discard(path, f"undecodable ({err.__class__.__name__}: {err})")
-    # another process building it now: wait for it, then read what it wrote
-    with claim(path.parent / ".locks" / path.name):
+    with claim(
+        path.parent / ".locks" / path.name
+    ):  # another process building it: wait, then read it
         if path.exists():
-            with suppress(Exception):  # what the first look found bad is rebuilt below
+            try:
                 return decode(read_cache(path, kind, version))
+            except CacheInvalid as err:
+                discard(path, str(err))
+            except Exception as err:  # noqa: BLE001 - a payload that passed the checksum, undecodable
+                discard(path, f"undecodable ({err.__class__.__name__}: {err})")
         value = build()
         write_bytes(path, pack(encode(value), kind, version), hint)
     return value
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from kt_lib.cachefile import atomic_path
 
@@ -75,15 +75,13 @@ def load_checkpoint(
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        tensors = load_file(str(path))
-        with open(path, "rb") as f:  # safetensors header: 8-byte length, then JSON
-            header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+        with safe_open(str(path), "pt") as f:
+            meta, tensors = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(
             f"checkpoint {path} is unreadable or corrupt ({str(err).splitlines()[0][:120]}); "
             "delete it and write it again (`kt world --retrain` for the world model)"
         ) from err
-    meta = header.get("__metadata__", {}) or {}
     version = int(meta.get("kt_format", 1))
     if not require_format <= version <= CHECKPOINT_FORMAT:
         raise CheckpointError(

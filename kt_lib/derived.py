@@ -12,7 +12,8 @@ A source is a run row (from `Experiment.run`) or a model that is not a run (the 
 model: keyed by its weights' fingerprint within the experiment). On a miss the model comes from the row's own
 `result`, else from the models the experiment kept of the runs it trained (`Kept`, bounded by bytes), else the
 run is trained again with the arguments the row records (`row["call"]`): the same key, the same result.
-`DERIVED_VERSION` is in every key: bump it when a derived computation changes its numbers.
+`DERIVED_VERSION` is in every key: bump it when a derived computation changes its numbers
+(tests/test_versions.py fails when the code behind it changes and it does not).
 """
 
 from __future__ import annotations
@@ -53,46 +54,52 @@ class Kept:
         )
 
 
-def result_of(exp, row: dict):
-    """The `UnlearnResult` of run `row`: its own, a kept one, or trained again from `row["call"]`."""
-    if "result" in row:
-        return row["result"]
-    if "key" not in row or "call" not in row:
-        raise ValueError("pass a row returned by Experiment.run (it records its key and call)")
-    result = exp.kept.get(row["key"])
-    if result is None:
-        result = exp.run(keep_result=True, **row["call"])["result"]
-    return result
+class Derived:
+    """`derive(source, name, compute, **params)`: `compute(model)` for `source`, cached by the source, `name`
+    and `params` (JSON-able: all besides the model that decides the result). A DataFrame comes back with its
+    index, columns and dtypes. The experiment passes in what it owns, so nothing here calls it by name: its
+    `cache` (a `RunCache`), `kept` models, `scope()` (its key, in a model's entries beside the weights'
+    fingerprint) and `run` (`Experiment.run`, which trains a run again on a miss)."""
 
+    def __init__(self, cache, kept: Kept, scope, run):
+        self.cache, self.kept, self.scope, self.run = cache, kept, scope, run
 
-def source_key(exp, source) -> str:
-    """The cache identity of a source: a run row's key, or the experiment and a model's fingerprint."""
-    if isinstance(source, torch.nn.Module):
-        text = json.dumps([exp.key(), model_fingerprint(source)])
-        return "model:" + hashlib.sha1(text.encode()).hexdigest()[:16]
-    if isinstance(source, dict) and "key" in source:
-        return "run:" + source["key"]
-    raise TypeError(
-        f"a source is a run row from Experiment.run or a model, not {type(source).__name__}"
-    )
+    def key(self, source) -> str:
+        """The cache identity of a source: a run row's key, or the scope and a model's fingerprint."""
+        if isinstance(source, torch.nn.Module):
+            text = json.dumps([self.scope(), model_fingerprint(source)])
+            return "model:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+        if isinstance(source, dict) and "key" in source:
+            return "run:" + source["key"]
+        raise TypeError(
+            f"a source is a run row from Experiment.run or a model, not {type(source).__name__}"
+        )
 
+    def model(self, source):
+        """The model of `source`: itself, a row's own result's, a kept one, or trained again from `call`."""
+        if isinstance(source, torch.nn.Module):
+            return source
+        if "result" in source:
+            return source["result"].model
+        if "call" not in source:
+            raise ValueError("pass a row returned by Experiment.run (it records its key and call)")
+        result = self.kept.get(source["key"])
+        if result is None:
+            result = self.run(keep_result=True, **source["call"])["result"]
+        return result.model
 
-def derive(exp, source, name: str, compute, **params):
-    """`compute(model)` for `source` (a run row or a model), cached in `exp.cache` by the source, `name` and
-    `params` (JSON-able: everything besides the model that decides the result). DataFrames and JSON-able
-    values round-trip; a frame comes back with its index, columns and dtypes."""
-    spec = json.dumps(
-        [source_key(exp, source), name, params, DERIVED_VERSION], sort_keys=True, default=str
-    )
-    key = "derived:" + hashlib.sha1(spec.encode()).hexdigest()[:16]
-    with exp.cache.claim(key):  # another process computing it now: wait, then read its answer
-        hit = exp.cache.get(key)
-        if hit is not None:
-            return _unpack(hit)
-        model = source if isinstance(source, torch.nn.Module) else result_of(exp, source).model
-        value = compute(model)
-        exp.cache.put(key, _pack(value))
-    return value
+    def __call__(self, source, name: str, compute, **params):
+        spec = json.dumps(
+            [self.key(source), name, params, DERIVED_VERSION], sort_keys=True, default=str
+        )
+        key = "derived:" + hashlib.sha1(spec.encode()).hexdigest()[:16]
+        with self.cache.claim(key):  # another process computing it now: wait, then read its answer
+            hit = self.cache.get(key)
+            if hit is not None:
+                return _unpack(hit)
+            value = compute(self.model(source))
+            self.cache.put(key, _pack(value))
+        return value
 
 
 def _pack(value) -> dict:

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from kt_lib.cache import RunCache, machine_cache, table
-from kt_lib.derived import Kept, derive
+from kt_lib.derived import Derived, Kept
 from kt_lib.eval.evaluator import compare, model_fingerprint
 from kt_lib.integrity import check_run
 from kt_lib.presets import dataset_of, default_lr, layer_settings, preset
@@ -86,6 +86,8 @@ class Experiment:
         if not isinstance(cache, RunCache):
             cache = machine_cache() if cache == "machine" else RunCache(cache)
         self.cache, self.kept = cache, Kept()  # kept: the latest unlearned models (kt_lib.derived)
+        # derive(source, name, compute, **params): compute(model) of a run row or a model, cached
+        self.derive = Derived(cache, self.kept, self.key, self.run)
         self._before = None
 
     def _preset_of(self, method: str) -> dict | None:
@@ -268,10 +270,6 @@ class Experiment:
         )
         self.cache.put(key, row)
         return dict(row, result=result)
-
-    def derive(self, source, name: str, compute, **params):
-        """`compute(model)` of a run row or a model, cached by both and `params` (`kt_lib.derived`)."""
-        return derive(self, source, name, compute, **params)
 
     def cached(
         self, samples_per_class: int | None = None, scope: str = "all", **overrides

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from kt_lib.derived import Kept, _pack, _unpack, source_key
+from kt_lib.derived import Kept, _pack, _unpack
 from kt_lib.eval import recovery
 from kt_lib.eval.collateral import profile
 from kt_lib.eval.probe import knowledge_probe
@@ -80,11 +80,11 @@ def test_a_derived_result_is_found_by_another_experiment_without_training(world_
 def test_sources_rows_models_and_bad_input(world_model, tmp_path):
     exp = _experiment(world_model, None)
     row = exp.run("nhl_kl", keep_result=False)
-    assert source_key(exp, row) == "run:" + row["key"]
+    assert exp.derive.key(row) == "run:" + row["key"]
     unlearned = exp.kept.get(row["key"]).model
-    assert source_key(exp, exp.model) != source_key(exp, unlearned)  # keyed by the weights
+    assert exp.derive.key(exp.model) != exp.derive.key(unlearned)  # keyed by the weights
     with pytest.raises(TypeError, match="run row"):
-        source_key(exp, {"Q": 1.0})
+        exp.derive.key({"Q": 1.0})
     with pytest.raises(ValueError, match="Experiment.run"):
         exp.derive({"Q": 1.0, "key": "x"}, "norm", lambda m: 0)
 

@@ -150,6 +150,27 @@ def test_a_claimed_key_makes_another_process_wait_for_its_row(tmp_path):
         pass
 
 
+def test_a_claim_ends_with_a_killed_holder(tmp_path):
+    """A process killed (SIGKILL: no cleanup runs) while it holds a key leaves nothing held: the kernel
+    drops its lock with the process, so the next process claims the key at once. (A lock kept as an entry
+    in a store, as diskcache's Lock, stays taken after such a kill until it expires.)"""
+    hold = "import os, sys\nfrom kt_lib.cache import RunCache\n"
+    hold += "RunCache(sys.argv[1]).claim('run-a').__enter__()\nos.kill(os.getpid(), 9)\n"
+    killed = subprocess.run(
+        [sys.executable, "-c", hold, tmp_path / "runs.jsonl"], env=ENV, timeout=120
+    )
+    assert killed.returncode == -signal.SIGKILL
+    take = "import sys\nfrom kt_lib.cache import RunCache\nwith RunCache(sys.argv[1]).claim('run-a'):\n"
+    take += "    print('claimed')\n"
+    out = subprocess.run(
+        [sys.executable, "-c", take, tmp_path / "runs.jsonl"],
+        env=ENV,
+        capture_output=True,
+        timeout=120,
+    )
+    assert out.stdout.decode().strip() == "claimed", out.stderr.decode()[-2000:]
+
+
 UNLEARN = ["-m", "kt_harness", "unlearn", "--forget", "Samoyed", "--samples-per-class", "2"]
 UNLEARN += ["--eval-per-class", "2"]
 

@@ -173,8 +173,9 @@ def problems(recorded: dict, now: dict) -> dict[str, str]:
         if changed and old["version"] == new["version"]:
             out[name] = (
                 f"the code behind {name} changed ({', '.join(changed)}): bump {name} "
-                f"({new['defined_in']}) if its numbers or rows change, then run `python tools/cache_versions.py`; "
-                f"if they do not, run `python tools/cache_versions.py --same {name}` (a file that moved: add its "
+                f"({new['defined_in']}) if what its cache holds changes (numbers, rows, layout), then run "
+                "`python tools/cache_versions.py`; "
+                f"if it does not, run `python tools/cache_versions.py --same {name}` (a file that moved: add its "
                 "new path to CODE there)"
             )
         elif old != new:
