@@ -32,6 +32,16 @@ def test_t_quantile_refuses_what_has_no_quantile(p, df):
         t_quantile(p, df)
 
 
+def test_mean_ci_on_known_numbers():
+    mean, half, n = mean_ci([0.90, 0.94, 0.98])
+    # sd = 0.04, se = 0.04 / sqrt(3), t(0.975, 2) = 4.3027
+    assert (mean, n) == (pytest.approx(0.94), 3)
+    assert half == pytest.approx(4.3027 * 0.04 / math.sqrt(3), rel=1e-4)
+    m1, h1, n1 = mean_ci([0.5])
+    assert m1 == 0.5 and math.isnan(h1) and n1 == 1
+    assert mean_ci([])[2] == 0
+
+
 def test_mean_ci_skips_nan_and_takes_the_confidence():
     mean, half, n = mean_ci([0.1, 0.2, float("nan"), 0.4, 0.3], confidence=0.9)
     # sd of 0.1..0.4 = 0.129099, t(0.95, 3) = 2.353363
