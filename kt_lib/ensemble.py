@@ -1,8 +1,6 @@
-"""The template-averaged zero-shot head of a prompt bank, and what the official trainer reads from it.
-
-The official trainer (and the `paper` preset) takes its KL/NPO reference from the original model's
-zero-shot head averaged over all 80 templates, and keeps the epoch whose *training* forget-fine accuracy
-is lowest. Both live here; `kt_lib.unlearn` calls them when its config asks for them.
+"""The template-averaged zero-shot head of a prompt bank: the official trainer (and the `paper` preset) takes
+its KL/NPO reference from the original model's head averaged over all 80 templates (`reference="ensemble"`),
+and keeps the epoch whose training forget-fine accuracy on that head is lowest (`kt_lib.selection`).
 """
 
 from __future__ import annotations
@@ -34,18 +32,3 @@ def ensemble_reference(model, images, bank: PromptBank, batch_size: int = 256):
         ]
     T = len(bank.joint)
     return tuple(torch.cat([o[k] for o in out]).float().expand(T, -1, -1) for k in (0, 1))
-
-
-@torch.no_grad()
-def forget_fine_accuracy(model, images, fine_labels, bank: PromptBank, batch_size: int = 256):
-    """Fine accuracy of `model` on the training forget images against its template-averaged head."""
-    model.eval()
-    with autocast(model_device(model)):
-        fine_head, coarse_head = averaged_head(model, bank)
-        pred = torch.cat(
-            [
-                clip_logits(model, images[i : i + batch_size], fine_head, coarse_head)[0].argmax(-1)
-                for i in range(0, len(images), batch_size)
-            ]
-        )
-    return (pred == fine_labels).float().mean().item()

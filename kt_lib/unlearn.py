@@ -21,7 +21,6 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from kt_lib.ensemble import forget_fine_accuracy
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, Run, get_method
 from kt_lib.methods.projection import RIDGE
@@ -31,6 +30,7 @@ from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
 from kt_lib.prompts import PromptBank
 from kt_lib.ranges import check_floats
+from kt_lib.selection import select_epoch, snapshot
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.vocab import compact_vocabulary
 from kt_lib.zeroshot import TEMPLATES, autocast, model_device, template_set
@@ -148,7 +148,7 @@ def unlearn(
     method's hooks before the first step, after each step and at the end (`kt_lib.methods.base`).
 
     `holdout_score(model, images, fine, coarse) -> float` (higher is better) is used with
-    `cfg.select == "holdout"`; `kt_lib.eval.evaluator.holdout_score` is the default.
+    `cfg.select == "holdout"`; `kt_lib.selection.holdout_score` is the default.
     """
     method = get_method(cfg.method)
     gen, rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
@@ -164,7 +164,7 @@ def unlearn(
     total, _, steps_per_epoch = cfg.budget(len(run.images))
     total *= run.epochs > 0
     opt, sched = optimizer_and_schedule(params, cfg, total, run.epochs)
-    rows, stopped, best, last_good = [], None, (-np.inf, None, 0), _snapshot(model)
+    rows, stopped, best, last_good = [], None, (-np.inf, None, 0), snapshot(model)
     loss_cfg = cfg.loss_config()
     bar = tqdm(total=total, desc=f"unlearning ({cfg.method})", disable=not cfg.progress)
     for epoch in range(run.epochs):
@@ -192,10 +192,10 @@ def unlearn(
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(last_good)  # weights went bad: the last finished epoch
             break
-        _snapshot(model, last_good)
+        snapshot(model, last_good)
         if cfg.schedule == "cosine_epoch":
             sched.step()
-        best = _select(run, epoch, rows, best, holdout, holdout_score)
+        best = select_epoch(run, epoch, rows, best, holdout, holdout_score)
     bar.close()
     selects = holdout is not None or cfg.select == "min_forget_fine"
     if selects and best[1] is not None and not stopped:
@@ -250,29 +250,6 @@ def _start(
     return run, holdout, other
 
 
-def _select(run, epoch, rows, best, holdout, holdout_score):
-    """After an epoch: keep the epoch's weights when `cfg.select` says they are the best so far."""
-    model, cfg = run.model, run.cfg
-    if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
-        acc = forget_fine_accuracy(model, run.images, run.fine_labels, run.bank)
-        rows[-1]["train_forget_fine"] = acc
-        if -acc > best[0]:
-            best = (-acc, _snapshot(model, device=None), epoch)
-        model.train()
-    if holdout is not None:
-        if holdout_score is None:
-            from kt_lib.eval.evaluator import holdout_score
-        score = holdout_score(
-            model, *holdout, fine_names=run.fine_names, coarse_names=run.coarse_names,
-            tokenizer=run.tokenizer, reference=run.original,
-        )  # fmt: skip
-        rows[-1]["holdout_score"] = score
-        if score > best[0]:
-            best = (score, _snapshot(model, device=None), epoch)
-        model.train()
-    return best
-
-
 def _split_holdout(data, fraction: float, gen: torch.Generator):
     """(train, holdout) splits of (images, fine, coarse): a random `fraction` (at least one) held out."""
     perm = torch.randperm(len(data[0]), generator=gen)
@@ -288,12 +265,3 @@ def _prompt_features(model, bank: PromptBank, towers: str):
     with torch.no_grad(), autocast(model_device(model)):
         frozen = [bank.features(model, t) for t in range(len(bank.joint))]
     return lambda _model, t: frozen[t]
-
-
-def _snapshot(model, into: dict | None = None, device="cpu") -> dict[str, torch.Tensor]:
-    """A copy of the weights on `device` (None: where they are); `into`, an earlier snapshot, is
-    overwritten in place instead (no allocation per epoch)."""
-    state = {k: v.detach() for k, v in model.state_dict().items()}
-    if into is None:
-        return {k: v.to(device or v.device, copy=True) for k, v in state.items()}
-    return {k: into[k].copy_(v) for k, v in state.items()}

@@ -274,23 +274,3 @@ def difficulty_levels(
         lvl: [str(c) for c in part]
         for lvl, part in zip(levels, np.array_split(np.array(ranked, dtype=object), len(levels)))
     }
-
-
-def holdout_score(
-    model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference
-) -> float:
-    """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
-    (1 - acc/acc_ref) and coarse retention (min(1, acc/acc_ref))."""
-    from kt_lib.metrics import harmonic
-
-    def accs(m):
-        feats = encode_images(m, images)
-        return (
-            accuracy(predict(feats, text_head(m, tokenizer, fine_names)), fine),
-            accuracy(predict(feats, text_head(m, tokenizer, coarse_names)), coarse),
-        )
-
-    (f0, c0), (f1, c1) = accs(reference), accs(model)
-    q = 1 - f1 / f0 if f0 > 0 else 0.0
-    u = min(1.0, c1 / c0) if c0 > 0 else 1.0
-    return harmonic(q, u)

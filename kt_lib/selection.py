@@ -1,0 +1,77 @@
+"""Which epoch a run keeps (`UnlearnConfig.select`): the last, the one the official trainer keeps (lowest
+training forget-fine accuracy on the template-averaged head), or the best on a held-out split of the proxy
+images (forgetting the breed while keeping the group, measured against the original model).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from kt_lib.ensemble import averaged_head
+from kt_lib.metrics import harmonic
+from kt_lib.prompts import PromptBank, clip_logits
+from kt_lib.zeroshot import accuracy, autocast, encode_images, model_device, predict, text_head
+
+
+def select_epoch(run, epoch, rows, best, holdout, holdout_score):
+    """After an epoch: keep the epoch's weights when `cfg.select` says they are the best so far."""
+    model, cfg = run.model, run.cfg
+    if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
+        acc = forget_fine_accuracy(model, run.images, run.fine_labels, run.bank)
+        rows[-1]["train_forget_fine"] = acc
+        if -acc > best[0]:
+            best = (-acc, snapshot(model, device=None), epoch)
+        model.train()
+    if holdout is not None:
+        score = (holdout_score or _holdout_score)(
+            model, *holdout, fine_names=run.fine_names, coarse_names=run.coarse_names,
+            tokenizer=run.tokenizer, reference=run.original,
+        )  # fmt: skip
+        rows[-1]["holdout_score"] = score
+        if score > best[0]:
+            best = (score, snapshot(model, device=None), epoch)
+        model.train()
+    return best
+
+
+def _holdout_score(
+    model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference
+) -> float:
+    """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
+    (1 - acc/acc_ref) and coarse retention (min(1, acc/acc_ref))."""
+
+    def accs(m):
+        feats = encode_images(m, images)
+        return (
+            accuracy(predict(feats, text_head(m, tokenizer, fine_names)), fine),
+            accuracy(predict(feats, text_head(m, tokenizer, coarse_names)), coarse),
+        )
+
+    (f0, c0), (f1, c1) = accs(reference), accs(model)
+    q = 1 - f1 / f0 if f0 > 0 else 0.0
+    u = min(1.0, c1 / c0) if c0 > 0 else 1.0
+    return harmonic(q, u)
+
+
+@torch.no_grad()
+def forget_fine_accuracy(model, images, fine_labels, bank: PromptBank, batch_size: int = 256):
+    """Fine accuracy of `model` on the training forget images against its template-averaged head."""
+    model.eval()
+    with autocast(model_device(model)):
+        fine_head, coarse_head = averaged_head(model, bank)
+        pred = torch.cat(
+            [
+                clip_logits(model, images[i : i + batch_size], fine_head, coarse_head)[0].argmax(-1)
+                for i in range(0, len(images), batch_size)
+            ]
+        )
+    return (pred == fine_labels).float().mean().item()
+
+
+def snapshot(model, into: dict | None = None, device="cpu") -> dict[str, torch.Tensor]:
+    """A copy of the weights on `device` (None: where they are); `into`, an earlier snapshot, is
+    overwritten in place instead (no allocation per epoch)."""
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    if into is None:
+        return {k: v.to(device or v.device, copy=True) for k, v in state.items()}
+    return {k: into[k].copy_(v) for k, v in state.items()}
