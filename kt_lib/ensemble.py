@@ -1,4 +1,6 @@
-"""The template-averaged zero-shot head of a prompt bank: the official trainer (and the `paper` preset) takes
+"""The template-averaged zero-shot head of a prompt bank.
+
+The official trainer (and the `paper` preset) takes
 its KL/NPO reference from the original model's head averaged over all 80 templates (`reference="ensemble"`),
 and keeps the epoch whose training forget-fine accuracy on that head is lowest (`kt_lib.selection`).
 """

@@ -1,4 +1,6 @@
-"""Which epoch a run keeps (`UnlearnConfig.select`): the last, the one the official trainer keeps (lowest
+"""Which epoch a run keeps (`UnlearnConfig.select`).
+
+The last, the one the official trainer keeps (lowest
 training forget-fine accuracy on the template-averaged head), or the best on a held-out split of the proxy
 images (forgetting the breed while keeping the group, measured against the original model).
 """
