@@ -10,6 +10,8 @@ from torch import nn
 from kt_lib.methods.salun import enforce_mask_, saliency_mask
 from kt_lib.methods.task_vector import negate_task_vector
 
+pytestmark = pytest.mark.unit
+
 torch.set_num_threads(1)
 
 
