@@ -103,34 +103,21 @@ class Derived:
 
 
 def _pack(value) -> dict:
+    """A JSON-able entry: the value, or a frame as pandas' "tight" dict (index, columns and their names;
+    missing values as None) with its dtypes."""
     if not isinstance(value, pd.DataFrame):
         return {"value": value}
-    data = value.astype(object).where(value.notna(), None)
-    return {
-        "frame": dict(
-            index=[list(i) if isinstance(i, tuple) else i for i in value.index],
-            index_names=list(value.index.names),
-            columns=[list(c) if isinstance(c, tuple) else c for c in value.columns],
-            column_names=list(value.columns.names),
-            dtypes=[str(t) for t in value.dtypes],
-            data=data.to_numpy().tolist(),
-        )
-    }
-
-
-def _axis(labels: list, names: list) -> pd.Index:
-    if len(names) > 1:
-        return pd.MultiIndex.from_tuples([tuple(x) for x in labels], names=names)
-    return pd.Index(labels, name=names[0])
+    frame = value.astype(object).where(value.notna(), None).to_dict("tight")
+    return {"frame": dict(frame, dtypes=[str(t) for t in value.dtypes])}
 
 
 def _unpack(entry: dict):
     if "frame" not in entry:
         return entry["value"]
-    f = entry["frame"]
-    columns = _axis(f["columns"], f["column_names"])
-    df = pd.DataFrame(f["data"], index=_axis(f["index"], f["index_names"]), columns=columns)
-    for i, dtype in enumerate(f["dtypes"]):
+    frame = dict(entry["frame"])
+    dtypes = frame.pop("dtypes")
+    df = pd.DataFrame.from_dict(frame, orient="tight")
+    for i, dtype in enumerate(dtypes):
         if dtype != "object":
             df[df.columns[i]] = df.iloc[:, i].astype(dtype)
     return df

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,24 @@ def test_a_version_without_an_entry_or_defined_twice_is_refused(tmp_path):
     (tmp_path / "kt_harness" / "b.py").write_text("class Store:\n    FORMAT = 3\n")
     with pytest.raises(ValueError, match="Store.FORMAT is defined 2 times"):
         cv.current(tmp_path, {"Store.FORMAT": ["kt_harness/a.py"]})
+
+
+def test_every_module_the_loop_and_the_scoring_import_is_behind_engine_version():
+    """A module the loop (kt_lib.unlearn) or the scoring (evaluator, integrity flags) imports, directly or
+    not, decides run rows: a new one outside ENGINE_VERSION's list would change rows unguarded. Left out:
+    the presets (a run's key holds its resolved settings), the argument checks and the package's names."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from imports import import_graph, sources
+
+    graph, covered = import_graph(sources()), set()
+    for key in cv.code_hashes(cv.CODE["ENGINE_VERSION"]):
+        if "::" not in key:
+            covered.add(key.removesuffix(".py").removesuffix("/__init__").replace("/", "."))
+    reached, todo = set(), ["kt_lib.unlearn", "kt_lib.eval.evaluator", "kt_lib.integrity"]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += graph[name]
+    missing = reached - covered - {"kt_lib", "kt_lib.presets", "kt_lib.ranges"}
+    assert not missing, f"add {sorted(missing)} to ENGINE in tools/cache_versions.py"

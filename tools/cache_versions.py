@@ -25,17 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = Path("tests/data/cache_versions.json")
 SEARCHED = ("kt_lib", "kt_harness")
 VERSION = re.compile(r"[A-Z_]*(VERSION|FORMAT)")
-ENGINE = ["kt_lib/unlearn.py", "kt_lib/step.py", "kt_lib/losses.py", "kt_lib/optim.py"]
-ENGINE += ["kt_lib/methods.py", "kt_lib/methods/*.py", "kt_lib/projection.py", "kt_lib/saliency.py"]
-ENGINE += ["kt_lib/ensemble.py", "kt_lib/prompts.py", "kt_lib/vocab.py", "kt_lib/textenc.py"]
-ENGINE += [
-    "kt_lib/zeroshot.py",
-    "kt_lib/metrics.py",
-    "kt_lib/eval/evaluator.py",
-    "kt_lib/integrity.py",
+ENGINE = [  # the loop, its methods and the scoring of a run's row
+    *("kt_lib/unlearn.py", "kt_lib/selection.py", "kt_lib/step.py", "kt_lib/losses.py"),
+    *("kt_lib/methods.py", "kt_lib/methods/*.py", "kt_lib/optim.py", "kt_lib/ensemble.py"),
+    *("kt_lib/prompts.py", "kt_lib/vocab.py", "kt_lib/textenc.py", "kt_lib/zeroshot.py"),
+    *("kt_lib/metrics.py", "kt_lib/eval/evaluator.py", "kt_lib/integrity.py"),
+    *("kt_lib/experiment.py", "kt_lib/sources.py", "kt_lib/world/data.py::WorldDataset"),
+    "kt_lib/world/data.py::FamilyDataset",
 ]
-ENGINE += ["kt_lib/experiment.py", "kt_lib/sources.py", "kt_lib/knowledge/sources.py"]
-ENGINE += ["kt_lib/world/data.py::WorldDataset", "kt_lib/world/data.py::FamilyDataset"]
 # version -> the code that decides its cache's content: globs of files, or "glob::name" for one top-level
 # function, class or assignment. A run's key holds the resolved settings, the exemplars and the model's
 # weights, so presets and the world model are not listed; every derived result's key holds its run's key,
@@ -115,41 +112,27 @@ def code_hashes(patterns, root: Path = ROOT) -> dict[str, str]:
 def versions(root: Path = ROOT) -> dict[str, list]:
     """{name or "Class.name": [(path, value), ...]} of every integer `*_VERSION` / `*FORMAT` constant."""
     found = {}
-    for folder in SEARCHED:
-        for path in sorted((root / folder).rglob("*.py")):
-            tree = ast.parse(path.read_text())
-            scopes = [
-                ("", tree),
-                *((c.name + ".", c) for c in tree.body if isinstance(c, ast.ClassDef)),
-            ]
-            for prefix, scope in scopes:
-                for node in scope.body:
-                    value = getattr(getattr(node, "value", None), "value", None)
-                    for t in getattr(node, "targets", []):
-                        if (
-                            isinstance(t, ast.Name)
-                            and VERSION.fullmatch(t.id)
-                            and type(value) is int
-                        ):
-                            found.setdefault(prefix + t.id, []).append(
-                                (path.relative_to(root).as_posix(), value)
-                            )
+    for path in sorted(p for folder in SEARCHED for p in (root / folder).rglob("*.py")):
+        tree, where = ast.parse(path.read_text()), path.relative_to(root).as_posix()
+        classes = [(c.name + ".", c.body) for c in tree.body if isinstance(c, ast.ClassDef)]
+        for prefix, node in ((pre, n) for pre, body in [("", tree.body), *classes] for n in body):
+            value = getattr(getattr(node, "value", None), "value", None)
+            for name in (t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)):
+                if VERSION.fullmatch(name) and type(value) is int:
+                    found.setdefault(prefix + name, []).append((where, value))
     return found
 
 
 def current(root: Path = ROOT, code=None) -> dict:
     """Each version's number and code hashes as they are in `root` now; problems raise ValueError."""
     code, found, out = code or CODE, versions(root), {}
-    missing = sorted(set(found) - set(code))
-    if missing:
+    if missing := sorted(set(found) - set(code)):
         raise ValueError(
-            f"{missing} have no entry in tools/cache_versions.py CODE: name the code behind them"
+            f"{missing} have no entry in tools/cache_versions.py CODE: list their code"
         )
     for name, patterns in code.items():
-        if len(found.get(name, ())) != 1:
-            raise ValueError(
-                f"{name} is defined {len(found.get(name, ()))} times under {SEARCHED}, not once"
-            )
+        if (times := len(found.get(name, ()))) != 1:
+            raise ValueError(f"{name} is defined {times} times under {SEARCHED}, not once")
         hashes = code_hashes(patterns, root)
         if not hashes:
             raise ValueError(f"nothing matches the code of {name} ({patterns}): update CODE")
@@ -159,43 +142,34 @@ def current(root: Path = ROOT, code=None) -> dict:
 
 def problems(recorded: dict, now: dict) -> dict[str, str]:
     """{name: message} for every version whose code or number differs from the record."""
-    out = {}
+    out, rerun = {}, "run `python tools/cache_versions.py`"
     for name in sorted(set(recorded) | set(now)):
         old, new = recorded.get(name), now.get(name)
         if old is None or new is None:
-            out[name] = (
-                f"{name} is {'new' if old is None else 'gone'}: run `python tools/cache_versions.py`"
-            )
+            out[name] = f"{name} is {'new' if old is None else 'gone'}: {rerun}"
             continue
-        changed = sorted(
-            k for k in {*old["code"], *new["code"]} if old["code"].get(k) != new["code"].get(k)
-        )
+        code = {*old["code"], *new["code"]}
+        changed = sorted(k for k in code if old["code"].get(k) != new["code"].get(k))
         if changed and old["version"] == new["version"]:
             out[name] = (
                 f"the code behind {name} changed ({', '.join(changed)}): bump {name} "
-                f"({new['defined_in']}) if what its cache holds changes (numbers, rows, layout), then run "
-                "`python tools/cache_versions.py`; "
-                f"if it does not, run `python tools/cache_versions.py --same {name}` (a file that moved: add its "
-                "new path to CODE there)"
+                f"({new['defined_in']}) if what its cache holds changes (numbers, rows, layout), then "
+                f"{rerun}; if it does not, {rerun[:-1]} --same {name}` (a file that moved: add its new "
+                "path to CODE there)"
             )
         elif old != new:
-            out[name] = (
-                f"{name} is {new['version']}, recorded {old['version']}: run `python tools/cache_versions.py`"
-            )
+            out[name] = f"{name} is {new['version']}, recorded {old['version']}: {rerun}"
     return out
 
 
 def main(argv=None, root: Path = ROOT, code=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--same", nargs="+", default=[], metavar="NAME", help="code changed, results did not"
-    )
+    parser.add_argument("--same", nargs="+", default=[], metavar="NAME", help="code changed only")
     args = parser.parse_args(argv)
     now, lock = current(root, code), root / LOCK
     recorded = json.loads(lock.read_text()) if lock.exists() else {}
-    refused = [
-        m for n, m in problems(recorded, now).items() if "--same" in m and n not in args.same
-    ]
+    found = problems(recorded, now)
+    refused = [m for n, m in found.items() if "--same" in m and n not in args.same]
     if refused:
         print("\n".join(refused), file=sys.stderr)
         return 1
