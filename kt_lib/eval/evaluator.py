@@ -26,6 +26,7 @@ from kt_lib.metrics import (
     utility,
     utility_keys,
 )
+from kt_lib.unlearn import ENGINE_VERSION
 from kt_lib.zeroshot import accuracy, encode_images, predict, text_head
 
 
@@ -85,7 +86,8 @@ class Evaluator:
 
     def persist(self, model, cache) -> None:
         """Keep `model`'s predictions in `cache` (a `kt_lib.cache.RunCache`), keyed by its weights, its
-        device type and each test part's images, labels' names and templates: found by any process that
+        device type, the engine's version (the code that predicts is behind it: tests/test_versions.py)
+        and each test part's images, labels' names and templates: found by any process that
         evaluates the same weights on the same test data. Copies of this evaluator share the setting."""
         self._store = cache
         self._stored.add(model_fingerprint(model))
@@ -100,7 +102,7 @@ class Evaluator:
             h.update(repr((names, sig[3])).encode())
             self._signatures[sig] = h.hexdigest()[:16]
         device = next(model.parameters()).device.type
-        return f"predictions:{key}:{device}:{self._signatures[sig]}"
+        return f"predictions:{key}:{device}:{self._signatures[sig]}:engine{ENGINE_VERSION}"
 
     def parts(self, scope: str = "all") -> list[str]:
         """The prediction parts a scope needs: "all" (every test domain and zero-shot family) or
