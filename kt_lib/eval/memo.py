@@ -1,5 +1,5 @@
-"""One way for the analyses (probe, collateral damage, relearning) to take a model *or* a run row and
-cache what they compute:
+"""One way for the analyses (probe, collateral damage, relearning) to take a model or a run row and cache
+what they compute.
 
     memo(exp, source, "probe", lambda model: ..., domain="photo")
 
