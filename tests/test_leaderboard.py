@@ -81,71 +81,59 @@ def test_cache_persists_rows_and_frames_them(tmp_path):
     assert cf.Q.tolist() == [1.0] and cf.label.tolist() == ["GA"]
 
 
-@pytest.fixture(scope="module")
-def tiny_exp(world_model):
-    from kt_lib.experiment import Experiment
-
-    model, tokenizer, _ = world_model
-    return Experiment(
-        ["Samoyed"],
-        model=model,
-        tokenizer=tokenizer,
-        samples_per_class=4,
-        eval_per_class=2,
-        num_epochs=1,
-    )
+EXPERIMENT = dict(forget=["Samoyed"], samples_per_class=4, eval_per_class=2, num_epochs=1)
 
 
-def test_settings_key_resolves_defaults(tiny_exp):
-    key = tiny_exp.key()
-    assert key == tiny_exp.key(method="nhl_kl", margin=2.0)  # explicit defaults = same run
-    assert key != tiny_exp.key(margin=1.0)
-    assert key != tiny_exp.key(samples_per_class=2)
-    assert key != tiny_exp.key(seed=1)
+def test_settings_key_resolves_defaults(exp):
+    key = exp.key()
+    assert key == exp.key(method="nhl_kl", margin=2.0)  # explicit defaults = same run
+    assert key != exp.key(margin=1.0)
+    assert key != exp.key(samples_per_class=2)
+    assert key != exp.key(seed=1)
 
 
-def test_settings_key_sees_the_exemplar_images(tiny_exp):
+def test_settings_key_sees_the_exemplar_images(exp):
     from dataclasses import replace
 
     from torch.utils.data import TensorDataset
 
     from kt_lib.experiment import Experiment
 
-    images, fine, coarse = tiny_exp.data.proxy_pool.tensors
+    images, fine, coarse = exp.data.proxy_pool.tensors
     other = Experiment(
-        tiny_exp.forget,
-        model=tiny_exp.model,
-        tokenizer=tiny_exp.tokenizer,
+        exp.forget,
+        model=exp.model,
+        tokenizer=exp.tokenizer,
         samples_per_class=4,
-        data=replace(tiny_exp.data, proxy_pool=TensorDataset(0.5 * images, fine, coarse)),
+        data=replace(exp.data, proxy_pool=TensorDataset(0.5 * images, fine, coarse)),
         num_epochs=1,
     )
-    assert other.key() != tiny_exp.key()  # same names and settings, other images
+    assert other.key() != exp.key()  # same names and settings, other images
 
 
-def test_run_is_cached_and_sweeps_reuse_rows(tiny_exp, monkeypatch):
-    row = tiny_exp.run(label="first", keep_result=False, margin=1.0)
+def test_run_is_cached_and_sweeps_reuse_rows(exp, monkeypatch):
+    row = exp.run(label="first", keep_result=False, margin=1.0)
     assert {"Q", "U", "QU", "drawing_Q", "margin", "lr", "label", "per_concept"} <= set(row)
     assert row["margin"] == 1.0 and row["label"] == "first" and "result" not in row
     assert {c["domain"] for c in row["per_concept"]} == {"photo", "drawing"}
-    n = len(tiny_exp.cache)
+    n = len(exp.cache)
 
     def no_training(*args, **kwargs):
         raise RuntimeError("cached settings must not retrain")
 
-    monkeypatch.setattr(tiny_exp, "unlearn", no_training)
-    rows = leaderboard.margin_sweep(tiny_exp, margins=(1.0,))
-    assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(tiny_exp.cache) == n
+    monkeypatch.setattr(exp, "_unlearn", no_training)  # what run() trains through
+    rows = leaderboard.margin_sweep(exp, margins=(1.0,))
+    assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(exp.cache) == n
     assert list(leaderboard.to_frame(rows).columns).count("margin") == 1
     with pytest.raises(RuntimeError, match="must not retrain"):
-        tiny_exp.run(keep_result=True, margin=1.0)  # keep_result always trains
+        exp.run(keep_result=True, margin=1.0)  # keep_result always trains
 
 
-def test_leaderboard_shares_the_cache_and_writes_nothing_onto_the_experiment(tiny_exp):
-    attrs = set(vars(tiny_exp))
-    board = leaderboard.leaderboard(tiny_exp, ["nhl_kl"], levels={"one": ["Samoyed"]}, per_level=1)
+def test_leaderboard_shares_the_cache_and_writes_nothing_onto_the_experiment(exp):
+    attrs = set(vars(exp))
+    board = leaderboard.leaderboard(exp, ["nhl_kl"], levels={"one": ["Samoyed"]}, per_level=1)
     assert board.label.tolist() == ["nhl_kl"] and board.level.tolist() == ["one"]
-    assert set(vars(tiny_exp)) <= attrs | {"fingerprint"}  # no private attributes written
-    assert not any(k.startswith("_kt") for k in vars(tiny_exp))
-    row = tiny_exp.run(keep_result=False)  # the leaderboard's run of the same request: cached
+    assert set(vars(exp)) <= attrs | {"fingerprint"}  # no private attributes written
+    assert not any(k.startswith("_kt") for k in vars(exp))
+    row = exp.run(keep_result=False)  # the leaderboard's run of the same request: cached
     assert row["Q"] == board.Q.iloc[0]
