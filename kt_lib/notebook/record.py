@@ -36,12 +36,7 @@ def read_results(path: str | Path) -> dict:
     out = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if MIME in data:
-                entry = data[MIME]
-                out.update(
-                    entry["values"] if "values" in entry else {entry["name"]: entry["value"]}
-                )
+            out.update(output.get("data", {}).get(MIME, {}).get("values", {}))
     return out
 
 

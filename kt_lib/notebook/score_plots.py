@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kt_lib.notebook.style import PANEL_WIDTH, clip_interval, finish, legend_outside, plural
+from kt_lib.notebook.style import PANEL_WIDTH, clip_interval, finish, legend_outside, pale, plural
 
 METRIC_LABELS = {
     "Q": "Q (forgetting)",
@@ -65,21 +65,21 @@ def plot_metric_bars(
 ):
     """Grouped bars: one group per row of `df` (named by `label`), one bar per metric, values printed
     (vertically when a group holds more than three bars). `width`: figure width in inches."""
+    import seaborn as sns
+
     fig, ax = _axes(ax, width or max(7.0, 1.5 * len(df) + 3.5), 4.0)
-    bar_w = 0.8 / len(metrics)
-    xs = np.arange(len(df))
+    long = df.melt([label], list(metrics), var_name="metric")
+    long["metric"] = long.metric.map(lambda m: METRIC_LABELS.get(m, m))
+    sns.barplot(long, x=label, y="value", hue="metric", errorbar=None, saturation=1, ax=ax)
     vertical = len(metrics) > 3
-    for i, m in enumerate(metrics):
-        bars = ax.bar(
-            xs + (i - (len(metrics) - 1) / 2) * bar_w,
-            df[m],
-            bar_w,
-            color=f"C{i}",
-            label=METRIC_LABELS.get(m, m),
-        )
+    for bars in ax.containers:
         ax.bar_label(bars, fmt="%.2f", fontsize=9, rotation=90 if vertical else 0, padding=2)
-    ax.set_xticks(xs, df[label])
-    ax.set(ylabel="score (fraction)", ylim=(0, 1.25 if vertical else 1.12), title=title or "")
+    ax.set(
+        xlabel="",
+        ylabel="score (fraction)",
+        ylim=(0, 1.25 if vertical else 1.12),
+        title=title or "",
+    )
     ax.set_yticks(np.linspace(0, 1, 6))
     legend_outside(ax)
     return finish(fig)
@@ -111,29 +111,25 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
 def plot_concept_domains(cf, title: str | None = None, width: float | None = None):
     """Per forgotten concept: fine accuracy before and after unlearning, photo vs drawing domain
     (`cf`: rows of kt_lib.notebook.leaderboard.concept_frame for one run); 'after' values are printed."""
-    concepts = list(dict.fromkeys(cf.concept))
-    domains = list(dict.fromkeys(cf.domain))
-    fig, ax = plt.subplots(figsize=(width or max(8.0, 1.8 * len(concepts) + 2.5), 4.0))
-    bar_w = 0.8 / (2 * len(domains))
-    xs = np.arange(len(concepts))
-    k = 0
-    for d in domains:
-        sub = cf[cf.domain == d].set_index("concept").reindex(concepts)
-        for when, alpha in (("before", 0.35), ("after", 1.0)):
-            bars = ax.bar(
-                xs + (k - (2 * len(domains) - 1) / 2) * bar_w,
-                sub[when],
-                bar_w,
-                alpha=alpha,
-                color="C0" if d == "photo" else "C1",
-                label=f"{d}, {when}",
-            )
-            if when == "after":
-                ax.bar_label(bars, fmt="%.2f", fontsize=9, rotation=90, padding=2)
-            k += 1
-    ax.set_xticks(xs, concepts, rotation=15, ha="right")
-    ax.set(ylabel="fine (breed) accuracy", ylim=(0, 1.2), title=title or "per concept, by domain")
-    ax.set_yticks(np.linspace(0, 1, 6))
+    import seaborn as sns
+
+    long = cf.melt(["concept", "domain"], ["before", "after"], var_name="when")
+    long = long.assign(series=long.domain + ", " + long.when).dropna()  # empty series: no legend
+    palette = {  # colour: the domain; pale: before (alpha 0.35 on white)
+        f"{d}, {w}": pale("C0" if d == "photo" else "C1", 0.35 if w == "before" else 1.0)
+        for d in dict.fromkeys(cf.domain)
+        for w in ("before", "after")
+        if f"{d}, {w}" in set(long.series)
+    }
+    fig, ax = plt.subplots(figsize=(width or max(8.0, 1.8 * cf.concept.nunique() + 2.5), 4.0))
+    hue = dict(hue="series", hue_order=list(palette), palette=palette, errorbar=None, saturation=1)
+    sns.barplot(long, x="concept", y="value", ax=ax, **hue)
+    for series, bars in zip(palette, ax.containers):
+        if series.endswith("after"):
+            ax.bar_label(bars, fmt="%.2f", fontsize=9, rotation=90, padding=2)
+    plt.setp(ax.get_xticklabels(), rotation=15, ha="right")
+    ax.set(xlabel="", ylabel="fine (breed) accuracy", ylim=(0, 1.2), yticks=np.linspace(0, 1, 6))
+    ax.set_title(title or "per concept, by domain")
     legend_outside(ax)
     return finish(fig)
 
@@ -174,18 +170,15 @@ def plot_leaderboard(
     return finish(fig)
 
 
-def plot_level_table(table, title: str | None = None, fmt: str = "{:.1f}"):
-    """A method x level heatmap of a value table (e.g. mean Q-U in percent), annotated (paper Table 3 layout)."""
+def plot_level_table(table, title: str | None = None, fmt: str = ".1f"):
+    """A method x level heatmap of a value table (e.g. mean Q-U in percent), annotated (paper Table 3
+    layout); a missing value is a blank cell."""
+    import seaborn as sns
+
     fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.0, 0.45 * table.shape[0] + 1.4))
-    im = ax.imshow(table.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns)
-    ax.set_yticks(range(table.shape[0]), table.index)
-    for i in range(table.shape[0]):
-        for j in range(table.shape[1]):
-            v = table.iat[i, j]
-            ax.text(j, i, fmt.format(v) if v == v else "-", ha="center", va="center", fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    ax.set_title(title or "")
+    sns.heatmap(table.astype(float), cmap="RdYlGn", vmin=0, vmax=100, annot=True, fmt=fmt, ax=ax)
+    ax.set(title=title or "", xlabel="", ylabel="")
+    ax.tick_params(axis="y", rotation=0)
     return finish(fig)
 
 

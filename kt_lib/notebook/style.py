@@ -10,6 +10,7 @@ legend beside the axes (never over bars, lines or tick labels) and leaves out se
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import to_rgb
 from matplotlib.text import Text
 
 MIN_FONT = 9.0  # points: the smallest text any figure shows
@@ -21,6 +22,11 @@ PANEL_WIDTH = (
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 run', '2 runs' (`many` for irregular plurals)."""
     return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def pale(color, alpha: float = 0.45):
+    """`color` drawn at `alpha` on a white background, as an opaque RGB colour (for seaborn palettes)."""
+    return tuple(1 - alpha * (1 - x) for x in to_rgb(color))
 
 
 def _drew_something(handle) -> bool:

@@ -1,13 +1,12 @@
 """Explore panels for notebooks 04-06: ipywidgets controls that draw the run at exactly the chosen settings.
 
 A :class:`Panel` is ``interactive_output`` over a dict of controls (selection sliders with
-``continuous_update=False``, dropdowns) plus optional buttons. The render functions draw the result at
+``continuous_update=False``, dropdowns). The render functions draw the result at
 exactly the chosen values with a title that names them, so the title and the data always describe the
 same run. :func:`leaderboard_panel` aggregates what a plain cell computed. :func:`ablation_panel` (04) and
 :func:`ood_panel` (05) are live: any combination on their grid is trained at the full budget by the same
 `exp.run` call the notebook's cells make (they show "running ..." meanwhile) and cached by its settings.
-Every panel can be driven without a browser: ``panel.render()`` draws with the current control values and
-``panel.click()`` presses a button.
+Every panel can be driven without a browser: ``panel.render()`` draws with the current control values.
 """
 
 from __future__ import annotations
@@ -30,35 +29,16 @@ _SLIDE = dict(continuous_update=False, **_STYLE)
 
 
 class Panel:
-    """Controls -> `render(**values)` (returns a Figure, a DataFrame or None) shown in one Output area."""
+    """Controls -> `render(**values)` (returns a Figure, a DataFrame or None) shown in one Output area;
+    `pending(**values)` (optional) says "running ..." while a live render trains."""
 
     def __init__(
-        self,
-        render: Callable,
-        controls: dict[str, W.Widget],
-        buttons: dict[str, Callable] | None = None,
-        note: str = "",
-        state: dict | None = None,
-        pending: Callable | None = None,
+        self, render: Callable, controls: dict[str, W.Widget], note: str = "", pending=None
     ):
         self.render_fn, self.controls, self.pending = render, controls, pending
-        self.state = {} if state is None else state  # shared with render functions (e.g. reruns)
-        self._actions = dict(buttons or {})
-        self.buttons = []
-        for label, fn in self._actions.items():
-            b = W.Button(description=label, layout=W.Layout(width="auto"))
-            b.on_click(lambda _b, fn=fn: self._press(fn))
-            self.buttons.append(b)
         self.out = W.interactive_output(self._show, controls)
         rows = [W.HBox(list(controls.values())[i : i + 3]) for i in range(0, len(controls), 3)]
-        self.widget = W.VBox(
-            [
-                *rows,
-                *([W.HBox(self.buttons)] if self.buttons else []),
-                *([W.HTML(note)] if note else []),
-                self.out,
-            ]
-        )
+        self.widget = W.VBox([*rows, *([W.HTML(note)] if note else []), self.out])
 
     def values(self) -> dict:
         return {k: c.value for k, c in self.controls.items()}
@@ -79,27 +59,6 @@ class Panel:
             plt.close(shown)
         elif shown is not None:
             display(shown)
-
-    def _press(self, fn: Callable) -> None:
-        for b in self.buttons:
-            b.disabled = True
-        try:
-            with self.out:
-                self.out.clear_output(wait=True)
-                shown = ", ".join(f"{k} {v}" for k, v in self.values().items())
-                print(f"running ({shown}) ...")
-                self.state["last"] = fn(**self.values())
-                self.out.clear_output(wait=True)
-                self._show(**self.values())
-        finally:
-            for b in self.buttons:
-                b.disabled = False
-
-    def click(self, index: int = 0):
-        """Press button `index` as a user would; returns what its action returned."""
-        fn = list(self._actions.values())[index]
-        self.state["last"] = fn(**self.values())
-        return self.state["last"]
 
     def _ipython_display_(self):
         display(self.widget)

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from kt_lib.notebook.style import finish, legend_outside, plural
+from kt_lib.notebook.style import finish, legend_outside, pale, plural
 from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import load_pool
 
@@ -58,29 +58,21 @@ def draw_samples(
 def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None = None):
     """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, metric); `per_class` is
     `Evaluator.per_class(...)` (one row per domain and breed)."""
-    groups = list(dict.fromkeys(per_class.group))
-    domains = list(dict.fromkeys(per_class.domain))
-    mean = per_class.groupby(["domain", "group"])[list(metrics)].mean()
-    fig, ax = plt.subplots(figsize=(max(9, 0.75 * len(groups) + 2.5), 3.8))
-    combos = [(d, m) for d in domains for m in metrics]
-    width, xs = 0.8 / len(combos), np.arange(len(groups))
-    for k, (d, m) in enumerate(combos):
-        vals = [100 * mean.loc[(d, g), m] if (d, g) in mean.index else np.nan for g in groups]
-        ax.bar(
-            xs + (k - (len(combos) - 1) / 2) * width,
-            vals,
-            width,
-            color=f"C{domains.index(d)}",
-            alpha=1.0 if m == metrics[0] else 0.45,
-            label=f"{d}: {m}",
-        )
-    ax.set_xticks(xs, groups, rotation=30, ha="right")
-    ax.set(
-        ylabel="zero-shot accuracy (%)",
-        ylim=(0, 100),
-        title=title or "what the model knows, per group",
-    )
-    ax.set_yticks(range(0, 101, 20))
+    import seaborn as sns
+
+    long = per_class.melt(["domain", "group"], list(metrics), var_name="metric")
+    long["series"], long["value"] = long.domain + ": " + long.metric, 100 * long.value
+    palette = {  # colour: the domain; pale: the second metric
+        f"{d}: {m}": f"C{i}" if m == metrics[0] else pale(f"C{i}")
+        for i, d in enumerate(dict.fromkeys(per_class.domain))
+        for m in metrics
+    }
+    fig, ax = plt.subplots(figsize=(max(9, 0.75 * per_class.group.nunique() + 2.5), 3.8))
+    hue = dict(hue="series", hue_order=list(palette), palette=palette, errorbar=None, saturation=1)
+    sns.barplot(long, x="group", y="value", ax=ax, **hue)
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    ax.set(xlabel="", ylabel="zero-shot accuracy (%)", ylim=(0, 100), yticks=range(0, 101, 20))
+    ax.set_title(title or "what the model knows, per group")
     legend_outside(ax)
     return finish(fig)
 
@@ -88,6 +80,8 @@ def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None
 def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: str | None = None):
     """Row-normalised confusion (%) among `classes` (e.g. one group's breeds), plus an 'elsewhere' column
     for predictions outside them. `pred`/`labels`: fine predictions and true labels (tensors or arrays)."""
+    import seaborn as sns
+
     pred, labels = np.asarray(pred), np.asarray(labels)
     cm = np.zeros((len(classes), len(classes) + 1))
     for i, c in enumerate(classes):
@@ -98,27 +92,18 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
     cm *= 100
     names = [fine_names[c] for c in classes]
     fig, ax = plt.subplots(figsize=(0.9 * len(classes) + 3, 0.6 * len(classes) + 1.8))
-    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=100)
-    ax.set_xticks(range(len(classes) + 1), names + ["elsewhere"], rotation=30, ha="right")
-    ax.set_yticks(range(len(classes)), names)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            if cm[i, j] == cm[i, j]:
-                ax.text(
-                    j,
-                    i,
-                    f"{cm[i, j]:.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=9,
-                    color="white" if cm[i, j] > 60 else "black",
-                )
+    ticks = dict(xticklabels=names + ["elsewhere"], yticklabels=names, square=True)
+    bar = dict(fraction=0.04, label="% of the true breed's images")
+    sns.heatmap(
+        cm, cmap="Blues", vmin=0, vmax=100, annot=True, fmt=".0f", cbar_kws=bar, ax=ax, **ticks
+    )
+    plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
+    ax.tick_params(axis="y", rotation=0)
     ax.set(
         xlabel="predicted breed",
         ylabel="true breed",
         title=title or "confusions between sibling breeds",
     )
-    fig.colorbar(im, ax=ax, fraction=0.04, label="% of the true breed's images")
     return finish(fig)
 
 
