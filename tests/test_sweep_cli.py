@@ -46,6 +46,7 @@ def need_ray():
     return ray
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "over, names",
     [
@@ -91,6 +92,7 @@ def test_config_errors_name_the_key(over, names):
         assert name in str(info.value), (name, str(info.value))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
 def test_example_configs_are_valid(path):
     cfg = load_config(path)
@@ -104,6 +106,7 @@ def test_example_configs_are_valid(path):
         assert by_method["ga"]["lr"] == 8e-8 and by_method["nhl_kl"]["lr"] == 1e-7
 
 
+@pytest.mark.unit
 def test_unknown_concept_fails_with_suggestion_before_any_model_is_loaded(tmp_path, capsys):
     cfg = write(tmp_path, requests=[["Samoyed"], ["Samoyd", "beagle"]])
     assert main(["sweep", str(cfg), "--out", str(tmp_path / "out"), "--dry-run"]) == 2
