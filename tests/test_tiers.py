@@ -19,6 +19,9 @@ COVERS = [
     "test_taxonomy.py",
     "test_cli.py::test_bad_input_gets_a_clear_error",
     "test_ranges.py::test_cli_refuses_a_bad_float",
+    "test_sweep_cli.py::test_config_errors_name_the_key",
+    "test_salun_and_task_vector.py",
+    "test_presets.py",
 ]
 COLLECT = """
 import json, sys, pytest
