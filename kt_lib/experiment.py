@@ -70,14 +70,14 @@ class Experiment:
         from kt_lib.models import load_model
 
         self.preset, self.settings = preset, defaults
-        self.defaults = UnlearnConfig(**self._settings(None, {}, model_lr=1.0))  # fail early
+        self.defaults = self._resolve({}, model_lr=1.0)  # fail early, before the model loads
         if model is None:
             model, _, tokenizer = load_model(device=device, progress=True)
         elif tokenizer is None:
             raise ValueError("pass the tokenizer together with the model")
         self.model, self.tokenizer = model.eval(), tokenizer
         self.data = data or world_source(eval_per_class=eval_per_class)
-        self.defaults = UnlearnConfig(**self._settings(None, {}))
+        self.defaults = self._resolve({})
         self.evaluator = self._evaluator(self.defaults.template_set)
         self.forget = self.data.compile_forget(forget)
         self.forget_ids = [self.data.fine_names.index(f) for f in self.forget]
@@ -90,23 +90,17 @@ class Experiment:
         self.derive = Derived(cache, self.kept, self.key, self.run)
         self._before = None
 
-    def _preset_of(self, method: str) -> dict | None:
-        """The named preset's own settings for `method` on this dataset (None for the default preset), which
-        a run's integrity check compares its settings with: every setting a run changed is flagged."""
-        if self.preset == "default":
-            return None
-        dataset = dataset_of(self.data.taxonomy.name)
-        return preset(self.preset, method, dataset, default_lr(self.model))
-
-    def _settings(self, method: str | None, overrides: dict, model_lr: float | None = None) -> dict:
-        """The preset's settings for `method` and this dataset, under the experiment's, under `overrides`."""
-        method = method or overrides.get("method") or self.settings.get("method", "nhl_kl")
+    def _preset(self, method: str, model_lr: float | None = None) -> dict:
+        """The preset's settings for `method` on this dataset (`kt_lib.presets.preset`)."""
         data = getattr(self, "data", None)
         dataset = dataset_of(data.taxonomy.name if data is not None else None)
-        if model_lr is None:
-            model_lr = default_lr(self.model)
-        return layer_settings(
-            preset(self.preset, method, dataset, model_lr), self.settings, overrides
+        return preset(self.preset, method, dataset, model_lr or default_lr(self.model))
+
+    def _resolve(self, overrides: dict, model_lr: float | None = None) -> UnlearnConfig:
+        """The preset's settings for the method and dataset, under the experiment's, under `overrides`."""
+        method = overrides.get("method") or self.settings.get("method", "nhl_kl")
+        return UnlearnConfig(
+            **layer_settings(self._preset(method, model_lr), self.settings, overrides)
         )
 
     def _evaluator(self, templates: str | None):
@@ -145,15 +139,16 @@ class Experiment:
     def config(self, method: str | None = None, **overrides) -> UnlearnConfig:
         """The resolved settings of one run: the preset's settings for the method and dataset, under the
         experiment's own settings, under `overrides`."""
-        return UnlearnConfig(
-            **self._settings(method, {**overrides, **({"method": method} if method else {})})
-        )
+        return self._resolve({**overrides, **({"method": method} if method else {})})
 
-    def key(self, samples_per_class: int | None = None, scope: str = "all", **overrides) -> str:
+    def key(
+        self, samples_per_class: int | None = None, scope: str = "all", config=None, **overrides
+    ) -> str:
         """The cache key of a run: the resolved config, the request, a checksum of the exemplar images,
         the test-set sizes, the model's weights, the evaluation's scope and the engine's version (a change
-        to the engine that can change results bumps `kt_lib.unlearn.ENGINE_VERSION`)."""
-        cfg = asdict(self.config(**overrides))
+        to the engine that can change results bumps `kt_lib.unlearn.ENGINE_VERSION`). `config`: the
+        resolved UnlearnConfig, instead of resolving `overrides`."""
+        cfg = asdict(config or self.config(**overrides))
         cfg.pop("progress", None)
         spc = samples_per_class or self.samples_per_class
         images, fine, _ = self._exemplars(spc).tensors
@@ -205,7 +200,9 @@ class Experiment:
         self, method: str | None = None, samples_per_class: int | None = None, **overrides
     ) -> UnlearnResult:
         """Train once with these settings (no cache, no evaluation): the unlearned model and its history."""
-        cfg = self.config(method, **overrides)
+        return self._unlearn(self.config(method, **overrides), samples_per_class)
+
+    def _unlearn(self, cfg: UnlearnConfig, samples_per_class: int | None) -> UnlearnResult:
         images, fine, coarse = self._exemplars(samples_per_class or self.samples_per_class).tensors
         names = (self.data.fine_names, self.data.coarse_names)
         return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
@@ -235,21 +232,24 @@ class Experiment:
         `keep_result=False` returns the cached row when these settings ran before. Both cache the row.
         `scope="in_domain"` evaluates only Q and U (and `per_concept` in domain): what a panel needs; a
         cached full-scope row of the same settings answers it too."""
-        named = {"method": method} if method else {}
-        key = self.key(samples_per_class, scope, **named, **overrides)
+        cfg = self.config(
+            method, **overrides
+        )  # resolved once: the key, the training and the checks
+        key = self.key(samples_per_class, scope, cfg)
         spc = samples_per_class or self.samples_per_class
-        call = dict(samples_per_class=spc, scope=scope, **named, **overrides)
+        call = dict(samples_per_class=spc, scope=scope, **({"method": method} if method else {}))
+        call.update(overrides)
         if keep_result:
-            return dict(self._train(key, method, label, spc, scope, overrides), key=key, call=call)
+            return dict(self._train(key, cfg, label, spc, scope), key=key, call=call)
         with self.cache.claim(key):  # another process training these settings now: wait for its row
-            row = self.cached(samples_per_class, scope, **named, **overrides)
+            row = self.cached(samples_per_class, scope, cfg)
             if row is None:
-                row = self._train(key, method, label, spc, scope, overrides)
+                row = self._train(key, cfg, label, spc, scope)
                 row.pop("result")
         return dict(row, label=label or row["method"], key=key, call=call)
 
-    def _train(self, key, method, label, spc, scope, overrides) -> dict:
-        result = self.unlearn(method, spc, **overrides)
+    def _train(self, key, cfg: UnlearnConfig, label, spc, scope) -> dict:
+        result = self._unlearn(cfg, spc)
         self.kept.put(key, result)
         fingerprint = model_fingerprint(result.model)  # hashed once for the evaluation's look-ups
         scores = self.evaluate(result.model, result.info["config"]["goal"], scope, fingerprint)
@@ -265,18 +265,20 @@ class Experiment:
         )
         row.update(scope=scope, per_concept=per_concept)
         row["history"] = result.history.to_dict("records")  # per step: loss and its parts, lr
-        row["flags"] = check_run(  # kt_lib.integrity; [] when all is well
-            row, result, self.model, preset=self._preset_of(cfg["method"]), preset_name=self.preset
-        )
+        own = (
+            None if self.preset == "default" else self._preset(cfg["method"])
+        )  # flags drift from it
+        row["flags"] = check_run(row, result, self.model, preset=own, preset_name=self.preset)
         self.cache.put(key, row)
         return dict(row, result=result)
 
     def cached(
-        self, samples_per_class: int | None = None, scope: str = "all", **overrides
+        self, samples_per_class: int | None = None, scope: str = "all", config=None, **overrides
     ) -> dict | None:
         """The cached row of these settings, or None; a full-scope row also answers scope='in_domain'."""
+        config = config or self.config(**overrides)
         for s in dict.fromkeys([scope, "all"]):
-            row = self.cache.get(self.key(samples_per_class, s, **overrides))
+            row = self.cache.get(self.key(samples_per_class, s, config))
             if row is not None:
                 return row
         return None
