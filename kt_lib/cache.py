@@ -114,9 +114,7 @@ class RunCache:
         self._take(complete.decode("utf-8", "replace").splitlines())  # damage: _load reports it
 
     def __contains__(self, key: str) -> bool:
-        if key not in self._rows:
-            self._refresh()
-        return key in self._rows
+        return self.get(key) is not None
 
     def __len__(self) -> int:
         self._refresh()
@@ -152,20 +150,15 @@ class RunCache:
         except OSError as err:
             raise write_error(self.path, err, "pass RunCache a path on a writable disk") from err
 
-    @contextlib.contextmanager
     def claim(self, key: str):
         """Hold `key` against other processes sharing this file while computing its row: a process that
         claims a key another one holds waits until that one is done (then finds the row with `get`).
-        An advisory lock file per key under `<path>.locks/` (`kt_lib.cachefile.claim`); without a path it
-        holds nothing."""
+        A lock file per key under `<path>.locks/` (`kt_lib.cachefile.claim`); without a path it holds
+        nothing."""
         if not self.path:
-            yield
-            return
-        with claim(
-            self.path.with_name(self.path.name + ".locks")
-            / hashlib.sha1(key.encode()).hexdigest()[:20]
-        ):
-            yield
+            return contextlib.nullcontext()
+        lock = hashlib.sha1(key.encode()).hexdigest()[:20]
+        return claim(self.path.with_name(self.path.name + ".locks") / lock)
 
     def frame(self) -> pd.DataFrame:
         """Every cached run as one table (see `table`)."""
