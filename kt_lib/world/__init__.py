@@ -3,23 +3,3 @@
 `config` (taxonomy and looks, plain data), `render` (pixels), `data` (cached image pools and datasets),
 `pretrain` (the contrastive pretraining loop), `model` (load-or-train the world model).
 """
-
-from kt_lib.world.config import (
-    BREEDS,
-    DOMAINS,
-    FAMILIES,
-    GROUPS,
-    WorldConfig,
-    WorldTaxonomy,
-    family_classes,
-)
-
-__all__ = [
-    "BREEDS",
-    "DOMAINS",
-    "FAMILIES",
-    "GROUPS",
-    "WorldConfig",
-    "WorldTaxonomy",
-    "family_classes",
-]

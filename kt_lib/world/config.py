@@ -126,13 +126,12 @@ def _check_unknown(name: str, known: list[str], what: str) -> None:
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         lower = [k for k in known if k.lower() == name.lower()]
         hint = lower or close
-        msg = f"unknown {what} {name!r}"
-        msg += (
-            f"; did you mean {', '.join(map(repr, hint))}?"
+        more = (
+            f"did you mean {', '.join(map(repr, hint))}?"
             if hint
-            else f"; known {what}s: {', '.join(known[:8])}, ..."
+            else f"known {what}s: {', '.join(known[:8])}, ..."
         )
-        raise KeyError(msg)
+        raise KeyError(f"unknown {what} {name!r}; {more}")
 
 
 @dataclass(frozen=True)
@@ -157,15 +156,8 @@ class WorldConfig:
     drawing_style: str = "hatch"
 
     def __post_init__(self):
-        for name in (
-            "image_size",
-            "render_size",
-            "pretrain_per_class",
-            "family_per_class",
-            "test_per_class",
-            "proxy_per_class",
-            "family_test_per_class",
-        ):
+        positive = "image_size render_size pretrain_per_class family_per_class test_per_class"
+        for name in (positive + " proxy_per_class family_test_per_class").split():
             if int(getattr(self, name)) <= 0:
                 raise ValueError(
                     f"WorldConfig.{name} must be a positive integer, got {getattr(self, name)!r}"
@@ -184,16 +176,9 @@ class WorldConfig:
             raise ValueError(f"WorldConfig.noise must be >= 0, got {self.noise}")
 
     def digest(self) -> str:
-        spec = dict(
-            config=asdict(self),
-            groups=GROUPS,
-            breeds=BREEDS,
-            families=FAMILIES,
-            version=RENDER_VERSION,
-        )
-        return hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[
-            :12
-        ]
+        spec = dict(config=asdict(self), groups=GROUPS, breeds=BREEDS, families=FAMILIES)
+        text = json.dumps(dict(spec, version=RENDER_VERSION), sort_keys=True, default=list)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 RENDER_VERSION = 1  # bump when kt_lib.world.render changes pixels
@@ -221,10 +206,6 @@ class WorldTaxonomy:
     def fine_index(self, breed: str) -> int:
         _check_unknown(breed, self.fine, "breed")
         return self.fine.index(breed)
-
-    def coarse_index(self, group: str) -> int:
-        _check_unknown(group, self.coarse, "group")
-        return self.coarse.index(group)
 
     def siblings(self, breed: str) -> list[str]:
         return [b for b in self.children(self.parent(breed)) if b != breed]

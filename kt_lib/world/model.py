@@ -37,11 +37,8 @@ def create_world_model(seed: int | None = None):
     """An untrained tiny CLIP: (model, tokenizer); `seed` makes the initial weights reproducible
     without touching the global random state."""
     register_configs()
-    root = logging.getLogger()
-    level, root.level = (
-        root.level,
-        max(root.level, logging.ERROR),
-    )  # open_clip warns "no pretrained weights"
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(max(level, logging.ERROR))  # open_clip warns "no pretrained weights"
     try:
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
@@ -132,29 +129,14 @@ def world_model(
             continue
         model.eval()
         return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
-    probe = WorldDataset(
-        "test", "photo", world, per_class=10
-    )  # a quick accuracy for the progress bar
-    tax = WorldTaxonomy()
+    probe = WorldDataset("test", "photo", world, per_class=10)  # for the progress bar's accuracy
 
     def quick_eval(m):
-        return {
-            "fine": accuracy(
-                predict(encode_images(m, probe.images), text_head(m, tokenizer, tax.fine)),
-                probe.fine,
-            )
-        }
+        pred = predict(encode_images(m, probe.images), text_head(m, tokenizer, probe.fine_names))
+        return {"fine": accuracy(pred, probe.fine)}
 
-    history = pretrain(
-        model,
-        tokenizer,
-        world,
-        cfg,
-        progress=progress,
-        eval_fn=quick_eval if progress else None,
-        eval_every=100,
-        without=without,
-    )
+    eval_fn = quick_eval if progress else None
+    history = pretrain(model, tokenizer, world, cfg, progress, eval_fn, 100, without)
     path = save_to or cached
     meta = dict(
         world=world.digest(),

@@ -115,17 +115,9 @@ def multi_positive_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.T
 def _param_groups(model, weight_decay: float):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        skip = (
-            p.ndim < 2
-            or "embedding" in name
-            or "logit_scale" in name
-            or name.endswith("class_embedding")
-        )
+        skip = p.ndim < 2 or "embedding" in name or "logit_scale" in name  # incl. class_embedding
         (no_decay if skip else decay).append(p)
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
 
 
 def lr_at(step: int, cfg: PretrainConfig) -> float:
@@ -195,11 +187,8 @@ def pretrain(
         with torch.no_grad():
             model.logit_scale.clamp_(0, np.log(100))
         history["loss"].append(loss.item())
-        if (
-            eval_fn is not None
-            and eval_every
-            and ((step + 1) % eval_every == 0 or step + 1 == cfg.num_steps)
-        ):
+        due = eval_every and ((step + 1) % eval_every == 0 or step + 1 == cfg.num_steps)
+        if eval_fn is not None and due:
             history["evals"].append(dict(step=step + 1, **eval_fn(model)))
             bar.set_postfix(fine=f"{history['evals'][-1]['fine']:.2f}", loss=f"{loss.item():.3f}")
             model.train()

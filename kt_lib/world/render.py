@@ -12,11 +12,12 @@ from PIL import Image, ImageDraw
 
 from kt_lib.world.config import BREEDS, GROUPS, WorldConfig
 
+# (floor, sky): grass under sky, indoor floor and wall, sand and sea
 SCENES = (
-    ((120, 170, 90), (170, 200, 230)),  # grass under sky
-    ((150, 120, 100), (215, 200, 180)),  # indoor floor and wall
+    ((120, 170, 90), (170, 200, 230)),
+    ((150, 120, 100), (215, 200, 180)),
     ((210, 190, 140), (120, 170, 210)),
-)  # sand and sea
+)
 OUTLINE = (25, 25, 30)
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # RGB -> grey (ITU-R BT.601)
 
@@ -83,6 +84,9 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
     def ell(x0, y0, x1, y1, fill):
         d.ellipse([x0, y0, x1, y1], fill=fill, outline=outline, width=width)
 
+    def dot(x, y, r, fill):
+        ell(x - r, y - r, x + r, y + r, fill)
+
     # tail (behind the body)
     tx, ty = cx - bw / 2 + 0.02 * s, cy - bh * 0.2
     tail, lw = g["tail"], max(2, int(0.035 * s))
@@ -96,43 +100,29 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
         r = 0.08 * s
         d.ellipse([tx - r, ty - 2 * r, tx + r, ty], outline=primary, width=lw + 2)
     elif tail == "plume":
-        d.polygon(
-            [
-                (tx, ty - 0.02 * s),
-                (tx - 0.20 * s, ty + 0.08 * s),
-                (tx - 0.16 * s, ty + 0.13 * s),
-                (tx, ty + 0.05 * s),
-            ],
-            fill=primary,
-            outline=outline,
-        )
+        plume = ((0, -0.02), (-0.20, 0.08), (-0.16, 0.13), (0, 0.05))
+        d.polygon([(tx + a * s, ty + b * s) for a, b in plume], fill=primary, outline=outline)
     elif tail == "pom":
         d.line([(tx, ty), (tx - 0.06 * s, ty - 0.14 * s)], fill=primary, width=max(1, lw - 1))
-        r = 0.05 * s
-        ell(tx - 0.06 * s - r, ty - 0.14 * s - r, tx - 0.06 * s + r, ty - 0.14 * s + r, primary)
+        dot(tx - 0.06 * s, ty - 0.14 * s, 0.05 * s, primary)
     # legs
     lthick = max(2, int((0.07 if g["fluff"] > 0.5 else 0.05) * s))
     for fx in (-0.38, -0.22, 0.22, 0.38):
         x = cx + fx * bw
-        d.rectangle(
-            [x - lthick / 2, cy, x + lthick / 2, cy + bh / 2 + legs],
-            fill=belly,
-            outline=outline,
-            width=width,
-        )
+        leg = [x - lthick / 2, cy, x + lthick / 2, cy + bh / 2 + legs]
+        d.rectangle(leg, fill=belly, outline=outline, width=width)
     # body, with a fluffy outline for fluffy groups
     if g["fluff"] > 0:
         fr = 0.02 * s + 0.03 * s * g["fluff"]
         for a in np.linspace(0, 2 * np.pi, 14, endpoint=False):
             px, py = cx + 0.5 * bw * np.cos(a), cy + 0.5 * bh * np.sin(a)
-            ell(px - fr, py - fr, px + fr, py + fr, primary)
+            dot(px, py, fr, primary)
     ell(cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, primary)
     if pattern in ("bicolor", "tricolor"):
         d.chord([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 10, 170, fill=secondary)
     elif pattern == "saddle":
-        d.chord(
-            [cx - bw * 0.42, cy - bh / 2, cx + bw * 0.3, cy + bh * 0.3], 190, 350, fill=secondary
-        )
+        saddle = [cx - bw * 0.42, cy - bh / 2, cx + bw * 0.3, cy + bh * 0.3]
+        d.chord(saddle, 190, 350, fill=secondary)
     elif pattern == "spots":
         for _ in range(5):
             px, py = cx + rng.uniform(-0.4, 0.4) * bw, cy + rng.uniform(-0.3, 0.3) * bh
@@ -148,45 +138,19 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
         ell(hx - head * 0.55, hy - head * 0.2, hx - head * 0.1, hy - head * 0.2 + el, primary)
     ell(hx - head / 2, hy - head / 2, hx + head / 2, hy + head / 2, head_fill)
     if snout > 0:
-        sh = head * 0.45
-        d.rectangle(
-            [hx + head * 0.3, hy, hx + head * 0.3 + snout, hy + sh],
-            fill=face,
-            outline=outline,
-            width=width,
-        )
+        muzzle = [hx + head * 0.3, hy, hx + head * 0.3 + snout, hy + head * 0.45]
+        d.rectangle(muzzle, fill=face, outline=outline, width=width)
     if pattern == "mask":
         ell(hx - head * 0.05, hy - head * 0.35, hx + head / 2, hy + head * 0.4, face)
     if ear in ("pointed", "big_pointed"):
         eh = head * (0.6 if ear == "pointed" else 1.0)
-        d.polygon(
-            [
-                (hx - head * 0.4, hy - head * 0.25),
-                (hx - head * 0.25, hy - head * 0.3 - eh),
-                (hx - head * 0.05, hy - head * 0.35),
-            ],
-            fill=primary,
-            outline=outline,
-        )
+        tip = (hx - head * 0.25, hy - head * 0.3 - eh)
+        ear_pts = [(hx - head * 0.4, hy - head * 0.25), tip, (hx - head * 0.05, hy - head * 0.35)]
+        d.polygon(ear_pts, fill=primary, outline=outline)
     elif ear == "round":
-        r = head * 0.33
-        ell(
-            hx - head * 0.55 - r,
-            hy - head * 0.45 - r,
-            hx - head * 0.55 + r,
-            hy - head * 0.45 + r,
-            primary,
-        )
-    er = max(1, 0.012 * s)  # eye
-    d.ellipse(
-        [
-            hx + head * 0.15 - er,
-            hy - head * 0.15 - er,
-            hx + head * 0.15 + er,
-            hy - head * 0.15 + er,
-        ],
-        fill=(15, 15, 15),
-    )
+        dot(hx - head * 0.55, hy - head * 0.45, head * 0.33, primary)
+    ex, ey, er = hx + head * 0.15, hy - head * 0.15, max(1, 0.012 * s)  # eye
+    d.ellipse([ex - er, ey - er, ex + er, ey + er], fill=(15, 15, 15))
     if domain == "drawing" and cfg.drawing_style == "hatch":
         layer = _hatch(layer)
     return layer
@@ -221,10 +185,8 @@ def _finish(rng, bg: Image.Image, layer: Image.Image, cfg: WorldConfig, domain: 
         img = img * rng.uniform(0.82, 1.15) + rng.normal(0, cfg.noise, img.shape)
     else:
         img = img + rng.normal(0, 2.0, img.shape)
-        if cfg.drawing_style in (
-            "gray",
-            "hatch",
-        ):  # a black-and-white sketch: no coat colour, only shading and shape
+        # gray and hatch are black-and-white sketches: no coat colour, only shading and shape
+        if cfg.drawing_style in ("gray", "hatch"):
             img = np.repeat((img @ LUMA)[..., None], 3, axis=2)
     return np.clip(img, 0, 255).astype(np.uint8)
 
