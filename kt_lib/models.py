@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -72,21 +73,10 @@ def load_model(
             load_into(model, load_checkpoint(pretrained)[0], f"checkpoint {pretrained}")
         return model.to(device).eval(), _world_preprocess(model), tokenizer
     if not name.startswith(("local-dir:", "hf-hub:")) and name not in open_clip.list_models():
-        import difflib
-
         close = difflib.get_close_matches(name, open_clip.list_models(), n=4, cutoff=0.5)
-        raise ValueError(
-            f"unknown model {name!r}"
-            + (f"; did you mean {', '.join(close)}?" if close else "")
-            + " (see open_clip.list_models())"
-        )
-    if pretrained == RANDOM:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                name, pretrained=None, device=device, cache_dir=cache_dir
-            )
-        return model.eval(), preprocess, open_clip.get_tokenizer(name, cache_dir=cache_dir)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint} (see open_clip.list_models())")
+    random = pretrained == RANDOM
     if (
         pretrained
         and not name.startswith("local-dir:")
@@ -96,11 +86,14 @@ def load_model(
     ):
         raise FileNotFoundError(f"weights file {pretrained} does not exist")
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, cache_dir=cache_dir
-        )
+        with torch.random.fork_rng(devices=[], enabled=random):  # a random model is seeded
+            if random:
+                torch.manual_seed(0)
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=None if random else pretrained, device=device, cache_dir=cache_dir
+            )
     except (RuntimeError, OSError) as err:
-        if pretrained and not Path(str(pretrained)).exists():
+        if pretrained and not random and not Path(str(pretrained)).exists():
             raise RuntimeError(_download_hint(name, pretrained, cache_dir)) from err
         raise
     return model.eval(), preprocess, open_clip.get_tokenizer(name, cache_dir=cache_dir)

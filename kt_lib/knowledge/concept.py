@@ -4,7 +4,7 @@ builds and returns, and how names are normalised for lookup."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -69,14 +69,7 @@ class Concept:
         return not self.children
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(
-            id=self.id,
-            name=self.name,
-            aliases=list(self.aliases),
-            parent=self.parent,
-            synset=self.synset,
-            wnid=self.wnid,
-        )
+        return {k: v for k, v in asdict(self).items() if k != "children"}
 
 
 @dataclass
@@ -94,17 +87,7 @@ class Request:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict, with synset names and wnids of every concept mentioned under ``concepts``."""
-        keys = (
-            "taxonomy",
-            "names",
-            "resolved",
-            "forget",
-            "siblings",
-            "parents",
-            "unrelated",
-            "concepts",
-        )
-        return {k: getattr(self, k) for k in keys}
+        return asdict(self)
 
     def indices(self, fine_names: list[str], which: str = "forget") -> list[int]:
         """Label indices of one set (``forget``/``siblings``/``unrelated``) within a dataset's fine names."""

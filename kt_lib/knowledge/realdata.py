@@ -20,13 +20,8 @@ from pathlib import Path
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
-from kt_lib.knowledge.images import (  # noqa: F401  (re-exported)
-    ToRGB,
-    _readable,
-    decode_error,
-    open_rgb,
-    to_rgb,
-)
+from kt_lib.cachefile import write_bytes
+from kt_lib.knowledge.images import ToRGB, _readable, decode_error, open_rgb  # noqa: F401 (ToRGB re-exported)
 from kt_lib.knowledge.taxonomy import Taxonomy, normalize
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -48,17 +43,13 @@ def _tax(taxonomy: Taxonomy | str) -> Taxonomy:
 LAYOUTS = ("imagenet", "stanford-dogs", "folders", "manifest")
 
 
-def _check_layout(layout: str | None) -> None:
-    if layout is not None and layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
-
-
 def class_folders(
     root: str | os.PathLike, taxonomy: Taxonomy | str, layout: str | None = None
 ) -> dict[str, Path]:
     """Leaf name -> image folder. Wnid folders of other classes are skipped; unknown *names* are an error.
     ``layout`` (imagenet | stanford-dogs | folders; None: detect) says which folder names to expect."""
-    _check_layout(layout)
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     root, tax = Path(root), _tax(taxonomy)
     stanford = layout == "stanford-dogs" or (layout is None and (root / "Images").is_dir())
     base = root / "Images" if stanford else root
@@ -133,15 +124,8 @@ def build_manifest(
         short.update({name: len(good)} if len(good) < want else {})
         i = fine.index(name)
         for j, p in enumerate(good):
-            out.append(
-                dict(
-                    path=str(p.resolve()),
-                    fine=i,
-                    coarse=f2c[i],
-                    split="test" if j < n_test else "train",
-                    name=name,
-                )
-            )
+            split = "test" if j < n_test else "train"
+            out.append(dict(path=str(p.resolve()), fine=i, coarse=f2c[i], split=split, name=name))
     if skipped and not out:
         raise ValueError(undecodable(root, skipped))
     out.skipped = [str(p) for p in skipped]
@@ -177,14 +161,8 @@ def undecodable(root, skipped: list[Path]) -> str:
 
 def save_manifest(manifest: Iterable[dict], path: str | os.PathLike) -> Path:
     """Write JSONL atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(
-        "".join(json.dumps(r, sort_keys=True) + "\n" for r in manifest), encoding="utf-8"
-    )
-    os.replace(tmp, path)
-    return path
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in manifest)
+    return write_bytes(path, text.encode("utf-8"), hint="choose another manifest path")
 
 
 def load_manifest(path: str | os.PathLike) -> list[dict]:
@@ -192,11 +170,8 @@ def load_manifest(path: str | os.PathLike) -> list[dict]:
         raise FileNotFoundError(
             f"no manifest {path}; create one with build_manifest() + save_manifest()"
         )
-    return [
-        json.loads(line)
-        for line in Path(path).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def proxy_subset(

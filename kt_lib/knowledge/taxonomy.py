@@ -19,6 +19,7 @@ import json
 import os
 import warnings
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,7 @@ class Taxonomy:
         for c in concepts:
             if c.id in self._nodes:
                 raise ValueError(f"taxonomy {name!r}: duplicate concept id {c.id!r}")
-            self._nodes[c.id] = Concept(
-                c.id, c.name, list(c.aliases), c.parent, [], c.synset, c.wnid
-            )
+            self._nodes[c.id] = replace(c, aliases=list(c.aliases), children=[])
         roots = [c.id for c in self._nodes.values() if c.parent is None]
         if len(roots) != 1:
             raise ValueError(
@@ -74,18 +73,13 @@ class Taxonomy:
     # ---- construction / IO -------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Taxonomy:
-        concepts = [
-            Concept(
-                c.get("id") or slug(c["name"]),
-                c["name"],
-                list(c.get("aliases", [])),
-                c.get("parent"),
-                [],
-                c.get("synset"),
-                c.get("wnid"),
+        def concept(c: dict) -> Concept:
+            cid, aliases = c.get("id") or slug(c["name"]), list(c.get("aliases", []))
+            return Concept(
+                cid, c["name"], aliases, c.get("parent"), [], c.get("synset"), c.get("wnid")
             )
-            for c in d["concepts"]
-        ]
+
+        concepts = [concept(c) for c in d["concepts"]]
         meta = {k: v for k, v in d.items() if k not in ("name", "concepts")}
         return cls(concepts, d.get("name", "taxonomy"), meta)
 
@@ -271,24 +265,11 @@ class Taxonomy:
         siblings.sort(key=order.__getitem__)
         taken = subtree | set(siblings)
         unrelated = [c.id for c in self.leaves() if c.id not in taken]
-        nm = lambda ids: [self._nodes[i].name for i in ids]  # noqa: E731
-        mentioned = [n.id for n in nodes] + forget + siblings + parents + unrelated
+        sets = ([n.id for n in nodes], forget, siblings, parents, unrelated)
+        mentioned = [self._nodes[i] for i in dict.fromkeys(i for ids in sets for i in ids)]
         concepts = {
-            self._nodes[i].name: dict(
-                id=i,
-                synset=self._nodes[i].synset,
-                wnid=self._nodes[i].wnid,
-                parent=self._nodes[i].parent,
-            )
-            for i in dict.fromkeys(mentioned)
+            c.name: dict(id=c.id, synset=c.synset, wnid=c.wnid, parent=c.parent) for c in mentioned
         }
         return Request(
-            self.name,
-            names,
-            nm(n.id for n in nodes),
-            nm(forget),
-            nm(siblings),
-            nm(parents),
-            nm(unrelated),
-            concepts,
+            self.name, names, *([self._nodes[i].name for i in ids] for ids in sets), concepts
         )

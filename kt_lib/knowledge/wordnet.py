@@ -35,61 +35,16 @@ REQUIRED_FILES = tuple(
 OPTIONAL_FILES = ("cntlist", "cntlist.rev", "sents.vrb", "frames.vrb", "sentidx.vrb")
 
 # lexnames(5WN): file number, name, syntactic category (1 noun, 2 verb, 3 adj, 4 adv).
-_LEXNAMES = (
-    ["adj.all", "adj.pert", "adv.all"]
-    + [
-        f"noun.{n}"
-        for n in (
-            "Tops",
-            "act",
-            "animal",
-            "artifact",
-            "attribute",
-            "body",
-            "cognition",
-            "communication",
-            "event",
-            "feeling",
-            "food",
-            "group",
-            "location",
-            "motive",
-            "object",
-            "person",
-            "phenomenon",
-            "plant",
-            "possession",
-            "process",
-            "quantity",
-            "relation",
-            "shape",
-            "state",
-            "substance",
-            "time",
-        )
-    ]
-    + [
-        f"verb.{n}"
-        for n in (
-            "body",
-            "change",
-            "cognition",
-            "communication",
-            "competition",
-            "consumption",
-            "contact",
-            "creation",
-            "emotion",
-            "motion",
-            "perception",
-            "possession",
-            "social",
-            "stative",
-            "weather",
-        )
-    ]
-    + ["adj.ppl"]
+_NOUNS = (
+    "Tops act animal artifact attribute body cognition communication event feeling food group location "
+    "motive object person phenomenon plant possession process quantity relation shape state substance time"
 )
+_VERBS = (
+    "body change cognition communication competition consumption contact creation emotion motion "
+    "perception possession social stative weather"
+)
+_LEXNAMES = ["adj.all", "adj.pert", "adv.all"] + [f"noun.{n}" for n in _NOUNS.split()]
+_LEXNAMES += [f"verb.{n}" for n in _VERBS.split()] + ["adj.ppl"]
 _SYNCAT = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
 
 _READER: Any = None
