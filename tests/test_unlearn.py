@@ -1,4 +1,4 @@
-"""Trainer mechanics on a small random CLIP (fast); behaviour on the world model is in test_acceptance.py."""
+"""Trainer mechanics on a small random CLIP (fast); behaviour on the world model is in test_paper_phenomena.py."""
 
 import copy
 
@@ -146,12 +146,14 @@ def test_holdout_selection_and_bad_configs(setup):
         )
 
 
-def test_default_lr_depends_on_the_model():
-    assert (
-        default_lr("kt-tiny-dogworld") == 2e-4
-        and UnlearnConfig().lr is None
-        and default_lr("ViT-L-14") == 1e-7
-    )
+def test_lr_none_is_resolved_to_the_models_own_rate(setup):
+    """lr=None (the default) trains at default_lr(model), recorded in the run's config
+    (default_lr itself: tests/test_presets.py)."""
+    model, tokenizer, images, fine, coarse = setup
+    cfg = UnlearnConfig(num_steps=1, batch_size=4)
+    assert cfg.lr is None
+    res = unlearn(model, tokenizer, images, fine, coarse, TAX.fine, TAX.coarse, cfg)
+    assert res.info["config"]["lr"] == default_lr(model) and res.history["lr"].iloc[0] > 0
 
 
 def test_compact_vocabulary_training_equals_full_embedding_training(setup, monkeypatch):
