@@ -38,6 +38,40 @@ class RunIntegrityWarning(UserWarning):
     """A run ended with integrity flags (silence with `warnings.simplefilter("ignore", RunIntegrityWarning)`)."""
 
 
+def flags_in_cells(shell=None) -> bool:
+    """Notebook mode (`setup` turns it on): a cell's RunIntegrityWarnings are not printed as warnings but
+    counted, and the cell ends with one line, e.g. ``3 run(s) flagged: ga utility_collapse ×2; gdiff
+    utility_collapse ×1 (each row's `flags` says why)``. Scripts and the CLI keep the warnings. False outside IPython."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = shell or (ipython.get_ipython() if ipython else None)
+    if shell is None or getattr(shell, "_kt_flags", None) is not None:
+        return shell is not None
+    shell._kt_flags, show = [], warnings.showwarning
+
+    def collect(message, category, *args, **kwargs):
+        if not issubclass(category, RunIntegrityWarning):
+            return show(message, category, *args, **kwargs)
+        label, _, flags = str(message).partition(" run flagged: ")
+        shell._kt_flags.append(f"{label} {' + '.join(codes(flags.split('; ')))}")
+
+    def summary(*_):
+        if shell._kt_flags:
+            counts = pd.Series(shell._kt_flags).value_counts(sort=False)
+            print(
+                f"{len(shell._kt_flags)} run(s) flagged: "
+                + "; ".join(f"{what} ×{n}" for what, n in counts.items())
+                + " (each row's `flags` says why)"
+            )
+            shell._kt_flags.clear()
+
+    warnings.showwarning = collect
+    warnings.simplefilter("always", RunIntegrityWarning)  # every flagged run counts, not the first
+    shell.events.register("post_run_cell", summary)
+    return True
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Where a run counts as failed: U or zero-shot utility below `min_utility` / `min_zero_shot_utility`

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-# Tan & Gong 2025, Table 2 (ImgnetDogs, ViT-L/14): Q-U in percent, as in notebook 06.
-PAPER_TABLE2_QU = {"nhl_kl": 95.20, "npo_kl": 92.24, "ga_kl": 84.68, "ga": 11.85}
 COLUMNS = {
     "Q": "Q",
     "U": "U",
@@ -37,9 +35,9 @@ def leaderboard(df: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(board: pd.DataFrame, paper: dict | None = None, title: str = "") -> str:
     """A Markdown table: mean ± 95% CI (percent) per metric and method, and the paper's Q-U beside it."""
-    from kt_lib.notebook.leaderboard import format_ci
+    from kt_lib.notebook.leaderboard import format_ci, paper_qu
 
-    paper = PAPER_TABLE2_QU if paper is None else paper
+    paper = paper_qu("table2") if paper is None else paper  # Tan & Gong 2025, Table 2, percent
     metrics = [m for m in COLUMNS if m in board]
     head = ["method", *(COLUMNS[m] for m in metrics), "trials", "failed", "paper Q-U"]
     lines = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |"]
@@ -62,6 +60,7 @@ def write_report(
     """Write leaderboard.md (and leaderboard.png when any trial finished); returns their paths."""
     import matplotlib.pyplot as plt
 
+    from kt_lib.notebook.leaderboard import paper_qu
     from kt_lib.notebook.plots import plot_leaderboard
 
     folder = Path(folder)
@@ -69,7 +68,7 @@ def write_report(
     paths = {"markdown": folder / "leaderboard.md"}
     paths["markdown"].write_text(markdown(board, paper, title))
     if not board.empty:
-        paper = PAPER_TABLE2_QU if paper is None else paper
+        paper = paper_qu("table2") if paper is None else paper
         fig = plot_leaderboard(
             board,
             "QU",

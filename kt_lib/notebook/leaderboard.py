@@ -12,8 +12,10 @@ twice costs nothing. `kt_lib.experiment.table` makes rows a DataFrame.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -209,3 +211,44 @@ def run_profiles(
                 concepts.append(profile(sub, row).assign(**tags))  # cached by the run's key
                 runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
     return pd.concat(concepts, ignore_index=True), table(runs)
+
+
+def paper_qu(table: str = "table2") -> dict[str, float]:
+    """The paper's Q-U (percent) per method, best first, from kt_lib/paper/tables.json (its one copy)."""
+    tables = json.loads((resources.files("kt_lib") / "paper" / "tables.json").read_text())
+    rows = {m: r["QU"] for m, r in tables[table]["rows"].items() if "QU" in r}
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1]))
+
+
+def ranking_takeaway(board: pd.DataFrame, paper: dict[str, float]) -> str:
+    """Notebook 06's takeaway on a leaderboard (`aggregate` by method): our order of the paper's methods
+    against the paper's (`paper_qu`), whether the top two intervals overlap, and SalUn against relabel."""
+    qu, half = (100 * board.set_index("method")[c] for c in ("QU", "QU_ci"))
+    paper_order = [m for m in paper if m in qu]  # the paper's ranking, best first
+    ours = sorted(paper_order, key=lambda m: -qu[m])
+    same = ours == paper_order
+    text = (
+        f"*Takeaway:* ranked by mean Q-U, the paper's methods come out {' > '.join(ours)} "
+        f"({', '.join(f'{qu[m]:.1f}' for m in ours)}): "
+        + ("the paper's ranking holds. " if same else f"the paper has {' > '.join(paper_order)}. ")
+    )
+    if "ga_kl" in qu and "ga_kl" in paper and qu["ga_kl"] < paper["ga_kl"] - 10:
+        text += (
+            f"GA+KL ({qu['ga_kl']:.1f}) is far below the paper's {paper['ga_kl']} because at this "
+            "learning rate its unbounded term still collapses the tiny model. "
+        )
+    if len(ours) >= 2:
+        a, b = ours[:2]
+        text += (
+            f"The top two ({a} and {b}) have overlapping intervals, so they are not separated yet: run "
+            "more seeds before ranking them. "
+            if qu[a] - half[a] <= qu[b] + half[b]
+            else f"The intervals of the top two ({a} and {b}) do not overlap. "
+        )
+    if {"salun", "relabel"} <= set(qu.index):
+        text += (
+            f"SalUn scores {qu['salun']:.1f} against relabel's {qu['relabel']:.1f}: its mask keeps the half "
+            "of the weights the forget loss moves most (ranked among the weights it reaches at all: most of "
+            "this model's parameters are token-embedding rows no prompt uses), and relabelling does the rest."
+        )
+    return text

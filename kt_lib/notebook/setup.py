@@ -1,8 +1,7 @@
-"""The setup every notebook starts with: resolve the parameters cell, load the model and the data, print the
+"""The setup every notebook starts with: check the parameters, load the model and the data, print the
 configuration.
 
-    tut = setup(smoke=SMOKE, device=DEVICE, seed=SEED, model=MODEL, pretrained=PRETRAINED,
-                data_root=DATA_ROOT, taxonomy=TAXONOMY, eval_per_class=EVAL_PER_CLASS, lr=LR)
+    tut = setup(globals())      # reads SMOKE, DEVICE, SEED, MODEL, PRETRAINED, DATA_ROOT, TAXONOMY, ...
     exp = tut.experiment(FORGET, samples_per_class=30, method="nhl_kl")
 
 `data_root=None` is the embedded world; a folder is a real-data layout (data/README.md). `lr=None` picks
@@ -12,12 +11,60 @@ images per breed and domain.
 
 from __future__ import annotations
 
+import ast
 import os
 from dataclasses import dataclass
 
+from kt_lib.integrity import flags_in_cells
 from kt_lib.notebook.style import alt_text_on_figures
 
 SMOKE_EVAL_PER_CLASS = 10
+# the parameters every notebook's parameters cell sets, which `setup(globals())` reads
+COMMON = "SMOKE DEVICE SEED MODEL PRETRAINED DATA_ROOT TAXONOMY EVAL_PER_CLASS LR".split()
+
+
+def _literals(source: str) -> dict | None:
+    """A cell's `NAME = literal` assignments, or None for a cell that holds anything else."""
+    try:
+        body = ast.parse(source).body
+        pairs = [(s.targets[0].id, ast.literal_eval(s.value)) for s in body]
+    except (SyntaxError, ValueError, AttributeError, TypeError):
+        return None
+    return dict(pairs) if pairs else None
+
+
+def _kind(default) -> str:
+    if isinstance(default, (list, tuple)):
+        return "a list" + (f" of {_kind(default[0])}" if default else "")
+    return {bool: "bool", int: "int", float: "a number", str: "str"}.get(type(default), "any value")
+
+
+def _fits(value, default) -> bool:
+    """`value` has `default`'s type (an int passes for a float, a list of names for a name)."""
+    if default is None or isinstance(default, dict):
+        return True
+    if isinstance(default, (list, tuple)) or isinstance(default, str) and isinstance(value, list):
+        item = (default[0] if default else None) if isinstance(default, (list, tuple)) else default
+        return isinstance(value, (list, tuple)) and all(_fits(v, item) for v in value)
+    return type(value) is type(default) or (type(default), type(value)) == (float, int)
+
+
+def check_parameters(history) -> None:
+    """papermill's injected parameters (its `# Parameters` cell in the kernel's input `history`, IPython's
+    `In`) against the parameters cell's defaults: a value of another type than its default (a str for a
+    list of int, ...) raises one TypeError naming the parameter and the type it expects."""
+    __tracebackhide__ = True  # IPython shows the learner the one line, not this frame
+    cells = [(src, _literals(src)) for src in history or []]
+    for i, (src, injected) in enumerate(cells):
+        if injected is None or not src.lstrip().startswith("# Parameters"):
+            continue
+        defaults = next((d for s, d in reversed(cells[:i]) if d and "SMOKE" in d), {})
+        for name, value in injected.items():
+            if name in defaults and not _fits(value, defaults[name]):
+                raise TypeError(
+                    f"parameter {name} expects {_kind(defaults[name])} (its default is "
+                    f"{defaults[name]!r}), got {value!r}, a {type(value).__name__}"
+                )
 
 
 def smoke_mode(value: bool | None) -> bool:
@@ -82,6 +129,8 @@ class Setup:
 
 
 def setup(
+    namespace: dict | None = None,
+    *,
     smoke: bool | None = None,
     device: str = "auto",
     seed: int = 0,
@@ -93,7 +142,15 @@ def setup(
     lr: float | None = None,
     quiet: bool = False,
 ) -> Setup:
-    """Seed torch, load the model and the data source, and print the common configuration."""
+    """Seed torch, load the model and the data source, and print the common configuration.
+
+    In a notebook, `setup(globals())`: the parameters cell's names of `COMMON` replace the keywords, after
+    papermill's values are checked against their defaults (`check_parameters`); run flags then show as one
+    line per cell (`kt_lib.integrity.flags_in_cells`) and figures carry alternative text."""
+    if namespace is not None:
+        __tracebackhide__ = True
+        check_parameters(namespace.get("In"))
+        return setup(**{k.lower(): namespace[k] for k in COMMON if k in namespace}, quiet=quiet)
     import torch
 
     from kt_lib.cache import machine_cache
@@ -124,6 +181,7 @@ def setup(
         cache=runs,
     )
     alt_text_on_figures()  # in a notebook: each figure's titles become its image's alternative text
+    flags_in_cells()  # in a notebook: RunIntegrityWarnings become one line per cell, not warning blocks
     if not quiet:
         show_config(
             smoke=smoke,
