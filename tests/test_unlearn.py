@@ -153,7 +153,7 @@ def test_lr_none_is_resolved_to_the_models_own_rate(setup):
     cfg = UnlearnConfig(num_steps=1, batch_size=4)
     assert cfg.lr is None
     res = unlearn(model, tokenizer, images, fine, coarse, TAX.fine, TAX.coarse, cfg)
-    assert res.info["config"]["lr"] == default_lr(model) and res.history["lr"].iloc[0] > 0
+    assert res.info["config"]["lr"] == default_lr(model) and len(res.history) == 1
 
 
 def test_compact_vocabulary_training_equals_full_embedding_training(setup, monkeypatch):
