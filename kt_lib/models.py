@@ -77,13 +77,8 @@ def load_model(
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model {name!r}{hint} (see open_clip.list_models())")
     random = pretrained == RANDOM
-    if (
-        pretrained
-        and not name.startswith("local-dir:")
-        and Path(pretrained).suffix
-        and not Path(pretrained).exists()
-        and ("/" in pretrained or os.sep in pretrained)
-    ):
+    a_path = pretrained and ("/" in pretrained or os.sep in pretrained) and Path(pretrained).suffix
+    if a_path and not name.startswith("local-dir:") and not Path(pretrained).exists():
         raise FileNotFoundError(f"weights file {pretrained} does not exist")
     try:
         with torch.random.fork_rng(devices=[], enabled=random):  # a random model is seeded

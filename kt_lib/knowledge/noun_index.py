@@ -41,11 +41,8 @@ class NounIndex:
         f = self._fields(offset)
         k = 4 + 2 * int(f[3], 16)
         ptrs = f[k + 1 : k + 1 + 4 * int(f[k])]
-        return [
-            int(ptrs[i + 1])
-            for i in range(0, len(ptrs), 4)
-            if ptrs[i] in ("@", "@i") and ptrs[i + 2] == "n"
-        ]
+        quads = [ptrs[i : i + 4] for i in range(0, len(ptrs), 4)]  # symbol, offset, pos, source/tgt
+        return [int(o) for sym, o, pos, _ in quads if sym in ("@", "@i") and pos == "n"]
 
     def ancestors(self, offset: int) -> set[int]:
         """All transitive hypernym offsets (the synset itself excluded)."""

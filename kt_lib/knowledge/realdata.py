@@ -137,16 +137,10 @@ def build_manifest(
         missing_classes=missing,
     )
     if verbose and (skipped or short or missing):
-        warnings.warn(
-            f"build_manifest({root}): skipped {len(skipped)} unreadable/empty images"
-            + (f"; {len(short)} classes have fewer than {want} images: {short}" if short else "")
-            + (
-                f"; {len(missing)} taxonomy classes have no folder: {missing[:10]}"
-                if missing
-                else ""
-            ),
-            stacklevel=2,
-        )
+        few = f"; {len(short)} classes have fewer than {want} images: {short}" if short else ""
+        no = f"; {len(missing)} taxonomy classes have no folder: {missing[:10]}" if missing else ""
+        msg = f"build_manifest({root}): skipped {len(skipped)} unreadable/empty images{few}{no}"
+        warnings.warn(msg, stacklevel=2)
     return out
 
 

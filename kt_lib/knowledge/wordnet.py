@@ -108,16 +108,6 @@ def _try_load() -> Any | None:
         return None
 
 
-def _checked(wn: Any) -> Any:
-    version = wn.get_version()
-    if version != WORDNET_VERSION:
-        raise RuntimeError(
-            f"NLTK loaded WordNet {version}, but ImageNet wnids are WordNet {WORDNET_VERSION} "
-            f"offsets; remove the other corpus from nltk.data.path.\n{FIX_HINT}"
-        )
-    return wn
-
-
 def ensure_wordnet(
     nltk_data: str | os.PathLike | None = None,
     *,
@@ -153,7 +143,12 @@ def ensure_wordnet(
         raise RuntimeError(
             f"WordNet 3.0 is not available (looked in {target} and {debian_dir}){why}.\n{FIX_HINT}"
         )
-    _READER = _checked(wn)
+    if wn.get_version() != WORDNET_VERSION:
+        raise RuntimeError(
+            f"NLTK loaded WordNet {wn.get_version()}, but ImageNet wnids are WordNet {WORDNET_VERSION} "
+            f"offsets; remove the other corpus from nltk.data.path.\n{FIX_HINT}"
+        )
+    _READER = wn
     return _READER
 
 
@@ -177,11 +172,6 @@ def wnid_to_synset(wnid: str, wn: Any | None = None) -> Any:
 def synset_to_wnid(synset: Any) -> str:
     """Synset -> ImageNet wnid (``dog.n.01`` -> ``n02084071``)."""
     return f"{synset.pos()[0] if synset.pos() != 's' else 'a'}{synset.offset():08d}"
-
-
-def synset(name: str, wn: Any | None = None) -> Any:
-    """Synset by NLTK name (``'dog.n.01'``)."""
-    return (wn or ensure_wordnet()).synset(name)
 
 
 def hypernym_path(syn: Any) -> list[Any]:

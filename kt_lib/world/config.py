@@ -158,10 +158,8 @@ class WorldConfig:
     def __post_init__(self):
         positive = "image_size render_size pretrain_per_class family_per_class test_per_class"
         for name in (positive + " proxy_per_class family_test_per_class").split():
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(
-                    f"WorldConfig.{name} must be a positive integer, got {getattr(self, name)!r}"
-                )
+            if int(value := getattr(self, name)) <= 0:
+                raise ValueError(f"WorldConfig.{name} must be a positive integer, got {value!r}")
         if self.render_size < self.image_size:
             raise ValueError(
                 f"WorldConfig.render_size ({self.render_size}) must be >= image_size ({self.image_size})"

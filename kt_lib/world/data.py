@@ -53,31 +53,26 @@ def render_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
     """Render every image of a pool (deterministic; about 0.8 ms per image on one core)."""
     _check_pool(pool)
     per_domain, per_family = _counts(cfg, pool)
-    images, fine, domain, family, label = [], [], [], [], []
+    images, rows = [], []  # rows: (fine, domain, family, label), -1 where not applicable
     for d_id, dom in enumerate(DOMAINS):
         for b_id, breed in enumerate(BREEDS):
             for i in range(per_domain[dom]):
                 rng = np.random.default_rng([cfg.seed, POOLS[pool], 0, b_id, d_id, i])
                 images.append(render_dog(rng, breed, cfg, dom))
-                fine.append(b_id)
-                domain.append(d_id)
-                family.append(-1)
-                label.append(-1)
+                rows.append((b_id, d_id, -1, -1))
     for f_id, fam in enumerate(FAMILIES):
         for c_id, cls in enumerate(FAMILIES[fam]):
             for i in range(per_family):
                 rng = np.random.default_rng([cfg.seed, POOLS[pool], 1 + f_id, c_id, 0, i])
                 images.append(render_object(rng, fam, cls, cfg))
-                fine.append(-1)
-                domain.append(0)
-                family.append(f_id)
-                label.append(c_id)
+                rows.append((-1, 0, f_id, c_id))
+    fine, domain, family, label = np.array(rows).T
     return dict(
         images=np.stack(images),
-        fine=np.array(fine, np.int16),
-        domain=np.array(domain, np.int8),
-        family=np.array(family, np.int8),
-        label=np.array(label, np.int16),
+        fine=fine.astype(np.int16),
+        domain=domain.astype(np.int8),
+        family=family.astype(np.int8),
+        label=label.astype(np.int16),
     )
 
 

@@ -156,9 +156,8 @@ def pretrain(
     model.token_embedding = CompactTokenEmbedding(full_embedding, tokens.flatten())
     # which caption each image may get: its own descriptions only
     options = [np.flatnonzero(row) for row in _describes(keys, meta)]
-    opt = torch.optim.AdamW(
-        _param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
-    )
+    groups = _param_groups(model, cfg.weight_decay)
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     history: dict = {"loss": [], "evals": []}
     model.train()
     start = time.perf_counter()
@@ -167,9 +166,8 @@ def pretrain(
         idx = rng.choice(len(images), cfg.batch_size, replace=False)
         chosen = np.array([rng.choice(options[i]) for i in idx])
         uniq = np.unique(chosen)
-        fill = rng.choice(
-            np.setdiff1d(np.arange(len(texts)), uniq), cfg.batch_size - len(uniq), replace=False
-        )
+        others = np.setdiff1d(np.arange(len(texts)), uniq)
+        fill = rng.choice(others, cfg.batch_size - len(uniq), replace=False)
         cap_ids = np.concatenate([uniq, fill])
         positive = torch.from_numpy(_describes(keys[idx], meta[cap_ids]))
         for group in opt.param_groups:
