@@ -41,7 +41,8 @@ class RunIntegrityWarning(UserWarning):
 def flags_in_cells(shell=None) -> bool:
     """Notebook mode (`setup` turns it on): a cell's RunIntegrityWarnings are not printed as warnings but
     counted, and the cell ends with one line, e.g. ``3 run(s) flagged: ga utility_collapse ×2; gdiff
-    utility_collapse ×1 (each row's `flags` says why)``. Scripts and the CLI keep the warnings. False outside IPython."""
+    utility_collapse ×1 (each row's `flags` says why)``. Scripts and the CLI keep the warnings; False
+    outside IPython."""
     import sys
 
     ipython = sys.modules.get("IPython")
@@ -58,12 +59,9 @@ def flags_in_cells(shell=None) -> bool:
 
     def summary(*_):
         if shell._kt_flags:
-            counts = pd.Series(shell._kt_flags).value_counts(sort=False)
-            print(
-                f"{len(shell._kt_flags)} run(s) flagged: "
-                + "; ".join(f"{what} ×{n}" for what, n in counts.items())
-                + " (each row's `flags` says why)"
-            )
+            counts = pd.Series(shell._kt_flags).value_counts(sort=False).items()
+            runs = "; ".join(f"{what} ×{n}" for what, n in counts)
+            print(f"{len(shell._kt_flags)} run(s) flagged: {runs} (each row's `flags` says why)")
             shell._kt_flags.clear()
 
     warnings.showwarning = collect
