@@ -171,9 +171,8 @@ class Taxonomy:
             hint.setdefault(
                 c.name, f"{c.name!r}" + (f" (also called {alias[0]!r})" if alias else "")
             )
-        left_out = [
-            e for e in self.meta.get("excluded", []) if close_spellings(key, [normalize(e["name"])])
-        ]
+        excluded = self.meta.get("excluded", [])
+        left_out = [e for e in excluded if close_spellings(key, [normalize(e["name"])])]
         if hint:
             raise KeyError(f"{msg}; did you mean {', '.join(hint.values())}?")
         browse = f"`kt taxonomy show {self.root.name!r} --taxonomy {self.name}`"

@@ -123,14 +123,10 @@ PALETTE_PULL = 0.55  # how far each breed's primary colour is pulled towards its
 
 def _check_unknown(name: str, known: list[str], what: str) -> None:
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         lower = [k for k in known if k.lower() == name.lower()]
-        hint = lower or close
-        more = (
-            f"did you mean {', '.join(map(repr, hint))}?"
-            if hint
-            else f"known {what}s: {', '.join(known[:8])}, ..."
-        )
+        hint = lower or difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        listed = f"known {what}s: {', '.join(known[:8])}, ..."
+        more = f"did you mean {', '.join(map(repr, hint))}?" if hint else listed
         raise KeyError(f"unknown {what} {name!r}; {more}")
 
 
