@@ -8,7 +8,6 @@ skipped on the next call (resume). The table is written as CSV and Markdown.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
@@ -16,6 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
+
+from kt_harness.sweep.spec import content_key
+from kt_harness.sweep.store import write_text
 
 TABLES = ("table2", "table3", "table4")
 METRICS = ("Q", "U", "QU")
@@ -45,20 +47,6 @@ def protocol(table: str, taxonomy) -> dict:
     return dict(goal=spec["goal"], methods=list(spec["methods"]), levels=levels, dropped=dropped)
 
 
-def run_key(settings: dict) -> str:
-    """Content key of one run: the hash of everything that decides its outcome."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
-        :16
-    ]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def reproduce(
     table: str,
     experiment_for,
@@ -82,18 +70,17 @@ def reproduce(
     rows, exp = [], {}
     for level, method in bar:
         targets = spec["levels"][level]
-        settings = dict(identity, table=table, goal=spec["goal"], method=method, targets=targets)
-        key = run_key(settings)
+        key = content_key(
+            dict(identity, table=table, goal=spec["goal"], method=method, targets=targets)
+        )
         path = out_dir / "runs" / f"{key}.json"
         if path.is_file():
             rows.append(json.loads(path.read_text()))
             bar.set_postfix_str(f"{level}/{method}: done before")
             continue
         bar.set_postfix_str(f"{level}/{method}")
-        if level not in exp:
-            exp = {
-                level: experiment_for(targets, spec["goal"])
-            }  # one request (and 'before') per level
+        if level not in exp:  # one request (and 'before') per level
+            exp = {level: experiment_for(targets, spec["goal"])}
         r = exp[level].run(method)
         row = dict(
             level=level,
@@ -104,7 +91,7 @@ def reproduce(
             seconds=round(r["seconds"], 2),
             key=key,
         )
-        _write_atomic(path, json.dumps(row, indent=1) + "\n")
+        write_text(path, json.dumps(row, indent=1) + "\n")
         rows.append(row)
     df = pd.DataFrame(rows)
     for m in METRICS:
@@ -120,7 +107,7 @@ def write_table(df: pd.DataFrame, table: str, out_dir: Path, source: str) -> tup
     """``<table>.csv`` and ``<table>.md`` (ours and the paper's Q, U, Q-U side by side, percent)."""
     cols = ["level", "method", *[c for m in METRICS for c in (m, f"paper_{m}")]]
     csv_path, md_path = out_dir / f"{table}.csv", out_dir / f"{table}.md"
-    _write_atomic(csv_path, df[cols + ["targets", "seconds", "key"]].to_csv(index=False))
+    write_text(csv_path, df[cols + ["targets", "seconds", "key"]].to_csv(index=False))
 
     def cell(v):
         return "-" if v is None or pd.isna(v) else f"{v:.2f}"
@@ -139,5 +126,5 @@ def write_table(df: pd.DataFrame, table: str, out_dir: Path, source: str) -> tup
         lines.append(
             f"| {r.level} | {r.method} | " + " | ".join(cell(r[c]) for c in cols[2:]) + " |"
         )
-    _write_atomic(md_path, "\n".join(lines) + "\n")
+    write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path

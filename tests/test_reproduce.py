@@ -8,7 +8,8 @@ import json
 import pytest
 
 from kt_harness.cli import main
-from kt_harness.reproduce import paper_tables, protocol, run_key
+from kt_harness.reproduce import paper_tables, protocol
+from kt_harness.sweep.spec import content_key
 from kt_lib.knowledge.taxonomy import Taxonomy
 
 SMALL = ["--samples-per-class", "5", "--eval-per-class", "5", "--epochs", "2"]
@@ -25,7 +26,11 @@ def test_protocol_is_the_papers_and_keys_are_content_keys():
     assert known and set(known) | set(spec["dropped"]["difficult"]) == set(
         tables["targets"]["difficult"]
     )
-    assert run_key(dict(a=1, b=[1, 2])) == run_key(dict(b=[1, 2], a=1)) != run_key(dict(a=2))
+    assert (
+        content_key(dict(a=1, b=[1, 2]))
+        == content_key(dict(b=[1, 2], a=1))
+        != content_key(dict(a=2))
+    )
     with pytest.raises(ValueError, match="table2, table3, table4"):
         protocol("table9", Taxonomy.from_world())
 

@@ -12,16 +12,5 @@ from kt_harness.sweep.spec import TrialSpec, expand
 from kt_harness.sweep.store import load_results
 from kt_harness.sweep.trial import run_trial
 
-__all__ = [
-    "ConfigError",
-    "SweepConfig",
-    "SweepOutcome",
-    "TrialSpec",
-    "expand",
-    "load_config",
-    "load_results",
-    "parse_config",
-    "plan",
-    "run_sweep",
-    "run_trial",
-]
+__all__ = ["ConfigError", "SweepConfig", "SweepOutcome", "TrialSpec", "expand", "load_config"]
+__all__ += ["load_results", "parse_config", "plan", "run_sweep", "run_trial"]

@@ -4,13 +4,11 @@ every trial's row.
     attack: relearn                   # `kt unlearn --attack relearn`'s defaults: k 1 5 10, steps 0..32, 3 attacks
     attack: {k: [1], steps: [0, 2, 8], attacks: [forget], probe: true}
 
-After a trial unlearns, :func:`attack_columns` runs the code of `kt unlearn --attack relearn`
-(`kt_lib.eval.residual`) on the unlearned model, the original and, when `kt world --retrain --without`
-cached one for the trial's concepts, the never-learned world model, and returns the unlearned model's summary
-as columns: `relearn_<attack>_k<k>_steps_to_half` (empty: not back to half the original accuracy within the
-measured steps), `..._end` and `..._end_U` (forget accuracy and U after the last step), `..._residual` (with a
-never-learned model), and with `probe: true` the linear probe's and the paraphrases' forget accuracy
-(`probe_forget`, `paraphrase_forget`). The attack's settings are part of the trial's key.
+After a trial unlearns, :func:`attack_columns` runs `kt unlearn --attack relearn`'s code (`kt_lib.eval.residual`)
+and returns the summary as columns: `relearn_<attack>_k<k>_steps_to_half` (empty: not back to half the
+original accuracy within the measured steps), `..._end` and `..._end_U` (after the last step), `..._residual`
+(where `kt world --retrain --without` cached a never-learned model), and with `probe: true`, `probe_forget`
+and `paraphrase_forget`. The attack's settings are part of the trial's key.
 """
 
 from __future__ import annotations

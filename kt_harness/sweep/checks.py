@@ -27,11 +27,7 @@ def check_keys(mapping, valid, where: str) -> None:
 
 def check_type(value, types, where: str):
     types = types if isinstance(types, tuple) else (types,)
-    if isinstance(value, bool) and bool not in types:
-        ok = False
-    else:
-        ok = isinstance(value, types)
-    if not ok:
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
         words = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
         words[bool] = "true or false"
         kinds = [t for t in types if not (t is int and float in types)]  # int or float: a number

@@ -18,6 +18,7 @@ defaults) adds the relearning attack's summary to every trial's row (`kt_harness
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -27,21 +28,8 @@ from kt_lib.methods import GOALS
 from kt_lib.ranges import FLOAT_RANGES, check_float
 from kt_lib.unlearn import TOWERS, UnlearnConfig
 
-TOP_KEYS = (
-    "name",
-    "model",
-    "pretrained",
-    "device",
-    "data",
-    "requests",
-    "methods",
-    "seeds",
-    "settings",
-    "grid",
-    "resources",
-    "paper",
-    "attack",
-)
+TOP_KEYS = tuple("name model pretrained device data requests methods seeds settings grid".split())
+TOP_KEYS += ("resources", "paper", "attack")
 DATA_KEYS = {
     "root": (str, type(None)),
     "taxonomy": str,
@@ -104,16 +92,12 @@ def _setting(key: str, value, where: str):
     """A checked setting; numbers of float settings become floats (so `margin: 2` and `2.0` key alike,
     and `1e-4`, which YAML 1.1 reads as a string, is the number it looks like)."""
     if key in FLOAT_SETTINGS and isinstance(value, str):
-        try:
+        with suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     value = check_type(value, SETTING_TYPES[key], where)
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{where} must be one of {', '.join(CHOICES[key])}, got {value!r}")
-    if (
-        key in FLOAT_RANGES and value is not None
-    ):  # the trainer's own check (.nan, a negative margin)
+    if key in FLOAT_RANGES and value is not None:  # the trainer's check (.nan, a negative margin)
         try:
             return check_float(key, value)
         except ValueError as err:
@@ -218,17 +202,13 @@ def parse_config(raw: dict, source: str = "", base: Path | None = None) -> Sweep
     cfg.resources = res
     cfg.attack = parse_attack(raw.get("attack"))
     if raw.get("paper") is not None:
-        check_keys(raw["paper"], list(_all_methods()), "paper")
+        from kt_lib.methods import METHODS
+
+        check_keys(raw["paper"], list(METHODS), "paper")
         cfg.paper = {
             k: float(check_type(v, _NUMBER, f"paper.{k}")) for k, v in raw["paper"].items()
         }
     return cfg
-
-
-def _all_methods():
-    from kt_lib.methods import METHODS
-
-    return METHODS
 
 
 def load_config(path: str | Path, data_root: str | None = None) -> SweepConfig:

@@ -38,24 +38,17 @@ class RayBackend:
             return
         ray = self.ray
         if not ray.is_initialized():
-            quiet = os.environ.get("KT_SWEEP_DEBUG") != "1"
+            log = dict(log_to_driver=os.environ.get("KT_SWEEP_DEBUG") == "1")
+            local = dict(num_cpus=self.num_cpus, include_dashboard=False)
             for attempt in (1, 2):  # a busy machine can miss Ray's 30 s start-up wait: once more
                 try:
-                    if self.address:
-                        ray.init(address=self.address, log_to_driver=not quiet)
-                    else:
-                        ray.init(
-                            num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=not quiet
-                        )
+                    ray.init(**(dict(address=self.address) if self.address else local), **log)
                     break
                 except Exception as err:  # noqa: BLE001 - Ray raises bare Exceptions here
                     ray.shutdown()
                     if self.address or attempt == 2:
-                        where = (
-                            f"join the Ray cluster at {self.address}"
-                            if self.address
-                            else "start a local Ray"
-                        )
+                        where = "start a local Ray"
+                        where = f"join the Ray cluster at {self.address}" if self.address else where
                         raise RuntimeError(
                             f"could not {where}: {str(err).rstrip('.')}. With --address, check `ray status` on that "
                             "node; a local Ray on a busy machine can time out starting (try again); "

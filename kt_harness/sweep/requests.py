@@ -9,26 +9,25 @@ generator, so both need the model and data: :func:`resolve_cached` computes them
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
 from kt_harness.sweep.config import ConfigError, SweepConfig
-from kt_harness.sweep.spec import TrialSpec, data_spec, model_identity
-
-
-def _taxonomy(cfg: SweepConfig):
-    from kt_lib.knowledge.taxonomy import Taxonomy
-
-    root = cfg.data.get("root")
-    return Taxonomy.load(cfg.data.get("taxonomy", "imgnetdogs")) if root else Taxonomy.from_world()
+from kt_harness.sweep.spec import TrialSpec, content_key, data_spec, model_identity, shared_fields
+from kt_harness.sweep.store import write_json
 
 
 def compile_names(cfg: SweepConfig, names: list[str], where: str) -> list[str]:
-    try:
-        return list(_taxonomy(cfg).request(names).forget)
+    from kt_lib.knowledge.taxonomy import Taxonomy
+
+    try:  # real photos: their taxonomy; the embedded world: its own
+        real = cfg.data.get("root")
+        tax = (
+            Taxonomy.load(cfg.data.get("taxonomy", "imgnetdogs")) if real else Taxonomy.from_world()
+        )
+        return list(tax.request(names).forget)
     except (KeyError, ValueError) as err:
         msg = err.args[0] if err.args else err
         raise ConfigError(f"{where}: {msg}") from None
@@ -46,11 +45,6 @@ def check_requests(cfg: SweepConfig) -> None:
             compile_names(cfg, r["forget"], f"requests[{i}]")
 
 
-def _draws(r: dict) -> list[int]:
-    draw = r.get("draw", 0)
-    return [int(d) for d in (draw if isinstance(draw, list) else [draw])]
-
-
 def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str], str]]:
     """Every request as (label, forget, level), in config order; level is "" unless drawn from one."""
     from kt_lib.notebook.leaderboard import level_requests
@@ -58,18 +52,14 @@ def resolve_requests(cfg: SweepConfig) -> list[tuple[str, list[str], str]]:
     out, loaded = [], None
     for i, r in enumerate(cfg.requests):
         if "forget" in r:
-            out.append(
-                (
-                    r.get("name") or " + ".join(r["forget"]),
-                    compile_names(cfg, r["forget"], f"requests[{i}]"),
-                    "",
-                )
-            )
+            forget = compile_names(cfg, r["forget"], f"requests[{i}]")
+            out.append((r.get("name") or " + ".join(r["forget"]), forget, ""))
             continue
         loaded = loaded or _model_and_levels(cfg)
         source, levels = loaded
         size = r.get("size", 3)
-        for d in _draws(r):
+        draws = r.get("draw", 0)
+        for d in map(int, draws if isinstance(draws, list) else [draws]):
             if "difficulty" in r:
                 chosen = level_requests({lvl: levels[lvl] for lvl in r["difficulty"]}, size, d)
                 out += [(f"{r.get('name') or lvl}-{d}", f, lvl) for lvl, f in chosen.items()]
@@ -98,18 +88,7 @@ def _model_and_levels(cfg: SweepConfig):
     from kt_harness.sweep.trial import load, torch_threads
     from kt_lib.eval.evaluator import difficulty_levels
 
-    probe = TrialSpec(
-        model=cfg.model,
-        pretrained=cfg.pretrained,
-        data=data_spec(cfg),
-        request="",
-        forget=(),
-        method="",
-        seed=0,
-        device=cfg.device,
-        threads=int(cfg.resources["cpus"]),
-        model_id=model_identity(cfg.model, cfg.pretrained),
-    )
+    probe = TrialSpec(**shared_fields(cfg), request="", forget=(), method="", seed=0)
     with torch_threads(probe.threads):
         model, tokenizer, source = load(probe)
         levels = difficulty_levels(source.evaluator.per_class(model, tokenizer))
@@ -131,15 +110,12 @@ def resolve_cached(
         data=data_spec(cfg),
         requests=cfg.requests,
     )
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    digest = content_key(content)
     path = Path(out) / "requests.json"
     if path.exists():
         saved = json.loads(path.read_text())
         if saved.get("digest") == digest:
             return [(label, list(forget), level) for label, forget, level in saved["requests"]]
     requests = resolver(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(dict(digest=digest, requests=requests), indent=1) + "\n")
-    tmp.replace(path)
+    write_json(path, dict(digest=digest, requests=requests))
     return requests

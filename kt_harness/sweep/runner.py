@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 
 from kt_harness.sweep.config import SweepConfig, load_config
 from kt_harness.sweep.report import write_report
-from kt_harness.sweep.requests import resolve_cached
+from kt_harness.sweep.requests import resolve_cached, resolve_requests
 from kt_harness.sweep.spec import expand
 from kt_harness.sweep.store import Store
+from kt_harness.sweep.trial import run_trial
 
 BACKENDS = ("local", "ray")
 
@@ -40,46 +41,15 @@ class LocalBackend:
 
     name = "local"
     slots = 1
-
-    def resolver(self, cfg):
-        from kt_harness.sweep.requests import resolve_requests
-
-        return resolve_requests(cfg)
+    resolver = staticmethod(resolve_requests)
 
     def run(self, todo, on_start, on_done) -> None:
-        from kt_harness.sweep.trial import run_trial
-
         for spec in todo:
             on_start(1)
             on_done(run_trial(spec))
 
     def stop(self) -> None:
         pass
-
-
-class Progress:
-    """A bar of trials done, with how many are running, queued and failed."""
-
-    def __init__(self, total: int, done: int, backend, enabled: bool):
-        self.bar = tqdm(total=total, initial=done, unit="trial", desc="trials", disable=not enabled)
-        self.inflight, self.failed, self.backend = 0, 0, backend
-
-    def start(self, n: int) -> None:
-        self.inflight += n
-        self._show()
-
-    def done(self, row: dict) -> None:
-        self.inflight -= 1
-        self.failed += row.get("status") == "failed"
-        self.bar.update(1)
-        self._show()
-
-    def _show(self) -> None:
-        running = min(self.inflight, self.backend.slots)  # Ray knows its slots once started
-        self.bar.set_postfix(running=running, queued=self.inflight - running, failed=self.failed)
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def make_backend(
@@ -96,7 +66,6 @@ def make_backend(
             raise ValueError(
                 "--num-cpus sizes a local Ray; a cluster joined with --address has its own"
             )
-
         return RayBackend(cfg.resources, address=address, num_cpus=num_cpus)
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
@@ -114,7 +83,7 @@ def run_sweep(
     cfg = config if isinstance(config, SweepConfig) else load_config(config)
     store = Store(out)
     runner = make_backend(backend, cfg, address, num_cpus)
-    ran, interrupted = 0, False
+    interrupted, count = False, dict(ran=0, running=0, failed=0)
     try:
         specs = expand(cfg, resolve_cached(cfg, store.folder, runner.resolver))
         store.save_plan(cfg.as_dict(), specs)
@@ -124,16 +93,24 @@ def run_sweep(
             f"{cfg.name}: {len(specs)} trials, {len(specs) - len(todo)} already finished, "
             f"{len(todo)} to run ({retried} failed before, retried) on the {runner.name} backend"
         )
-        bar = Progress(len(specs), len(specs) - len(todo), runner, progress and bool(todo))
+        done, on = len(specs) - len(todo), progress and bool(todo)
+        bar = tqdm(total=len(specs), initial=done, unit="trial", desc="trials", disable=not on)
+
+        def on_start(n: int) -> None:  # the bar shows how many trials run, wait and failed
+            count["running"] += n
+            now = count["running"]
+            running = min(now, runner.slots)  # Ray knows its slots once started
+            bar.set_postfix(running=running, queued=now - running, failed=count["failed"])
 
         def on_done(row: dict) -> None:
-            nonlocal ran
             store.write(row)
-            ran += 1
-            bar.done(row)
+            count["ran"] += 1
+            count["failed"] += row.get("status") == "failed"
+            bar.update(1)
+            on_start(-1)
 
         try:
-            runner.run(todo, bar.start, on_done)
+            runner.run(todo, on_start, on_done)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -142,14 +119,8 @@ def run_sweep(
         runner.stop()
     df = store.write_results(specs)
     write_report(store.folder, df, cfg.paper, cfg.name)
-    return SweepOutcome(
-        folder=store.folder,
-        results=df,
-        ran=ran,
-        skipped=len(specs) - len(todo),
-        failed=int((df.status == "failed").sum()),
-        interrupted=interrupted,
-    )
+    failed = int((df.status == "failed").sum())
+    return SweepOutcome(store.folder, df, count["ran"], len(specs) - len(todo), failed, interrupted)
 
 
 def plan(config: str | Path | SweepConfig, out: str | Path | None = None):

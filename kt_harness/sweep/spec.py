@@ -21,6 +21,13 @@ from kt_lib.presets import layer_settings
 from kt_lib.unlearn import UnlearnConfig, default_lr
 
 SCHEMA = 1  # bump when what a row means changes: every key changes with it
+UNHASHED = ("request", "device", "threads", "level")  # recorded, not part of the key
+
+
+def content_key(content: dict) -> str:
+    """16 hex digits of the SHA-256 of `content` as sorted JSON: equal content, equal key."""
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -32,37 +39,20 @@ class TrialSpec:
     forget: tuple  # the concepts forgotten (compiled: a group is its breeds)
     method: str
     seed: int
-    # samples_per_class and every UnlearnConfig field, resolved
-    settings: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)  # samples_per_class, every UnlearnConfig field
     device: str = "auto"
     threads: int = 1  # torch threads (= CPUs asked for), the same on every backend
     # which weights: the shipped checkpoint's name, a local file's size and mtime, or the tag
     model_id: str = ""
-    level: str = (
-        ""  # the difficulty level the request was drawn from, if any (recorded, not hashed)
-    )
+    level: str = ""  # the difficulty level the request was drawn from, if any
     attack: dict | None = None  # the relearning attack to add as columns (SweepConfig.attack)
 
     @property
     def key(self) -> str:
-        content = dict(
-            schema=SCHEMA,
-            model=self.model,
-            pretrained=self.pretrained,
-            model_id=self.model_id,
-            data=self.data,
-            forget=list(self.forget),
-            method=self.method,
-            seed=self.seed,
-            settings=self.settings,
-        )
-        if self.attack is not None:
-            content["attack"] = self.attack
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
-
-    def unlearn_settings(self) -> dict:
-        """The UnlearnConfig keyword arguments (everything but samples_per_class)."""
-        return {k: v for k, v in self.settings.items() if k != "samples_per_class"}
+        content = {k: v for k, v in asdict(self).items() if k not in UNHASHED}
+        if self.attack is None:
+            del content["attack"]
+        return content_key(dict(content, schema=SCHEMA))
 
     def to_dict(self) -> dict:
         return dict(asdict(self), forget=list(self.forget), key=self.key)
@@ -105,6 +95,16 @@ def data_spec(cfg: SweepConfig) -> dict:
     )
 
 
+def shared_fields(cfg: SweepConfig) -> dict:
+    """The TrialSpec fields every trial of `cfg` has in common: model, weights, data, device, threads."""
+    model_id = model_identity(cfg.model, cfg.pretrained)
+    threads = int(cfg.resources["cpus"])
+    fields = dict(
+        model=cfg.model, pretrained=cfg.pretrained, data=data_spec(cfg), device=cfg.device
+    )
+    return dict(fields, threads=threads, model_id=model_id)
+
+
 def base_settings(model: str) -> dict:
     """Every sweepable setting at its `kt unlearn` default (lr by model, 30 exemplars per concept)."""
     defaults = UnlearnConfig()
@@ -117,8 +117,7 @@ def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
     """Every trial of the sweep, in order: request x method x grid point x seed. `requests` are resolved
     (label, forget[, level]) tuples (:func:`kt_harness.sweep.requests.resolve_requests`). Two trials with the same key
     are an error, since the second would silently reuse the first's result."""
-    base, data = base_settings(cfg.model), data_spec(cfg)
-    model_id = model_identity(cfg.model, cfg.pretrained)
+    base, fixed = base_settings(cfg.model), shared_fields(cfg)
     names = list(cfg.grid)
     points = list(itertools.product(*(cfg.grid[k] for k in names)))
     specs, seen = [], {}
@@ -130,17 +129,12 @@ def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
                     settings["lr"] = default_lr(cfg.model)
                 for seed in cfg.seeds:
                     spec = TrialSpec(
-                        model=cfg.model,
-                        pretrained=cfg.pretrained,
-                        data=data,
+                        **fixed,
                         request=label,
                         forget=tuple(forget),
                         method=method,
                         seed=int(seed),
                         settings=settings,
-                        device=cfg.device,
-                        threads=int(cfg.resources["cpus"]),
-                        model_id=model_id,
                         level=level[0] if level else "",
                         attack=cfg.attack,
                     )

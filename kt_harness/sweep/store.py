@@ -30,12 +30,16 @@ def _clean(x):
     return x if isinstance(x, (str, int, float, bool, type(None))) else str(x)
 
 
-def write_json(path: Path, obj) -> None:
+def write_text(path: Path, text: str) -> None:
     """Write atomically: a partial file never replaces a good one, even if the process is killed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
+    tmp.write_text(text)
     tmp.replace(path)
+
+
+def write_json(path: Path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=1, default=str) + "\n")
 
 
 class Store:
@@ -44,12 +48,9 @@ class Store:
         self.trials = self.folder / "trials"
 
     def row(self, key: str) -> dict | None:
-        path = self.trials / f"{key}.json"
-        if not path.exists():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:  # cannot happen with atomic writes; treat as not run
+        try:  # a missing file, or a broken one (never, with atomic writes): not run
+            return json.loads((self.trials / f"{key}.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
             return None
 
     def status(self, key: str) -> str:
@@ -72,9 +73,7 @@ class Store:
 
     def write_results(self, specs) -> pd.DataFrame:
         df = self.results(specs)
-        tmp = self.folder / ".results.csv.tmp"
-        df.to_csv(tmp, index=False)
-        tmp.replace(self.folder / "results.csv")
+        write_text(self.folder / "results.csv", df.to_csv(index=False))
         return df
 
 

@@ -14,22 +14,14 @@ import os
 import socket
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 
 from kt_harness.sweep.attack import attack_columns, describe_attack
 from kt_harness.sweep.spec import TrialSpec
 
-METRICS = (
-    "Q",
-    "U",
-    "QU",
-    "drawing_Q",
-    "drawing_U",
-    "drawing_QU",
-    "zero_shot_utility",
-    "after_zero_shot",
-)
+METRICS = ("Q", "U", "QU", "drawing_Q", "drawing_U", "drawing_QU", "zero_shot_utility")
+METRICS += ("after_zero_shot",)
 _LOADED: dict = {}  # one (model, preprocess, tokenizer) and one data source per process
 
 
@@ -88,15 +80,8 @@ def settings_row(spec: TrialSpec) -> dict:
 
 
 def failed_row(spec: TrialSpec, error: str, seconds: float = 0.0, device: str = "") -> dict:
-    return dict(
-        settings_row(spec),
-        status="failed",
-        error=error,
-        seconds=round(seconds, 3),
-        device=device,
-        host=socket.gethostname(),
-        finished=_now(),
-    )
+    row = dict(settings_row(spec), status="failed", error=error, seconds=round(seconds, 3))
+    return dict(row, device=device, host=socket.gethostname(), finished=_now())
 
 
 def _now() -> str:
@@ -121,16 +106,8 @@ def run_trial(spec: TrialSpec | dict) -> dict:
         device = str(get_device(spec.device))
         with torch_threads(spec.threads):
             model, tokenizer, source = load(spec)
-            exp = Experiment(
-                list(spec.forget),
-                model,
-                tokenizer,
-                samples_per_class=spec.settings["samples_per_class"],
-                data=source,
-                method=spec.method,
-                seed=spec.seed,
-                **spec.unlearn_settings(),
-            )
+            kw = dict(data=source, method=spec.method, seed=spec.seed, **spec.settings)
+            exp = Experiment(list(spec.forget), model, tokenizer, **kw)  # incl. samples_per_class
             out = exp.run()
             extra = attack_columns(spec, exp, out["result"].model) if spec.attack else {}
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, the sweep goes on
@@ -156,10 +133,8 @@ def run_trial(spec: TrialSpec | dict) -> dict:
 
 
 def _free_gpu_memory() -> None:
-    try:
+    with suppress(Exception):  # best effort after a failure
         import torch
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    except Exception:  # noqa: BLE001 - best effort after a failure
-        pass
