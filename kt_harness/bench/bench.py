@@ -1,16 +1,10 @@
 """Speed benchmark of one NHL+KL unlearning step: official-style baseline vs the trainer's step.
 
-`bench_step` times, in one process on one model and one batch, an **official-style baseline** step (fp32
-with TF32 off, a frozen reference model forwarded every step, prompts over the full text context with
-`model.encode_text`, plain non-fused Adam) against **the trainer's step** (`kt_lib.unlearn`'s pieces: bf16
-autocast on CUDA, reference logits cached once, text over the trimmed context via `kt_lib.textenc`, fused
-Adam, only the prompts' token-embedding rows trained), plus an ablation that adds one technique at a time.
-On CUDA one more, experimental row replays the trainer's step as a whole-step CUDA graph
-(`kt_harness.bench.cudagraph`; not used by the trainer yet). All compute the same loss, `nhl_kl`, with both towers
-trained. Weights are random (speed does not depend on them). FLOPs come from `FlopCounterMode` on one step
-of each variant. On CPU the variants take turns step by step (other load on a shared machine then hits them
-alike); on CUDA they run one after another (own peak memory). `bench_scaling` reports the trainer's step
-at several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `kt_harness.bench.bench_eval`.
+`bench_step` times, in one process on one model and one batch, the variants of `step_variants` (the
+official-style BASELINE, one technique added at a time, OURS = the trainer's step; on CUDA also the
+experimental whole-step CUDA graph of `cudagraph`), all computing `nhl_kl` with both towers trained on random
+weights; FLOPs come from `FlopCounterMode` on one step of each. `bench_scaling` reports the trainer's step at
+several batch sizes; `profile_step` tabulates where its time goes. Evaluation speed: `bench_eval`.
 """
 
 from __future__ import annotations
@@ -18,6 +12,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+from dataclasses import asdict
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -51,11 +46,10 @@ def _prepare(base, setup: StepSetup, variant: Variant, lr: float):
     opt = make_optimizer(model, variant, lr, setup)
     with FlopCounterMode(display=False) as counter:
         train_step(model, opt, setup, variant)
+    flops = counter.get_total_flops()
     if variant.cuda_graph:
-        return GraphedStep(
-            lambda: _apply(model, opt, step_loss(model, setup, variant)), opt
-        ), counter.get_total_flops()
-    return (lambda: train_step(model, opt, setup, variant)), counter.get_total_flops()
+        return GraphedStep(lambda: _apply(model, opt, step_loss(model, setup, variant)), opt), flops
+    return (lambda: train_step(model, opt, setup, variant)), flops
 
 
 def _row(
@@ -63,13 +57,8 @@ def _row(
 ) -> dict:
     med = statistics.median(times)
     return dict(
-        name=variant.name,
+        asdict(variant),  # name and techniques; autocast applies on CUDA only
         autocast=variant.autocast and cuda,
-        cached_reference=variant.cached_reference,
-        trimmed_text=variant.trimmed_text,
-        fused_adam=variant.fused_adam,
-        compact_vocab=variant.compact_vocab,
-        cuda_graph=variant.cuda_graph,
         step_s=round(med, 5),
         step_min_s=round(min(times), 5),
         images_per_s=round(batch / med, 1),
@@ -127,13 +116,8 @@ def _setup_for(model_name: str, batch: int, device, seed: int):
     base = base.to(device)
     t0 = time.perf_counter()
     setup = make_setup(base, tokenizer, model_name, batch, device, seed)
-    sync(device)
-    return (
-        setup.reference,
-        setup,
-        default_lr(model_name),
-        time.perf_counter() - t0,
-    )  # one fewer model in memory
+    sync(device)  # the reference serves as the base: one fewer model in memory
+    return setup.reference, setup, default_lr(model_name), time.perf_counter() - t0
 
 
 def bench_step(
@@ -147,10 +131,9 @@ def bench_step(
     interleave: bool | None = None,
     experimental: bool = True,
 ) -> dict:
-    """The step benchmark report (see the module docstring); `ratio` is baseline_s / ours_s (medians).
-    `ablation=False` times only the baseline and ours (the `ablation` list then has those two rows);
-    `interleave` (default: on CPU only) alternates variants step by step, see `time_variants`;
-    `experimental` adds the whole-step CUDA graph row on CUDA (`graph_ratio` = baseline_s / its s/step)."""
+    """The step benchmark report (see the module docstring); `ratio` = baseline_s / ours_s (medians).
+    `ablation=False`: only those two rows; `interleave`: see `time_variants` (default: on CPU);
+    `experimental`: the CUDA graph row on CUDA (`graph_ratio` = baseline_s / its s/step)."""
     device = get_device(device)
     cuda = device.type == "cuda"
     steps = steps if steps is not None else (10 if cuda else 3)
@@ -195,12 +178,11 @@ def bench_step(
         ratio_of_fastest_steps=round(b["step_min_s"] / o["step_min_s"], 3),
         graph_s=graph_s,
         graph_ratio=round(b["step_s"] / graph_s, 3) if graph_s else None,
-        tflop_per_step=o["tflop_per_step"],
-        baseline_tflop_per_step=b["tflop_per_step"],
-        achieved_tflops=o["achieved_tflops"],
-        baseline_achieved_tflops=b["achieved_tflops"],
-        peak_memory_gb=o["peak_memory_gb"],
-        baseline_peak_memory_gb=b["peak_memory_gb"],
+        **{
+            f"{pre}{k}": r[k]
+            for k in ("tflop_per_step", "achieved_tflops", "peak_memory_gb")
+            for pre, r in (("", o), ("baseline_", b))
+        },
         flop_count_method=FLOP_METHOD,
         reference_cache_s=round(cache_s, 4),
         ablation=rows + extra,
@@ -219,10 +201,7 @@ def bench_scaling(
     """The trainer's step (`OURS`) alone at each batch size: s/step, images/s, TFLOP/s, peak memory."""
     device = get_device(device)
     cuda = device.type == "cuda"
-    steps, warmup = (
-        steps or (10 if cuda else 3),
-        warmup if warmup is not None else (3 if cuda else 1),
-    )
+    steps, warmup = steps or (10 if cuda else 3), (3 if cuda else 1) if warmup is None else warmup
     if not batches or min(batches) < 1:
         raise ValueError(f"batch sizes must be positive, got {batches}")
     rows = []

@@ -15,27 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torchvision.datasets import ImageFolder
 
 from kt_harness.bench.step_variants import build_model, image_size
 from kt_harness.bench.timing import environment, timed
 from kt_lib.models import get_device
 from kt_lib.world.model import MODEL_NAME
 from kt_lib.zeroshot import encode_images
-
-
-class JpegFolder(torch.utils.data.Dataset):
-    """`(transform(RGB image), 0)` per file; without a transform, the decoded PIL image itself."""
-
-    def __init__(self, files: list[Path], transform=None):
-        self.files, self.transform = list(files), transform
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int):
-        with Image.open(self.files[i]) as im:
-            img = im.convert("RGB")
-        return (self.transform(img) if self.transform else img), 0
 
 
 def write_jpegs(folder: Path, n: int, size: int, seed: int = 0) -> list[Path]:
@@ -78,18 +64,17 @@ def bench_eval(
     jpeg_size = jpeg_size or 2 * size
 
     with tempfile.TemporaryDirectory(prefix="kt-bench-eval-") as tmp:
-        files = write_jpegs(Path(tmp) / "jpegs", n_images, jpeg_size, seed)
+        write_jpegs(Path(tmp) / "jpegs" / "all", n_images, jpeg_size, seed)  # one class folder
+        decoded = ImageFolder(Path(tmp) / "jpegs")  # (RGB PIL image, 0) per file, in name order
         loader = torch.utils.data.DataLoader(
-            JpegFolder(files, preprocess), batch_size=batch, num_workers=workers
+            ImageFolder(decoded.root, preprocess), batch_size=batch, num_workers=workers
         )
 
         def from_cache():
-            return cached_tensors(JpegFolder(files), "bench-jpegs", preprocess, cache_dir=tmp)
+            return cached_tensors(decoded, "bench-jpegs", preprocess, cache_dir=tmp)
 
         t0 = time.perf_counter()
-        on_device = from_cache()["images"].to(
-            device
-        )  # builds the cache (decode + preprocess + save)
+        on_device = from_cache()["images"].to(device)  # builds the cache: decode, preprocess, save
         build_s = time.perf_counter() - t0
         paths = dict(
             end_to_end=lambda: torch.cat([encode_images(model, x, batch) for x, _ in loader]),
@@ -114,9 +99,7 @@ def bench_eval(
         input_size=size,
         repeats=repeats,
         workers=workers,
-        end_to_end_images_per_s=ips["end_to_end"],
-        encode_images_per_s=ips["encode"],
-        cache_images_per_s=ips["cache"],
+        **{f"{path}_images_per_s": v for path, v in ips.items()},  # end_to_end, encode, cache
         ratio_cache_over_encode=round(ips["cache"] / ips["encode"], 3),
         ratio_end_to_end_over_encode=round(ips["end_to_end"] / ips["encode"], 3),
         cache_build_s=round(build_s, 3),

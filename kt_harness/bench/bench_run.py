@@ -1,22 +1,13 @@
 """Speed benchmark of a whole unlearning run (training + evaluation): official-style baseline vs the engine.
 
 `bench_run` times, in one process on the embedded world model, one request (default: forget "Samoyed",
-NHL+KL, the default budget of 48 steps at batch 32) run three ways, interleaved run by run (other load on a
-shared machine then hits them alike):
-
-- **ours**, exactly what a notebook runs: `Experiment(forget).run(method, keep_result=True)`, evaluated
-  with `scope="all"` (Q, U, OOD, zero-shot) and with `scope="in_domain"` (Q and U: what a panel needs). Every
-  timed run starts from a fresh run cache and an evaluator that holds only the original model's
-  predictions, so it trains and encodes every test image its scope needs, as a first run of a setting
-  does; the original model's 'before' accuracies are computed once per Experiment and are not part of a run.
-- **the official-style baseline** (`kt_harness.bench.official_run`): the same steps, each `kt bench step`'s
-  BASELINE step, then the evaluation of scope "all" template by template with open_clip's
-  `build_zero_shot_classifier` over the full text context.
-
-Reported: seconds per run (median of `repeats`), split into training (the loop), its setup (copies,
-prompts, reference logits) and evaluation (with the engine's per-concept table and integrity checks);
-`ratio` = baseline_s / ours_s (scope all) and `ratio_in_domain`; GFLOP per run from `FlopCounterMode` over
-one untimed run of each (which is also the warm-up) and the achieved GFLOP/s; each side's first and last
+NHL+KL, 48 steps at batch 32) three ways, interleaved run by run: **ours**, what a notebook runs
+(`Experiment(forget).run(method, keep_result=True)`) with `scope="all"` and with `scope="in_domain"`, each from
+a fresh run cache and an evaluator holding only the original model's predictions (as a first run of a
+setting; 'before' is computed once per Experiment, outside the runs), and **the official-style baseline**
+(`official_run`). Reported: seconds per run (median of `repeats`) split into training, its setup and
+evaluation; `ratio` = baseline_s / ours_s (scope all) and `ratio_in_domain`; GFLOP per run from
+`FlopCounterMode` over one untimed run of each (also the warm-up) and GFLOP/s; each side's first and last
 loss and Q/U, so a reader sees that both trained the same thing.
 """
 
@@ -49,16 +40,18 @@ VARIANTS = (
     ("baseline", "official-style baseline (scope all)"),
 )
 
+PREFIXES = (("ours", ""), ("ours_in_domain", "ours_in_domain_"), ("baseline", "baseline_"))
+
 
 class TimedExperiment(Experiment):
-    """`Experiment` with a stopwatch on `unlearn` (the training loop and its setup), so that a run's wall
-    time splits into training and evaluation. Nothing else differs."""
+    """`Experiment` with a stopwatch on `_unlearn` (the training loop and its setup, what `run` trains
+    through), so that a run's wall time splits into training and evaluation. Nothing else differs."""
 
     unlearn_s = 0.0
 
-    def unlearn(self, *args, **kwargs):
+    def _unlearn(self, *args, **kwargs):
         t0 = time.perf_counter()
-        result = super().unlearn(*args, **kwargs)
+        result = super()._unlearn(*args, **kwargs)
         sync(next(self.model.parameters()).device)
         self.unlearn_s = time.perf_counter() - t0
         return result
@@ -180,12 +173,7 @@ def bench_run(
         ours_in_domain_s=ind["run_s"],
         ratio=round(base["run_s"] / ours["run_s"], 3),
         ratio_in_domain=round(base["run_s"] / ind["run_s"], 3),
-        gflop_per_run=ours["gflop_per_run"],
-        ours_in_domain_gflop_per_run=ind["gflop_per_run"],
-        baseline_gflop_per_run=base["gflop_per_run"],
-        achieved_gflops=ours["achieved_gflops"],
-        ours_in_domain_achieved_gflops=ind["achieved_gflops"],
-        baseline_achieved_gflops=base["achieved_gflops"],
+        **{p + k: rows[n][k] for k in ("gflop_per_run", "achieved_gflops") for n, p in PREFIXES},
         flop_count_method=FLOP_METHOD,
         variants=[ours, ind, base],
         **environment(device),

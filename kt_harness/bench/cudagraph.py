@@ -11,8 +11,7 @@ torch.cuda docs):
 - autocast runs with `cache_enabled=False` (`kt_lib.zeroshot.autocast(device, cache=False)`);
 - gradients are set to None before capture, so backward writes (not accumulates) them on every replay.
 
-Status: experimental. `kt bench step` times it on CUDA as an extra row next to the trainer's step, and
-`tests/test_gpu.py` checks it against the eager step; the trainer itself does not use it yet.
+Experimental: `kt bench step` times it on CUDA (`tests/test_gpu.py` checks it); the trainer does not use it.
 """
 
 from __future__ import annotations

@@ -66,15 +66,10 @@ def official_predictions(model, tokenizer, evaluator, batch_size: int = EVAL_BAT
 def check_method(method: str) -> None:
     """Raise unless the baseline can run `method`: a plain loss method (no mask, task vector or projection)."""
     m = get_method(method)
-    hooks = [
-        h
-        for h in ("prepare", "after_step", "finish")
-        if getattr(type(m), h) is not getattr(Method, h)
-    ]
-    if (
-        hooks not in ([], ["prepare"] if isinstance(m, WithReference) else [])
-        or not m.compact_vocabulary
-    ):
+    names = ("prepare", "after_step", "finish")
+    hooks = [h for h in names if getattr(type(m), h) is not getattr(Method, h)]
+    plain = hooks in ([], ["prepare"] if isinstance(m, WithReference) else [])
+    if not plain or not m.compact_vocabulary:
         raise ValueError(
             f"the official-style baseline runs plain loss methods, not {method!r} (it hooks "
             f"{', '.join(hooks) or 'the vocabulary'}); e.g. nhl_kl, ga_kl, npo_kl"
@@ -117,20 +112,9 @@ def run_baseline(exp, method: str, overrides: dict, eval_batch: int = EVAL_BATCH
         for b in range(min(per_epoch, total - len(losses))):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size].to(device)
             t = int(rng.integers(len(cfg.templates)))
-            step = StepSetup(
-                images=images[idx],
-                fine_labels=fine[idx],
-                coarse_labels=coarse[idx],
-                fine_tokens=prompts[t][0],
-                coarse_tokens=prompts[t][1],
-                bank=None,  # BASELINE encodes the full-context tokens and forwards the reference
-                reference=reference,
-                ref_fine=None,
-                ref_coarse=None,
-                loss_cfg=loss_cfg,
-                method=cfg.method,
-                other_labels=other[idx],
-            )
+            # no bank or cached logits: BASELINE encodes the full-context tokens, forwards the reference
+            batch = (images[idx], fine[idx], coarse[idx], *prompts[t], None, reference, None, None)
+            step = StepSetup(*batch, loss_cfg, method=cfg.method, other_labels=other[idx])
             losses.append(train_step(model, opt, step, BASELINE))
             sched.step()
     model.eval()

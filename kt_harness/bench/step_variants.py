@@ -103,22 +103,7 @@ def class_names(model_name: str, n_fine: int = 98, n_coarse: int = 14, seed: int
         tax = WorldTaxonomy()
         return tax.fine, tax.coarse, tax.fine_to_coarse
     rng = np.random.default_rng(seed)
-    syl = [
-        "ka",
-        "lo",
-        "mi",
-        "ter",
-        "van",
-        "dor",
-        "shi",
-        "pel",
-        "ru",
-        "zen",
-        "bra",
-        "quo",
-        "fel",
-        "nix",
-    ]
+    syl = "ka lo mi ter van dor shi pel ru zen bra quo fel nix".split()
     word = lambda: "".join(rng.choice(syl, size=rng.integers(2, 4)))  # noqa: E731
     fine = [" ".join(word() for _ in range(rng.integers(1, 3))) for _ in range(n_fine)]
     return fine, [word() for _ in range(n_coarse)], [i % n_coarse for i in range(n_fine)]
