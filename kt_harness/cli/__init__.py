@@ -27,9 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kt", description="Knowledge-tracing unlearning for CLIP."
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error (also KT_DEBUG=1)"
-    )
+    help = "show the traceback of an error (also KT_DEBUG=1)"
+    parser.add_argument("--debug", action="store_true", help=help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.register(sub)

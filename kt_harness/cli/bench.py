@@ -9,24 +9,26 @@ Random weights, no download: `--model` is the world model's architecture or any 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+
+from kt_harness.cli.options import write, write_json
+
+STEPS = "timed steps per {} (default 10 on CUDA, 3 on CPU)"
+WARMUP = "untimed steps{} (default 3 on CUDA, 1 on CPU)"
+
+
+def _int(p, flag: str, default, help=None, **kw) -> None:
+    p.add_argument(flag, type=int, default=default, help=help, **kw)
 
 
 def _common(p, seed: bool = True, report: bool = True, model: bool = True) -> None:
     """The options every bench subcommand shares."""
     if model:
-        p.add_argument(
-            "--model",
-            default="kt-tiny-dogworld",
-            help="world model or open_clip name, e.g. ViT-L-14",
-        )
+        help = "world model or open_clip name, e.g. ViT-L-14"
+        p.add_argument("--model", default="kt-tiny-dogworld", help=help)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     if seed:
-        p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)"
-    )
+        _int(p, "--seed", 0)
+    _int(p, "--threads", None, "CPU threads for torch (default: torch's choice)")
     if report:
         p.add_argument("--json", help="write the report to this JSON file")
 
@@ -34,128 +36,72 @@ def _common(p, seed: bool = True, report: bool = True, model: bool = True) -> No
 def register(sub) -> None:
     """Add `bench` with its `step`, `scaling`, `profile`, `eval` and `run` subcommands to the `kt` parser's
     subparsers."""
-    bench = sub.add_parser(
-        "bench", help="time an unlearning step or run (baseline vs ours) or zero-shot evaluation"
-    )
-    which = bench.add_subparsers(
+    help = "time an unlearning step or run (baseline vs ours) or zero-shot evaluation"
+    which = sub.add_parser("bench", help=help).add_subparsers(
         dest="bench_command", required=True, metavar="{step,eval,scaling,profile,run}"
     )
-
-    step = which.add_parser(
-        "step", help="official-style baseline step vs the trainer's step, with an ablation"
-    )
+    help = "official-style baseline step vs the trainer's step, with an ablation"
+    step = which.add_parser("step", help=help)
     _common(step)
-    step.add_argument("--batch", type=int, default=32, help="images per step (default 32)")
-    step.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="timed steps per variant (default 10 on CUDA, 3 on CPU)",
-    )
-    step.add_argument(
-        "--warmup",
-        type=int,
-        default=None,
-        help="untimed steps per variant (default 3 on CUDA, 1 on CPU)",
-    )
-    step.add_argument("--no-ablation", action="store_true", help="time only the baseline and ours")
-    step.add_argument(
-        "--no-experimental",
-        action="store_true",
-        help="skip the experimental whole-step CUDA graph row (CUDA only)",
-    )
-    step.add_argument(
-        "--interleave",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="alternate the variants step by step (default: on CPU, where other load adds noise; "
-        "sequential on CUDA, which gives each variant's peak memory)",
-    )
+    _int(step, "--batch", 32, "images per step (default 32)")
+    _int(step, "--steps", None, STEPS.format("variant"))
+    _int(step, "--warmup", None, WARMUP.format(" per variant"))
+    help = "time only the baseline and ours"
+    step.add_argument("--no-ablation", dest="ablation", action="store_false", help=help)
+    help = "skip the experimental whole-step CUDA graph row (CUDA only)"
+    step.add_argument("--no-experimental", dest="experimental", action="store_false", help=help)
+    help = "alternate the variants step by step (default: on CPU, where other load adds noise; "
+    help += "sequential on CUDA, which gives each variant's peak memory)"
+    step.add_argument("--interleave", action=argparse.BooleanOptionalAction, help=help)
     step.set_defaults(func=run_step)
 
     sc = which.add_parser("scaling", help="the trainer's step alone at several batch sizes")
     _common(sc)
-    sc.add_argument(
-        "--batches",
-        type=int,
-        nargs="+",
-        default=[32, 64, 128],
-        help="batch sizes (default 32 64 128)",
-    )
-    sc.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="timed steps per batch size (default 10 on CUDA, 3 on CPU)",
-    )
-    sc.add_argument(
-        "--warmup", type=int, default=None, help="untimed steps (default 3 on CUDA, 1 on CPU)"
-    )
+    _int(sc, "--batches", [32, 64, 128], "batch sizes (default 32 64 128)", nargs="+")
+    _int(sc, "--steps", None, STEPS.format("batch size"))
+    _int(sc, "--warmup", None, WARMUP.format(""))
     sc.set_defaults(func=run_scaling)
 
-    pr = which.add_parser(
-        "profile", help="torch.profiler table of the trainer's step, heaviest ops first"
-    )
+    help = "torch.profiler table of the trainer's step, heaviest ops first"
+    pr = which.add_parser("profile", help=help)
     _common(pr, seed=False, report=False)
-    pr.add_argument("--batch", type=int, default=32)
-    pr.add_argument("--steps", type=int, default=5, help="profiled steps (after 2 warm-up steps)")
-    pr.add_argument("--rows", type=int, default=30, help="table rows")
+    _int(pr, "--batch", 32)
+    _int(pr, "--steps", 5, "profiled steps (after 2 warm-up steps)")
+    _int(pr, "--rows", 30, "table rows")
     pr.add_argument("--out", help="also write the table to this text file")
     pr.set_defaults(func=run_profile)
 
-    ev = which.add_parser(
-        "eval", help="zero-shot encoding: JPEG end to end vs preprocessed tensors vs the cache"
-    )
+    help = "zero-shot encoding: JPEG end to end vs preprocessed tensors vs the cache"
+    ev = which.add_parser("eval", help=help)
     _common(ev)
-    ev.add_argument(
-        "--images",
-        type=int,
-        default=None,
-        help="generated JPEGs (default 2048 on CUDA, 256 on CPU)",
-    )
-    ev.add_argument("--batch", type=int, default=256, help="encoding batch size (default 256)")
-    ev.add_argument(
-        "--jpeg-size",
-        type=int,
-        default=None,
-        help="JPEG side in pixels (default 2x the input size)",
-    )
-    ev.add_argument(
-        "--repeats", type=int, default=3, help="timed passes per path; the median is reported"
-    )
-    ev.add_argument(
-        "--workers", type=int, default=0, help="DataLoader workers for the end-to-end path"
-    )
+    _int(ev, "--images", None, "generated JPEGs (default 2048 on CUDA, 256 on CPU)")
+    _int(ev, "--batch", 256, "encoding batch size (default 256)")
+    _int(ev, "--jpeg-size", None, "JPEG side in pixels (default 2x the input size)")
+    _int(ev, "--repeats", 3, "timed passes per path; the median is reported")
+    _int(ev, "--workers", 0, "DataLoader workers for the end-to-end path")
     ev.set_defaults(func=run_eval)
 
-    run = which.add_parser(
-        "run", help="a full unlearning run (training + evaluation): official-style baseline vs ours"
-    )
+    help = "a full unlearning run (training + evaluation): official-style baseline vs ours"
+    run = which.add_parser("run", help=help)
     _common(run, model=False)
-    run.add_argument("--forget", nargs="+", default=["Samoyed"], help="concepts (default Samoyed)")
+    help = "concepts (default Samoyed)"
+    run.add_argument("--forget", nargs="+", default=["Samoyed"], help=help)
     run.add_argument("--method", default="nhl_kl", help="a loss method (default nhl_kl)")
-    run.add_argument("--steps", type=int, default=None, help="budget (default: the preset's 48)")
-    run.add_argument(
-        "--repeats", type=int, default=3, help="timed runs each; the median is reported"
-    )
-    run.add_argument("--eval-per-class", type=int, default=None, help="test images per breed")
+    _int(run, "--steps", None, "budget (default: the preset's 48)")
+    _int(run, "--repeats", 3, "timed runs each; the median is reported")
+    _int(run, "--eval-per-class", None, "test images per breed")
     run.set_defaults(func=run_run)
 
 
-def _write(path: str | None, report: dict) -> None:
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {path}")
-
-
-def _threads(n: int | None) -> None:
-    if n is not None:
-        if n < 1:
-            raise ValueError(f"--threads must be >= 1, got {n}")
+def _measure(args, fn, names: str, **kw):
+    """`fn` called with the options `names` (in this order) and `kw`, on `--threads` CPU threads."""
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
         import torch
 
-        torch.set_num_threads(n)
+        torch.set_num_threads(args.threads)
+    return fn(*(getattr(args, name) for name in names.split()), **kw)
 
 
 def _header(r: dict) -> str:
@@ -168,18 +114,8 @@ def _header(r: dict) -> str:
 def run_step(args) -> int:
     from kt_harness.bench.bench import bench_step
 
-    _threads(args.threads)
-    r = bench_step(
-        args.model,
-        args.batch,
-        args.device,
-        args.steps,
-        args.warmup,
-        args.seed,
-        ablation=not args.no_ablation,
-        interleave=args.interleave,
-        experimental=not args.no_experimental,
-    )
+    names = "model batch device steps warmup seed ablation interleave experimental"
+    r = _measure(args, bench_step, names)
     print(f"kt bench step: {_header(r)}")
     print(
         f"  batch {r['batch']}, {r['n_fine']} fine + {r['n_coarse']} coarse prompts, text context "
@@ -209,15 +145,14 @@ def run_step(args) -> int:
         print(
             f"  experimental whole-step CUDA graph: {r['graph_s']:.4f} s/step, ratio {r['graph_ratio']:.2f}x"
         )
-    _write(args.json, r)
+    write_json(args.json, r)
     return 0
 
 
 def run_scaling(args) -> int:
     from kt_harness.bench.bench import bench_scaling
 
-    _threads(args.threads)
-    r = bench_scaling(args.model, args.batches, args.device, args.steps, args.warmup, args.seed)
+    r = _measure(args, bench_scaling, "model batches device steps warmup seed")
     print(
         f"kt bench scaling: {_header(r)}\n  {r['variant']}, {r['steps']} timed steps after {r['warmup']} warm-up"
     )
@@ -227,37 +162,25 @@ def run_scaling(args) -> int:
         print(
             f"  {row['batch']:6d} {row['step_s']:9.4f} {row['images_per_s']:9.1f} {row['achieved_tflops']:9.3f} {peak:>8s}"
         )
-    _write(args.json, r)
+    write_json(args.json, r)
     return 0
 
 
 def run_profile(args) -> int:
     from kt_harness.bench.bench import profile_step
 
-    _threads(args.threads)
-    table = profile_step(args.model, args.batch, args.device, args.steps, row_limit=args.rows)
+    table = _measure(args, profile_step, "model batch device steps", row_limit=args.rows)
     print(table)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(table + "\n")
-        print(f"wrote {args.out}")
+        write(args.out, table + "\n")
     return 0
 
 
 def run_eval(args) -> int:
     from kt_harness.bench.bench_eval import bench_eval
 
-    _threads(args.threads)
-    r = bench_eval(
-        args.model,
-        args.images,
-        args.device,
-        args.batch,
-        args.jpeg_size,
-        args.repeats,
-        args.workers,
-        args.seed,
-    )
+    names = "model images device batch jpeg_size repeats workers seed"
+    r = _measure(args, bench_eval, names)
     print(f"kt bench eval: {_header(r)}")
     print(
         f"  {r['n_images']} JPEGs of {r['jpeg_size']} px -> {r['input_size']} px input, batch {r['batch']}, "
@@ -273,23 +196,15 @@ def run_eval(args) -> int:
         f"  cache / encode {r['ratio_cache_over_encode']:.2f}, end to end / encode "
         f"{r['ratio_end_to_end_over_encode']:.2f} (building the cache took {r['cache_build_s']:.2f} s)"
     )
-    _write(args.json, r)
+    write_json(args.json, r)
     return 0
 
 
 def run_run(args) -> int:
     from kt_harness.bench.bench_run import bench_run, format_report
 
-    _threads(args.threads)
-    r = bench_run(
-        args.forget,
-        args.method,
-        args.device,
-        args.repeats,
-        args.steps,
-        args.seed,
-        args.eval_per_class,
-    )
+    names = "forget method device repeats steps seed eval_per_class"
+    r = _measure(args, bench_run, names)
     print(format_report(r))
-    _write(args.json, r)
+    write_json(args.json, r)
     return 0

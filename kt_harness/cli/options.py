@@ -1,51 +1,36 @@
-"""Options that `kt unlearn` and `kt reproduce` share: the model, the data (embedded world or real photos
-by flags alone) and the preset. Not a subcommand (no `register`)."""
+"""Options that `kt unlearn` and `kt reproduce` share: the model and the data (embedded world or real
+photos by flags alone). Not a subcommand (no `register`); `write_json` writes every --json."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from kt_lib.knowledge.realdata import LAYOUTS
-from kt_lib.presets import PRESETS
 
 
 def add_model_options(p) -> None:
     p.add_argument("--model", default="kt-tiny-dogworld", help="open_clip model name")
-    p.add_argument(
-        "--pretrained",
-        default=None,
-        help="an open_clip tag (openai), a local weights file, or 'random' (an untrained architecture); "
-        "with --model local-dir:/path the folder's weights",
+    help = (
+        "an open_clip tag (openai), a local weights file, or 'random' (an untrained architecture); "
     )
+    p.add_argument("--pretrained", help=help + "with --model local-dir:/path the folder's weights")
     p.add_argument("--device", default="auto")
 
 
 def add_data_options(p) -> None:
-    p.add_argument(
-        "--data-root",
-        help="real photos: a folder in --layout, or a manifest .jsonl (default: the embedded world)",
-    )
+    help = "real photos: a folder in --layout, or a manifest .jsonl (default: the embedded world)"
+    p.add_argument("--data-root", help=help)
     p.add_argument(
         "--layout", choices=LAYOUTS, help="how --data-root is laid out (default: detect)"
     )
+    help = "a bundled taxonomy (dogworld, imgnetdogs, oxford_pet) or a JSON path "
     p.add_argument(
-        "--taxonomy",
-        help="a bundled taxonomy (dogworld, imgnetdogs, oxford_pet) or a JSON path "
-        "(default: dogworld on the world, imgnetdogs on real photos)",
+        "--taxonomy", help=help + "(default: dogworld on the world, imgnetdogs on real photos)"
     )
     p.add_argument("--train-per-class", type=int, default=200, help="real photos: proxy pool size")
-    p.add_argument(
-        "--test-per-class", type=int, default=50, help="real photos: test images per class"
-    )
-
-
-def add_preset_option(p) -> None:
-    p.add_argument(
-        "--preset",
-        choices=PRESETS,
-        default="default",
-        help="paper: the official training setup (AdamW, per-epoch cosine, 80 templates, ...)",
-    )
+    help = "real photos: test images per class"
+    p.add_argument("--test-per-class", type=int, default=50, help=help)
 
 
 def check_data(args) -> None:
@@ -118,3 +103,16 @@ def open_data(args, preprocess):
         skipped=skipped,
     )
     return src, record
+
+
+def write(path: str, data: str | bytes) -> None:
+    """Write `data` to `path` (its folder made) and say so."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(data if isinstance(data, bytes) else data.encode())
+    print(f"wrote {path}")
+
+
+def write_json(path: str | None, payload: dict) -> None:
+    """`payload` as indented JSON to `path`; nothing without a path."""
+    if path:
+        write(path, json.dumps(payload, indent=2, default=str) + "\n")

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kt_harness.cli.options import add_data_options, add_model_options, check_data, open_data
+from kt_harness.cli.options import (
+    add_data_options,
+    add_model_options,
+    check_data,
+    open_data,
+    write_json,
+)
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "reproduce", help="run one of the paper's tables and write it beside the paper's numbers"
-    )
+    help = "run one of the paper's tables and write it beside the paper's numbers"
+    p = sub.add_parser("reproduce", help=help)
     p.add_argument("table", choices=("table2", "table3", "table4"))
-    p.add_argument(
-        "--world",
-        action="store_true",
-        help="the embedded world and its model (CPU, minutes); same as giving no --data-root",
-    )
+    help = "the embedded world and its model (CPU, minutes); same as giving no --data-root"
+    p.add_argument("--world", action="store_true", help=help)
     add_model_options(p)
     add_data_options(p)
     p.add_argument("--preset", choices=("default", "paper"), default="paper", help="default: paper")
@@ -26,10 +28,10 @@ def register(sub) -> None:
     p.add_argument("--samples-per-class", type=int, default=30)
     p.add_argument("--eval-per-class", type=int, default=None)
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
-    budget.add_argument(
-        "--steps", type=int, default=None, help="a budget in optimiser steps instead"
-    )
+    help = "override the preset's epochs"
+    budget.add_argument("--epochs", type=int, dest="num_epochs", metavar="EPOCHS", help=help)
+    help = "a budget in optimiser steps instead"
+    budget.add_argument("--steps", type=int, dest="num_steps", metavar="STEPS", help=help)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="outputs/reproduce", help="tables and finished runs (resume)")
     p.add_argument("--json", help="also write the rows to this JSON file")
@@ -46,41 +48,18 @@ def run(args) -> int:
     check_data(args)
     model, preprocess, tokenizer = load_model(args.model, args.pretrained, device=args.device)
     source, data = open_data(args, preprocess)
-    extra = {"num_epochs": args.epochs} if args.epochs else {}
-    extra.update({"num_steps": args.steps} if args.steps else {})
+    extra = {k: getattr(args, k) for k in ("num_epochs", "num_steps") if getattr(args, k)}
+    run = dict(samples_per_class=args.samples_per_class, preset=args.preset, seed=args.seed)
 
     def experiment_for(targets, goal):
-        return Experiment(
-            targets,
-            model,
-            tokenizer,
-            samples_per_class=args.samples_per_class,
-            data=source,
-            preset=args.preset,
-            goal=goal,
-            seed=args.seed,
-            **extra,
-        )
+        return Experiment(targets, model, tokenizer, data=source, goal=goal, **run, **extra)
 
-    identity = dict(
-        model=args.model,
-        pretrained=args.pretrained,
-        data={k: v for k, v in data.items() if k != "skipped"},
-        preset=args.preset,
-        seed=args.seed,
-        samples_per_class=args.samples_per_class,
-        eval_per_class=args.eval_per_class,
-        **extra,
-    )
-    df = reproduce(
-        args.table,
-        experiment_for,
-        source.taxonomy,
-        identity,
-        args.out,
-        methods=args.methods,
-        levels=args.levels,
-    )
+    data = {k: v for k, v in data.items() if k != "skipped"}
+    identity = dict(model=args.model, pretrained=args.pretrained, data=data)
+    identity.update(preset=args.preset, seed=args.seed, samples_per_class=args.samples_per_class)
+    identity.update(eval_per_class=args.eval_per_class, **extra)
+    taxonomy, chosen = source.taxonomy, dict(methods=args.methods, levels=args.levels)
+    df = reproduce(args.table, experiment_for, taxonomy, identity, args.out, **chosen)
     for level, names in df.attrs["dropped"].items():
         if names:
             print(
@@ -90,10 +69,6 @@ def run(args) -> int:
     print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"wrote {Path(args.out) / (args.table + '.csv')} and .md")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         rows = json.loads(df.to_json(orient="records"))
-        Path(args.json).write_text(
-            json.dumps(dict(table=args.table, rows=rows, **df.attrs), indent=2, default=str) + "\n"
-        )
-        print(f"wrote {args.json}")
+        write_json(args.json, dict(table=args.table, rows=rows, **df.attrs))
     return 0

@@ -14,19 +14,14 @@ def register(sub) -> None:
     )
     p.add_argument("config", help="the sweep's YAML file, e.g. sweeps/smoke.yaml")
     p.add_argument("--backend", choices=("local", "ray"), default="local")
-    p.add_argument(
-        "--address",
-        help="with --backend ray: join a running cluster ('auto', or host:port); default: start a "
-        "local Ray for this command and stop it afterwards",
-    )
-    p.add_argument(
-        "--num-cpus", type=int, help="with a local Ray: the CPUs it may use (default: all)"
-    )
+    help = "with --backend ray: join a running cluster ('auto', or host:port); default: start a "
+    p.add_argument("--address", help=help + "local Ray for this command and stop it afterwards")
+    help = "with a local Ray: the CPUs it may use (default: all)"
+    p.add_argument("--num-cpus", type=int, help=help)
     p.add_argument("--out", help="output folder (default: outputs/sweeps/<config name>)")
     p.add_argument("--data-root", help="override the config's data.root (a real-data folder)")
-    p.add_argument(
-        "--dry-run", action="store_true", help="list the trials and their keys, run nothing"
-    )
+    help = "list the trials and their keys, run nothing"
+    p.add_argument("--dry-run", action="store_true", help=help)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

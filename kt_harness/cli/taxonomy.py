@@ -1,8 +1,4 @@
-"""``kt taxonomy show|request``: inspect a taxonomy and compile knowledge requests to JSON.
-
-Wire into the ``kt`` CLI with ``kt_harness.cli.taxonomy.register(subparsers)``; each leaf parser sets
-``func`` (``run_show`` / ``run_request``), called as ``args.func(args)`` and returning an exit code.
-"""
+"""``kt taxonomy show|request``: inspect a taxonomy and compile knowledge requests to JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from kt_lib.knowledge.taxonomy import BUILTIN, Concept, Taxonomy
 
@@ -24,13 +19,9 @@ def _label(c: Concept) -> str:
     return f"{c.name} [{ids}]" if ids else c.name
 
 
-def _load(args: argparse.Namespace) -> Taxonomy:
-    return Taxonomy.load(args.taxonomy)
-
-
 def run_show(args: argparse.Namespace) -> int:
     """Print a concept's path to the root, its siblings and its children."""
-    tax = _load(args)
+    tax = Taxonomy.load(args.taxonomy)
     c = tax.lookup(args.name)
     print(f"{_label(c)}  (taxonomy {tax.name})")
     if c.aliases:
@@ -46,10 +37,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_request(args: argparse.Namespace) -> int:
     """Compile NAMEs into forget/siblings/parents/unrelated and write them as JSON (or print them)."""
-    tax = _load(args)
-    req = tax.request(args.names)
-    data: dict[str, Any] = req.to_dict()
-    text = json.dumps(data, indent=1, ensure_ascii=False)
+    req = Taxonomy.load(args.taxonomy).request(args.names)
+    text = json.dumps(req.to_dict(), indent=1, ensure_ascii=False)
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,13 +54,9 @@ def run_request(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``taxonomy show`` and ``taxonomy request`` to a ``kt`` argparse subparsers object."""
-    p = subparsers.add_parser(
-        "taxonomy",
-        help="inspect concept taxonomies and compile knowledge requests",
-        description=__doc__.splitlines()[0],
-    )
-    sub = p.add_subparsers(dest="taxonomy_command", metavar="{show,request}")
-    sub.required = True
+    help = "inspect concept taxonomies and compile knowledge requests"
+    p = subparsers.add_parser("taxonomy", help=help, description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="taxonomy_command", metavar="{show,request}", required=True)
 
     show = sub.add_parser("show", help="path to the root, siblings and children of a concept")
     show.add_argument("name", help="concept name or alias, e.g. 'German short-haired pointer'")
@@ -79,13 +64,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     show.set_defaults(func=run_show)
 
     req = sub.add_parser("request", help="compile a knowledge request into forget/retain sets")
-    req.add_argument(
-        "names", nargs="+", metavar="NAME", help="concepts to forget (leaves or inner nodes)"
-    )
+    help = "concepts to forget (leaves or inner nodes)"
+    req.add_argument("names", nargs="+", metavar="NAME", help=help)
     req.add_argument("--taxonomy", default="dogworld", help=TAXONOMY_HELP)
-    req.add_argument(
-        "--json", metavar="PATH", help="write the compiled sets here (default: print them)"
-    )
+    help = "write the compiled sets here (default: print them)"
+    req.add_argument("--json", metavar="PATH", help=help)
     req.set_defaults(func=run_request)
     return p
 

@@ -4,10 +4,8 @@ Loads (or pretrains once) the world model, reports what it knows, draws the worl
 numbered notebook with papermill into the output folder, renders each as HTML, and writes
 `index.html` (links, run times, recorded results) and `summary.json`; prints the summary.
 
-`--jobs N` notebooks run at once (default 2 where the machine has 2 cores or more), each kernel on
-cores / N threads, the longest (by `benchmarks/tutorial_times.json`) first. Notebooks that need the same run
-or derived result share it through the machine's run cache: one computes it, the other waits for its row
-(`RunCache.claim`).
+`--jobs N` notebooks run at once; two that need the same run share it through the machine's run cache
+(one computes it, the other waits for its row: `RunCache.claim`).
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ import os
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
+from unittest import mock
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 # The kernel's own log (not the notebook's output, warnings or errors, which papermill reports) says only
@@ -29,21 +28,14 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def register(sub) -> None:
     p = sub.add_parser("tutorial", help="run the whole tutorial on the embedded default")
-    p.add_argument(
-        "--out", default="outputs", help="folder for executed notebooks, figures and the summary"
-    )
-    p.add_argument(
-        "--smoke", action="store_true", help="run the notebooks with SMOKE=True (minutes, not tens)"
-    )
-    p.add_argument(
-        "--only", action="append", help="run only notebooks whose name contains this (repeatable)"
-    )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="notebooks run at once, each on cores/jobs threads (default: 2 with >= 2 cores, else 1)",
-    )
+    help = "folder for executed notebooks, figures and the summary"
+    p.add_argument("--out", default="outputs", help=help)
+    help = "run the notebooks with SMOKE=True (minutes, not tens)"
+    p.add_argument("--smoke", action="store_true", help=help)
+    help = "run only notebooks whose name contains this (repeatable)"
+    p.add_argument("--only", action="append", help=help)
+    help = "notebooks run at once, each on cores/jobs threads (default: 2 with >= 2 cores, else 1)"
+    p.add_argument("--jobs", type=int, default=None, help=help)
     p.set_defaults(func=run)
 
 
@@ -62,17 +54,10 @@ def longest_first(notebooks: list[Path]) -> list[Path]:
 def kernel_threads(jobs: int):
     """Kernels started inside share the cores, cores / jobs threads each (they inherit THREAD_VARS; values the
     user set win); this process's environment is restored afterwards."""
-    saved = {v: os.environ.get(v) for v in THREAD_VARS}
-    for v in THREAD_VARS:
-        os.environ.setdefault(v, str(max(1, (os.cpu_count() or 1) // jobs)))
-    try:
+    with mock.patch.dict(os.environ):
+        for v in THREAD_VARS:
+            os.environ.setdefault(v, str(max(1, (os.cpu_count() or 1) // jobs)))
         yield
-    finally:
-        for v, value in saved.items():
-            if value is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = value
 
 
 def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[str, dict]:

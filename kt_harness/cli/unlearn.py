@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from kt_harness.cli.options import (
     add_data_options,
     add_model_options,
-    add_preset_option,
     check_data,
     open_data,
+    write_json,
+)
+from kt_lib.presets import PRESETS
+
+SETTINGS = ("lr", "num_steps", "num_epochs", "batch_size", "margin", "alpha_coarse", "alpha_fine")
+SETTINGS += ("beta", "ridge", "select")  # what reaches UnlearnConfig when given; None: the preset's
+FLOATS = (
+    ("--margin", "default 2 (kt_lib.presets)"),
+    ("--alpha-coarse", "default 10"),
+    ("--alpha-fine", "default 20"),
+    ("--beta", "NPO beta (default 0.5)"),
+    (
+        "--ridge",
+        "projection: ridge on the retained classes' heads (default 1; 0 spares them exactly, "
+        "larger erases more, up to the plain projection)",
+    ),
+    ("--lr", "default: the preset's, else the model's (default_lr)"),
 )
 
 
@@ -18,98 +31,49 @@ def register(sub) -> None:
     p = sub.add_parser("unlearn", help="unlearn concepts with one method and report Q, U, Q-U")
     p.add_argument("--list-methods", action="store_true", help="list the methods and exit")
     p.add_argument("--method", default="nhl_kl")
-    p.add_argument(
-        "--forget", action="append", metavar="NAME", help="a breed or group to forget (repeatable)"
-    )
-    p.add_argument(
-        "--difficulty",
-        choices=("easy", "medium", "difficult"),
-        help="pick targets from a difficulty level computed from the original model",
-    )
+    help = "a breed or group to forget (repeatable)"
+    p.add_argument("--forget", action="append", metavar="NAME", help=help)
+    help = "pick targets from a difficulty level computed from the original model"
+    p.add_argument("--difficulty", choices=("easy", "medium", "difficult"), help=help)
     p.add_argument("--num-targets", type=int, default=3, help="with --difficulty: how many targets")
-    p.add_argument(
-        "--samples-per-class", type=int, default=30, help="proxy exemplars per forgotten breed"
-    )
-    p.add_argument(
-        "--eval-per-class", type=int, default=None, help="test images per breed (default: all 40)"
-    )
-    p.add_argument("--margin", type=float, default=None, help="default 2 (kt_lib.presets)")
-    p.add_argument("--alpha-coarse", type=float, default=None, help="default 10")
-    p.add_argument("--alpha-fine", type=float, default=None, help="default 20")
-    p.add_argument("--beta", type=float, default=None, help="NPO beta (default 0.5)")
-    p.add_argument(
-        "--ridge",
-        type=float,
-        default=None,
-        help="projection: ridge on the retained classes' heads (default 1; 0 spares them exactly, "
-        "larger erases more, up to the plain projection)",
-    )
-    p.add_argument(
-        "--lr",
-        type=float,
-        default=None,
-        help="default: the preset's, else the model's (default_lr)",
-    )
+    help = "proxy exemplars per forgotten breed"
+    p.add_argument("--samples-per-class", type=int, default=30, help=help)
+    help = "test images per breed (default: all 40)"
+    p.add_argument("--eval-per-class", type=int, default=None, help=help)
+    for flag, help in FLOATS:
+        p.add_argument(flag, type=float, default=None, help=help)
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, default=None, help="optimiser steps (default 48)")
-    budget.add_argument(
-        "--epochs", type=int, default=None, help="passes over the forget set instead"
-    )
+    help = "optimiser steps (default 48)"
+    budget.add_argument("--steps", type=int, dest="num_steps", metavar="STEPS", help=help)
+    help = "passes over the forget set instead"
+    budget.add_argument("--epochs", type=int, dest="num_epochs", metavar="EPOCHS", help=help)
     p.add_argument("--batch-size", type=int, default=None, help="default 32")
     p.add_argument("--towers", choices=("both", "image", "text"), default="both")
     p.add_argument("--goal", choices=("fine", "coarse", "hybrid"), default="fine")
     p.add_argument("--select", choices=("last", "holdout", "min_forget_fine"), default=None)
     add_model_options(p)
     add_data_options(p)
-    add_preset_option(p)
+    help = "paper: the official training setup (AdamW, per-epoch cosine, 80 templates, ...)"
+    p.add_argument("--preset", choices=PRESETS, default="default", help=help)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--attack",
-        choices=("relearn",),
-        help="relearn: add the relearning attack's curves, linear probe and paraphrases (kt_lib.recovery)",
-    )
-    p.add_argument(
-        "--attack-k", type=int, nargs="+", default=None, help="images per concept (default 1 5 10)"
-    )
-    p.add_argument(
-        "--attack-steps",
-        type=int,
-        nargs="+",
-        default=None,
-        help="relearning steps to measure at (default 0 1 2 4 8 16 32)",
-    )
-    p.add_argument(
-        "--reference",
-        metavar="CKPT",
-        help="never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual",
-    )
+    help = "relearn: add the relearning attack's curves, linear probe and paraphrases (kt_lib.recovery)"
+    p.add_argument("--attack", choices=("relearn",), help=help)
+    help = "images per concept (default 1 5 10)"
+    p.add_argument("--attack-k", type=int, nargs="+", default=None, help=help)
+    help = "relearning steps to measure at (default 0 1 2 4 8 16 32)"
+    p.add_argument("--attack-steps", type=int, nargs="+", default=None, help=help)
+    help = "never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual"
+    p.add_argument("--reference", metavar="CKPT", help=help)
     p.add_argument("--json", help="write the result to this JSON file")
-    p.add_argument(
-        "--save", help="write the unlearned weights to this safetensors file (atomically)"
-    )
+    help = "write the unlearned weights to this safetensors file (atomically)"
+    p.add_argument("--save", help=help)
     p.set_defaults(func=run)
 
 
 def overrides(args) -> dict:
     """The settings given on the command line (None = the preset's or the default)."""
-    given = dict(
-        lr=args.lr,
-        num_steps=args.steps,
-        num_epochs=args.epochs,
-        batch_size=args.batch_size,
-        margin=args.margin,
-        alpha_coarse=args.alpha_coarse,
-        alpha_fine=args.alpha_fine,
-        beta=args.beta,
-        ridge=args.ridge,
-        select=args.select,
-    )
-    return dict(
-        {k: v for k, v in given.items() if v is not None},
-        towers=args.towers,
-        goal=args.goal,
-        seed=args.seed,
-    )
+    given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k) is not None}
+    return dict(given, towers=args.towers, goal=args.goal, seed=args.seed)
 
 
 def run(args) -> int:
@@ -135,18 +99,10 @@ def run(args) -> int:
         forget += levels[args.difficulty][-args.num_targets :]
     if not forget:
         raise ValueError("name what to forget: --forget NAME (repeatable) or --difficulty LEVEL")
-    exp = Experiment(
-        forget,
-        model,
-        tokenizer,
-        samples_per_class=args.samples_per_class,
-        data=source,
-        preset=args.preset,
-        method=args.method,
-        progress=True,
-        cache="machine",  # the row is found by the notebooks and later commands (the model is trained)
-        **overrides(args),
-    )
+    kw = dict(samples_per_class=args.samples_per_class, preset=args.preset, method=args.method)
+    # cache="machine": the row is found by the notebooks and later commands (the model is trained)
+    kw.update(data=source, progress=True, cache="machine", **overrides(args))
+    exp = Experiment(forget, model, tokenizer, **kw)
     row = exp.run()
     out = build_record(args, exp, row, data)
     result = row["result"]
@@ -174,10 +130,7 @@ def run(args) -> int:
             compact_vocab=args.model == "kt-tiny-dogworld",
         )
         print(f"wrote {args.save} (load it with kt_lib.load_model({args.model!r}, {args.save!r}))")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2, default=str) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args.json, out)
     return 0
 
 
@@ -222,14 +175,8 @@ def attack(args, exp, unlearned) -> dict:
         if path is not None:
             print(f"  never-learned reference: {path}")
     reference = None if path is None else load_model(args.model, path, device=args.device)[0]
-    res = residual_knowledge(
-        exp,
-        unlearned,
-        reference,
-        label=args.method,
-        ks=tuple(args.attack_k or recovery.KS),
-        steps=tuple(args.attack_steps or recovery.STEPS),
-    )
+    ks, steps = tuple(args.attack_k or recovery.KS), tuple(args.attack_steps or recovery.STEPS)
+    res = residual_knowledge(exp, unlearned, reference, label=args.method, ks=ks, steps=steps)
     print(res["summary"].round(3).to_string(index=False))
     if reference is None:
         names = " ".join(repr(n) for n in exp.forget)

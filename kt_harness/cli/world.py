@@ -5,47 +5,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kt_harness.cli.options import write, write_json
+
 REPORT_VERSION = 1  # of the cached accuracies and sample grid (`_known`): bump when they change
 
 
 def register(sub) -> None:
-    world = sub.add_parser(
+    p = sub.add_parser(
         "world", help="pretrain-or-load the embedded world model and print what it knows"
     )
-    world.add_argument(
-        "--retrain", action="store_true", help="ignore shipped/cached checkpoints and pretrain"
-    )
-    world.add_argument(
-        "--save-to", help="where --retrain writes the checkpoint (default: the cache)"
-    )
-    world.add_argument(
-        "--without",
-        nargs="+",
-        metavar="NAME",
-        help="the never-learned reference: pretrain with these breeds (or groups) left out, same schedule",
-    )
-    world.add_argument("--json", help="write the accuracies to this JSON file")
-    world.add_argument("--samples", help="write a labelled sample grid to this PNG")
-    world.add_argument("--quiet", action="store_true", help="no progress bar")
-    world.set_defaults(func=run)
-
-
-def _write_json(path: str | None, payload: dict) -> None:
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"wrote {path}")
+    help = "ignore shipped/cached checkpoints and pretrain"
+    p.add_argument("--retrain", action="store_true", help=help)
+    p.add_argument("--save-to", help="where --retrain writes the checkpoint (default: the cache)")
+    help = "the never-learned reference: pretrain with these breeds (or groups) left out, same schedule"
+    p.add_argument("--without", nargs="+", metavar="NAME", help=help)
+    p.add_argument("--json", help="write the accuracies to this JSON file")
+    p.add_argument("--samples", help="write a labelled sample grid to this PNG")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    report(
-        json_path=args.json,
-        samples=args.samples,
-        retrain=args.retrain,
-        quiet=args.quiet,
-        save_to=args.save_to,
-        without=args.without,
-    )
+    names = ("samples", "retrain", "quiet", "save_to", "without")
+    report(args.json, **{k: getattr(args, k) for k in names})
     return 0
 
 
@@ -79,11 +61,7 @@ def report(
     else:
         acc, png = evaluate_world_model(model, tokenizer), None
     summary = dict(
-        fine=acc["fine"],
-        coarse=acc["coarse"],
-        coarse_via_fine=acc["coarse_via_fine"],
-        fine_ood=acc["fine_ood"],
-        coarse_ood=acc["coarse_ood"],
+        **{k: acc[k] for k in ("fine", "coarse", "coarse_via_fine", "fine_ood", "coarse_ood")},
         zero_shot=acc["zero_shot"],
         train_seconds=info.get("train_seconds"),
         checkpoint=info["checkpoint"],
@@ -102,11 +80,9 @@ def report(
         print(f"  left out of pretraining (photo fine): {summary['left_out_fine']:.1%}")
     if summary["train_seconds"] is not None:
         print(f"  pretraining took {summary['train_seconds']:.0f} s")
-    _write_json(json_path, summary)
+    write_json(json_path, summary)
     if samples:
-        Path(samples).parent.mkdir(parents=True, exist_ok=True)
-        Path(samples).write_bytes(png or _samples_png())
-        print(f"wrote {samples}")
+        write(samples, png or _samples_png())
     return summary
 
 
