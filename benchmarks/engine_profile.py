@@ -58,16 +58,8 @@ def main() -> None:
             textenc.shared_prefix = prefix
 
     def step():
-        unlearn_step(
-            model,
-            opt,
-            images,
-            fine,
-            coarse,
-            lambda m: bank.features(m, 0),
-            loss_cfg=LossConfig(),
-            reference=(ref[0][0], ref[1][0]),
-        )
+        kw = dict(loss_cfg=LossConfig(), reference=(ref[0][0], ref[1][0]))
+        unlearn_step(model, opt, images, fine, coarse, lambda m: bank.features(m, 0), **kw)
 
     photo = exp.evaluator.domains["photo"]
     ev = copy.deepcopy(exp.model).eval()

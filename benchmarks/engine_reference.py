@@ -16,19 +16,15 @@ import torch
 from kt_lib.experiment import Experiment
 
 KEYS = ["Q", "U", "QU", "drawing_Q", "drawing_U", "zero_shot_utility"]
+C3 = ["Pomeranian", "keeshond", "Labrador retriever"]
 RUNS = [  # (forget, method, seed, overrides): methods of every kind, 1-3 breeds, seeds, towers
     (["Samoyed"], "nhl_kl", 0, {}),
     (["Samoyed"], "nhl_kl", 1, {}),
     (["beagle", "Border collie"], "nhl_kl", 0, {}),
     (["beagle", "Border collie"], "ga", 0, {}),
     (["beagle", "Border collie"], "npo_kl", 0, {}),
-    (
-        ["Pomeranian", "keeshond", "Labrador retriever"],
-        "nhl_kl",
-        1,
-        {"margin": 0.5, "alpha_fine": 0.0},
-    ),
-    (["Pomeranian", "keeshond", "Labrador retriever"], "ga_kl", 0, {}),
+    (C3, "nhl_kl", 1, {"margin": 0.5, "alpha_fine": 0.0}),
+    (C3, "ga_kl", 0, {}),
     (["golden retriever"], "nhl", 0, {"towers": "image"}),
     (["golden retriever"], "salun", 0, {}),
     (["golden retriever"], "task_vector", 0, {}),
@@ -38,8 +34,7 @@ RUNS = [  # (forget, method, seed, overrides): methods of every kind, 1-3 breeds
 def main(path: str) -> None:
     out, exps = [], {}
     for forget, method, seed, kw in RUNS:
-        exp = exps.setdefault(tuple(forget), None) or Experiment(forget)
-        exps[tuple(forget)] = exp
+        exp = exps[tuple(forget)] = exps.get(tuple(forget)) or Experiment(forget)
         row = exp.run(method, seed=seed, keep_result=False, **kw)
         after = {k: v for k, v in row.items() if k.startswith("after_")}
         out.append(

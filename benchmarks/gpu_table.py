@@ -11,11 +11,6 @@ import json
 from pathlib import Path
 
 
-def _load(folder: Path, name: str) -> dict | None:
-    path = folder / name
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def header(r: dict) -> str:
     return (
         f"{r['model']} on {r['device_name']} ({r['device']}), torch {r['torch']}, open_clip {r['open_clip']}, "
@@ -101,16 +96,9 @@ def main() -> None:
     ap.add_argument("folder", type=Path)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
-    parts = [
-        fn(r)
-        for name, fn in (
-            ("step.json", step_table),
-            ("step_model2.json", step_table),
-            ("scaling.json", scaling_table),
-            ("eval.json", eval_table),
-        )
-        if (r := _load(args.folder, name))
-    ]
+    tables = dict(step=step_table, step_model2=step_table, scaling=scaling_table, eval=eval_table)
+    reports = {name: args.folder / f"{name}.json" for name in tables}
+    parts = [tables[n](json.loads(p.read_text())) for n, p in reports.items() if p.exists()]
     if not parts:
         raise SystemExit(
             f"no reports in {args.folder}: expected step.json, scaling.json or eval.json"

@@ -26,6 +26,11 @@ SETS = {
     "B": ["beagle", "Border collie", "Doberman", "Irish setter"],
     "C": ["Pomeranian", "keeshond", "Labrador retriever", "Airedale"],
 }
+SHOWN = ["set", "label", "Q", "U", "QU", "drawing_Q", "drawing_QU", "zero_shot_utility", "seconds"]
+VARIANTS = [
+    ("nhl_kl (alpha_f=0)", dict(method="nhl_kl", alpha_fine=0.0)),
+    ("nhl_kl (alpha_c=0)", dict(method="nhl_kl", alpha_coarse=0.0)),
+]
 
 
 def main() -> None:
@@ -38,32 +43,10 @@ def main() -> None:
     frames = []
     for name in args.sets:
         exp = Experiment(SETS[name])
-        df = exp.compare(
-            args.methods
-            + [
-                ("nhl_kl (alpha_f=0)", dict(method="nhl_kl", alpha_fine=0.0)),
-                ("nhl_kl (alpha_c=0)", dict(method="nhl_kl", alpha_coarse=0.0)),
-            ]
-        )
+        df = exp.compare(args.methods + VARIANTS)
         df.insert(0, "set", name)
         frames.append(df)
-        print(
-            df[
-                [
-                    "set",
-                    "label",
-                    "Q",
-                    "U",
-                    "QU",
-                    "drawing_Q",
-                    "drawing_QU",
-                    "zero_shot_utility",
-                    "seconds",
-                ]
-            ]
-            .round(3)
-            .to_string()
-        )
+        print(df[SHOWN].round(3).to_string())
     df = pd.concat(frames)
     lines = [
         f"Produced by `.venv/bin/python benchmarks/methods_table.py` on {platform.processor() or platform.machine()}, "

@@ -39,38 +39,39 @@ def draw_requests(known: list[str], n: int, seed: int) -> list[list[str]]:
     ]
 
 
-def main() -> None:
+def parser(requests: int, out: str) -> argparse.ArgumentParser:
+    """The options this script and benchmarks/recovery.py share."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=12)
+    ap.add_argument("--requests", type=int, default=requests)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--draw-seed", type=int, default=2026)
-    ap.add_argument(
-        "--eval-per-class", type=int, default=10, help="test images per breed and domain"
-    )
-    ap.add_argument("--out", default="benchmarks/random_requests.md")
-    args = ap.parse_args()
-    torch.set_num_threads(2)
+    help = "test images per breed and domain"
+    ap.add_argument("--eval-per-class", type=int, default=10, help=help)
+    ap.add_argument("--out", default=out)
+    return ap
+
+
+def random_requests(args):
+    """(model, tokenizer, `--requests` requests of breeds the original model knows, drawn)."""
     model, _, tokenizer = load_model(device="cpu", progress=False)
     probe = Experiment(["vizsla"], model, tokenizer, eval_per_class=args.eval_per_class)
     per_class = probe.evaluator.per_class(model, tokenizer)
     known = sorted(c for lv in difficulty_levels(per_class).values() for c in lv)
+    return model, tokenizer, draw_requests(known, args.requests, args.draw_seed)
+
+
+def main() -> None:
+    args = parser(12, "benchmarks/random_requests.md").parse_args()
+    torch.set_num_threads(2)
+    model, tokenizer, requests = random_requests(args)
     rows, start = [], time.perf_counter()
-    for i, request in enumerate(draw_requests(known, args.requests, args.draw_seed)):
+    for i, request in enumerate(requests):
         exp = Experiment(request, model, tokenizer, eval_per_class=args.eval_per_class)
         for seed in args.seeds:
             for method in METHODS:
                 r = exp.run(method, seed=seed)
-                rows.append(
-                    dict(
-                        request=i,
-                        breeds="; ".join(request),
-                        seed=seed,
-                        method=method,
-                        Q=r["Q"],
-                        U=r["U"],
-                        QU=r["QU"],
-                    )
-                )
+                row = dict(request=i, breeds="; ".join(request), seed=seed, method=method)
+                rows.append(dict(row, **{k: r[k] for k in ("Q", "U", "QU")}))
             last = pd.DataFrame(rows[-3:]).set_index("method")
             print(
                 f"request {i} seed {seed} ({len(request)} breeds): "

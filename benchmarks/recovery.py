@@ -12,19 +12,16 @@ shared CPU). A never-learned model is used (residual column) only where `kt worl
 cached one for exactly the request. Writes per-method means over all (request, seed) runs.
 """
 
-import argparse
 import platform
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch
-from random_requests import draw_requests
+from random_requests import parser, random_requests
 
 from kt_lib.eval import recovery
-from kt_lib.eval.evaluator import difficulty_levels
 from kt_lib.experiment import Experiment
-from kt_lib.models import load_model
 
 METHODS = ("ga", "nhl", "nhl_kl", "projection")
 K = 5
@@ -41,25 +38,14 @@ def attack(exp, models, seed, attacks):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=6)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--draw-seed", type=int, default=2026)
-    ap.add_argument("--eval-per-class", type=int, default=10)
+    ap = parser(6, "benchmarks/recovery.md")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--attacks", nargs="+", default=["forget", "siblings"])
-    ap.add_argument("--out", default="benchmarks/recovery.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, _, tokenizer = load_model(device="cpu", progress=False)
-    probe = Experiment(["vizsla"], model, tokenizer, eval_per_class=args.eval_per_class)
-    known = sorted(
-        c
-        for lv in difficulty_levels(probe.evaluator.per_class(model, tokenizer)).values()
-        for c in lv
-    )
+    model, tokenizer, requests = random_requests(args)
     rows, start = [], time.perf_counter()
-    for i, request in enumerate(draw_requests(known, args.requests, args.draw_seed)):
+    for i, request in enumerate(requests):
         exp = Experiment(request, model, tokenizer, eval_per_class=args.eval_per_class)
         never = recovery.never_learned(exp.forget)
         for seed in args.seeds:
@@ -71,23 +57,11 @@ def main() -> None:
                 attack(exp, models, seed, args.attacks), exp.before["forget_fine"]
             )
             for r in summary.itertuples():
-                run = runs.get(r.model)
-                rows.append(
-                    dict(
-                        request=i,
-                        forget=" | ".join(exp.forget),
-                        seed=seed,
-                        model=r.model,
-                        attack=r.attack,
-                        Q=None if run is None else run["Q"],
-                        U=None if run is None else run["U"],
-                        original=exp.before["forget_fine"],
-                        start=r.start,
-                        end=r.end,
-                        steps_to_half=r.steps_to_half,
-                        residual=r.residual,
-                    )
-                )
+                run = runs.get(r.model, {})
+                row = dict(request=i, forget=" | ".join(exp.forget), seed=seed, model=r.model)
+                row.update(attack=r.attack, Q=run.get("Q"), U=run.get("U"))
+                row.update(original=exp.before["forget_fine"], start=r.start, end=r.end)
+                rows.append(dict(row, steps_to_half=r.steps_to_half, residual=r.residual))
             print(
                 f"[{time.perf_counter() - start:.0f} s] request {i} {request} seed {seed}: "
                 + "  ".join(
@@ -96,9 +70,7 @@ def main() -> None:
                 ),
                 flush=True,
             )
-            df = pd.DataFrame(
-                rows
-            )  # written after every run: a stopped benchmark keeps what it did
+            df = pd.DataFrame(rows)  # written after every run: a stopped run keeps what it did
             df.to_csv(Path(args.out).with_suffix(".csv"), index=False)
             write_table(df, args, time.perf_counter() - start)
 
