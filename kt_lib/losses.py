@@ -1,11 +1,8 @@
 """Loss terms for knowledge-tracing unlearning of CLIP, as pure tensor functions.
 
-Every ``logits`` argument is a CLIP logit matrix ``logit_scale * cosine(image, prompt)`` of shape
-``[B, C]`` (a batch of forget images against all C class prompts) and every ``labels`` is a ``[B]`` long
-tensor. CLIP logits are often negative, so nothing here multiplies by a 0/1 mask to "remove" a column:
-columns are removed by ``masked_fill(-inf)`` or by gathering. Low-precision inputs (bf16/fp16) are
-upcast to float32 before any softmax or reduction; every loss is returned as a float32 scalar.
-Reference logits (the original, pre-unlearning model) are always detached.
+``logits`` are CLIP logits ``[B, C]`` (forget images against all C class prompts), ``labels`` ``[B]``.
+CLIP logits are often negative, so columns are removed by ``masked_fill(-inf)`` or gathering, never by a
+0/1 mask. bf16/fp16 inputs are upcast to float32; reference logits are always detached.
 """
 
 from __future__ import annotations
@@ -16,34 +13,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = [
-    "kl_div",
-    "kl_fine_nontarget",
-    "nontarget_max",
-    "nhl",
-    "ga",
-    "ce",
-    "npo",
-    "entropy_to_uniform",
-    "random_other_labels",
-]
-
 
 def _f32(x: Tensor) -> Tensor:
     """Upcast half/bfloat16 to float32 (differentiably); leave float32/float64 alone."""
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def _check(logits: Tensor, labels: Tensor | None = None) -> None:
+def _check(logits: Tensor, labels: Tensor | None = None, ref: Tensor | None = None) -> None:
     if logits.dim() != 2:
         raise ValueError(f"logits must be [B, C], got shape {tuple(logits.shape)}")
     if labels is not None and labels.shape != logits.shape[:1]:
         raise ValueError(f"labels must be [B]={logits.shape[0]}, got shape {tuple(labels.shape)}")
-
-
-def _target_mask(logits: Tensor, labels: Tensor) -> Tensor:
-    """Bool [B, C], True exactly at each row's target column."""
-    return F.one_hot(labels.long(), logits.shape[-1]).bool()
+    if ref is not None and ref.shape != logits.shape:
+        raise ValueError(f"shape mismatch: now {tuple(logits.shape)} vs ref {tuple(ref.shape)}")
 
 
 def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
@@ -55,11 +37,7 @@ def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
     are C-times (num_classes-times) larger than the equivalent batchmean weights. This reproduces the
     paper's convention; do not "fix" it without rescaling every alpha.
     """
-    _check(logits_now)
-    if logits_ref.shape != logits_now.shape:
-        raise ValueError(
-            f"shape mismatch: now {tuple(logits_now.shape)} vs ref {tuple(logits_ref.shape)}"
-        )
+    _check(logits_now, ref=logits_ref)
     log_now = F.log_softmax(_f32(logits_now), dim=-1)
     log_ref = F.log_softmax(_f32(logits_ref.detach()), dim=-1)
     return F.kl_div(log_now, log_ref, reduction="sum", log_target=True) / logits_now.numel()
@@ -74,19 +52,11 @@ def _drop_target(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def kl_fine_nontarget(fine_now: Tensor, fine_ref: Tensor, labels: Tensor) -> Tensor:
-    """:func:`kl_div` after removing each sample's own target column from both rows.
-
-    Row i keeps its C-1 non-target columns (other rows' targets stay in row i), both are renormalised
-    by their own softmax, and the same ``sum / numel`` reduction applies (numel = B*(C-1)). This keeps
-    the *shape* of the fine-grained confusion among the other classes while leaving the target free.
-    """
-    _check(fine_now, labels)
+    """:func:`kl_div` over each row's C-1 non-target columns (renormalised; numel = B*(C-1)): keeps the
+    shape of the confusion among the other classes while leaving the target free."""
+    _check(fine_now, labels, fine_ref)
     if fine_now.shape[-1] < 2:
         raise ValueError("kl_fine_nontarget needs at least 2 classes")
-    if fine_ref.shape != fine_now.shape:
-        raise ValueError(
-            f"shape mismatch: now {tuple(fine_now.shape)} vs ref {tuple(fine_ref.shape)}"
-        )
     return kl_div(_drop_target(fine_now, labels), _drop_target(fine_ref, labels))
 
 
@@ -95,15 +65,13 @@ def nontarget_max(logits: Tensor, labels: Tensor) -> Tensor:
     _check(logits, labels)
     if logits.shape[-1] < 2:
         raise ValueError("nontarget_max needs at least 2 classes")
-    return logits.masked_fill(_target_mask(logits, labels), float("-inf")).max(dim=-1).values
+    target = F.one_hot(labels.long(), logits.shape[-1]).bool()
+    return logits.masked_fill(target, float("-inf")).max(dim=-1).values
 
 
 def nhl(logits: Tensor, labels: Tensor, margin: float = 2.0) -> Tensor:
-    """Negative hinge loss ``mean(clamp(margin + s_y - max_{y'!=y} s_y', min=0))``.
-
-    Bounded below by 0: once the target logit is ``margin`` below the best non-target logit a sample
-    contributes 0 with zero gradient, so forgetting stops instead of running away (unlike :func:`ga`).
-    """
+    """Negative hinge loss ``mean(clamp(margin + s_y - max_{y'!=y} s_y', min=0))``: bounded below by 0,
+    so forgetting stops once the target is ``margin`` below the best other logit (unlike :func:`ga`)."""
     _check(logits, labels)
     logits = _f32(logits)
     s_y = logits.gather(-1, labels.long().unsqueeze(-1)).squeeze(-1)
@@ -122,18 +90,11 @@ def ga(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def npo(logits: Tensor, ref_logits: Tensor, labels: Tensor, beta: float = 0.5) -> Tensor:
-    """Negative preference optimisation, ``mean(-logsigmoid(beta * (CE_now - CE_ref))) * 2 / beta``.
-
-    ``ref_logits`` are the original (pre-unlearning) model's logits on the same images (detached).
-    Bounded below by 0; at ``CE_now == CE_ref`` it equals ``2 * log(2) / beta``.
-    """
-    _check(logits, labels)
+    """Negative preference optimisation, ``mean(-logsigmoid(beta * (CE_now - CE_ref))) * 2 / beta``
+    against the original model's (detached) ``ref_logits``; ``2 * log(2) / beta`` at CE_now == CE_ref."""
+    _check(logits, labels, ref_logits)
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
-    if ref_logits.shape != logits.shape:
-        raise ValueError(
-            f"shape mismatch: now {tuple(logits.shape)} vs ref {tuple(ref_logits.shape)}"
-        )
     ce_now = F.cross_entropy(_f32(logits), labels.long(), reduction="none")
     ce_ref = F.cross_entropy(_f32(ref_logits.detach()), labels.long(), reduction="none")
     return (-F.logsigmoid(beta * (ce_now - ce_ref))).mean() * 2 / beta
@@ -149,11 +110,8 @@ def entropy_to_uniform(logits: Tensor) -> Tensor:
 def random_other_labels(
     labels: Tensor, num_classes: int, generator: torch.Generator | None = None
 ) -> Tensor:
-    """A label drawn uniformly from the ``num_classes - 1`` classes other than each true label.
-
-    Never equals the true label (adds a random offset in ``[1, num_classes)`` modulo num_classes).
-    Deterministic for a given ``generator`` state; random numbers are drawn on the generator's device.
-    """
+    """A label drawn uniformly from the ``num_classes - 1`` classes other than each true label (a random
+    offset in ``[1, num_classes)``, drawn on the generator's device)."""
     if num_classes < 2:
         raise ValueError(f"need num_classes >= 2 to draw a different label, got {num_classes}")
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):

@@ -1,7 +1,6 @@
 """The paper's forgetting-quality / utility metrics, for each unlearning goal.
 
-All accuracies are FRACTIONS in [0, 1] (pass 0.934, not 93.4); a value above 1 raises ``ValueError``
-so percentages are caught early. Results are fractions too (multiply by 100 to compare with tables).
+All accuracies and results are FRACTIONS in [0, 1] (pass 0.934, not 93.4: a value above 1 raises).
 
 The paper (Tan & Gong, arXiv 2506.11253, case study, "Evaluation metrics") defines, for a request that
 forgets fine-grained concepts (breeds):
@@ -11,9 +10,7 @@ forgets fine-grained concepts (breeds):
   *coarse* accuracy (it is still a terrier), and the retain set's coarse and fine accuracies;
 * ``Q-U``, the harmonic mean of Q and U (Table 2 reports all three).
 
-It defines no metric for the coarse and hybrid goals. We apply the same rule at the forgotten level and
-say so here: Q is taken at the level being forgotten, and U averages the retained ratios over every level
-that is *not* being forgotten on the forget set, plus the retain set's levels.
+For the coarse and hybrid goals (no metric in the paper) we apply the same rule at the forgotten level:
 
 =======  ======================================  ==================================================
 goal     Q                                       U (mean of min(1, after/before) over)
@@ -31,19 +28,6 @@ forget: :func:`score` raises :class:`NothingToForget`, whose message names the a
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-__all__ = [
-    "ACC_KEYS",
-    "GOALS",
-    "UTILITY_KEYS",
-    "NothingToForget",
-    "forgotten_keys",
-    "utility_keys",
-    "quality",
-    "utility",
-    "harmonic",
-    "score",
-]
 
 ACC_KEYS = ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")
 GOALS = ("fine", "coarse", "hybrid")
@@ -65,20 +49,20 @@ class NothingToForget(ValueError):
     """The model did not know the forgotten level before unlearning (accuracy 0): Q is undefined."""
 
 
-def _goal(goal: str) -> str:
+def _keys(table: dict, goal: str) -> tuple[str, ...]:
     if goal not in GOALS:
         raise ValueError(f"goal must be one of {GOALS}, got {goal!r}")
-    return goal
+    return table[goal]
 
 
 def forgotten_keys(goal: str = "fine") -> tuple[str, ...]:
     """The accuracy keys Q is computed from for ``goal``."""
-    return _FORGOTTEN[_goal(goal)]
+    return _keys(_FORGOTTEN, goal)
 
 
 def utility_keys(goal: str = "fine") -> tuple[str, ...]:
     """The accuracy keys U averages for ``goal`` (never the level being forgotten)."""
-    return _RETAINED[_goal(goal)]
+    return _keys(_RETAINED, goal)
 
 
 def _acc(value: float, what: str) -> float:

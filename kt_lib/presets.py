@@ -1,15 +1,10 @@
 """One source of defaults: the loss defaults, the learning rate per model, and the `paper` preset.
 
-* :data:`DEFAULTS` holds the loss and budget defaults every entry point uses (UnlearnConfig, the CLI,
-  notebooks): margin 2, alpha_coarse 10, alpha_fine 20 (the paper's NHL+KL setting for ImgnetDogs).
-* :func:`default_lr` is the learning rate of a model when none is given (``lr=None`` everywhere).
-* :func:`preset` returns the settings of a named preset for one method and dataset. ``"paper"``
-  reproduces the official training setup (facts read from the authors' scripts, file:line in
-  ``/work/shared/research/official-code-facts.md``, summarised in ``data/README.md``): per dataset and
-  method learning rates and loss weights, AdamW (eps 1e-6, weight decay 1e-5), a cosine schedule stepped
-  once per epoch, one random template of OpenAI's 80 per batch, the KL/NPO reference from the original
-  model's 80-template zero-shot head, the kept epoch = the one with the lowest training forget-fine
-  accuracy, and evaluation with the 80 templates.
+:data:`DEFAULTS` (the paper's NHL+KL setting for ImgnetDogs) serves every entry point; :func:`default_lr`
+is a model's rate when ``lr=None``; :func:`preset` gives a named preset's settings for a method and dataset.
+``"paper"`` is the official training setup (read from the authors' scripts: ``data/README.md``): per
+dataset and method rates and loss weights, AdamW, a per-epoch cosine schedule, OpenAI's 80 templates, the
+80-template reference head, and the epoch with the lowest training forget-fine accuracy.
 """
 
 from __future__ import annotations
@@ -17,18 +12,6 @@ from __future__ import annotations
 import difflib
 
 import torch
-
-__all__ = [
-    "DEFAULTS",
-    "PRESETS",
-    "PAPER_SETUP",
-    "default_lr",
-    "model_width",
-    "preset",
-    "dataset_of",
-    "layer_settings",
-    "budget_label",
-]
 
 DEFAULTS = dict(
     margin=2.0, alpha_coarse=10.0, alpha_fine=20.0, beta=0.5, num_steps=48, batch_size=32
@@ -83,11 +66,9 @@ def model_width(model: torch.nn.Module) -> int | None:
 
 
 def default_lr(model: str | torch.nn.Module) -> float:
-    """The learning rate that forgets without collapsing NHL+KL at the default budget (48 steps, batch 32),
-    by model name or object. The tiny world model needs ~2000x the paper's 1e-7 (ViT-L/14): at this rate GA
-    collapses and NHL+KL does not on random requests (`benchmarks/random_requests.py`; notebook 05 sweeps the
-    rate). ViT-B models: 1e-6 (our choice; the paper ran only ViT-L/14). A model object is read by its
-    image-tower width: <= 256 is the world model, <= 768 a ViT-B."""
+    """The learning rate (by model name or image-tower width) that forgets without collapsing NHL+KL at the
+    default budget: the world model needs ~2000x the paper's ViT-L/14 1e-7 (`benchmarks/random_requests.py`,
+    notebook 05); ViT-B gets 1e-6 (our choice: the paper ran only ViT-L/14)."""
     if isinstance(model, str):
         if model.startswith("kt-tiny"):
             return 2e-4
@@ -132,12 +113,8 @@ def dataset_of(taxonomy_name: str | None) -> str:
 def preset(
     name: str, method: str, dataset: str = "dogworld", model_lr: float | None = None
 ) -> dict:
-    """UnlearnConfig settings of preset ``name`` for ``method`` on ``dataset``.
-
-    ``"default"``: :data:`DEFAULTS` and ``lr`` left to :func:`default_lr`. ``"paper"``: the official
-    setup (see the module docstring); on the embedded world (``dataset="dogworld"``) the methods' rates
-    keep the paper's ratios and are scaled so that NHL+KL gets ``model_lr`` (the world model's own rate).
-    """
+    """UnlearnConfig settings of preset ``name`` for ``method`` on ``dataset``. On the embedded world the
+    paper's rates keep their ratios, scaled so that NHL+KL gets ``model_lr`` (the world model's rate)."""
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

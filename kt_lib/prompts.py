@@ -1,10 +1,8 @@
 """The prompts an unlearning run scores images against: CLIP logits, the tokenised prompt bank, and the
 original model's logits cached once.
 
-`clip_logits` is CLIP's zero-shot score, `logit_scale.exp() * cos(image, prompt)`, against all fine and all
-coarse prompts. `PromptBank` tokenises every template's prompts once, trimmed to the shortest exact context.
-`reference_logits` computes the original model's logits on every (image, template) once, which is exact
-(the images are preprocessed tensors) and replaces a second model forward on every step.
+`clip_logits` is `logit_scale.exp() * cos(image, prompt)` against all fine and coarse prompts; `PromptBank`
+tokenises every template's prompts once (trimmed); `reference_logits` replaces a second model forward per step.
 """
 
 from __future__ import annotations
@@ -29,9 +27,8 @@ def clip_logits(model, images, text_fine, text_coarse, image_features=None):
 
 
 class PromptBank:
-    """Tokenised fine and coarse prompts for each template, trimmed to the shortest exact context.
-    `features` encodes the fine and coarse prompts of a template in one text-tower pass (half the kernel
-    launches of two passes; exact, since padding after a prompt's end token never reaches its feature)."""
+    """Tokenised fine and coarse prompts for each template, trimmed to the shortest exact context;
+    `features` encodes a template's fine and coarse prompts in one text-tower pass."""
 
     def __init__(self, tokenizer, fine_names, coarse_names, templates, device):
         self.joint = [

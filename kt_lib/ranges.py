@@ -1,10 +1,8 @@
 """The allowed range of every float setting of an unlearning run, checked in one place.
 
-`UnlearnConfig.__post_init__` calls :func:`check_floats`, so the command line, the notebooks (which build
-their runs through `Experiment`, hence `UnlearnConfig`) and the trainer all share one check; a sweep config
-checks each float it reads with :func:`check_float` before any model is loaded. A value that is not a
-finite number inside its range raises a one-line ValueError naming the setting, the value and the range.
-A zero margin or KL weight is legal (the ablations use them); a negative one is not.
+`UnlearnConfig.__post_init__` calls :func:`check_floats` (so the CLI, notebooks and trainer share it); a
+sweep config checks each float it reads with :func:`check_float` before any model loads. A zero margin or
+KL weight is legal (the ablations use them); a negative one is not.
 """
 
 from __future__ import annotations

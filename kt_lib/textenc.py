@@ -1,16 +1,10 @@
 """Text encoding over the shortest context that holds the prompts, with a template's shared words encoded once.
 
-CLIP's text transformer is causal and pools at the end-of-text token, so two things can be skipped exactly
-(the same arithmetic up to float summation order):
-
-- columns after the longest prompt's EOT never influence the result: a 77-token context becomes ~11-20
-  tokens for class prompts (`trim_tokens`);
-- the columns every prompt shares at the start ("<sot> a photo of a" in "a photo of a {}.") see only
-  each other, so their hidden states are the same in every row: `encode_text` computes them once and lets
-  each prompt's own tokens attend to them (`shared_prefix`). For 70 class prompts of ~9 tokens, 5 of which
-  are the template's, that is ~40% of the text tower's tokens.
-
-Falls back to `model.encode_text` for towers this does not recognise (e.g. Hugging Face text towers).
+CLIP's text transformer is causal and pools at the end-of-text token, so (exactly, up to float summation
+order) the columns after the longest prompt's EOT can be dropped (`trim_tokens`: 77 -> ~11-20 tokens), and
+the columns every prompt shares at the start ("<sot> a photo of a") are computed once and attended to by
+each prompt's own tokens (`shared_prefix`: ~40% of the tokens for class prompts). Other towers (e.g.
+Hugging Face's) fall back to `model.encode_text`.
 """
 
 from __future__ import annotations
@@ -72,13 +66,9 @@ def _supports_prefix(model) -> bool:
 def encode_text(
     model, tokens: torch.Tensor, normalize: bool = False, length: int | str | None = "auto"
 ) -> torch.Tensor:
-    """`model.encode_text(tokens)`, computed over a shorter context and with the rows' shared leading
-    columns encoded once, where that is exact.
-
-    `length="auto"` trims to the longest prompt of this batch; an int keeps exactly that many columns
-    (a fixed shape across batches, which CPU kernels like; it must hold every prompt's EOT);
-    None always uses the full context (and `model.encode_text` itself).
-    """
+    """`model.encode_text(tokens)` over a shorter context, the rows' shared leading columns encoded once.
+    `length`: "auto" (the batch's longest prompt), an int (a fixed shape; must hold every EOT) or None
+    (the full context, through `model.encode_text` itself)."""
     if length is None or not _supports_trim(model):
         return model.encode_text(tokens, normalize=normalize)
     if length == "auto":
@@ -114,11 +104,9 @@ def encode_text(
 
 
 def _transformer_shared_prefix(model, x: torch.Tensor, p: int) -> torch.Tensor:
-    """The text transformer on [N, L, w] inputs whose first `p` columns are the same in every row: those
-    columns run once, every row's other columns attend to them and causally to each other. Returns the
-    final hidden states of the rows' own columns, [N, L - p, w]. Each block is open_clip's
-    `ResidualAttentionBlock` with its own modules and weights (layer norms, layer scales, MLP); only the
-    attention is split into the prefix's causal part and the rows' part."""
+    """The text transformer on [N, L, w] inputs whose first `p` columns are the same in every row (run
+    once, attended to by every row's own columns): the rows' own final hidden states, [N, L - p, w]. Only
+    the attention of open_clip's `ResidualAttentionBlock` is split; its other modules run as they are."""
     n, length, width = x.shape
     rows = length - p
     # one matrix for the position-wise layers: the prefix's p rows, then every prompt's own columns

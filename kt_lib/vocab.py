@@ -11,12 +11,7 @@ import torch
 
 
 class CompactTokenEmbedding(torch.nn.Module):
-    """A drop-in `token_embedding` holding only the rows of `used_ids`.
-
-    Training through it is exactly training the full embedding (unused rows would get zero gradient and
-    Adam leaves them untouched) while the backward pass and the optimizer skip ~49k dead rows.
-    `merge_into(full)` writes the trained rows back.
-    """
+    """A drop-in `token_embedding` holding only the rows of `used_ids`; `merge_into(full)` writes them back."""
 
     def __init__(self, full: torch.nn.Embedding, used_ids: torch.Tensor):
         super().__init__()
@@ -28,9 +23,7 @@ class CompactTokenEmbedding(torch.nn.Module):
         known[used_ids] = True
         self.register_buffer("known", known, persistent=False)
         self.register_buffer("used_ids", used_ids, persistent=False)
-        self.register_buffer(
-            "frozen", full.weight.detach(), persistent=False
-        )  # rows outside used_ids
+        self.register_buffer("frozen", full.weight.detach(), persistent=False)  # the other rows
         self.weight = torch.nn.Parameter(full.weight.detach()[used_ids].clone())
         self.num_embeddings = full.num_embeddings
 
@@ -48,12 +41,11 @@ class CompactTokenEmbedding(torch.nn.Module):
 
 
 def compact_vocabulary(model, bank):
-    """Train only the token-embedding rows the prompts use (exact: other rows get zero gradient, which
-    Adam leaves unchanged) instead of carrying Adam state for all ~49k rows. Returns the full embedding
-    to merge back into, or None when the model has no plain token embedding."""
+    """Swap in a `CompactTokenEmbedding` of the rows `bank` (a `PromptBank`, or token tensors) uses; returns
+    the full embedding to merge back into, or None when the model has no trainable plain embedding."""
     full = getattr(model, "token_embedding", None)
     if not isinstance(full, torch.nn.Embedding) or not full.weight.requires_grad:
         return None
-    used = torch.cat([t.flatten() for t in bank.joint]).cpu()
+    used = torch.cat([t.flatten() for t in getattr(bank, "joint", bank)]).cpu()
     model.token_embedding = CompactTokenEmbedding(full, used).to(full.weight.device)
     return full

@@ -55,9 +55,8 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def text_head(
     model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]
 ) -> torch.Tensor:
-    """[embed_dim, n_classes] normalised class embeddings averaged over `templates`: open_clip's
-    `build_zero_shot_classifier`, with each template's prompts encoded in one pass over the shortest
-    exact context and the template's shared words once (`kt_lib.textenc.encode_text`)."""
+    """[embed_dim, n_classes] normalised class embeddings averaged over `templates` (open_clip's
+    `build_zero_shot_classifier`, each template's prompts in one `kt_lib.textenc.encode_text` pass)."""
     device = model_device(model)
     with autocast(device):
         per_template = [

@@ -1,15 +1,9 @@
 """The relearning attack's data: which images an attacker fine-tunes on, and their captions.
 
-The attack sets come from the source's proxy pool (never from test):
-
-- `forget`: the last `k` pool images of each forgotten concept (disjoint from the first-n exemplars an
-  unlearner used whenever n + k fits in the pool);
-- `siblings`: `k` images of each sibling breed (same group, not forgotten): does the breed come back
-  without being shown?
-- `unrelated`: `k` images of each class of an unrelated family (the world's fruit, flowers or vehicles,
-  from its pretraining pool), or of the breeds of one group the request does not touch.
-
-`kt_lib.eval.recovery` fine-tunes on them.
+From the source's proxy pool, never from test: `forget`, the last `k` pool images of each forgotten
+concept (disjoint from the unlearner's first-n exemplars when n + k fits); `siblings`, `k` images of each
+sibling breed; `unrelated`, `k` images of each class of an unrelated family (the world's pretraining pool)
+or of one untouched group's breeds. `kt_lib.eval.recovery` fine-tunes on them.
 """
 
 from __future__ import annotations
@@ -19,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["ATTACKS", "AttackSet", "attack_set", "captions"]
 ATTACKS = ("forget", "siblings", "unrelated")
 
 
@@ -34,10 +27,7 @@ class AttackSet:
 
 def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
     images, fine, coarse = exp.data.proxy_pool.tensors
-    names = exp.data.fine_names
-    if k <= 0:
-        raise ValueError(f"k must be a positive number of images per concept, got {k}")
-    picked = []
+    names, picked = exp.data.fine_names, []
     for c in classes:
         idx = torch.nonzero(fine == c).flatten()
         if len(idx) == 0:
@@ -99,21 +89,10 @@ def captions(data: AttackSet, idx: np.ndarray, negatives: list[str], template: s
     name's caption as a negative."""
     pairs = sorted({(data.fine[i], data.coarse[i]) for i in idx})
     own = {f for f, _ in pairs} | {c for _, c in pairs}
-    texts, keys = [], []
-    for f, c in pairs:
-        texts += [template.format(f), template.format(f"{f}, a kind of {c}")]
-        keys += [("fine", f), ("fine", f)]
-    for c in sorted({c for _, c in pairs}):
-        texts.append(template.format(c))
-        keys.append(("coarse", c))
-    for n in negatives:
-        if n not in own:
-            texts.append(template.format(n))
-            keys.append(("other", n))
-    positive = torch.tensor(
-        [
-            [k == ("fine", data.fine[i]) or k == ("coarse", data.coarse[i]) for k in keys]
-            for i in idx
-        ]
-    )
+    keyed = [(("fine", f), t) for f, c in pairs for t in (f, f"{f}, a kind of {c}")]
+    keyed += [(("coarse", c), c) for c in sorted({c for _, c in pairs})]
+    keyed += [(("other", n), n) for n in negatives if n not in own]
+    texts = [template.format(t) for _, t in keyed]
+    mine = [(("fine", data.fine[i]), ("coarse", data.coarse[i])) for i in idx]
+    positive = torch.tensor([[k in m for k, _ in keyed] for m in mine])
     return texts, positive

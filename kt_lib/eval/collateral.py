@@ -1,9 +1,8 @@
 """Collateral damage: how an unlearning run changed every concept, grouped by taxonomy distance.
 
-Q, U and Q-U average the retained knowledge into one number. The profile keeps it apart: each leaf of the
-taxonomy gets its distance to the forgotten set (0 = forgotten, 1 = siblings under the same parent,
-2 = cousins under the same grandparent: in the world, the other dog groups; ...) and each class of an unrelated zero-shot family the distance
-one past the deepest leaf. Per concept and test domain it holds the fine and coarse accuracy before and after.
+Each taxonomy leaf gets its distance to the forgotten set (0 = forgotten, 1 = siblings, 2 = cousins, ...),
+each class of a zero-shot family one past the deepest leaf; per concept and test domain the profile holds
+the fine and coarse accuracy before and after.
 
     concepts = profile(exp, row)                   # one row per (domain, concept); row or model
     summary(concepts)                              # per (domain, distance): concepts, mean change
@@ -56,16 +55,9 @@ def family_accuracies(evaluator, model, tokenizer) -> pd.DataFrame:
     for name, fs in evaluator.families.items():
         p = preds["family:" + name]
         for c, cls in enumerate(fs.classes):
-            sel = fs.labels == c
-            if sel.any():
-                rows.append(
-                    dict(
-                        concept=cls,
-                        group=name,
-                        fine=accuracy(p[sel], fs.labels[sel]),
-                        n=int(sel.sum()),
-                    )
-                )
+            if (sel := fs.labels == c).any():
+                fine = accuracy(p[sel], fs.labels[sel])
+                rows.append(dict(concept=cls, group=name, fine=fine, n=int(sel.sum())))
     return pd.DataFrame(rows, columns=["concept", "group", "fine", "n"])
 
 
@@ -127,7 +119,7 @@ def _profile(exp, model) -> pd.DataFrame:
 def summary(concepts: pd.DataFrame, by=()) -> pd.DataFrame:
     """Per (`by`..., domain, distance): how many concepts, which, and their mean fine and coarse change."""
     keys = [*by, "domain", "distance", "relation"]
-    out = (
+    return (
         concepts.groupby(keys, sort=True)
         .agg(
             n_concepts=("concept", "nunique"),
@@ -137,7 +129,6 @@ def summary(concepts: pd.DataFrame, by=()) -> pd.DataFrame:
         )
         .reset_index()
     )
-    return out
 
 
 def to_json(concepts: pd.DataFrame) -> list[dict]:
@@ -156,7 +147,6 @@ def aggregate(
     """Stacked profiles of several runs -> mean change per (`by`, domain, distance) with a t-interval over
     the runs (`run` columns tell runs apart, e.g. seed and request): columns `fine_change`, `fine_change_ci`,
     `coarse_change`, `coarse_change_ci`, `n` (runs)."""
-
     by = [by] if isinstance(by, str) else list(by)
     per_run = summary(concepts, by=[*by, *run])
     rows = []

@@ -1,9 +1,7 @@
 """Evaluation of a request: forget/retain accuracies in and out of domain, zero-shot utility, Q / U / Q-U.
 
-An `Evaluator` holds preprocessed test tensors (encoded once per model) and caches the predictions of
-each model it has seen, so the original model is evaluated once however many methods are compared.
-`Evaluator.persist(model, cache)` also keeps that model's predictions in a `RunCache` (the machine's, in the
-notebooks' `setup`), so every notebook and session evaluates the original model once per machine.
+An `Evaluator` holds preprocessed test tensors and caches each model's predictions, so the original model
+is evaluated once however many methods are compared (`persist`: once per machine, through a `RunCache`).
 """
 
 from __future__ import annotations
@@ -48,9 +46,8 @@ class FamilySet:
 
 
 def model_fingerprint(model) -> str:
-    """A short hash of the weights' content, equal for equal weights in any object or process and never
-    the object's id (which Python reuses once a model is freed). CPU tensors are hashed byte for byte; a
-    GPU tensor by its float64 sum, sum of squares and an irregularly weighted sum (no copy to the host)."""
+    """A short hash of the weights' content (never the object's id, which Python reuses): CPU tensors byte
+    for byte, a GPU tensor by its float64 sum, sum of squares and a cos-weighted sum (no copy to the host)."""
     digest = hashlib.blake2b(digest_size=8)
     for name, p in model.named_parameters():
         x = p.detach()
@@ -85,10 +82,8 @@ class Evaluator:
         self._store, self._stored, self._signatures = None, set(), {}  # persist()
 
     def persist(self, model, cache) -> None:
-        """Keep `model`'s predictions in `cache` (a `kt_lib.cache.RunCache`), keyed by its weights, its
-        device type, the engine's version (the code that predicts is behind it: tests/test_versions.py)
-        and each test part's images, labels' names and templates: found by any process that
-        evaluates the same weights on the same test data. Copies of this evaluator share the setting."""
+        """Keep `model`'s predictions in `cache` (a `RunCache`), keyed by its weights, device type,
+        ENGINE_VERSION and each test part's data, for any process; copies of this evaluator share it."""
         self._store = cache
         self._stored.add(model_fingerprint(model))
 
@@ -105,8 +100,7 @@ class Evaluator:
         return f"predictions:{key}:{device}:{self._signatures[sig]}:engine{ENGINE_VERSION}"
 
     def parts(self, scope: str = "all") -> list[str]:
-        """The prediction parts a scope needs: "all" (every test domain and zero-shot family) or
-        "in_domain" (the in-domain test set: all that Q and U need)."""
+        """The prediction parts of "all" (every test domain and family) or "in_domain" (what Q and U need)."""
         if scope == "in_domain":
             return [self.in_domain]
         if scope != "all":
@@ -114,10 +108,8 @@ class Evaluator:
         return [*self.domains, *("family:" + n for n in self.families)]
 
     def predictions(self, model, tokenizer, scope: str = "all", fingerprint=None) -> dict:
-        """Fine and coarse predictions per domain, and family predictions, for the parts `scope` asks for
-        (`parts`), cached by the weights' content (`model_fingerprint`; the last `CACHED_MODELS` models):
-        a part is computed once per model, whichever scope asked first. A caller that already hashed the
-        weights passes `fingerprint` (hashing costs ~60 ms for the world model)."""
+        """Fine and coarse predictions per domain and family predictions of `scope`'s parts, each computed
+        once per model (by `model_fingerprint`, or `fingerprint` when the caller hashed the weights)."""
         key = fingerprint or model_fingerprint(model)
         out = self._cache.setdefault(key, {})
         self._cache.move_to_end(key)
@@ -157,11 +149,9 @@ class Evaluator:
         """Accuracies (fractions): forget_fine, forget_coarse, retain_fine, retain_coarse per domain
         (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family;
         `scope="in_domain"`: the in-domain four only (what Q and U need)."""
-        missing = [f for f in forget if f not in self.fine_names]
-        if missing:
-            raise KeyError(
-                f"unknown concepts {missing}; known: {', '.join(self.fine_names[:6])}, ..."
-            )
+        if missing := [f for f in forget if f not in self.fine_names]:
+            known = ", ".join(self.fine_names[:6])
+            raise KeyError(f"unknown concepts {missing}; known: {known}, ...")
         forget_ids = torch.tensor([self.fine_names.index(f) for f in forget])
         preds, out = self.predictions(model, tokenizer, scope, fingerprint), {}
         for name, ds in self.domains.items():
@@ -190,16 +180,8 @@ class Evaluator:
         a = self.per_class(after[0], tokenizer, scope, after[1])
         merged = b.merge(a, on=["domain", "concept", "group"], suffixes=("_before", "_after"))
         merged = merged[merged.concept.isin(list(concepts))]
-        return [
-            dict(
-                concept=r.concept,
-                group=r.group,
-                domain=r.domain,
-                before=float(r.fine_before),
-                after=float(r.fine_after),
-            )
-            for r in merged.itertuples()
-        ]
+        merged = merged.rename(columns={"fine_before": "before", "fine_after": "after"})
+        return merged[["concept", "group", "domain", "before", "after"]].to_dict("records")
 
     def per_class(self, model, tokenizer, scope: str = "all", fingerprint=None) -> pd.DataFrame:
         """One row per (domain, breed) of the domains in `scope`: fine and coarse accuracy, and how often
@@ -211,21 +193,16 @@ class Evaluator:
             p = preds[name]
             for c, breed in enumerate(self.fine_names):
                 sel = ds.fine == c
-                if sel.any():
-                    fp = p["fine"][sel]
-                    wrong = fp != c
-                    sib = (self.fine_to_coarse[fp] == self.fine_to_coarse[c]) & wrong
-                    rows.append(
-                        dict(
-                            domain=name,
-                            concept=breed,
-                            group=self.coarse_names[int(self.fine_to_coarse[c])],
-                            fine=accuracy(fp, ds.fine[sel]),
-                            coarse=accuracy(p["coarse"][sel], ds.coarse[sel]),
-                            sibling_errors=sib.float().mean().item(),
-                            n=int(sel.sum()),
-                        )
-                    )
+                if not sel.any():
+                    continue
+                fp, group = p["fine"][sel], self.fine_to_coarse[c]
+                sib = (self.fine_to_coarse[fp] == group) & (fp != c)  # a sibling named instead
+                row = dict(domain=name, concept=breed, group=self.coarse_names[int(group)])
+                row.update(
+                    fine=accuracy(fp, ds.fine[sel]),
+                    coarse=accuracy(p["coarse"][sel], ds.coarse[sel]),
+                )
+                rows.append(dict(row, sibling_errors=sib.float().mean().item(), n=int(sel.sum())))
         return pd.DataFrame(rows)
 
 

@@ -1,9 +1,7 @@
 """Knowledge probes: does the model still *know* a forgotten concept in ways zero-shot accuracy misses?
 
-- **Linear probe**: a logistic-regression head trained on frozen image features of the proxy pool and
-  tested on the test images. If unlearning only renamed the concept's text embedding, the image tower
-  still separates the breed and the probe still recognises it.
-- **Paraphrases**: zero-shot accuracy with prompt wordings never used in pretraining or unlearning.
+A linear probe on frozen image features (trained on the proxy pool) still finds a breed whose text
+embedding alone was renamed; paraphrases test zero-shot accuracy with wordings never trained on.
 """
 
 from __future__ import annotations
@@ -41,51 +39,13 @@ def fit_linear_probe(
     return head
 
 
-def probe_accuracy(
-    model, train, test, num_classes: int, classes: list[int], test_features=None
-) -> dict[str, float]:
-    """Linear-probe accuracy on `classes` vs the other classes. `train`/`test` are (images, fine) pairs;
-    `test_features`: the test images' features when the caller has them already."""
-    head = fit_linear_probe(encode_images(model, train[0]), train[1], num_classes)
-    feats = encode_images(model, test[0]) if test_features is None else test_features
-    with torch.no_grad():
-        pred = head(feats.cpu()).argmax(-1)
-    is_f = torch.isin(test[1], torch.tensor(classes))
-    return dict(
-        forget=accuracy(pred[is_f], test[1][is_f]), retain=accuracy(pred[~is_f], test[1][~is_f])
-    )
-
-
-def paraphrase_accuracy(
-    model,
-    tokenizer,
-    images,
-    fine,
-    fine_names,
-    classes: list[int],
-    templates=PARAPHRASES,
-    features=None,
-) -> dict:
-    """Zero-shot accuracy on `classes` (and the rest) with each unseen prompt wording (`features`: the
-    images' features when the caller has them already)."""
-    feats = encode_images(model, images) if features is None else features
-    is_f = torch.isin(fine, torch.tensor(classes))
-    out = {}
-    for tpl in templates:
-        pred = predict(feats, text_head(model, tokenizer, fine_names, (tpl,)))
-        out[tpl] = dict(
-            forget=accuracy(pred[is_f], fine[is_f]), retain=accuracy(pred[~is_f], fine[~is_f])
-        )
-    return out
-
-
 def knowledge_probe(exp, unlearned, domain: str = "photo") -> pd.DataFrame:
     """Before/after table for an Experiment and an unlearned model or run row (`Experiment.run`): zero-shot,
     linear probe, paraphrases. Each model's half is cached through `exp.derive` (`kt_lib.eval.memo`)."""
     rows = []
     for when, source in (("before", exp.model), ("after", unlearned)):
         half = memo(
-            exp, source, "knowledge_probe", lambda m: _probe_rows(exp, m, domain), domain=domain
+            exp, source, "knowledge_probe", lambda m: measures(exp, m, domain), domain=domain
         )
         rows += [dict(r, when=when) for r in half]
     df = pd.DataFrame(rows)
@@ -94,31 +54,29 @@ def knowledge_probe(exp, unlearned, domain: str = "photo") -> pd.DataFrame:
     )
 
 
-def _probe_rows(exp, model, domain: str) -> list[dict]:
-    test = exp.evaluator.domains[domain]
+def measures(exp, model, domain: str = "photo") -> list[dict]:
+    """`model`'s forget and retain accuracy on `domain`'s test images: zero-shot with the training prompts,
+    a linear probe on image features (trained on the proxy pool) and each of `PARAPHRASES`."""
+    test, names = exp.evaluator.domains[domain], exp.data.fine_names
     images, fine, _ = exp.data.proxy_pool.tensors
-    n = len(exp.data.fine_names)
     zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget, scope="in_domain")
     feats = encode_images(model, test.images)  # once, for the linear probe and the paraphrases
+    head = fit_linear_probe(encode_images(model, images), fine, len(names))
+    is_f = torch.isin(test.fine, torch.tensor(exp.forget_ids))
+
+    def split(pred):
+        f, r = (pred[is_f], test.fine[is_f]), (pred[~is_f], test.fine[~is_f])
+        return dict(forget=accuracy(*f), retain=accuracy(*r))
+
+    with torch.no_grad():
+        probe = split(head(feats.cpu()).argmax(-1))
     rows = [
         dict(
             probe="zero-shot (training prompts)", forget=zs["forget_fine"], retain=zs["retain_fine"]
         ),
-        dict(
-            probe="linear probe on image features",
-            **probe_accuracy(
-                model, (images, fine), (test.images, test.fine), n, exp.forget_ids, feats
-            ),
-        ),
+        dict(probe="linear probe on image features", **probe),
     ]
-    for tpl, acc in paraphrase_accuracy(
-        model,
-        exp.tokenizer,
-        test.images,
-        test.fine,
-        exp.data.fine_names,
-        exp.forget_ids,
-        features=feats,
-    ).items():
-        rows.append(dict(probe=f"paraphrase: {tpl!r}", **acc))
+    for tpl in PARAPHRASES:
+        pred = predict(feats, text_head(model, exp.tokenizer, names, (tpl,)))
+        rows.append(dict(probe=f"paraphrase: {tpl!r}", **split(pred)))
     return rows

@@ -1,29 +1,23 @@
 """Is it really gone? The relearning attack: fine-tune a model on a few images and watch the forgotten
 concepts' zero-shot accuracy come back.
 
-From each model (the original, an unlearned one, the never-learned reference pretrained without the
-concepts: `kt world --retrain --without NAME`), a copy is fine-tuned with the pretraining objective (the
-multi-positive contrastive loss of `kt_lib.world.pretrain`, captions "a photo of a beagle.", "a photo of a
-beagle, a kind of hound.", "a photo of a hound.", every other class's caption as a negative) at the model's
-own learning rate (`default_lr`, constant, AdamW as in pretraining without weight decay), for
-`STEPS` = 0, 1, 2, 4, 8, 16, 32 steps, recording the forgotten concepts' fine accuracy on the test images
-after each, and U at the first and the last measured step (the whole in-domain test set; between them only
-the forgotten concepts' test images are encoded, which gives the same forgotten accuracy at a fiftieth of
-the cost for one breed; `utility_every_step=True` measures U at every step). The fine-tuning trains only the
-token-embedding rows its captions use (`kt_lib.vocab`, exact) and encodes the captions over the shortest
-context with the template's shared words once (`kt_lib.textenc`, exact up to float summation order).
-The attack sets (`forget`, `siblings`, `unrelated`) come from the source's proxy pool, never from test
-(`kt_lib.eval.attack_sets`).
+A copy of each model (the original, an unlearned one, the never-learned reference: `kt world --retrain
+--without NAME`) is fine-tuned with the pretraining objective (`kt_lib.world.pretrain.multi_positive_loss`
+on the `kt_lib.eval.attack_sets` captions) at the model's own `default_lr` (AdamW as in pretraining,
+no weight decay) for `STEPS`, recording the forgotten concepts' fine accuracy after each, and U at the first
+and last step (between them only the forgotten concepts' test images are encoded: the same accuracy, far
+cheaper). Only the token rows the captions use are trained (`kt_lib.vocab`, exact).
 
 `summarize` gives one number per curve: `steps_to_half`, the first measured step at which the forgotten
 accuracy is back to half the original model's (None: not within the grid), and `residual`, the mean over
-the measured steps of (model's curve - never-learned curve), i.e. the area between the two curves on the
-step grid divided by its length (0: as good as never learned; the original model's is the most there is).
+the measured steps of (model's curve - never-learned curve) (0: as good as never learned).
 """
 
 from __future__ import annotations
 
 import copy
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,21 +29,10 @@ from kt_lib.eval.evaluator import compare
 from kt_lib.eval.memo import memo
 from kt_lib.presets import default_lr
 from kt_lib.textenc import encode_text
-from kt_lib.vocab import CompactTokenEmbedding
+from kt_lib.vocab import compact_vocabulary
 from kt_lib.world.pretrain import multi_positive_loss
 from kt_lib.zeroshot import accuracy, encode_images, model_device, predict, text_head
 
-__all__ = [
-    "STEPS",
-    "KS",
-    "ATTACKS",
-    "AttackSet",
-    "attack_set",
-    "relearn",
-    "curves",
-    "summarize",
-    "never_learned",
-]
 STEPS = (0, 1, 2, 4, 8, 16, 32)
 KS = (1, 5, 10)
 REFERENCE = "never-learned"
@@ -81,16 +64,6 @@ def _caption_tokens(exp, data: AttackSet, negatives, templates) -> dict:
     return dict(zip(texts, exp.tokenizer(texts)))
 
 
-def _compact_text(model, tokens: dict):
-    """Swap in a token embedding that trains only the rows the attack's captions (`tokens`) use (exact:
-    the other rows get no gradient); returns the model's trainable parameters."""
-    full = getattr(model, "token_embedding", None)
-    if isinstance(full, torch.nn.Embedding) and full.weight.requires_grad:
-        used = torch.stack(list(tokens.values())).flatten()
-        model.token_embedding = CompactTokenEmbedding(full, used)
-    return [p for p in model.parameters() if p.requires_grad]
-
-
 def relearn(
     exp,
     model,
@@ -120,13 +93,10 @@ def relearn(
     rows, done, opt = [], 0, None
     for target in steps:
         if opt is None and done < target:  # after step 0's evaluation: the model's own weights
-            opt = torch.optim.AdamW(
-                _compact_text(model, tokens),
-                lr=lr or default_lr(model),
-                betas=(0.9, 0.98),
-                eps=1e-6,
-                weight_decay=0.0,
-            )
+            compact_vocabulary(model, tokens.values())
+            params = [p for p in model.parameters() if p.requires_grad]
+            lr = lr or default_lr(model)
+            opt = torch.optim.AdamW(params, lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.0)
         while done < target:
             idx = torch.randperm(len(data.fine), generator=gen)[:batch_size].numpy()
             texts, positive = captions(
@@ -170,17 +140,9 @@ def curves(
         for k in ks:
             data = attack_set(exp, attack, k, family)
             for name, source in models.items():
-                df = memo(
-                    exp,
-                    source,
-                    "relearn",
-                    lambda m, data=data: relearn(exp, m, data, steps, seed=seed, evaluator=ev),
-                    attack=attack,
-                    k=k,
-                    family=family,
-                    steps=steps,
-                    seed=seed,
-                )
+                params = dict(attack=attack, k=k, family=family, steps=steps, seed=seed)
+                compute = partial(relearn, exp, data=data, steps=steps, seed=seed, evaluator=ev)
+                df = memo(exp, source, "relearn", compute, **params)
                 frames.append(df.assign(model=name, attack=attack, k=k, images=len(data.fine)))
     cols = ["model", "attack", "k", "images", "step", "forget_fine", "retain_fine", "U"]
     return pd.concat(frames, ignore_index=True)[cols]
@@ -201,32 +163,36 @@ def summarize(
         if len(ref):
             gap = g.set_index("step").forget_fine - ref.set_index("step").forget_fine
             residual = float(gap.dropna().mean())
-        rows.append(
-            dict(
-                model=name,
-                attack=attack,
-                k=k,
-                start=float(g.forget_fine.iloc[0]),
-                end=float(g.forget_fine.iloc[-1]),
-                end_U=float(g.U.iloc[-1]),
-                steps_to_half=int(back.step.iloc[0]) if len(back) else None,
-                residual=residual,
-            )
-        )
+        start, end = float(g.forget_fine.iloc[0]), float(g.forget_fine.iloc[-1])
+        half = int(back.step.iloc[0]) if len(back) else None
+        row = dict(model=name, attack=attack, k=k, start=start, end=end, end_U=float(g.U.iloc[-1]))
+        rows.append(dict(row, steps_to_half=half, residual=residual))
     out = pd.DataFrame(rows)
     out["steps_to_half"] = out["steps_to_half"].astype("Int64")  # <NA>: not back within the grid
     return out
 
 
+def cached_reference(
+    model: str, pretrained: str | None, data_root, forget: list[str]
+) -> Path | None:
+    """The cached never-learned world model for exactly the concepts `forget` (`kt world --retrain
+    --without ...`), or None: not made yet, or not the shipped world model on the embedded world."""
+    from kt_lib.cachefile import cache_dir
+    from kt_lib.world.config import WorldConfig
+    from kt_lib.world.model import MODEL_NAME, checkpoint_name
+    from kt_lib.world.pretrain import PretrainConfig
+
+    if model != MODEL_NAME or pretrained is not None or data_root:
+        return None
+    path = cache_dir() / checkpoint_name(WorldConfig(), PretrainConfig(), forget)
+    return path if path.exists() else None
+
+
 def never_learned(forget, train: bool = False, progress: bool = True):
     """The world model pretrained without the breeds `forget` (`kt world --retrain --without ...`): from
     the cache, or pretrained now (about 300 s on a 2-core CPU) when `train`; else None."""
-    from kt_lib.cachefile import cache_dir
-    from kt_lib.world.config import WorldConfig
-    from kt_lib.world.model import checkpoint_name, world_model
-    from kt_lib.world.pretrain import PretrainConfig
+    from kt_lib.world.model import MODEL_NAME, world_model
 
-    cached = cache_dir() / checkpoint_name(WorldConfig(), PretrainConfig(), forget)
-    if not train and not cached.exists():
+    if not train and cached_reference(MODEL_NAME, None, None, forget) is None:
         return None
     return world_model(without=forget, progress=progress)[0]

@@ -1,52 +1,36 @@
 """The residual-knowledge table of a run: what is left of the forgotten concepts beyond zero-shot accuracy.
 
-For the original model, the unlearned one and (when given) the never-learned reference: zero-shot forget
-accuracy with the training prompts, the linear probe on frozen image features and the mean accuracy over
-unseen paraphrases (`kt_lib.eval.probe`), and the relearning attack's curves with one number each
-(`kt_lib.eval.recovery`: steps back to half the original accuracy, residual area against the never-learned
-model). `residual_knowledge` returns frames; `to_json` makes them the `relearning` entry of
-`kt unlearn --attack relearn --json`, and `columns` the unlearned model's numbers as flat columns of a
-sweep's row (`kt sweep` with `attack: relearn`). `cached_reference` finds the never-learned world model
-that `kt world --retrain --without NAME...` cached for exactly the forgotten concepts; both commands use it.
+For the original model, the unlearned one and (when given) the never-learned reference: the probes of
+`kt_lib.eval.probe` and the relearning curves of `kt_lib.eval.recovery` with one number each. `to_json`
+makes them the `relearning` entry of `kt unlearn --attack relearn --json`, `columns` a sweep's flat columns.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from kt_lib.eval import recovery
-from kt_lib.eval.probe import paraphrase_accuracy, probe_accuracy
+from kt_lib.eval.probe import measures
+from kt_lib.eval.recovery import cached_reference
 
 __all__ = ["cached_reference", "columns", "probe_rows", "residual_knowledge", "to_json"]
 
 
 def probe_rows(exp, models: dict, domain: str = "photo") -> pd.DataFrame:
     """Tidy rows (model, measure, value): zero-shot, linear-probe and mean-paraphrase forget accuracy."""
-    test = exp.evaluator.domains[domain]
-    images, fine, _ = exp.data.proxy_pool.tensors
-    n = len(exp.data.fine_names)
     rows = []
     for name, model in models.items():
         model.eval()
-        zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget)
-        probe = probe_accuracy(model, (images, fine), (test.images, test.fine), n, exp.forget_ids)
-        para = paraphrase_accuracy(
-            model, exp.tokenizer, test.images, test.fine, exp.data.fine_names, exp.forget_ids
-        )
-        rows += [
-            dict(model=name, measure="zero-shot forget", value=zs["forget_fine"]),
-            dict(model=name, measure="linear probe forget", value=probe["forget"]),
-            dict(
-                model=name,
-                measure="paraphrase forget (mean)",
-                value=sum(p["forget"] for p in para.values()) / len(para),
-            ),
-        ]
+        zs, probe, *para = (r["forget"] for r in measures(exp, model, domain))
+        values = (zs, probe, sum(para) / len(para))
+        rows += [dict(model=name, measure=m, value=v) for m, v in zip(MEASURES, values)]
     return pd.DataFrame(rows)
+
+
+MEASURES = ("zero-shot forget", "linear probe forget", "paraphrase forget (mean)")
 
 
 def residual_knowledge(
@@ -89,10 +73,8 @@ PROBE_COLUMNS = {
 
 def columns(result: dict, label: str) -> dict:
     """The `label` model's numbers of a :func:`residual_knowledge` result as one flat dict: per attack and
-    k, `relearn_<attack>_k<k>_steps_to_half` (None: not back to half the original accuracy within the
-    measured steps), `..._end` and `..._end_U` (forget accuracy and U after the last step) and, when a
-    never-learned reference was attacked too, `..._residual`; with the probes, `probe_forget` and
-    `paraphrase_forget`."""
+    k, `relearn_<attack>_k<k>_` `steps_to_half`, `end`, `end_U` and (with a reference) `residual`; with
+    the probes, `probe_forget` and `paraphrase_forget`."""
     out = {}
     summary = result["summary"]
     for r in summary[summary.model == label].to_dict("records"):
@@ -106,22 +88,6 @@ def columns(result: dict, label: str) -> dict:
         if len(value):
             out[column] = _clean(value.iloc[0])
     return out
-
-
-def cached_reference(
-    model: str, pretrained: str | None, data_root, forget: list[str]
-) -> Path | None:
-    """The cached never-learned world model for exactly the concepts `forget` (`kt world --retrain
-    --without ...`), or None: not made yet, or not the shipped world model on the embedded world."""
-    from kt_lib.cachefile import cache_dir
-    from kt_lib.world.config import WorldConfig
-    from kt_lib.world.model import MODEL_NAME, checkpoint_name
-    from kt_lib.world.pretrain import PretrainConfig
-
-    if model != MODEL_NAME or pretrained is not None or data_root:
-        return None
-    path = cache_dir() / checkpoint_name(WorldConfig(), PretrainConfig(), forget)
-    return path if path.exists() else None
 
 
 def _clean(value):
