@@ -14,7 +14,7 @@ import count_lines  # noqa: E402
 import layout  # noqa: E402
 
 # the targets met today; the others are reported (xfail, with the count) and fail once met: move them here
-MET = {"kt_lib"}
+MET = {"kt_lib", "total"}
 BASELINE = "3942934"  # the commit issue 28 counted
 
 
