@@ -31,11 +31,9 @@ def _check(logits: Tensor, labels: Tensor | None = None, ref: Tensor | None = No
 def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
     """KL(p_ref || p_now) between the softmaxes of two logit matrices, ``ref`` detached.
 
-    WARNING -- the reduction is ``sum / numel`` (a mean over all B*C *elements*), NOT ``batchmean``
-    (a mean over the B rows). The value is therefore ``batchmean_KL / C``: a weight such as
-    ``alpha_fine = 20`` here is worth only ``20 / C`` under batchmean, i.e. the weights of this package
-    are C-times (num_classes-times) larger than the equivalent batchmean weights. This reproduces the
-    paper's convention; do not "fix" it without rescaling every alpha.
+    WARNING -- reduced by ``sum / numel`` (all B*C elements), NOT ``batchmean``: the value is
+    ``batchmean_KL / C``, so this package's alphas are C times the batchmean ones. This is the paper's
+    convention; do not "fix" it without rescaling every alpha.
     """
     _check(logits_now, ref=logits_ref)
     log_now = F.log_softmax(_f32(logits_now), dim=-1)

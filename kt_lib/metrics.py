@@ -92,9 +92,8 @@ def utility(
     goal: str = "fine",
     skip_unknown: bool = False,
 ) -> float:
-    """Mean over :func:`utility_keys` of ``min(1, after / before)``. A retained accuracy that was 0 before
-    raises, or with ``skip_unknown`` is left out (a level the model never knew cannot be lost); if every
-    level is left out, U is undefined and raises."""
+    """Mean over :func:`utility_keys` of ``min(1, after / before)``; a retained accuracy that was 0 before
+    raises, or with ``skip_unknown`` is left out (if all are, U is undefined and raises)."""
     ratios = []
     for key in utility_keys(goal):
         if key not in before or key not in after:

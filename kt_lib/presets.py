@@ -18,8 +18,7 @@ DEFAULTS = dict(
 )
 PRESETS = ("default", "paper")
 
-# The official scripts' settings (Subsetdog_train.sh, Compcars_train.sh). lr is for ViT-L/14; a method
-# without its own line uses the dataset's base.
+# The official scripts' settings (lr for ViT-L/14); a method without its own line uses the dataset's base.
 PAPER_SETUP: dict[str, dict] = {
     "imgnetdogs": dict(
         base=dict(batch_size=32, num_epochs=8, lr=1e-7, alpha_coarse=10.0, alpha_fine=20.0),

@@ -29,8 +29,7 @@ def _pool_index(model, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def shared_prefix(model, tokens: torch.Tensor) -> int:
-    """The number of leading columns that are the same in every row and end before every row's pooled
-    token (0 when the prefix path does not apply: one row, other pool types, other blocks)."""
+    """How many leading columns are the same in every row, before every pooled token (0: not applicable)."""
     if len(tokens) < 2 or not _supports_prefix(model):
         return 0
     same = (tokens == tokens[:1]).all(0).long().cumprod(0).sum()

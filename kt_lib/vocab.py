@@ -1,8 +1,7 @@
 """Train only the token-embedding rows a run uses.
 
-CLIP's BPE vocabulary has 49,408 rows; a run's prompts use a few hundred. :class:`CompactTokenEmbedding` is a
-drop-in `token_embedding` holding just those rows, which is exact (unused rows get zero gradient, which
-Adam leaves unchanged) and skips the dead rows in the backward pass and the optimiser.
+CLIP's vocabulary has 49,408 rows, a run's prompts use a few hundred: training only those is exact (unused
+rows get zero gradient, which Adam leaves unchanged) and skips the dead rows in backward and optimiser.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Zero-shot heads (prompt-template ensembles) and zero-shot accuracy.
 
-Class embeddings are open_clip's `build_zero_shot_classifier` computed over the shortest exact text context; image features are encoded in
-batches under `torch.no_grad` (bf16 autocast on CUDA).
+Heads are open_clip's `build_zero_shot_classifier` over the shortest exact text context; bf16 on CUDA.
 """
 
 from __future__ import annotations

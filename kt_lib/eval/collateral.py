@@ -34,9 +34,8 @@ def relation(distance: int, zero_shot: bool = False) -> str:
 
 
 def distances(taxonomy: Taxonomy, forget) -> dict[str, int]:
-    """Every leaf's distance to the forgotten set: how many steps up from the nearest forgotten leaf its
-    lowest common ancestor with that leaf lies (0 = forgotten, 1 = under the same parent, 2 = under the same
-    grandparent, ...), so a shallow leaf hanging right under the root is not taken for a sibling."""
+    """Every leaf's distance to the forgotten set: the steps up from the nearest forgotten leaf to their
+    lowest common ancestor (so a shallow leaf right under the root is not taken for a sibling)."""
     forget = [taxonomy.lookup(f) for f in ([forget] if isinstance(forget, str) else forget)]
     if not forget:
         raise ValueError("distances need at least one forgotten concept")
@@ -70,9 +69,8 @@ def changes(
     families_after: pd.DataFrame | None = None,
     in_domain: str = "photo",
 ) -> pd.DataFrame:
-    """The profile from per-class accuracies (`Evaluator.per_class` before and after, and optionally
-    :func:`family_accuracies`): one row per (domain, concept) with distance, relation and the fine and
-    coarse accuracy before, after and their change (after - before, fractions)."""
+    """The profile from `Evaluator.per_class` (and :func:`family_accuracies`) before and after: one row per
+    (domain, concept) with distance, relation and the fine and coarse accuracy before, after and change."""
     dist = distances(taxonomy, forget)
     key = ["domain", "concept", "group"]
     m = before[key + ["fine", "coarse", "n"]].merge(
@@ -144,9 +142,8 @@ def to_json(concepts: pd.DataFrame) -> list[dict]:
 def aggregate(
     concepts: pd.DataFrame, by="label", run=("seed",), confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Stacked profiles of several runs -> mean change per (`by`, domain, distance) with a t-interval over
-    the runs (`run` columns tell runs apart, e.g. seed and request): columns `fine_change`, `fine_change_ci`,
-    `coarse_change`, `coarse_change_ci`, `n` (runs)."""
+    """Stacked profiles of several runs (told apart by the `run` columns) -> per (`by`, domain, distance)
+    the mean `fine_change`, `coarse_change`, their t-interval half-widths `*_ci` and `n` runs."""
     by = [by] if isinstance(by, str) else list(by)
     per_run = summary(concepts, by=[*by, *run])
     rows = []

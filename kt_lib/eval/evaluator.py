@@ -146,9 +146,8 @@ class Evaluator:
     def accuracies(
         self, model, tokenizer, forget: list[str], scope: str = "all", fingerprint=None
     ) -> dict:
-        """Accuracies (fractions): forget_fine, forget_coarse, retain_fine, retain_coarse per domain
-        (OOD domains prefixed with the domain name), zero_shot (mean over families) and per family;
-        `scope="in_domain"`: the in-domain four only (what Q and U need)."""
+        """forget/retain fine/coarse accuracies per domain (OOD ones prefixed with its name), zero_shot (the
+        families' mean) and per family; `scope="in_domain"`: the in-domain four only."""
         if missing := [f for f in forget if f not in self.fine_names]:
             known = ", ".join(self.fine_names[:6])
             raise KeyError(f"unknown concepts {missing}; known: {known}, ...")
@@ -174,8 +173,7 @@ class Evaluator:
         return out
 
     def concept_changes(self, before, after, tokenizer, concepts, scope: str = "all") -> list[dict]:
-        """Each of `concepts`' fine accuracy before and after per test domain in `scope`; `before` and
-        `after` are (model, fingerprint or None) pairs."""
+        """Each concept's fine accuracy per domain; `before`/`after`: (model, fingerprint or None) pairs."""
         b = self.per_class(before[0], tokenizer, scope, before[1])
         a = self.per_class(after[0], tokenizer, scope, after[1])
         merged = b.merge(a, on=["domain", "concept", "group"], suffixes=("_before", "_after"))
@@ -207,11 +205,9 @@ class Evaluator:
 
 
 def compare(before: dict, after: dict, goal: str = "fine") -> dict:
-    """Q, U, Q-U (for `goal`, see `kt_lib.metrics`) in domain and for every OOD domain present in both,
-    plus zero-shot utility min(1, after/before). A domain whose forgotten level the model did not know before
-    has Q and Q-U None and a `nothing_to_forget` note that names the accuracy (in domain also a warning);
-    a retained level it did not know (accuracy 0 before) is left out of U and listed in `utility_skipped`.
-    If every forgotten or every retained level was unknown, the scores that need it are None."""
+    """Q, U, Q-U (for `goal`, `kt_lib.metrics`) in domain and per OOD domain, and zero-shot utility. A level
+    unknown before (accuracy 0) gives Q None and a `nothing_to_forget` note (in domain also a warning), or is
+    left out of U and listed in `utility_skipped`; with all retained levels unknown, U is None."""
     out = {}
     prefixes = {""} | {
         k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine") and k in after
@@ -244,9 +240,8 @@ def difficulty_levels(
     levels=("easy", "medium", "difficult"),
     min_accuracy: float = 0.3,
 ) -> dict[str, list[str]]:
-    """Split breeds the model knows (fine accuracy >= min_accuracy) into equal-sized levels by the original
-    model's zero-shot accuracy: the better a concept is known, the more difficult it is to forget
-    cleanly (paper Table 3). Computed from the model, never hand-listed."""
+    """Split breeds the model knows (fine accuracy >= min_accuracy) into equal-sized levels by its zero-shot
+    accuracy: the better known, the harder to forget cleanly (paper Table 3)."""
     df = per_class[(per_class.domain == domain) & (per_class.fine >= min_accuracy)]
     ranked = df.sort_values(["fine", "concept"], kind="stable")["concept"].tolist()
     return {

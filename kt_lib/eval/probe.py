@@ -40,8 +40,7 @@ def fit_linear_probe(
 
 
 def knowledge_probe(exp, unlearned, domain: str = "photo") -> pd.DataFrame:
-    """Before/after table for an Experiment and an unlearned model or run row (`Experiment.run`): zero-shot,
-    linear probe, paraphrases. Each model's half is cached through `exp.derive` (`kt_lib.eval.memo`)."""
+    """Before/after table of `measures` for an unlearned model or run row, each half cached by `exp.derive`."""
     rows = []
     for when, source in (("before", exp.model), ("after", unlearned)):
         half = memo(

@@ -1,16 +1,11 @@
 """Is it really gone? The relearning attack: fine-tune a model on a few images and watch the forgotten
 concepts' zero-shot accuracy come back.
 
-A copy of each model (the original, an unlearned one, the never-learned reference: `kt world --retrain
---without NAME`) is fine-tuned with the pretraining objective (`kt_lib.world.pretrain.multi_positive_loss`
-on the `kt_lib.eval.attack_sets` captions) at the model's own `default_lr` (AdamW as in pretraining,
-no weight decay) for `STEPS`, recording the forgotten concepts' fine accuracy after each, and U at the first
-and last step (between them only the forgotten concepts' test images are encoded: the same accuracy, far
-cheaper). Only the token rows the captions use are trained (`kt_lib.vocab`, exact).
-
-`summarize` gives one number per curve: `steps_to_half`, the first measured step at which the forgotten
-accuracy is back to half the original model's (None: not within the grid), and `residual`, the mean over
-the measured steps of (model's curve - never-learned curve) (0: as good as never learned).
+A copy of each model (the original, an unlearned one, the never-learned reference) is fine-tuned with the
+pretraining objective on the `kt_lib.eval.attack_sets` captions at its own `default_lr` (AdamW, no weight
+decay, only the token rows the captions use) for `STEPS`, recording the forgotten fine accuracy after each
+and U at the first and last step. `summarize` gives each curve `steps_to_half` (back to half the original
+accuracy) and `residual` (its mean gap to the never-learned curve; 0: as good as never learned).
 """
 
 from __future__ import annotations
@@ -48,16 +43,14 @@ def _light(evaluator):
 
 
 def _forget_accuracy(model, exp, ds) -> float:
-    """The forgotten concepts' fine accuracy from their test images alone: each image is read against every
-    fine class's head as in `Evaluator.accuracies`, so it equals the whole test set's forget_fine."""
+    """The forgotten concepts' fine accuracy from their test images alone (every fine head: = forget_fine)."""
     keep = torch.isin(ds.fine, torch.as_tensor(list(exp.forget_ids)))
     head = text_head(model, exp.tokenizer, exp.data.fine_names, ds.templates)
     return accuracy(predict(encode_images(model, ds.images[keep]), head), ds.fine[keep])
 
 
 def _caption_tokens(exp, data: AttackSet, negatives, templates) -> dict:
-    """Every caption a batch can draw (any template, any subset of the images: a subset's captions are
-    among the whole set's), tokenized once."""
+    """Every caption a batch can draw (any template, any subset of the images), tokenized once."""
     every = np.arange(len(data.fine))
     texts = [t for tpl in templates for t in captions(data, every, negatives, tpl)[0]]
     texts = list(dict.fromkeys(texts))
@@ -75,10 +68,8 @@ def relearn(
     evaluator=None,
     utility_every_step: bool = False,
 ) -> pd.DataFrame:
-    """Fine-tune a copy of `model` on `data` and return one row per step in `steps`: forget_fine (the
-    forgotten concepts' fine accuracy on the in-domain test images), retain_fine and U (against
-    `exp.model`, the original) at the first and last step, or at every step with `utility_every_step`
-    (NaN between them otherwise)."""
+    """Fine-tune a copy of `model` on `data`: one row per step in `steps` with forget_fine (in-domain test),
+    and retain_fine and U (against `exp.model`) at the first and last step or with `utility_every_step`."""
     steps = sorted(set(int(s) for s in steps))
     if steps[0] < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -132,9 +123,8 @@ def curves(
     family: str | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """The attack on every named model or run row ({"original": exp.model, "nhl_kl": row, ...}): a tidy
-    frame, one row per (model, attack, k, step). The attack sets are the same for every model; each curve
-    is cached through `exp.derive` (`kt_lib.eval.memo`), so asking again costs no training."""
+    """The attack on every named model or run row ({"original": exp.model, "nhl_kl": row}): one row per
+    (model, attack, k, step), the same attack sets for every model, each curve cached by `exp.derive`."""
     ev, frames, steps = _light(exp.evaluator), [], sorted(set(int(s) for s in steps))
     for attack in attacks:
         for k in ks:
@@ -151,9 +141,8 @@ def curves(
 def summarize(
     frame: pd.DataFrame, original_accuracy: float, reference: str = REFERENCE
 ) -> pd.DataFrame:
-    """One row per curve (model, attack, k): start and end accuracy, `steps_to_half` (first measured step
-    with forget_fine >= original_accuracy / 2, else None) and `residual` (mean gap to the `reference`
-    model's curve of the same attack and k over the measured steps; None without a reference)."""
+    """One row per curve (model, attack, k): start and end accuracy, `steps_to_half` (first step with
+    forget_fine >= original_accuracy / 2) and `residual` (mean gap to the `reference` model's curve)."""
     rows = []
     for (name, attack, k), g in frame.groupby(["model", "attack", "k"], sort=False):
         g = g.sort_values("step")

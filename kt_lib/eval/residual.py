@@ -46,8 +46,7 @@ def residual_knowledge(
 ) -> dict:
     """{"curves", "summary", "table"} frames for `exp`'s original model, `unlearned` (named `label`) and the
     never-learned `reference` (a model pretrained without the concepts; None: no residual numbers).
-    `table` is tidy: one row per (model, measure[, attack, k]) with a value; `probes=False` leaves out the
-    zero-shot, linear-probe and paraphrase rows (the relearning attack only)."""
+    `table` is tidy: one row per (model, measure[, attack, k]) with a value; `probes=False`: attack only."""
     models = {"original": exp.model, label: unlearned}
     if reference is not None:
         models[recovery.REFERENCE] = reference
@@ -65,10 +64,7 @@ def residual_knowledge(
     return dict(curves=curves, summary=summary, table=table)
 
 
-PROBE_COLUMNS = {
-    "linear probe forget": "probe_forget",
-    "paraphrase forget (mean)": "paraphrase_forget",
-}
+PROBE_COLUMNS = dict(zip(MEASURES[1:], ("probe_forget", "paraphrase_forget")))
 
 
 def columns(result: dict, label: str) -> dict:
