@@ -145,7 +145,7 @@ def test_notebook_runs_and_every_control_redraws(name, browser, lab, shots):
 
 def test_checker_fails_without_the_widget_extension(browser, lab, shots, tmp_path):
     """The same checker passes a notebook of the three panels over sample rows with the extension (every
-    control of every panel, the rerun button included) and fails it without."""
+    control of every panel) and fails it without."""
     t0 = time.monotonic()
     good = check_notebook(browser, lab, "tiny_panel.ipynb", shots)
     assert good["problems"] == []

@@ -66,7 +66,9 @@ def test_the_notebooks_reach_follows_every_import_from_the_names_they_use(tmp_pa
             "kt_lib/sub/__init__.py": '"""The package runs too."""\n',
             "kt_lib/sub/c.py": 'import importlib\nimportlib.import_module("kt_lib.sub.e")\n',
             "kt_lib/sub/e.py": "y = 2\nz = 3\n",
-            "notebooks/00.ipynb": _notebook("%matplotlib inline\nfrom kt_lib import __version__, a"),
+            "notebooks/00.ipynb": _notebook(
+                "%matplotlib inline\nfrom kt_lib import __version__, a"
+            ),
         },
     )
     got = count_lines.count(root)
