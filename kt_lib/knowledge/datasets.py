@@ -106,11 +106,6 @@ def zero_shot_dataset(
             " fetch it manually, e.g. the Kaggle mirror (pytorch/vision#7545), into "
             f"{root}/stanford_cars/ as described in data/README.md"
         )
-    if name in ("stanford_cars", "flowers102", "caltech101"):
-        try:
-            import scipy.io  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(f"{name} needs scipy: pip install scipy") from exc
     tf, kw = _compose(transform), dict(download=download)
     make = {
         "stanford_cars": lambda: D.StanfordCars(root, split=split, transform=tf, download=False),
