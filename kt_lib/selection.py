@@ -10,12 +10,13 @@ from __future__ import annotations
 import torch
 
 from kt_lib.ensemble import averaged_head
+from kt_lib.methods.base import snapshot
 from kt_lib.metrics import harmonic
 from kt_lib.prompts import PromptBank, clip_logits
 from kt_lib.zeroshot import accuracy, autocast, encode_images, model_device, predict, text_head
 
 
-def select_epoch(run, epoch, rows, best, holdout, holdout_score):
+def select_epoch(run, epoch, rows, best, holdout, score_fn):
     """After an epoch: keep the epoch's weights when `cfg.select` says they are the best so far."""
     model, cfg = run.model, run.cfg
     if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
@@ -25,7 +26,7 @@ def select_epoch(run, epoch, rows, best, holdout, holdout_score):
             best = (-acc, snapshot(model, device=None), epoch)
         model.train()
     if holdout is not None:
-        score = (holdout_score or _holdout_score)(
+        score = (score_fn or holdout_score)(
             model, *holdout, fine_names=run.fine_names, coarse_names=run.coarse_names,
             tokenizer=run.tokenizer, reference=run.original,
         )  # fmt: skip
@@ -36,7 +37,7 @@ def select_epoch(run, epoch, rows, best, holdout, holdout_score):
     return best
 
 
-def _holdout_score(
+def holdout_score(
     model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference
 ) -> float:
     """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
@@ -68,12 +69,3 @@ def forget_fine_accuracy(model, images, fine_labels, bank: PromptBank, batch_siz
             ]
         )
     return (pred == fine_labels).float().mean().item()
-
-
-def snapshot(model, into: dict | None = None, device="cpu") -> dict[str, torch.Tensor]:
-    """A copy of the weights on `device` (None: where they are); `into`, an earlier snapshot, is
-    overwritten in place instead (no allocation per epoch)."""
-    state = {k: v.detach() for k, v in model.state_dict().items()}
-    if into is None:
-        return {k: v.to(device or v.device, copy=True) for k, v in state.items()}
-    return {k: into[k].copy_(v) for k, v in state.items()}

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, Run, get_method
+from kt_lib.methods.base import snapshot
 from kt_lib.methods.projection import RIDGE
 from kt_lib.methods.salun import FRACTION
 from kt_lib.methods.task_vector import LAMBDA
@@ -30,7 +31,7 @@ from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
 from kt_lib.prompts import PromptBank
 from kt_lib.ranges import check_floats
-from kt_lib.selection import select_epoch, snapshot
+from kt_lib.selection import select_epoch
 from kt_lib.step import set_trainable, unlearn_step
 from kt_lib.vocab import compact_vocabulary
 from kt_lib.zeroshot import TEMPLATES, autocast, model_device, template_set

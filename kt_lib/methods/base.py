@@ -215,3 +215,12 @@ def kl_terms(x: LossInputs, cfg: LossConfig, method: str) -> Parts:
         x.fine_logits, need(x, "ref_fine_logits", method), x.fine_labels
     )
     return out
+
+
+def snapshot(model, into: dict | None = None, device="cpu") -> dict[str, torch.Tensor]:
+    """A copy of the weights on `device` (None: where they are); `into`, an earlier snapshot, is
+    overwritten in place instead (no allocation per epoch)."""
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    if into is None:
+        return {k: v.to(device or v.device, copy=True) for k, v in state.items()}
+    return {k: into[k].copy_(v) for k, v in state.items()}

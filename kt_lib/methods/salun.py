@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from kt_lib.losses import ga
-from kt_lib.methods.base import register
+from kt_lib.methods.base import register, snapshot
 from kt_lib.methods.relabel import Relabel
 from kt_lib.prompts import clip_logits
 
@@ -97,7 +97,7 @@ class SalUn(Relabel):
     compact_vocabulary = False  # the mask covers full shapes, so the full token embedding stays
 
     def prepare(self, run):
-        run.theta0 = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        run.theta0 = snapshot(run.model, device=None)
         run.mask = forget_saliency_mask(
             run.model,
             run.images,

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from kt_lib import losses as L
-from kt_lib.methods.base import Method, register
+from kt_lib.methods.base import Method, register, snapshot
 
 LAMBDA = 1.0  # the default scale of the negation (UnlearnConfig.task_vector_lambda)
 
@@ -21,7 +21,7 @@ class TaskVector(Method):
         return {"ce_fine": L.ce(x.fine_logits, x.fine_labels)}
 
     def prepare(self, run):
-        run.theta0 = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        run.theta0 = snapshot(run.model, device=None)
 
     def finish(self, run):
         theta = negate_task_vector(run.theta0, run.model.state_dict(), run.cfg.task_vector_lambda)
