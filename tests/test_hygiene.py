@@ -173,3 +173,19 @@ def test_readme_reading_of_the_methods_table_matches_the_table():
     assert all(q in text for q in quoted), [q for q in quoted if q not in text]
     ahead = float(cells["nhl_kl"]["mean Q-U"]) > float(cells["npo_kl"]["mean Q-U"])
     assert ("ahead of NPO+KL" in text) == ahead
+
+
+def test_readme_paper_numbers_are_the_transcribed_table():
+    """The paper's Table 2 Q-U values the README quotes are `kt_lib/paper/tables.json`'s (the one source):
+    the 'Paper, Table 2' line names each transcribed method with its value, and the prose's "the paper's
+    84.7" for GA+KL is that value rounded."""
+    import json
+
+    rows = json.loads((ROOT / "kt_lib" / "paper" / "tables.json").read_text())["table2"]["rows"]
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("Paper, Table 2"))
+    label = {"nhl_kl": "NHL+KL", "npo_kl": "NPO+KL", "ga_kl": "GA+KL", "ga": "GA"}
+    quoted = dict(re.findall(r"(NHL\+KL|NPO\+KL|GA\+KL|GA) (\d+\.\d\d)", line))
+    assert quoted == {label[m]: f"{r['QU']:.2f}" for m, r in rows.items()}, line
+    for number in re.findall(r"the paper's (\d+\.\d)", readme):
+        assert any(f"{r['QU']:.1f}" == number for r in rows.values()), number
