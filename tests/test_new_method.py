@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from procs import kt, kt_sweep
 
 from kt_lib.methods import METHODS, get_method, load
 
@@ -64,14 +65,13 @@ def test_an_outside_method_registers_and_runs_through_experiment(method_file, ex
 
 def test_an_outside_method_runs_through_kt_unlearn(method_file, tmp_path):
     out = tmp_path / "run.json"
-    cmd = [sys.executable, "-m", "kt_harness", "unlearn", "--method", "half_ascent", "--forget",
-           "Samoyed", "--samples-per-class", "2", "--eval-per-class", "3", "--steps", "4",
-           "--json", str(out)]  # fmt: skip
+    cmd = kt("unlearn", "--method", "half_ascent", "--forget", "Samoyed", "--samples-per-class", 2,
+             "--eval-per-class", 3, "--steps", 4, "--json", out)  # fmt: skip
     done = subprocess.run(cmd, env=_env(method_file), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["method"] == "half_ascent"
     listed = subprocess.run(
-        [sys.executable, "-m", "kt_harness", "unlearn", "--list-methods"],
+        kt("unlearn", "--list-methods"),
         env=_env(method_file), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "half_ascent" in listed.stdout
@@ -91,16 +91,7 @@ def test_an_outside_method_runs_through_kt_sweep(method_file, tmp_path):
         )
     )
     out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "kt_harness",
-        "sweep",
-        str(cfg),
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    cmd = kt_sweep(cfg, out)
     done = subprocess.run(cmd, env=_env(method_file), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(p.read_text()) for p in (out / "trials").glob("*.json")]

@@ -5,14 +5,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from procs import default_sigint
+from procs import default_sigint, kt_sweep
 
 from kt_harness.cli import main
 from kt_harness.sweep import ConfigError, expand, load_config, load_results, parse_config, run_sweep
@@ -258,16 +257,7 @@ def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "kt_harness",
-        "sweep",
-        str(cfg),
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    cmd = kt_sweep(cfg, out)
     proc = subprocess.Popen(
         cmd,
         env=env,
