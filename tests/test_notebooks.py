@@ -437,6 +437,7 @@ def test_the_real_clip_note_lives_in_notebook_00_only():
 
 
 LESSON_ONLY = (
+    "00",
     "06",
     "07",
     "08",
