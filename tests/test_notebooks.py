@@ -438,6 +438,7 @@ def test_the_real_clip_note_lives_in_notebook_00_only():
 
 LESSON_ONLY = (
     "00",
+    "01",
     "06",
     "07",
     "08",
