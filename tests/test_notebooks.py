@@ -439,6 +439,7 @@ def test_the_real_clip_note_lives_in_notebook_00_only():
 LESSON_ONLY = (
     "00",
     "01",
+    "02",
     "06",
     "07",
     "08",
