@@ -436,17 +436,6 @@ def test_the_real_clip_note_lives_in_notebook_00_only():
     assert with_note == ["00_world_and_model"], with_note
 
 
-LESSON_ONLY = (
-    "00",
-    "01",
-    "02",
-    "03",
-    "04",
-    "05",
-    "06",
-    "07",
-    "08",
-)  # notebooks without scaffolding (issue 28 item 5); the others follow
 MAX_CELL_LINES = 15
 
 
@@ -454,8 +443,6 @@ MAX_CELL_LINES = 15
 def test_lessons_without_scaffolding(path):
     """Code cells of at most MAX_CELL_LINES lines (the parameters cell aside): takeaways and tables come
     from kt_lib's helpers, not from cells of if/else; what the tests read is recorded in one cell."""
-    if path.name[:2] not in LESSON_ONLY:
-        pytest.skip("not yet reworked")
     long = [
         (i, len(c.source.splitlines()))
         for i, c in enumerate(_cells(path))
