@@ -151,7 +151,7 @@ def test_aggregate_gives_seed_intervals():
 
 
 def test_plot_profile_draws_one_line_per_method():
-    from kt_lib.notebook.collateral_plots import plot_profile
+    from kt_lib.notebook.plots import plot_profile
 
     tax = Taxonomy.from_world()
     before = _per_class(tax, lambda c: 0.9, 0.9)

@@ -1,10 +1,11 @@
-"""kt_lib.notebook.leaderboard: intervals as text, aggregation (t-intervals: test_stats.py), nearest-setting lookup, cache keying and reuse."""
+"""kt_lib.notebook.leaderboard: intervals as text, aggregation (t-intervals: test_stats.py), cache keying and reuse."""
 
 import math
 
 import pandas as pd
 import pytest
 
+from kt_lib.experiment import table
 from kt_lib.notebook import leaderboard
 
 
@@ -29,19 +30,6 @@ def test_aggregate_groups_in_first_seen_order():
     assert agg.QU_ci.iloc[0] == pytest.approx(12.7062 * 0.1 / math.sqrt(2) / math.sqrt(2), rel=1e-3)
     assert set(agg.n) == {2}
     assert len(leaderboard.aggregate(df, ["method", "level"])) == 4
-
-
-def test_nearest_matches_strings_and_scales_numbers():
-    table = pd.DataFrame(
-        dict(
-            method=["nhl_kl"] * 3 + ["ga"],
-            margin=[0.5, 2.0, 5.0, 2.0],
-            alpha_fine=[20.0, 20.0, 20.0, 0.0],
-        )
-    )
-    assert leaderboard.nearest(table, method="nhl_kl", margin=1.6, alpha_fine=20.0).name == 1
-    assert leaderboard.nearest(table, method="nhl_kl", margin=4.0, alpha_fine=20.0).name == 2
-    assert leaderboard.nearest(table, method="ga", margin=0.5).name == 3
 
 
 def test_level_requests_are_deterministic_and_seed_dependent():
@@ -124,7 +112,7 @@ def test_run_is_cached_and_sweeps_reuse_rows(exp, monkeypatch):
     monkeypatch.setattr(exp, "_unlearn", no_training)  # what run() trains through
     rows = leaderboard.margin_sweep(exp, margins=(1.0,))
     assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(exp.cache) == n
-    assert list(leaderboard.to_frame(rows).columns).count("margin") == 1
+    assert list(table(rows).columns).count("margin") == 1
     with pytest.raises(RuntimeError, match="must not retrain"):
         exp.run(keep_result=True, margin=1.0)  # keep_result always trains
 

@@ -13,7 +13,6 @@ twice costs nothing. `kt_lib.experiment.table` makes rows a DataFrame.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
 from importlib import resources
 
@@ -32,7 +31,6 @@ ALPHA_GRID = {
     "both": (10.0, 20.0),
 }
 METRICS = ("Q", "U", "QU")
-to_frame = table  # the name kt_lib.notebook.widgets imports; new code uses kt_lib.table
 
 
 def concept_frame(rows) -> pd.DataFrame:
@@ -52,61 +50,35 @@ def sweep(exp, configs, **common) -> list[dict]:
     return [exp.run(label=label, keep_result=False, **{**common, **kw}) for label, kw in items]
 
 
-def margin_sweep(
-    exp,
-    margins=(0.5, 1.0, 2.0, 5.0),
-    method: str = "nhl_kl",
-    **common,
-) -> list[dict]:
+def margin_sweep(exp, margins=(0.5, 1.0, 2.0, 5.0), method: str = "nhl_kl", **common) -> list[dict]:
     """NHL(+KL) at each hinge margin; the label is the margin."""
-    return sweep(
-        exp,
-        [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins],
-        **common,
-    )
+    configs = [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins]
+    return sweep(exp, configs, **common)
 
 
 def alpha_grid(exp, grid: dict | None = None, method: str = "nhl_kl", **common) -> list[dict]:
     """The KL ablation: label -> (alpha_coarse, alpha_fine), default :data:`ALPHA_GRID`."""
     grid = ALPHA_GRID if grid is None else grid
-    return sweep(
-        exp,
-        [
-            (name, dict(method=method, alpha_coarse=float(a), alpha_fine=float(b)))
-            for name, (a, b) in grid.items()
-        ],
-        **common,
-    )
+    configs = [
+        (name, dict(method=method, alpha_coarse=float(a), alpha_fine=float(b)))
+        for name, (a, b) in grid.items()
+    ]
+    return sweep(exp, configs, **common)
 
 
 def strength_sweep(exp, lrs=(5e-5, 1e-4, 2e-4), methods=("nhl_kl", "ga"), **common) -> list[dict]:
     """Forgetting strength (learning rate) x method; every row carries in-domain and OOD scores."""
-    return sweep(
-        exp,
-        [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs],
-        **common,
-    )
-
-
-def nearest(table: pd.DataFrame, **target) -> pd.Series:
-    """The row of `table` closest to `target`: string settings must match exactly (if any row matches),
-    numeric ones are compared on a log scale for positive columns (lr, alpha) normalised by their range."""
-    df = table
-    for k, v in target.items():
-        if isinstance(v, str) and k in df and (df[k] == v).any():
-            df = df[df[k] == v]
-    dist = np.zeros(len(df))
-    for k, v in target.items():
-        if isinstance(v, str) or k not in df or v is None:
-            continue
-        col = df[k].astype(float).to_numpy()
-        a, b = np.log1p(np.abs(col)), math.log1p(abs(float(v)))
-        span = np.ptp(np.log1p(np.abs(table[k].astype(float).to_numpy()))) or 1.0
-        dist += ((a - b) / span) ** 2
-    return df.iloc[int(np.argmin(dist))]
+    configs = [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs]
+    return sweep(exp, configs, **common)
 
 
 # --- difficulty levels and leaderboards ------------------------------------------------------------------
+
+
+def same_setup(exp, forget) -> Experiment:
+    """An Experiment on another forget request sharing `exp`'s model, data, settings and run cache."""
+    kw = dict(data=exp.data, cache=exp.cache, **asdict(exp.defaults))
+    return Experiment(forget, exp.model, exp.tokenizer, exp.samples_per_class, **kw)
 
 
 def level_requests(
@@ -145,15 +117,7 @@ def leaderboard(
     rows = []
     for seed in seeds:
         for level, forget in level_requests(levels, per_level, seed).items():
-            sub = Experiment(
-                forget,
-                model=exp.model,
-                tokenizer=exp.tokenizer,
-                data=exp.data,
-                samples_per_class=exp.samples_per_class,
-                cache=exp.cache,
-                **asdict(exp.defaults),
-            )
+            sub = same_setup(exp, forget)
             for m in methods:
                 row = sub.run(keep_result=False, **{**common, "method": m, "seed": int(seed)})
                 rows.append(dict(row, level=level))
@@ -182,9 +146,8 @@ def aggregate(
 
 def format_ci(mean: float, half: float, scale: float = 100.0, digits: int = 1) -> str:
     """'95.2 ± 1.3' (percent by default); just the mean when the interval is undefined."""
-    if half != half:
-        return f"{scale * mean:.{digits}f}"
-    return f"{scale * mean:.{digits}f} ± {scale * half:.{digits}f}"
+    text = f"{scale * mean:.{digits}f}"
+    return text if half != half else f"{text} ± {scale * half:.{digits}f}"
 
 
 def run_profiles(
@@ -195,15 +158,7 @@ def run_profiles(
     per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
     concepts, runs = [], []
     for r, forget in enumerate(requests or [exp.forget]):
-        sub = Experiment(
-            forget,
-            exp.model,
-            exp.tokenizer,
-            exp.samples_per_class,
-            data=exp.data,
-            cache=exp.cache,
-            **asdict(exp.defaults),
-        )
+        sub = same_setup(exp, forget)
         for seed in seeds:
             for label, kw in configs.items():
                 row = sub.run(label=label, keep_result=False, **{**kw, "seed": int(seed)})

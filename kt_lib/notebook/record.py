@@ -1,9 +1,6 @@
 """Recording a notebook's results for its tests (a custom MIME bundle, no scrapbook) and reading them back,
-and showing figures from widget callbacks.
-
-A record is invisible in the notebook (its text is empty) unless `KT_SHOW_RECORDS=1`: the reader sees the
-tables, figures and rendered prose the values come from, the tests read the values.
-"""
+and showing figures from widget callbacks. A record is invisible in the notebook unless KT_SHOW_RECORDS=1:
+the reader sees the tables, figures and prose the values come from, the tests read the values."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ MIME = "application/vnd.kt-unlearn.result+json"
 
 def record(name: str | None = None, value=None, **values) -> None:
     """Record `value` under `name` (or every `name=value` keyword) for the notebook's tests, in one custom
-    MIME bundle per call whose text is empty unless the environment sets KT_SHOW_RECORDS=1."""
+    MIME bundle per call."""
     from IPython.display import display
 
     items = ({name: value} if name is not None else {}) | values

@@ -1,9 +1,6 @@
-"""The tutorial's report: HTML renderings of executed notebooks and one index page linking them.
-
-`kt tutorial` (and so `make tutorial`) writes `<out>/index.html`: for each notebook, a link to its HTML
-rendering (nbconvert, readable without Jupyter; every figure has alternative text), its run time and the
-results it recorded (`kt_lib.notebook.record`), plus the world's sample grid and summary when present.
-"""
+"""The tutorial's report (`kt tutorial`): HTML renderings of executed notebooks (nbconvert, every figure
+with alternative text) and `<out>/index.html` linking each with its run time and the results it recorded
+(`kt_lib.notebook.record`), plus the world's sample grid and summary when present."""
 
 from __future__ import annotations
 
@@ -23,10 +20,10 @@ def add_alt_text(nb, name: str) -> int:
     heading, count = "", 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            lines = [
+            heads = [
                 ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")
             ]
-            heading = lines[-1] if lines else heading
+            heading = heads[-1] if heads else heading
             continue
         for out in cell.get("outputs", []):
             mime = next((m for m in _IMAGES if m in out.get("data", {})), None)
@@ -58,14 +55,12 @@ def render_html(notebook: str | Path) -> Path:
     return target
 
 
-def _value(v, digits: int = 3) -> str:
+def _value(v) -> str:
     if isinstance(v, float):
-        return f"{v:.{digits}g}"
+        return f"{v:.3g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k}: {_value(x, digits)}" for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_value(x, digits) for x in v)
-    return str(v)
+        return ", ".join(f"{k}: {_value(x)}" for k, x in v.items())
+    return ", ".join(map(_value, v)) if isinstance(v, (list, tuple)) else str(v)
 
 
 def _results(results: dict) -> str:
@@ -101,8 +96,11 @@ def write_index(out: str | Path, summary: list[dict], title: str = "kt-unlearn t
         )
     world = ""
     if (out / "world.json").exists():
-        summary_json = json.loads((out / "world.json").read_text())
-        shown = {k: v for k, v in summary_json.items() if k not in ("checkpoint",)}
+        shown = {
+            k: v
+            for k, v in json.loads((out / "world.json").read_text()).items()
+            if k != "checkpoint"
+        }
         world += f"<h2>The world model</h2>{_results(shown)}"
     if (out / "world_samples.png").exists():
         world += "<p><img src='world_samples.png' alt='sample images of the world'></p>"

@@ -1,14 +1,17 @@
 """Figures of unlearning scores (notebooks 02-06 and the Explore panels): scores against a setting,
-grouped bars, the OOD gap, per-concept accuracy, leaderboards with confidence intervals and level tables.
-Every function returns the Figure, never calls plt.show(), and ends with `style.finish` (text >= 9 pt,
-legends beside the axes)."""
+grouped bars, the OOD gap, per-concept accuracy, leaderboards with confidence intervals, level tables,
+collateral damage by taxonomy distance (07) and relearning curves (08). Re-exported by `plots`."""
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from kt_lib.notebook.style import PANEL_WIDTH, clip_interval, finish, legend_outside, pale, plural
+from kt_lib.notebook.style import PANEL_WIDTH, finish, legend_outside, pale
 
 METRIC_LABELS = {
     "Q": "Q (forgetting)",
@@ -39,15 +42,13 @@ def plot_metric_lines(
 ):
     """One line per metric (and per `hue` group) against setting `x`; y in [0, 1]."""
     fig, ax = _axes(ax, 8.0, 3.8)
-    styles = ["-", "--", ":", "-."]
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     for gi, (name, g) in enumerate(groups):
         g = g.sort_values(x)
         for mi, m in enumerate(metrics):
             label = METRIC_LABELS.get(m, m) + ("" if name is None else f" - {name}")
-            ax.plot(
-                g[x], g[m], marker="o", ls=styles[gi % len(styles)], color=f"C{mi}", label=label
-            )
+            ls = ["-", "--", ":", "-."][gi % 4]
+            ax.plot(g[x], g[m], marker="o", ls=ls, color=f"C{mi}", label=label)
     if logx:
         ax.set_xscale("log")
     ax.set(xlabel=x, ylabel="score (fraction)", ylim=(-0.05, 1.05), title=title or f"scores vs {x}")
@@ -65,8 +66,6 @@ def plot_metric_bars(
 ):
     """Grouped bars: one group per row of `df` (named by `label`), one bar per metric, values printed
     (vertically when a group holds more than three bars). `width`: figure width in inches."""
-    import seaborn as sns
-
     fig, ax = _axes(ax, width or max(7.0, 1.5 * len(df) + 3.5), 4.0)
     long = df.melt([label], list(metrics), var_name="metric")
     long["metric"] = long.metric.map(lambda m: METRIC_LABELS.get(m, m))
@@ -92,9 +91,7 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
     for i, (name, g) in enumerate(df.groupby(hue, sort=False)):
         g = g.sort_values(x)
         ax_q.plot(g[x], g["Q"], marker="o", color=f"C{i}", label=f"{name}: photo Q")
-        ax_q.plot(
-            g[x], g["drawing_Q"], marker="s", ls="--", color=f"C{i}", label=f"{name}: drawing Q"
-        )
+        ax_q.plot(g[x], g["drawing_Q"], "s--", color=f"C{i}", label=f"{name}: drawing Q")
         ax_u.plot(g[x], g["U"], marker="o", color=f"C{i}", label=f"{name}: U")
     for ax in (ax_q, ax_u):
         if logx:
@@ -111,8 +108,6 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
 def plot_concept_domains(cf, title: str | None = None, width: float | None = None):
     """Per forgotten concept: fine accuracy before and after unlearning, photo vs drawing domain
     (`cf`: rows of kt_lib.notebook.leaderboard.concept_frame for one run); 'after' values are printed."""
-    import seaborn as sns
-
     long = cf.melt(["concept", "domain"], ["before", "after"], var_name="when")
     long = long.assign(series=long.domain + ", " + long.when).dropna()  # empty series: no legend
     palette = {  # colour: the domain; pale: before (alpha 0.35 on white)
@@ -149,23 +144,21 @@ def plot_leaderboard(
     agg = agg.sort_values(metric)
     fig, ax = _axes(ax, width, 0.45 * len(agg) + 1.8)
     mean = 100 * agg[metric].to_numpy(dtype=float)
-    ci = agg.get(f"{metric}_ci")
+    half = 100 * agg.get(f"{metric}_ci", pd.Series(np.nan, agg.index)).to_numpy(dtype=float)
     ys = np.arange(len(agg))
     ax.barh(ys, mean, color="C0", alpha=0.8, label="ours (mean)")
-    if ci is not None and np.isfinite(ci.to_numpy(dtype=float)).any():
-        err, clipped = clip_interval(mean, 100 * ci.to_numpy(dtype=float), 0.0, 100.0)
-        label = "95% CI" + (" (clipped at 0 / 100)" if clipped.any() else "")
+    if np.isfinite(half).any():  # whiskers stop at 0 and 100; a single run (NaN) draws none
+        half = np.nan_to_num(half, nan=0.0)
+        err = np.clip([np.minimum(half, mean), np.minimum(half, 100 - mean)], 0, None)
+        clipped = ((mean - half < 0) | (mean + half > 100)).any()
+        label = "95% CI" + (" (clipped at 0 / 100)" if clipped else "")
         ax.errorbar(mean, ys, xerr=err, fmt="none", ecolor="black", capsize=3, label=label)
-    if paper:
-        pts = [(y, paper[m]) for y, m in zip(ys, agg.method) if m in paper]
-        if pts:
-            ax.plot([p[1] for p in pts], [p[0] for p in pts], "D", color="black", label=paper_label)
+    pts = [(paper[m], y) for y, m in zip(ys, agg.method) if m in (paper or {})]
+    if pts:
+        ax.plot(*zip(*pts), "D", color="black", label=paper_label)
     ax.set_yticks(ys, agg.method)
-    ax.set(
-        xlabel=f"{METRIC_LABELS.get(metric, metric)} (%)",
-        xlim=(0, 100),
-        title=title or "leaderboard",
-    )
+    xlabel = f"{METRIC_LABELS.get(metric, metric)} (%)"
+    ax.set(xlabel=xlabel, xlim=(0, 100), title=title or "leaderboard")
     legend_outside(ax)
     return finish(fig)
 
@@ -173,8 +166,6 @@ def plot_leaderboard(
 def plot_level_table(table, title: str | None = None, fmt: str = ".1f"):
     """A method x level heatmap of a value table (e.g. mean Q-U in percent), annotated (paper Table 3
     layout); a missing value is a blank cell."""
-    import seaborn as sns
-
     fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.0, 0.45 * table.shape[0] + 1.4))
     sns.heatmap(table.astype(float), cmap="RdYlGn", vmin=0, vmax=100, annot=True, fmt=fmt, ax=ax)
     ax.set(title=title or "", xlabel="", ylabel="")
@@ -186,15 +177,87 @@ def plot_scorecard(
     entries: dict, metrics=("Q", "U", "QU"), title: str | None = None, width: float = PANEL_WIDTH
 ):
     """Bars of `metrics` for a few labelled score dicts side by side (the explore panels' view)."""
-    import pandas as pd
+    rows = [
+        dict(label=k, **{m: float(v.get(m, np.nan)) for m in metrics}) for k, v in entries.items()
+    ]
+    return plot_metric_bars(pd.DataFrame(rows), "label", metrics, title=title, width=width)
 
-    df = pd.DataFrame(
-        [dict(label=k, **{m: float(v.get(m, np.nan)) for m in metrics}) for k, v in entries.items()]
+
+# --- collateral damage and relearning (notebooks 07-08) --------------------------------------------------
+
+
+_CHANGE = {
+    "fine_change": "fine accuracy change (points)",
+    "coarse_change": "coarse accuracy change (points)",
+}
+
+
+def plot_profile(
+    agg: pd.DataFrame,
+    by: str = "label",
+    levels=("fine_change", "coarse_change"),
+    domains=None,
+    title: str | None = None,
+):
+    """Panels (level x domain) of the mean change per distance from
+    :func:`kt_lib.eval.collateral.aggregate`, in percentage points, with `<level>_ci` whiskers when present;
+    x ticks name the relation (forgotten, siblings, cousins, zero-shot families). Returns the Figure."""
+    missing = [c for c in (by, "domain", "distance", "relation", *levels) if c not in agg]
+    if missing:
+        raise KeyError(
+            f"plot_profile needs columns {missing}; pass kt_lib.eval.collateral.aggregate(...)"
+        )
+    domains = list(domains or sorted(agg.domain.unique(), key=lambda d: (d != "photo", d)))
+    fig, axes = plt.subplots(
+        len(levels),
+        len(domains),
+        figsize=(4.6 * len(domains) + 2.0, 3.3 * len(levels)),  # + 2 in: the legend beside them
+        squeeze=False,
     )
-    return plot_metric_bars(df, "label", metrics, title=title, width=width)
+    labels = list(dict.fromkeys(agg[by]))
+    colors = dict(zip(labels, plt.cm.tab10(np.arange(len(labels)) % 10)))
+    ticks = agg.drop_duplicates("distance").sort_values("distance")
+    for i, level in enumerate(levels):
+        for j, dom in enumerate(domains):
+            ax = axes[i, j]
+            for lab in labels:
+                d = agg[(agg[by] == lab) & (agg.domain == dom)].dropna(subset=[level])
+                if d.empty:
+                    continue
+                d = d.sort_values("distance")
+                ci = d.get(f"{level}_ci")
+                yerr = None if ci is None or ci.isna().all() else 100 * ci.fillna(0).to_numpy()
+                style = dict(marker="o", capsize=3, color=colors[lab], label=str(lab))
+                ax.errorbar(d.distance, 100 * d[level], yerr=yerr, **style)
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_xticks(ticks.distance, [r.replace(" ", "\n", 1) for r in ticks.relation])
+            ylabel = _CHANGE.get(level, level)
+            ax.set(ylabel=ylabel, title=f"{dom}" + (" (in domain)" if dom == "photo" else ""))
+    legend_outside(axes[0, -1])  # beside the panels, never over a line (issue 20)
+    title = (
+        title or "Where the damage goes: accuracy change by taxonomy distance to the forgotten set"
+    )
+    fig.suptitle(textwrap.fill(title, int(10 * fig.get_figwidth())))  # a narrow figure wraps it
+    return finish(fig)
 
 
-def runs_title(prefix: str, n_min: int, n_max: int) -> str:
-    """'<prefix> (2 runs per method)' or '(1-3 runs per method)'."""
-    n = plural(n_max, "run") if n_min == n_max else f"{n_min}-{n_max} runs"
-    return f"{prefix} ({n} per method)"
+def plot_relearning(frame, original_accuracy: float | None = None, title: str | None = None):
+    """One panel per (attack, k) of `recovery.curves`' frame: forget_fine after each relearning step
+    (symlog step axis, so step 0 shows), a line per model; a dotted line at half the original accuracy."""
+    panels = list(frame.groupby(["attack", "k"], sort=False))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.6 * len(panels) + 2.2, 3.4), sharey=True, squeeze=False
+    )
+    for ax, ((attack, k), g) in zip(axes[0], panels):
+        for i, model in enumerate(dict.fromkeys(frame.model)):
+            m = g[g.model == model].sort_values("step")
+            ax.plot(m.step, m.forget_fine, "o-", color=f"C{i}", lw=1.5, ms=4, label=model)
+        if original_accuracy is not None:
+            ax.axhline(original_accuracy / 2, color="grey", ls=":", lw=1, label="half the original")
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set(xlabel="relearning steps", title=f"{attack}: k={k} / concept", ylim=(-0.03, 1.03))
+    axes[0][0].set_ylabel("forgotten breeds' accuracy")
+    legend_outside(axes[0][-1])
+    if title:
+        fig.suptitle(title)
+    return finish(fig)

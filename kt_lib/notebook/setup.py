@@ -3,10 +3,6 @@ configuration.
 
     tut = setup(globals())      # reads SMOKE, DEVICE, SEED, MODEL, PRETRAINED, DATA_ROOT, TAXONOMY, ...
     exp = tut.experiment(FORGET, samples_per_class=30, method="nhl_kl")
-
-`data_root=None` is the embedded world; a folder is a real-data layout (data/README.md). `lr=None` picks
-`kt_lib.unlearn.default_lr(model)`. Smoke mode (`smoke=True`, or None with KT_SMOKE=1) evaluates on 10 test
-images per breed and domain.
 """
 
 from __future__ import annotations
@@ -67,13 +63,6 @@ def check_parameters(history) -> None:
                 )
 
 
-def smoke_mode(value: bool | None) -> bool:
-    """A notebook's SMOKE parameter; None falls back to the KT_SMOKE environment variable (nbval runs)."""
-    if value is None:
-        return os.environ.get("KT_SMOKE", "0") not in ("", "0", "false", "False")
-    return bool(value)
-
-
 def show_config(**values) -> dict:
     """Print a configuration, one `name = value` per line; returns it as a dict."""
     width = max(map(len, values), default=0)
@@ -84,8 +73,8 @@ def show_config(**values) -> dict:
 
 @dataclass
 class Setup:
-    """What a notebook works with: the model, its tokenizer and preprocessing, the data source and the
-    resolved smoke flag, seed and learning rate."""
+    """What a notebook works with: the model, its tokenizer and preprocessing, the data source, the
+    resolved smoke flag, seed and learning rate, and this machine's RunCache (read once per session)."""
 
     smoke: bool
     model_name: str
@@ -96,8 +85,7 @@ class Setup:
     lr: float
     seed: int
     eval_per_class: int | None
-    # this machine's RunCache, read once for the session (None: opened per experiment)
-    cache: object = None
+    cache: object = None  # None: opened per experiment
 
     @property
     def evaluator(self):
@@ -105,27 +93,17 @@ class Setup:
 
     def experiment(self, forget, samples_per_class: int = 30, cache=None, **settings):
         """An `Experiment` on this model and data (`settings`: UnlearnConfig fields; lr defaults to
-        `self.lr`; `cache`: None for this machine's run cache, which every notebook and `kt unlearn` share
-        (`kt_lib.cache.machine_cache`, the one `setup` opened), or the path of another JSON-lines file that
-        keeps finished runs)."""
+        `self.lr`; `cache`: None for this machine's run cache, which every notebook and `kt unlearn`
+        share, or the path of another JSON-lines file of finished runs)."""
         from kt_lib.experiment import Experiment
 
         settings.setdefault("lr", self.lr)
         if cache is None:  # a RunCache is falsy while empty: test for None
             cache = "machine" if self.cache is None else self.cache
-        return Experiment(
-            forget,
-            self.model,
-            self.tokenizer,
-            samples_per_class=samples_per_class,
-            data=self.source,
-            cache=cache,
-            **settings,
-        )
+        kw = dict(samples_per_class=samples_per_class, data=self.source, cache=cache)
+        return Experiment(forget, self.model, self.tokenizer, **kw, **settings)
 
-    def show(self, **values) -> dict:
-        """Print the notebook's own settings under the common ones."""
-        return show_config(**values)
+    show = staticmethod(show_config)  # the notebook's own settings, under the common ones
 
 
 def setup(
@@ -146,7 +124,10 @@ def setup(
 
     In a notebook, `setup(globals())`: the parameters cell's names of `COMMON` replace the keywords, after
     papermill's values are checked against their defaults (`check_parameters`); run flags then show as one
-    line per cell (`kt_lib.integrity.flags_in_cells`) and figures carry alternative text."""
+    line per cell (`kt_lib.integrity.flags_in_cells`) and figures carry alternative text.
+    `data_root=None` is the embedded world, a folder a real-data layout (data/README.md); `lr=None` picks
+    `kt_lib.unlearn.default_lr(model)`; smoke mode (`smoke=True`, or None with KT_SMOKE=1) evaluates on 10
+    test images per breed and domain."""
     if namespace is not None:
         __tracebackhide__ = True
         check_parameters(namespace.get("In"))
@@ -158,7 +139,9 @@ def setup(
     from kt_lib.sources import data_source
     from kt_lib.unlearn import default_lr
 
-    smoke = smoke_mode(smoke)
+    if smoke is None:  # nbval runs set KT_SMOKE
+        smoke = os.environ.get("KT_SMOKE", "0") not in ("", "0", "false", "False")
+    smoke = bool(smoke)
     torch.manual_seed(seed)
     if eval_per_class is None and smoke:
         eval_per_class = SMOKE_EVAL_PER_CLASS
@@ -168,18 +151,8 @@ def setup(
     source = data_source(data_root, preprocess, taxonomy, eval_per_class=eval_per_class)
     runs = machine_cache()  # one reading of the file for the session's experiments
     source.evaluator.persist(loaded, runs)  # the model's predictions: once per machine
-    out = Setup(
-        smoke=smoke,
-        model_name=model,
-        model=loaded,
-        preprocess=preprocess,
-        tokenizer=tokenizer,
-        source=source,
-        lr=default_lr(model) if lr is None else float(lr),
-        seed=seed,
-        eval_per_class=eval_per_class,
-        cache=runs,
-    )
+    lr = default_lr(model) if lr is None else float(lr)
+    out = Setup(smoke, model, loaded, preprocess, tokenizer, source, lr, seed, eval_per_class, runs)
     alt_text_on_figures()  # in a notebook: each figure's titles become its image's alternative text
     flags_in_cells()  # in a notebook: RunIntegrityWarnings become one line per cell, not warning blocks
     if not quiet:
@@ -189,6 +162,6 @@ def setup(
             device=str(next(loaded.parameters()).device),
             data=source.name,
             eval_per_class=eval_per_class or "all",
-            lr=out.lr,
+            lr=lr,
         )
     return out
