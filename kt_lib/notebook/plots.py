@@ -67,9 +67,8 @@ def plot_loss_vs_gap(margins=(0.5, 1.0, 2.0, 5.0), gaps=None, num_classes: int =
             ax.plot(gaps, ys, **style)
     gap = "target-logit gap  $s_y - \\max_{y'\\neq y} s_{y'}$"
     axes[0].set(xlabel=gap, ylabel="loss", title="NHL stops at gap = -margin; GA keeps going")
-    axes[1].set(
-        xlabel="target-logit gap", ylabel="d loss / d $s_y$", title="gradient on the target logit"
-    )
+    grad = dict(ylabel="d loss / d $s_y$", title="gradient on the target logit")
+    axes[1].set(xlabel="target-logit gap", **grad)
     for ax in axes:
         ax.axvline(0, color="grey", lw=0.5)
         ax.axhline(0, color="grey", lw=0.5)
@@ -104,12 +103,8 @@ def plot_collapse(
         style = dict(color=f"C{i}", ls="-" if "forget_fine" in key else "--")
         ax.plot([0, *df[x]], ys, marker="o", label=_ACC_LABELS.get(key, key), **style)
     name = x.replace("_", " ")
-    ax.set(
-        xlabel=name,
-        ylabel="accuracy (%)",
-        ylim=(-3, 105),
-        title=title or f"accuracies as {name} grows",
-    )
+    title = title or f"accuracies as {name} grows"
+    ax.set(xlabel=name, ylabel="accuracy (%)", ylim=(-3, 105), title=title)
     legend_outside(ax)
     return finish(fig)
 
@@ -186,18 +181,9 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
     names = [fine_names[c] for c in classes]
     fig, ax = plt.subplots(figsize=(0.9 * len(classes) + 3, 0.6 * len(classes) + 1.8))
     ticks = dict(xticklabels=names + ["elsewhere"], yticklabels=names, square=True)
+    cells = dict(cmap="Blues", vmin=0, vmax=100, annot=True, fmt=".0f")
     bar = dict(fraction=0.04, label="% of the true breed's images")
-    sns.heatmap(
-        100 * cm,
-        cmap="Blues",
-        vmin=0,
-        vmax=100,
-        annot=True,
-        fmt=".0f",
-        cbar_kws=bar,
-        ax=ax,
-        **ticks,
-    )
+    sns.heatmap(100 * cm, cbar_kws=bar, ax=ax, **cells, **ticks)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
     ax.tick_params(axis="y", rotation=0)
     title = title or "confusions between sibling breeds"

@@ -73,13 +73,8 @@ def plot_metric_bars(
     vertical = len(metrics) > 3
     for bars in ax.containers:
         ax.bar_label(bars, fmt="%.2f", fontsize=9, rotation=90 if vertical else 0, padding=2)
-    ax.set(
-        xlabel="",
-        ylabel="score (fraction)",
-        ylim=(0, 1.25 if vertical else 1.12),
-        title=title or "",
-    )
-    ax.set_yticks(np.linspace(0, 1, 6))
+    ylim, yticks = (0, 1.25 if vertical else 1.12), np.linspace(0, 1, 6)
+    ax.set(xlabel="", ylabel="score (fraction)", ylim=ylim, yticks=yticks, title=title or "")
     legend_outside(ax)
     return finish(fig)
 
@@ -177,19 +172,12 @@ def plot_scorecard(
     entries: dict, metrics=("Q", "U", "QU"), title: str | None = None, width: float = PANEL_WIDTH
 ):
     """Bars of `metrics` for a few labelled score dicts side by side (the explore panels' view)."""
-    rows = [
-        dict(label=k, **{m: float(v.get(m, np.nan)) for m in metrics}) for k, v in entries.items()
-    ]
-    return plot_metric_bars(pd.DataFrame(rows), "label", metrics, title=title, width=width)
+    rows = {k: {m: float(v.get(m, np.nan)) for m in metrics} for k, v in entries.items()}
+    df = pd.DataFrame.from_dict(rows, orient="index").rename_axis("label").reset_index()
+    return plot_metric_bars(df, "label", metrics, title=title, width=width)
 
 
 # --- collateral damage and relearning (notebooks 07-08) --------------------------------------------------
-
-
-_CHANGE = {
-    "fine_change": "fine accuracy change (points)",
-    "coarse_change": "coarse accuracy change (points)",
-}
 
 
 def plot_profile(
@@ -204,9 +192,7 @@ def plot_profile(
     x ticks name the relation (forgotten, siblings, cousins, zero-shot families). Returns the Figure."""
     missing = [c for c in (by, "domain", "distance", "relation", *levels) if c not in agg]
     if missing:
-        raise KeyError(
-            f"plot_profile needs columns {missing}; pass kt_lib.eval.collateral.aggregate(...)"
-        )
+        raise KeyError(f"plot_profile needs columns {missing}; pass collateral.aggregate(...)")
     domains = list(domains or sorted(agg.domain.unique(), key=lambda d: (d != "photo", d)))
     fig, axes = plt.subplots(
         len(levels),
@@ -231,8 +217,8 @@ def plot_profile(
                 ax.errorbar(d.distance, 100 * d[level], yerr=yerr, **style)
             ax.axhline(0, color="grey", lw=0.8)
             ax.set_xticks(ticks.distance, [r.replace(" ", "\n", 1) for r in ticks.relation])
-            ylabel = _CHANGE.get(level, level)
-            ax.set(ylabel=ylabel, title=f"{dom}" + (" (in domain)" if dom == "photo" else ""))
+            ylabel = level.replace("_change", " accuracy change (points)")
+            ax.set(ylabel=ylabel, title=dom + (" (in domain)" if dom == "photo" else ""))
     legend_outside(axes[0, -1])  # beside the panels, never over a line (issue 20)
     title = (
         title or "Where the damage goes: accuracy change by taxonomy distance to the forgotten set"

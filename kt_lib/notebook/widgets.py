@@ -62,9 +62,11 @@ class Panel:
         display(self.widget)
 
 
-def _methods(methods: list[str], reference: dict) -> W.Dropdown:
-    value = reference["method"] if reference["method"] in methods else methods[0]
-    return W.Dropdown(options=list(methods), value=value, description="method", **_STYLE)
+def _dropdown(name: str, options, value=None) -> W.Dropdown:
+    """A dropdown at `value`, or at its first option when `value` is not one of them."""
+    options = list(options)
+    value = value if value in options else options[0]
+    return W.Dropdown(options=options, value=value, description=name, **_STYLE)
 
 
 def _slider(name: str, options: list[float], value) -> W.SelectionSlider:
@@ -94,11 +96,9 @@ def ablation_panel(
     grid = {k: tuple(float(v) for v in vs) for k, vs in (grid or ABLATION_GRID).items()}
     reference = {k: (float(v) if k in grid else v) for k, v in reference.items()}
     controls = dict(
-        method=_methods(methods, reference),
+        method=_dropdown("method", methods, reference["method"]),
         **{k: _slider(k, list(opts), reference.get(k)) for k, opts in grid.items()},
-        concept=W.Dropdown(
-            options=list(concepts), value=concepts[0], description="target breed", **_STYLE
-        ),
+        concept=_dropdown("target breed", concepts),
     )
 
     def setting_of(values: dict) -> dict:
@@ -131,10 +131,9 @@ def ablation_panel(
             return f"running {label(setting)} (full budget) ..."
         return None
 
-    note = (
-        "Any combination trains once, at the full budget, and is drawn beside the default setting; "
-    )
-    return Panel(render, controls, note + "settings already run come from the run cache.", pending)
+    note = "Any combination trains once, at the full budget, and is drawn beside the default "
+    note += "setting; settings already run come from the run cache."
+    return Panel(render, controls, note, pending)
 
 
 def strength_grid(lr: float, swept=()) -> list[float]:
@@ -154,9 +153,8 @@ def ood_panel(
     `run(method=..., lr=...)` returns the row (the notebook passes `exp.run(keep_result=False, ...)`, cached
     by its settings); `is_cached(method=..., lr=...)` decides whether "running ..." is shown."""
     lrs = sorted(float(x) for x in lrs)
-    controls = dict(
-        method=_methods(methods, reference), lr=_slider("lr (strength)", lrs, reference.get("lr"))
-    )
+    method = _dropdown("method", methods, reference["method"])
+    controls = dict(method=method, lr=_slider("lr (strength)", lrs, reference.get("lr")))
 
     def render(method, lr):
         row = run(method=method, lr=float(lr))
@@ -181,23 +179,16 @@ def leaderboard_panel(
         m for m in ("QU", "Q", "U", "drawing_QU", "drawing_Q", "zero_shot_utility") if m in runs
     ]
     controls = dict(
-        metric=W.Dropdown(options=metrics, value="QU", description="metric", **_STYLE),
-        level=W.Dropdown(
-            options=["all", *dict.fromkeys(runs.level)], value="all", description="level", **_STYLE
-        ),
+        metric=_dropdown("metric", metrics, "QU"),
+        level=_dropdown("level", ["all", *dict.fromkeys(runs.level)]),
     )
 
     def render(metric, level):
         agg = aggregate(runs if level == "all" else runs[runs.level == level], "method", (metric,))
         lo, hi = int(agg.n.min()), int(agg.n.max())
         n = plural(hi, "run") if lo == hi else f"{lo}-{hi} runs"
-        return plots.plot_leaderboard(
-            agg,
-            metric,
-            paper=paper if metric == "QU" else None,
-            paper_label=paper_label,
-            title=f"{metric}, level: {level} ({n} per method)",
-            width=PANEL_WIDTH,
-        )
+        shown = dict(paper=paper if metric == "QU" else None, paper_label=paper_label)
+        title = f"{metric}, level: {level} ({n} per method)"
+        return plots.plot_leaderboard(agg, metric, title=title, width=PANEL_WIDTH, **shown)
 
     return Panel(render, controls)
