@@ -5,10 +5,8 @@
     runs = leaderboard(exp, ["ga", "nhl_kl"], per_level=3, seeds=(0, 1))
     aggregate(runs, by="method")                                       # mean and 95% t-interval per method
 
-Every run goes through `Experiment.run(..., keep_result=False)`, which keys its cache by everything that
-decides the result, so a widget can re-render any setting a plain cell computed and calling the same sweep
-twice costs nothing. `kt_lib.experiment.table` makes rows a DataFrame.
-"""
+Every run goes through `Experiment.run(..., keep_result=False)`, cached by everything that decides the
+result: a widget re-renders any setting a cell computed, and a repeated sweep costs nothing."""
 
 from __future__ import annotations
 

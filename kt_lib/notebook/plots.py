@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.patches import Patch
 
 from kt_lib.notebook.score_plots import (  # noqa: F401  (re-exported: plots.X is the notebooks' one namespace)
@@ -152,6 +151,8 @@ def draw_samples(
 def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None = None):
     """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, metric); `per_class` is
     `Evaluator.per_class(...)` (one row per domain and breed)."""
+    import seaborn as sns  # the notebooks' extra: `kt world` draws samples without it
+
     long = per_class.melt(["domain", "group"], list(metrics), var_name="metric")
     long["series"], long["value"] = long.domain + ": " + long.metric, 100 * long.value
     palette = {  # colour: the domain; pale: the second metric
@@ -172,6 +173,8 @@ def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None
 def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: str | None = None):
     """Row-normalised confusion (%) among `classes` (e.g. one group's breeds), plus an 'elsewhere' column
     for predictions outside them. `pred`/`labels`: fine predictions and true labels (tensors or arrays)."""
+    import seaborn as sns
+
     pred, labels = np.asarray(pred), np.asarray(labels)
     cm = np.full((len(classes), len(classes) + 1), np.nan)
     for i, c in enumerate(classes):

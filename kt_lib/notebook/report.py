@@ -20,10 +20,8 @@ def add_alt_text(nb, name: str) -> int:
     heading, count = "", 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            heads = [
-                ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")
-            ]
-            heading = heads[-1] if heads else heading
+            heads = [ln for ln in cell.source.splitlines() if ln.startswith("#")]
+            heading = heads[-1].lstrip("#").strip() if heads else heading
             continue
         for out in cell.get("outputs", []):
             mime = next((m for m in _IMAGES if m in out.get("data", {})), None)
@@ -33,10 +31,8 @@ def add_alt_text(nb, name: str) -> int:
             alt = f"figure {count} of {name}" + (f", section '{heading}'" if heading else "")
             titles = out.get("metadata", {}).get(mime, {}).get("alt")
             alt += f": {titles}" if titles else ""
-            data = "".join(str(out["data"][mime]).split())
-            out["data"]["text/html"] = (
-                f'<img src="data:{mime};base64,{data}" alt="{html.escape(alt, quote=True)}">'
-            )
+            data, alt = "".join(str(out["data"][mime]).split()), html.escape(alt, quote=True)
+            out["data"]["text/html"] = f'<img src="data:{mime};base64,{data}" alt="{alt}">'
     return count
 
 
@@ -50,9 +46,8 @@ def render_html(notebook: str | Path) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     add_alt_text(nb, notebook.stem)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    target = notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
-    return target
+    notebook.with_suffix(".html").write_text(body, encoding="utf-8")
+    return notebook.with_suffix(".html")
 
 
 def _value(v) -> str:
@@ -96,11 +91,8 @@ def write_index(out: str | Path, summary: list[dict], title: str = "kt-unlearn t
         )
     world = ""
     if (out / "world.json").exists():
-        shown = {
-            k: v
-            for k, v in json.loads((out / "world.json").read_text()).items()
-            if k != "checkpoint"
-        }
+        shown = json.loads((out / "world.json").read_text())
+        shown.pop("checkpoint", None)
         world += f"<h2>The world model</h2>{_results(shown)}"
     if (out / "world_samples.png").exists():
         world += "<p><img src='world_samples.png' alt='sample images of the world'></p>"
@@ -115,6 +107,5 @@ notebook as HTML (no Jupyter needed); the results are what each notebook recorde
 {world}
 </body></html>
 """
-    target = out / "index.html"
-    target.write_text(page, encoding="utf-8")
-    return target
+    (out / "index.html").write_text(page, encoding="utf-8")
+    return out / "index.html"

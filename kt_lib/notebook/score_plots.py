@@ -9,7 +9,6 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from kt_lib.notebook.style import PANEL_WIDTH, finish, legend_outside, pale
 
@@ -66,6 +65,8 @@ def plot_metric_bars(
 ):
     """Grouped bars: one group per row of `df` (named by `label`), one bar per metric, values printed
     (vertically when a group holds more than three bars). `width`: figure width in inches."""
+    import seaborn as sns  # the notebooks' extra: `kt sweep` draws leaderboards without it
+
     fig, ax = _axes(ax, width or max(7.0, 1.5 * len(df) + 3.5), 4.0)
     long = df.melt([label], list(metrics), var_name="metric")
     long["metric"] = long.metric.map(lambda m: METRIC_LABELS.get(m, m))
@@ -103,6 +104,8 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
 def plot_concept_domains(cf, title: str | None = None, width: float | None = None):
     """Per forgotten concept: fine accuracy before and after unlearning, photo vs drawing domain
     (`cf`: rows of kt_lib.notebook.leaderboard.concept_frame for one run); 'after' values are printed."""
+    import seaborn as sns
+
     long = cf.melt(["concept", "domain"], ["before", "after"], var_name="when")
     long = long.assign(series=long.domain + ", " + long.when).dropna()  # empty series: no legend
     palette = {  # colour: the domain; pale: before (alpha 0.35 on white)
@@ -161,6 +164,8 @@ def plot_leaderboard(
 def plot_level_table(table, title: str | None = None, fmt: str = ".1f"):
     """A method x level heatmap of a value table (e.g. mean Q-U in percent), annotated (paper Table 3
     layout); a missing value is a blank cell."""
+    import seaborn as sns
+
     fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.0, 0.45 * table.shape[0] + 1.4))
     sns.heatmap(table.astype(float), cmap="RdYlGn", vmin=0, vmax=100, annot=True, fmt=fmt, ax=ax)
     ax.set(title=title or "", xlabel="", ylabel="")

@@ -4,6 +4,8 @@ and puts its legend beside the axes (:func:`legend_outside`); :func:`alt_text_on
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.text import Text
@@ -80,12 +82,8 @@ def alt_text_on_figures(shell=None) -> bool:
     """Make IPython's PNG of a Figure carry `figure_alt` (as {"alt": ...} in the output's metadata, which
     `kt_lib.notebook.report.add_alt_text` puts on the image) by wrapping the inline backend's PNG
     printer; False where there is none (outside IPython, or before `%matplotlib inline`)."""
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # not imported: no notebook kernel runs this
+    shell = shell or (ipython.get_ipython() if ipython else None)
     if shell is None:
         return False
     from matplotlib.figure import Figure
