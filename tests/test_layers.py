@@ -34,7 +34,7 @@ def _in(package: str, modules: str) -> tuple[str, ...]:
 LAYERS = (
     ("request", ("kt_lib.knowledge", *_in("kt_lib.knowledge", "concept taxonomy wordnet noun_index"),
                  "kt_lib.world", "kt_lib.world.config")),
-    ("data", ("kt_lib.cachefile", *_in("kt_lib.world", "render render_objects data"),
+    ("data", ("kt_lib.cachefile", *_in("kt_lib.world", "render data"),
               *_in("kt_lib.knowledge", "images realdata datasets"))),
     ("model", (*_in("kt_lib", "textenc vocab zeroshot prompts ensemble checkpoint"),
                *_in("kt_lib.world", "pretrain model"), "kt_lib.models")),

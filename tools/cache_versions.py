@@ -46,7 +46,7 @@ CODE = {
         "kt_lib/presets.py::default_lr",
     ],
     "RENDER_VERSION": [
-        *("kt_lib/world/render.py", "kt_lib/world/render_objects.py", "kt_lib/world/config.py"),
+        *("kt_lib/world/render.py", "kt_lib/world/config.py"),
         *("kt_lib/world/data.py::render_pool", "kt_lib/world/data.py::_counts"),
     ],
     "POOL_FORMAT": [

@@ -23,8 +23,7 @@ from kt_lib.world.config import (
     WorldTaxonomy,
     family_classes,
 )
-from kt_lib.world.render import render_dog
-from kt_lib.world.render_objects import render_object
+from kt_lib.world.render import render_dog, render_object
 
 POOLS = {"pretrain": 1, "proxy": 2, "test": 3}
 POOL_KEYS = ("images", "fine", "domain", "family", "label")
