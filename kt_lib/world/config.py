@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 # The data tables below are aligned by hand, one entry a line.
 # fmt: off
@@ -35,7 +35,7 @@ GROUPS: dict[str, dict] = {
 }
 
 # breed -> (group, primary rgb, pattern, secondary rgb, size). Patterns: solid | spots | saddle | mask |
-# bicolor | tricolor. The primary is later pulled towards the group's base colour (PALETTE_PULL).
+# bicolor | tricolor. WorldConfig.palette_pull pulls the primary towards the group's base colour.
 BREEDS: dict[str, tuple] = {
     "Brittany spaniel":         ("spaniel", (200, 100, 50), "spots", (245, 240, 230), 1.0),
     "cocker spaniel":           ("spaniel", (170, 110, 60), "solid", (170, 110, 60), 0.9),
@@ -118,16 +118,16 @@ FAMILIES: dict[str, dict[str, tuple]] = {
 
 DOMAINS: tuple[str, ...] = ("photo", "drawing")
 DRAWING_STYLES: tuple[str, ...] = ("hatch", "gray", "pastel")
-PALETTE_PULL = 0.55  # how far each breed's primary colour is pulled towards its group's base colour
 
 
-def _check_unknown(name: str, known: list[str], what: str) -> None:
+def _known(name: str, known: list[str], what: str) -> str:
+    """`name` if it is known, else a KeyError that suggests the closest known names."""
     if name not in known:
-        lower = [k for k in known if k.lower() == name.lower()]
-        hint = lower or difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         listed = f"known {what}s: {', '.join(known[:8])}, ..."
         more = f"did you mean {', '.join(map(repr, hint))}?" if hint else listed
         raise KeyError(f"unknown {what} {name!r}; {more}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -145,29 +145,22 @@ class WorldConfig:
     test_per_class: int = 40  # photo and drawing test images per breed
     family_test_per_class: int = 50
     noise: float = 7.0
-    palette_pull: float = PALETTE_PULL
-    # drawing look: hatch (black-and-white pencil sketch, coat shade drawn as hatching, so drawings carry breed
-    # by pattern, hatching density, size and silhouette, not by the coat colour photos show) | gray
-    # (black-and-white) | pastel (flat pastel colours: close to photos, so forgetting transfers to drawings)
+    palette_pull: float = 0.55  # pulls each breed's primary colour towards its group's base
+    # drawings: hatch (pencil sketch, coat shade as hatching: breed shows by pattern, hatching, size and
+    # silhouette, not colour) | gray | pastel (flat colours, close to photos: forgetting transfers)
     drawing_style: str = "hatch"
 
     def __post_init__(self):
-        positive = "image_size render_size pretrain_per_class family_per_class test_per_class"
-        for name in (positive + " proxy_per_class family_test_per_class").split():
-            if int(value := getattr(self, name)) <= 0:
-                raise ValueError(f"WorldConfig.{name} must be a positive integer, got {value!r}")
-        if self.render_size < self.image_size:
-            raise ValueError(
-                f"WorldConfig.render_size ({self.render_size}) must be >= image_size ({self.image_size})"
-            )
-        if not 0.0 <= self.drawing_fraction <= 1.0 or not 0.0 <= self.palette_pull <= 1.0:
-            raise ValueError("WorldConfig.drawing_fraction and palette_pull must lie in [0, 1]")
-        if self.drawing_style not in DRAWING_STYLES:
-            raise ValueError(
-                f"WorldConfig.drawing_style must be one of {DRAWING_STYLES}, got {self.drawing_style!r}"
-            )
-        if self.noise < 0:
-            raise ValueError(f"WorldConfig.noise must be >= 0, got {self.noise}")
+        counts = "image_size render_size pretrain_per_class proxy_per_class test_per_class"
+        counts += " family_per_class family_test_per_class"
+        needs = {f"{n} > 0": int(getattr(self, n)) > 0 for n in counts.split()}
+        needs["render_size >= image_size"] = self.render_size >= self.image_size
+        needs["drawing_fraction in [0, 1]"] = 0.0 <= self.drawing_fraction <= 1.0
+        needs["palette_pull in [0, 1]"] = 0.0 <= self.palette_pull <= 1.0
+        needs[f"drawing_style in {DRAWING_STYLES}"] = self.drawing_style in DRAWING_STYLES
+        needs["noise >= 0"] = self.noise >= 0
+        if broken := [need for need, ok in needs.items() if not ok]:
+            raise ValueError(f"WorldConfig needs {', '.join(broken)}; got {self}")
 
     def digest(self) -> str:
         spec = dict(config=asdict(self), groups=GROUPS, breeds=BREEDS, families=FAMILIES)
@@ -178,36 +171,26 @@ class WorldConfig:
 RENDER_VERSION = 1  # bump when kt_lib.world.render changes pixels
 
 
-@dataclass
 class WorldTaxonomy:
     """Coarse groups -> fine breeds of the dog world (index order is the label order everywhere)."""
 
-    fine: list[str] = field(default_factory=lambda: list(BREEDS))
-    coarse: list[str] = field(default_factory=lambda: list(GROUPS))
-
-    @property
-    def fine_to_coarse(self) -> list[int]:
-        return [self.coarse.index(BREEDS[b][0]) for b in self.fine]
+    def __init__(self):
+        self.fine, self.coarse = list(BREEDS), list(GROUPS)
+        self.fine_to_coarse = [self.coarse.index(BREEDS[b][0]) for b in self.fine]
 
     def children(self, group: str) -> list[str]:
-        _check_unknown(group, self.coarse, "group")
+        _known(group, self.coarse, "group")
         return [b for b in self.fine if BREEDS[b][0] == group]
 
     def parent(self, breed: str) -> str:
-        _check_unknown(breed, self.fine, "breed")
-        return BREEDS[breed][0]
+        return BREEDS[_known(breed, self.fine, "breed")][0]
 
     def fine_index(self, breed: str) -> int:
-        _check_unknown(breed, self.fine, "breed")
-        return self.fine.index(breed)
+        return self.fine.index(_known(breed, self.fine, "breed"))
 
     def siblings(self, breed: str) -> list[str]:
         return [b for b in self.children(self.parent(breed)) if b != breed]
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return {g: self.children(g) for g in self.coarse}
-
 
 def family_classes(family: str) -> list[str]:
-    _check_unknown(family, list(FAMILIES), "zero-shot family")
-    return list(FAMILIES[family])
+    return list(FAMILIES[_known(family, list(FAMILIES), "zero-shot family")])

@@ -65,14 +65,9 @@ def render_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
                 rng = np.random.default_rng([cfg.seed, POOLS[pool], 1 + f_id, c_id, 0, i])
                 images.append(render_object(rng, fam, cls, cfg))
                 rows.append((-1, 0, f_id, c_id))
-    fine, domain, family, label = np.array(rows).T
-    return dict(
-        images=np.stack(images),
-        fine=fine.astype(np.int16),
-        domain=domain.astype(np.int8),
-        family=family.astype(np.int8),
-        label=label.astype(np.int16),
-    )
+    cols = dict(zip(POOL_KEYS[1:], np.array(rows).T))
+    types = dict(fine=np.int16, domain=np.int8, family=np.int8, label=np.int16)
+    return dict(images=np.stack(images), **{k: cols[k].astype(t) for k, t in types.items()})
 
 
 def pool_path(cfg: WorldConfig, pool: str) -> Path:
@@ -100,21 +95,16 @@ def load_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
 
     A damaged cache (cut short, empty, foreign bytes, another format version) is reported in one line
     and re-rendered, never trusted."""
+    path = pool_path(cfg, pool)
     return load_or_build(
-        pool_path(cfg, pool),
-        "world-pool",
-        POOL_FORMAT,
-        lambda: render_pool(cfg, pool),
-        _encode,
-        _decode,
+        path, "world-pool", POOL_FORMAT, lambda: render_pool(cfg, pool), _encode, _decode
     )
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W, 3] -> CLIP-normalised float [N, 3, H, W]."""
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (CLIP_MEAN, CLIP_STD))
     return (x - mean) / std
 
 
@@ -135,15 +125,11 @@ class WorldDataset(Dataset):
     ):
         if domain not in DOMAINS:
             raise ValueError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
-        self.cfg = cfg or WorldConfig()
-        self.taxonomy = WorldTaxonomy()
-        self.fine_names, self.coarse_names = self.taxonomy.fine, self.taxonomy.coarse
-        self.fine_to_coarse = self.taxonomy.fine_to_coarse
-        arrays = load_pool(self.cfg, pool)
+        tax = WorldTaxonomy()
+        arrays = load_pool(cfg or WorldConfig(), pool)
         keep = (arrays["fine"] >= 0) & (arrays["domain"] == DOMAINS.index(domain))
         if breeds is not None:
-            ids = [self.taxonomy.fine_index(b) for b in breeds]
-            keep &= np.isin(arrays["fine"], ids)
+            keep &= np.isin(arrays["fine"], [tax.fine_index(b) for b in breeds])
         idx = np.flatnonzero(keep)
         if per_class is not None:
             if per_class <= 0:
@@ -152,8 +138,7 @@ class WorldDataset(Dataset):
             idx = np.concatenate([idx[fine == c][:per_class] for c in np.unique(fine)])
         self.images = to_tensor(arrays["images"][idx])
         self.fine = torch.from_numpy(arrays["fine"][idx].astype(np.int64))
-        self.coarse = torch.tensor(self.fine_to_coarse, dtype=torch.long)[self.fine]
-        self.pool, self.domain = pool, domain
+        self.coarse = torch.tensor(tax.fine_to_coarse)[self.fine]
 
     def __len__(self) -> int:
         return len(self.fine)
@@ -167,8 +152,7 @@ class FamilyDataset(Dataset):
 
     def __init__(self, family: str, pool: str = "test", cfg: WorldConfig | None = None):
         self.classes = family_classes(family)
-        self.cfg = cfg or WorldConfig()
-        arrays = load_pool(self.cfg, pool)
+        arrays = load_pool(cfg or WorldConfig(), pool)
         idx = np.flatnonzero(arrays["family"] == list(FAMILIES).index(family))
         if len(idx) == 0:
             raise ValueError(

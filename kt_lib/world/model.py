@@ -53,12 +53,8 @@ def checkpoint_name(world: WorldConfig, cfg: PretrainConfig, without=()) -> str:
     """The checkpoint's file name: a hash of the world, the schedule and the architecture, and for a
     never-learned reference (`without`: breeds left out of pretraining) a second hash of those names."""
     register_configs()
-    spec = json.dumps(
-        dict(
-            world=world.digest(), pretrain=asdict(cfg), model=open_clip.get_model_config(MODEL_NAME)
-        ),
-        sort_keys=True,
-    )
+    model = open_clip.get_model_config(MODEL_NAME)
+    spec = json.dumps(dict(world=world.digest(), pretrain=asdict(cfg), model=model), sort_keys=True)
     name = f"{MODEL_NAME}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
     if without:
         left_out = json.dumps(sorted(set(without)))
@@ -129,14 +125,7 @@ def world_model(
             continue
         model.eval()
         return model, tokenizer, dict(meta, checkpoint=str(path), loaded=True)
-    probe = WorldDataset("test", "photo", world, per_class=10)  # for the progress bar's accuracy
-
-    def quick_eval(m):
-        pred = predict(encode_images(m, probe.images), text_head(m, tokenizer, probe.fine_names))
-        return {"fine": accuracy(pred, probe.fine)}
-
-    eval_fn = quick_eval if progress else None
-    history = pretrain(model, tokenizer, world, cfg, progress, eval_fn, 100, without)
+    history = pretrain(model, tokenizer, world, cfg, progress, without)
     path = save_to or cached
     meta = dict(
         world=world.digest(),
