@@ -83,11 +83,8 @@ def _describes(keys: np.ndarray, meta: np.ndarray) -> np.ndarray:
 def leave_out(without) -> list[int]:
     """The breed ids of `without` (breed names of the world), for a never-learned reference model."""
     names = list(BREEDS)
-    unknown = [n for n in without if n not in names]
-    if unknown:
-        raise ValueError(
-            f"unknown breeds {unknown}; --without takes breed names such as {names[0]!r}"
-        )
+    if unknown := [n for n in without if n not in names]:
+        raise ValueError(f"unknown breeds {unknown}; --without takes breed names like {names[0]!r}")
     return sorted({names.index(n) for n in without})
 
 

@@ -128,9 +128,8 @@ def _dog_layer(rng, breed: str, cfg: WorldConfig, domain: str) -> Image.Image:
         el = head * (1.3 if ear == "long" else 0.8)
         ell(hx - head * 0.55, hy - head * 0.2, hx - head * 0.1, hy - head * 0.2 + el, primary)
     ell(hx - head / 2, hy - head / 2, hx + head / 2, hy + head / 2, head_fill)
-    if snout > 0:
-        muzzle = [hx + head * 0.3, hy, hx + head * 0.3 + snout, hy + head * 0.45]
-        d.rectangle(muzzle, fill=face, outline=outline, width=width)
+    muzzle = [hx + head * 0.3, hy, hx + head * 0.3 + snout, hy + head * 0.45]  # every group has one
+    d.rectangle(muzzle, fill=face, outline=outline, width=width)
     if pattern == "mask":
         ell(hx - head * 0.05, hy - head * 0.35, hx + head / 2, hy + head * 0.4, face)
     if ear in ("pointed", "big_pointed"):
