@@ -21,10 +21,9 @@ import torch
 import kt_lib.textenc as textenc
 from kt_lib.experiment import Experiment
 from kt_lib.methods import LossConfig
-from kt_lib.optim import optimizer_and_schedule
 from kt_lib.prompts import PromptBank, reference_logits
 from kt_lib.step import set_trainable, unlearn_step
-from kt_lib.unlearn import UnlearnConfig
+from kt_lib.unlearn import UnlearnConfig, optimizer_and_schedule
 from kt_lib.vocab import compact_vocabulary
 from kt_lib.zeroshot import encode_images, text_head
 

@@ -4,14 +4,11 @@
     row = exp.run("nhl_kl")                                          # Q, U, Q-U, OOD, zero-shot, settings
     exp.compare(["ga", "ga_kl", "nhl_kl"])                           # a tidy DataFrame
 
-Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`, so
-the same settings asked twice, by a cell, a sweep (`kt_lib.notebook.leaderboard`) or a widget, train once.
-Names are compiled through the source's taxonomy: a group ("terrier") forgets all its breeds, and unknown
-names raise with close-match suggestions. `data=manifest_source(...)` runs the same request on real images
-(see `kt_lib.sources`).
-`preset="paper"` takes every setting the run does not give from the official training setup for the
-method and dataset (`kt_lib.presets`), including evaluation with the 80 OpenAI templates; `lr` left unset
-is the model's own rate (`default_lr`).
+Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`: the
+same settings asked twice (a cell, a sweep, a widget) train once. Names go through the source's taxonomy
+(a group forgets all its breeds; unknown names raise with suggestions); `data=manifest_source(...)` runs
+on real images (`kt_lib.sources`). `preset="paper"` fills every setting a run does not give from the
+official setup for the method and dataset (`kt_lib.presets`); `lr` unset is the model's `default_lr`.
 """
 
 from __future__ import annotations
@@ -47,10 +44,9 @@ SETTINGS += ("seed", "towers", "samples_per_class")
 
 
 class Experiment:
-    """Holds the model, the proxy forget set (`samples_per_class` exemplars per forgotten concept from the
-    source's proxy pool, never from test), an Evaluator whose 'before' accuracies are computed once, and a
-    `RunCache` of finished runs (`cache`: a RunCache, a JSON-lines path that keeps them, "machine" for the
-    file this machine's notebooks and commands share (`kt_lib.cache.machine_cache`), or None: in memory)."""
+    """The model, the proxy forget set (`samples_per_class` exemplars per concept from the source's proxy
+    pool, never from test), an Evaluator ('before' computed once) and a `RunCache` of finished runs
+    (`cache`: a RunCache, a JSON-lines path, "machine" for `kt_lib.cache.machine_cache`, or None: memory)."""
 
     DEFAULT_FORGET = DEFAULT_FORGET
 
@@ -82,7 +78,7 @@ class Experiment:
         self.forget = self.data.compile_forget(forget)
         self.forget_ids = [self.data.fine_names.index(f) for f in self.forget]
         self.samples_per_class = samples_per_class
-        self.forget_set = self.exemplars(samples_per_class)
+        self.forget_set = self.exemplars()
         if not isinstance(cache, RunCache):
             cache = machine_cache() if cache == "machine" else RunCache(cache)
         self.cache, self.kept = cache, Kept()  # kept: the latest unlearned models (kt_lib.derived)
@@ -119,9 +115,13 @@ class Experiment:
     def eval_templates(self) -> tuple[str, ...]:
         return tuple(self.evaluator.domains[self.evaluator.in_domain].templates)
 
-    def exemplars(self, samples_per_class: int):
-        """The proxy forgetting set: `samples_per_class` images of each forgotten concept, (image, fine, coarse)."""
-        return first_per_class(self.data.proxy_pool, self.forget_ids, samples_per_class)
+    def exemplars(self, samples_per_class: int | None = None):
+        """The proxy forgetting set: `samples_per_class` (default the experiment's: `forget_set`) images of
+        each forgotten concept, (image, fine, coarse)."""
+        spc = samples_per_class or self.samples_per_class
+        if spc == self.samples_per_class and "forget_set" in vars(self):
+            return self.forget_set
+        return first_per_class(self.data.proxy_pool, self.forget_ids, spc)
 
     @property
     def before(self) -> dict:
@@ -137,8 +137,7 @@ class Experiment:
         return model_fingerprint(self.model)
 
     def config(self, method: str | None = None, **overrides) -> UnlearnConfig:
-        """The resolved settings of one run: the preset's settings for the method and dataset, under the
-        experiment's own settings, under `overrides`."""
+        """The resolved settings of one run (see `_resolve`)."""
         return self._resolve({**overrides, **({"method": method} if method else {})})
 
     def key(
@@ -151,12 +150,9 @@ class Experiment:
         cfg = asdict(config or self.config(**overrides))
         cfg.pop("progress", None)
         spc = samples_per_class or self.samples_per_class
-        images, fine, _ = self._exemplars(spc).tensors
-        exemplars = [
-            round(float(images.double().sum()), 4),
-            round(float(images.double().abs().sum()), 4),
-            fine.tolist(),
-        ]
+        images, fine, _ = self.exemplars(spc).tensors
+        sums = (images.double().sum(), images.double().abs().sum())
+        exemplars = [*(round(float(x), 4) for x in sums), fine.tolist()]
         spec = dict(
             config=cfg,
             forget=list(self.forget),
@@ -171,13 +167,6 @@ class Experiment:
         )
         text = json.dumps(spec, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-    def _exemplars(self, samples_per_class: int):
-        return (
-            self.forget_set
-            if samples_per_class == self.samples_per_class
-            else self.exemplars(samples_per_class)
-        )
 
     def prompts(self, template: int = 0):
         """`prompts(model) -> (fine, coarse)`: normalised features of every breed and group prompt in the
@@ -203,7 +192,7 @@ class Experiment:
         return self._unlearn(self.config(method, **overrides), samples_per_class)
 
     def _unlearn(self, cfg: UnlearnConfig, samples_per_class: int | None) -> UnlearnResult:
-        images, fine, coarse = self._exemplars(samples_per_class or self.samples_per_class).tensors
+        images, fine, coarse = self.exemplars(samples_per_class).tensors
         names = (self.data.fine_names, self.data.coarse_names)
         return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
 
@@ -232,9 +221,7 @@ class Experiment:
         `keep_result=False` returns the cached row when these settings ran before. Both cache the row.
         `scope="in_domain"` evaluates only Q and U (and `per_concept` in domain): what a panel needs; a
         cached full-scope row of the same settings answers it too."""
-        cfg = self.config(
-            method, **overrides
-        )  # resolved once: the key, the training and the checks
+        cfg = self.config(method, **overrides)  # resolved once: the key, the training, the checks
         key = self.key(samples_per_class, scope, cfg)
         spc = samples_per_class or self.samples_per_class
         call = dict(samples_per_class=spc, scope=scope, **({"method": method} if method else {}))
@@ -265,9 +252,7 @@ class Experiment:
         )
         row.update(scope=scope, per_concept=per_concept)
         row["history"] = result.history.to_dict("records")  # per step: loss and its parts, lr
-        own = (
-            None if self.preset == "default" else self._preset(cfg["method"])
-        )  # flags drift from it
+        own = None if self.preset == "default" else self._preset(cfg["method"])
         row["flags"] = check_run(row, result, self.model, preset=own, preset_name=self.preset)
         self.cache.put(key, row)
         return dict(row, result=result)

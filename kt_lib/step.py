@@ -36,14 +36,8 @@ def unlearn_step(
     with autocast(images.device):  # bf16 on CUDA, fp32 on CPU
         text_fine, text_coarse = prompts(model)
         fine_logits, coarse_logits = clip_logits(model, images, text_fine, text_coarse)
-    inputs = LossInputs(
-        fine_logits.float(),
-        coarse_logits.float(),
-        fine_labels,
-        coarse_labels,
-        *reference,
-        other_labels,
-    )
+    logits = (fine_logits.float(), coarse_logits.float())
+    inputs = LossInputs(*logits, fine_labels, coarse_labels, *reference, other_labels)
     loss, parts = compute_loss(method, inputs, loss_cfg or LossConfig())  # the one host sync
     if not math.isfinite(parts["loss"]):
         return parts
@@ -57,22 +51,8 @@ def unlearn_step(
 
 def set_trainable(model, towers: str) -> list[torch.nn.Parameter]:
     """Freeze every parameter outside `towers` ("both" | "image" | "text"); returns the trainable ones."""
-    text_prefixes = (
-        "transformer.",
-        "token_embedding",
-        "positional_embedding",
-        "ln_final",
-        "text_projection",
-        "text.",
-    )
-    params = []
+    text = ("transformer.", "token_embedding", "positional_embedding", "ln_final")
+    prefixes = {"text": (*text, "text_projection", "text."), "image": ("visual.",), "both": ("",)}
     for name, p in model.named_parameters():
-        is_text = name.startswith(text_prefixes)
-        is_image = name.startswith("visual.")
-        train = (
-            towers == "both" or (towers == "text" and is_text) or (towers == "image" and is_image)
-        )
-        p.requires_grad_(train)
-        if train:
-            params.append(p)
-    return params
+        p.requires_grad_(name.startswith(prefixes[towers]))
+    return [p for p in model.parameters() if p.requires_grad]

@@ -1,12 +1,9 @@
 """The unlearning trainer: fine-tune a copy of CLIP on a proxy forgetting set with a registered method.
 
-`kt_lib.step.unlearn_step` is one step: the forget images' logits against all fine and all coarse prompts,
-the method's loss terms, backward, the optimiser step. `unlearn` is that step in a loop (one random prompt
-template per batch, Adam under a cosine schedule) plus hooks: the SalUn mask, the task-vector negation, the
-hold-out selection of an epoch. The original model's logits are cached once (`kt_lib.prompts`). A non-finite
-loss stops the run and keeps the last good weights. The caller's model is never modified. Config fields
-choose the official trainer's mechanics when the `paper` preset asks (`kt_lib.presets`, `kt_lib.optim`,
-`kt_lib.ensemble`). `lr=None` means the model's own rate (`default_lr`).
+`unlearn` runs `kt_lib.step.unlearn_step` in a loop (one random prompt template per batch, Adam under a
+cosine schedule) with the method's hooks (the SalUn mask, the task-vector negation) and the selection of an
+epoch. A non-finite loss stops the run and keeps the last good weights; the caller's model is never
+modified. The `paper` preset picks the official trainer's mechanics (`kt_lib.presets`, `kt_lib.ensemble`).
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +24,6 @@ from kt_lib.methods.base import snapshot
 from kt_lib.methods.projection import RIDGE
 from kt_lib.methods.salun import FRACTION
 from kt_lib.methods.task_vector import LAMBDA
-from kt_lib.optim import optimizer_and_schedule
 from kt_lib.presets import DEFAULTS, default_lr
 from kt_lib.prompts import PromptBank
 from kt_lib.ranges import check_floats
@@ -38,6 +34,7 @@ from kt_lib.zeroshot import TEMPLATES, autocast, model_device, template_set
 
 TOWERS = ("both", "image", "text")
 CHOICES = dict(
+    towers=TOWERS,
     optimizer=("adam", "adamw"),
     schedule=("cosine_step", "cosine_epoch"),
     reference=("template", "ensemble"),
@@ -53,8 +50,8 @@ class UnlearnConfig:
 
     method: str = "nhl_kl"
     lr: float | None = None  # None: the model's own rate, default_lr (2e-4 world, 1e-7 ViT-L/14)
-    # the budget: `num_steps` optimiser steps (batches), or `num_epochs` passes over the forget set; give one.
-    # Neither: DEFAULTS["num_steps"], the same for every request size (the paper preset sets num_epochs=8)
+    # the budget: `num_steps` optimiser steps (batches) or `num_epochs` passes over the forget set, one of
+    # them; neither: DEFAULTS["num_steps"] (the paper preset sets num_epochs=8)
     num_steps: int | None = None
     num_epochs: int | None = None
     batch_size: int = DEFAULTS["batch_size"]
@@ -65,9 +62,7 @@ class UnlearnConfig:
     goal: str = "fine"
     towers: str = "both"  # which towers are updated: both | image | text
     seed: int = 0
-    salun_fraction: float = (
-        FRACTION  # SalUn: fraction of weights (largest |grad of -CE|) that may move
-    )
+    salun_fraction: float = FRACTION  # SalUn: the share of weights (largest |grad|) that may move
     task_vector_lambda: float = LAMBDA  # task vector: theta0 - lambda * (theta_ft - theta0)
     ridge: float = RIDGE  # projection: 0 spares the retained classes' heads; larger erases more
     # "last" | "holdout" (best epoch on a held-out proxy split) | "min_forget_fine" (the official rule)
@@ -85,8 +80,6 @@ class UnlearnConfig:
 
     def __post_init__(self):
         get_method(self.method)  # unknown names raise with suggestions
-        if self.towers not in TOWERS:
-            raise ValueError(f"towers must be one of {TOWERS}, got {self.towers!r}")
         for name, options in CHOICES.items():
             if getattr(self, name) not in options:
                 raise ValueError(f"{name} must be one of {options}, got {getattr(self, name)!r}")
@@ -116,13 +109,7 @@ class UnlearnConfig:
         return total, math.ceil(total / per_epoch), per_epoch
 
     def loss_config(self) -> LossConfig:
-        return LossConfig(
-            margin=self.margin,
-            alpha_coarse=self.alpha_coarse,
-            alpha_fine=self.alpha_fine,
-            beta=self.beta,
-            goal=self.goal,
-        )
+        return LossConfig(**{f.name: getattr(self, f.name) for f in fields(LossConfig)})
 
 
 @dataclass
@@ -233,20 +220,11 @@ def _start(
     copy_ = copy.deepcopy(model).to(device)
     copy_.train()
     set_trainable(copy_, cfg.towers)
-    bank = PromptBank(tokenizer, fine_names, coarse_names, cfg.templates, device)
-    epochs = cfg.budget(len(images))[1]
+    names = (fine_names, coarse_names)
+    bank = PromptBank(tokenizer, *names, cfg.templates, device)
+    labels = (fine_labels, coarse_labels)
     run = Run(
-        copy_,
-        model,
-        tokenizer,
-        images,
-        fine_labels,
-        coarse_labels,
-        fine_names,
-        coarse_names,
-        bank,
-        cfg,
-        epochs,
+        copy_, model, tokenizer, images, *labels, *names, bank, cfg, cfg.budget(len(images))[1]
     )
     return run, holdout, other
 
@@ -266,3 +244,15 @@ def _prompt_features(model, bank: PromptBank, towers: str):
     with torch.no_grad(), autocast(model_device(model)):
         frozen = [bank.features(model, t) for t in range(len(bank.joint))]
     return lambda _model, t: frozen[t]
+
+
+def optimizer_and_schedule(params, cfg, total_steps: int, num_epochs: int = 1):
+    """(optimizer, scheduler): fused Adam or AdamW (one kernel for all parameters; on CPU ~7x faster than
+    the per-tensor loop) under a cosine schedule over `total_steps` steps, or over `num_epochs` epochs with
+    `schedule="cosine_epoch"` (the caller steps it once per epoch; `UnlearnConfig.budget` gives both)."""
+    if cfg.lr is None:
+        raise ValueError("cfg.lr is None: resolve it with default_lr(model) first (unlearn() does)")
+    make = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    opt = make(params, lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=True)
+    t_max = num_epochs if cfg.schedule == "cosine_epoch" else total_steps
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, t_max))

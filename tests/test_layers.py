@@ -40,7 +40,7 @@ LAYERS = (
                *_in("kt_lib.world", "pretrain model"), "kt_lib.models")),
     ("loss", ("kt_lib.losses", "kt_lib.presets", "kt_lib.methods", "kt_lib.methods.*")),
     ("step", ("kt_lib.step",)),
-    ("loop", _in("kt_lib", "unlearn optim ranges integrity metrics selection")),
+    ("loop", _in("kt_lib", "unlearn ranges integrity metrics selection")),
     ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator")),
     ("experiment", _in("kt_lib", "sources cache derived experiment")),
     ("analysis", _in("kt_lib.eval", "memo attack_sets recovery probe residual collateral")),
@@ -295,7 +295,7 @@ def test_the_duck_typing_check_finds_an_added_reach_up():
     found = reach_ups_by_duck_typing(_with(srcs, kt_lib__ranges=lines)) - before
     assert len(found) == 1 and found.pop().startswith("kt_lib.ranges (loop) -> .evaluator: only ")
     lines = 'def pick(exp):\n    return getattr(exp, "evaluator")'
-    assert len(reach_ups_by_duck_typing(_with(srcs, kt_lib__optim=lines)) - before) == 1
+    assert len(reach_ups_by_duck_typing(_with(srcs, kt_lib__selection=lines)) - before) == 1
 
 
 def test_ranks_follow_the_docstrings_order():

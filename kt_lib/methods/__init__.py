@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 # every method of this folder, in the order tables list them
-from kt_lib.methods import (  # noqa: E402,F401,I001  # noqa: E402,F401
+from kt_lib.methods import (  # noqa: F401,I001
     ga,
     ga_kl,
     gdiff,
@@ -40,6 +40,8 @@ from kt_lib.methods.base import (
     register,
 )
 
+_LOADED: set[str] = set()
+
 
 def load(source: str) -> None:
     """Import the method file or module `source` (a ``.py`` path or a module name): its ``@register`` runs."""
@@ -54,9 +56,6 @@ def load(source: str) -> None:
     else:
         importlib.import_module(source)
     _LOADED.add(source)
-
-
-_LOADED: set[str] = set()
 
 
 for _source in filter(None, os.environ.get("KT_METHODS", "").split(os.pathsep)):

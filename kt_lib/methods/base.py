@@ -1,18 +1,13 @@
 """What a method is: a :class:`Method` has a loss, the settings it reads, and optional hooks around the loop.
 
-The loop (:func:`kt_lib.unlearn.unlearn`) hands a method a :class:`Run` (the copy being unlearned, the forget
-set on the device, the prompt bank, the config) and calls, in order:
+The loop (:func:`kt_lib.unlearn.unlearn`) hands a method a :class:`Run` and calls ``prepare(run)`` once
+before the first step (cache the original model's logits, a SalUn mask; a closed-form method edits
+``run.model`` and sets ``run.epochs = 0``), ``loss(inputs, cfg)`` every step through :func:`compute_loss`
+(named, weighted terms summed), ``after_step(run)`` after every optimiser step and ``finish(run)`` at the end.
 
-* ``prepare(run)`` once, before the first step (cache the original model's logits, a SalUn mask, a weight
-  snapshot; a closed-form method edits ``run.model`` here and sets ``run.epochs = 0``);
-* ``loss(inputs, cfg)`` every step, through :func:`compute_loss` (named, weighted terms; their sum is the loss);
-* ``after_step(run)`` after every optimiser step;
-* ``finish(run)`` once, after the last step.
-
-A new method is one file: subclass :class:`Method`, decorate it with :func:`register` (the methods of this
-folder are imported by ``kt_lib.methods``; an outside file is registered when it is imported).
-``cfg.goal`` picks the level a forget term acts on: ``"fine"`` (the breed, the paper's setting),
-``"coarse"`` (the group) or ``"hybrid"`` (both, summed); a method lists the goals it supports.
+A new method is one file: a :class:`Method` subclass decorated with :func:`register`. ``cfg.goal`` picks the
+level a forget term acts on: ``"fine"`` (the breed, the paper's), ``"coarse"`` (the group) or ``"hybrid"``
+(both, summed); a method lists the goals it supports.
 """
 
 from __future__ import annotations
@@ -46,8 +41,7 @@ class LossInputs:
 
 @dataclass
 class LossConfig:
-    """Loss hyper-parameters. ``alpha_*`` weight KL terms that use the sum/numel reduction (see
-    :func:`kt_lib.losses.kl_div`): they are num_classes-times larger than batchmean weights."""
+    """Loss hyper-parameters. ``alpha_*`` weight KL terms reduced by sum/numel (:func:`kt_lib.losses.kl_div`)."""
 
     margin: float = 2.0
     alpha_coarse: float = 10.0
@@ -64,8 +58,8 @@ class LossConfig:
 
 @dataclass
 class Run:
-    """One run as the hooks see it. ``model`` is the caller's model's copy (the one that learns),
-    ``original`` the caller's model (never modified); the forget set is on the model's device."""
+    """One run as the hooks see it: ``model`` is the copy that learns, ``original`` the caller's model
+    (never modified); the forget set is on the model's device."""
 
     model: torch.nn.Module
     original: torch.nn.Module
@@ -78,20 +72,15 @@ class Run:
     bank: object  # kt_lib.prompts.PromptBank: the run's prompts, tokenised once
     cfg: object  # kt_lib.unlearn.UnlearnConfig
     epochs: int  # the budget; a closed-form method sets 0
-    reference: tuple = (
-        None,
-        None,
-    )  # the original model's (fine, coarse) logits, [templates, N, classes]
+    reference: tuple = (None, None)  # the original model's (fine, coarse) logits [templates, N, C]
     info: dict = field(default_factory=dict)  # goes into the result's info
 
 
 class Method:
-    """One unlearning method. Subclasses set ``name`` and ``description`` and override ``loss`` and/or hooks.
-
-    ``bounded``: whether the forget term is bounded (GA's is not: it collapses the model). ``goals``: the
-    levels its forget term supports. ``settings``: the config fields it reads beyond the shared ones.
-    ``compact_vocabulary``: the loop may train only the token rows the prompts use (exact); a method that
-    needs the full shapes (SalUn's mask) sets False.
+    """One unlearning method: subclasses set ``name`` and ``description`` and override ``loss`` and/or hooks.
+    ``bounded``: whether the forget term is bounded (GA's is not). ``goals``: the levels it supports.
+    ``settings``: the config fields it reads beyond the shared ones. ``compact_vocabulary``: the loop may
+    train only the token rows the prompts use; a method needing full shapes (SalUn's mask) sets False.
     """
 
     name = ""
@@ -130,7 +119,7 @@ METHODS: dict[str, Method] = {}
 
 
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: add a method to the registry under ``cls.name`` (a name may be registered once)."""
+    """Class decorator: register ``cls`` under ``cls.name`` (once)."""
     if not cls.name or cls.name in METHODS and type(METHODS[cls.name]) is not cls:
         raise ValueError(f"method name {cls.name!r} is empty or already registered")
     METHODS[cls.name] = cls()
@@ -138,7 +127,7 @@ def register(cls: type[Method]) -> type[Method]:
 
 
 def get_method(method: str | Method) -> Method:
-    """The registered :class:`Method` called ``method``; unknown names raise ``ValueError`` with suggestions."""
+    """The registered :class:`Method` called ``method`` (unknown names raise with suggestions)."""
     if isinstance(method, Method):
         return method
     if method not in METHODS:
@@ -173,10 +162,8 @@ def compute_loss(
     """Total loss of ``method`` and its named (weighted) parts as floats; ``parts["loss"]`` is the total."""
     parts = loss_terms(method, inputs, cfg)
     total: Tensor = sum(parts.values())  # type: ignore[assignment]
-    values = torch.stack(
-        [t.detach().float() for t in [*parts.values(), total]]
-    ).tolist()  # one sync
-    return total, dict(zip([*parts, "loss"], values))
+    values = torch.stack([t.detach().float() for t in [*parts.values(), total]]).tolist()
+    return total, dict(zip([*parts, "loss"], values))  # one host sync, the tolist
 
 
 # -- pieces several losses share ------------------------------------------------------------------------
@@ -185,10 +172,7 @@ def compute_loss(
 def need(inputs: LossInputs, field: str, method: str) -> Tensor:
     value = getattr(inputs, field)
     if value is None:
-        raise ValueError(
-            f"method {method!r} needs inputs.{field} (the original model's logits / "
-            f"labels cached by the trainer), but it is None"
-        )
+        raise ValueError(f"method {method!r} needs inputs.{field}, got None")
     return value
 
 
@@ -204,8 +188,8 @@ def forget_term(term, x: LossInputs, cfg: LossConfig, name: str, **kw) -> Parts:
 
 
 def kl_terms(x: LossInputs, cfg: LossConfig, method: str) -> Parts:
-    """alpha_coarse*KL(coarse) + alpha_fine*KL_nontarget(fine). The coarse term is dropped when the
-    coarse level is being forgotten (goal coarse/hybrid): preserving it would fight the forget term."""
+    """alpha_coarse*KL(coarse) + alpha_fine*KL_nontarget(fine); no coarse term when the coarse level is
+    forgotten (goal coarse/hybrid): keeping it would fight the forget term."""
     out: Parts = {}
     if cfg.goal == "fine":
         out["kl_coarse"] = cfg.alpha_coarse * L.kl_div(
@@ -218,8 +202,7 @@ def kl_terms(x: LossInputs, cfg: LossConfig, method: str) -> Parts:
 
 
 def snapshot(model, into: dict | None = None, device="cpu") -> dict[str, torch.Tensor]:
-    """A copy of the weights on `device` (None: where they are); `into`, an earlier snapshot, is
-    overwritten in place instead (no allocation per epoch)."""
+    """A copy of the weights on `device` (None: where they are), or written into `into`, an earlier one."""
     state = {k: v.detach() for k, v in model.state_dict().items()}
     if into is None:
         return {k: v.to(device or v.device, copy=True) for k, v in state.items()}

@@ -1,9 +1,8 @@
-"""SalUn: the relabel loss, with updates restricted to the weights most salient for forgetting.
+"""SalUn: the relabel loss, updating only the weights most salient for forgetting.
 
-:func:`saliency_mask` picks the most salient weights from the forget-loss gradient; after every optimizer
-step :func:`enforce_mask_` puts every *non*-salient weight back to its reference value. That is a hard
-constraint: masking only the gradient is not enough, because AdamW's decoupled weight decay and the
-optimizer's momentum still move weights whose gradient is zero.
+:func:`saliency_mask` picks them from the forget-loss gradient; after every optimizer step
+:func:`enforce_mask_` puts every other weight back (masking the gradient alone is not enough: AdamW's
+weight decay and momentum still move weights whose gradient is zero).
 """
 
 from __future__ import annotations
@@ -23,14 +22,9 @@ FRACTION = 0.5  # the default share of weights that may move (UnlearnConfig.salu
 
 
 def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor]:
-    """True for the top ``fraction`` of ``|grad|`` over ALL parameters jointly (one global threshold).
-
-    The threshold is the k-th largest |grad| with ``k = ceil(fraction * N)`` over the concatenation of
-    every tensor's entries with a non-zero gradient (N entries in all): weights the forget loss cannot
-    reach (e.g. the rows of CLIP's 49k-token embedding that no prompt uses) are never salient, and would
-    otherwise make any fraction above their share keep every weight. Entries tied with the threshold are
-    also kept. Masks are bool tensors on each gradient's own device and shape.
-    Note the concatenation holds one float32 copy of all gradients (about 0.6 GB for a ViT-B/32 CLIP).
+    """True for the top ``fraction`` of ``|grad|`` over all parameters jointly: the threshold is the k-th
+    largest of the N non-zero entries, ``k = ceil(fraction * N)`` (ties kept). Weights the loss cannot reach
+    (e.g. unused token rows) are never salient. Holds one float32 copy of all gradients (~0.6 GB, ViT-B/32).
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
@@ -41,9 +35,7 @@ def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor
     flat = flat[flat > 0]
     n = flat.numel()
     if n == 0:
-        raise ValueError(
-            "saliency_mask got only zero gradients: the forget loss does not reach any weight"
-        )
+        raise ValueError("saliency_mask got only zero gradients: the loss reaches no weight")
     k = min(n, max(1, math.ceil(fraction * n)))
     threshold = flat.kthvalue(n - k + 1).values  # k-th largest
     return {
@@ -53,14 +45,9 @@ def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor
 
 
 @torch.no_grad()
-def enforce_mask_(
-    model: nn.Module, mask: dict[str, Tensor], reference_state: dict[str, Tensor]
-) -> None:
+def enforce_mask_(model: nn.Module, mask: dict[str, Tensor], reference_state: dict[str, Tensor]):
     """In place: every parameter entry whose mask is False gets its ``reference_state`` value back.
-
-    Call after each ``optimizer.step()``. Parameters absent from ``mask`` are left untouched; a mask
-    name that is not a parameter of ``model`` raises ``KeyError`` (a typo would silently disable SalUn).
-    """
+    Parameters absent from ``mask`` are untouched; an unknown mask name raises ``KeyError``."""
     params = dict(model.named_parameters())
     unknown = sorted(set(mask) - set(params))
     if unknown:
@@ -98,14 +85,8 @@ class SalUn(Relabel):
 
     def prepare(self, run):
         run.theta0 = snapshot(run.model, device=None)
-        run.mask = forget_saliency_mask(
-            run.model,
-            run.images,
-            run.fine_labels,
-            run.bank,
-            run.cfg.batch_size,
-            run.cfg.salun_fraction,
-        )
+        args = (run.images, run.fine_labels, run.bank, run.cfg.batch_size, run.cfg.salun_fraction)
+        run.mask = forget_saliency_mask(run.model, *args)
 
     def after_step(self, run):
         enforce_mask_(run.model, run.mask, run.theta0)
