@@ -10,6 +10,8 @@ dataset and method rates and loss weights, AdamW, a per-epoch cosine schedule, O
 from __future__ import annotations
 
 import difflib
+import json
+from importlib import resources
 
 import torch
 
@@ -58,25 +60,27 @@ PAPER_MECHANICS = dict(
 )
 
 
-def model_width(model: torch.nn.Module) -> int | None:
-    """The image tower's transformer width of an open_clip ViT (None for other towers)."""
-    transformer = getattr(getattr(model, "visual", None), "transformer", None)
-    return getattr(transformer, "width", None)
+def model_width(model: str | torch.nn.Module) -> int | None:
+    """The image tower's transformer width of an open_clip ViT, or of a model name's open_clip config
+    (None for other towers)."""
+    if isinstance(model, str):  # kt_lib's own configs (the world model's), else open_clip's
+        import open_clip
+
+        own = resources.files("kt_lib") / "model_configs" / f"{model}.json"
+        config = json.loads(own.read_text()) if own.is_file() else open_clip.get_model_config(model)
+        return (config or {}).get("vision_cfg", {}).get("width")
+    return getattr(getattr(getattr(model, "visual", None), "transformer", None), "width", None)
 
 
 def default_lr(model: str | torch.nn.Module) -> float:
-    """The learning rate (by model name or image-tower width) that forgets without collapsing NHL+KL at the
-    default budget: the world model needs ~2000x the paper's ViT-L/14 1e-7 (`benchmarks/random_requests.py`,
-    notebook 05); ViT-B gets 1e-6 (our choice: the paper ran only ViT-L/14)."""
-    if isinstance(model, str):
-        if model.startswith("kt-tiny"):
-            return 2e-4
-        return 1e-6 if "B-" in model else 1e-7
+    """The learning rate by image-tower width (of a model or its name's open_clip config) that forgets
+    without collapsing NHL+KL at the default budget: the world model needs ~2000x the paper's ViT-L/14 1e-7
+    (`benchmarks/random_requests.py`, notebook 05); ViT-B gets 1e-6 (ours: the paper ran only ViT-L/14)."""
     width = model_width(model)
     if width is None:
+        what = repr(model) if isinstance(model, str) else f"a {type(model).__name__}"
         raise ValueError(
-            f"cannot infer a learning rate for a {type(model).__name__} (not an open_clip ViT); "
-            "pass lr= explicitly"
+            f"cannot infer a learning rate for {what} (not an open_clip ViT); pass lr= explicitly"
         )
     return 2e-4 if width <= 256 else 1e-6 if width <= 768 else 1e-7
 
