@@ -1,20 +1,12 @@
 """kt_lib: knowledge-tracing machine unlearning for CLIP (Tan & Gong, arXiv 2506.11253).
 
-What a learner needs is here, by name (the notebooks import nothing else from kt_lib):
-
-- start a notebook: `setup` (model, data, smoke mode), `record` and `show` (results and figures);
-- the subject: `unlearn_step` (one step; `kt_lib.unlearn.unlearn` is the loop), `UnlearnConfig`,
-  `losses`, `methods`;
-- experiments: `Experiment` (a request, its runs, cached), `table` (rows -> DataFrame), `leaderboard`
-  (sweeps of settings, leaderboards, 95% intervals),
-  `difficulty_levels`, `knowledge_probe`, `recovery` (relearning attacks), `collateral` (damage by
-  taxonomy distance), `integrity` (run flags);
-- the world and the knowledge: `load_model`, `get_device`, `world_model`, `WorldConfig`,
-  `WorldTaxonomy`, `WorldDataset`,
-  `Taxonomy`, `wordnet`;
-- figures and panels: `plots`, `widgets`.
-
-Heavy imports (torch, open_clip) happen on first use: each name resolves lazily.
+What a learner needs is here, by name (the notebooks import nothing else from kt_lib): starting a notebook
+(`setup`, `record`, `show`); the subject (`unlearn_step`, one step of `kt_lib.unlearn.unlearn`,
+`UnlearnConfig`, `losses`, `methods`); experiments (`Experiment`, `table`, `leaderboard`,
+`difficulty_levels`, `knowledge_probe`, `recovery`, `collateral`, `integrity`); the world and the
+knowledge (`load_model`, `get_device`, `world_model`, `WorldConfig`, `WorldTaxonomy`, `WorldDataset`,
+`Taxonomy`, `wordnet`); figures and panels (`plots`, `widgets`). Each name imports on first use, so
+importing kt_lib loads no torch.
 """
 
 __version__ = "0.1.0"
@@ -51,21 +43,18 @@ __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name):
+    import difflib
     import importlib
 
     if name in _LAZY:
         module, attr = _LAZY[name]
         mod = importlib.import_module(module)
         return mod if attr is None else getattr(mod, attr)
-    import difflib
-
-    close = difflib.get_close_matches(name, __all__, n=3, cutoff=0.6)
+    near = difflib.get_close_matches(name, __all__, n=3, cutoff=0.6)
     hint = (
-        f"; did you mean {', '.join(close)}?"
-        if close
-        else f"; the learner API is: {', '.join(__all__)}"
+        f"did you mean {', '.join(near)}?" if near else "the learner API is: " + ", ".join(__all__)
     )
-    raise AttributeError(f"module 'kt_lib' has no attribute {name!r}{hint}")
+    raise AttributeError(f"module 'kt_lib' has no attribute {name!r}; {hint}")
 
 
 def __dir__():

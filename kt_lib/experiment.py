@@ -84,7 +84,6 @@ class Experiment:
         self.cache, self.kept = cache, Kept()  # kept: the latest unlearned models (kt_lib.derived)
         # derive(source, name, compute, **params): compute(model) of a run row or a model, cached
         self.derive = Derived(cache, self.kept, self.key, self.run)
-        self._before = None
 
     def _preset(self, method: str, model_lr: float | None = None) -> dict:
         """The preset's settings for `method` on this dataset (`kt_lib.presets.preset`)."""
@@ -95,19 +94,16 @@ class Experiment:
     def _resolve(self, overrides: dict, model_lr: float | None = None) -> UnlearnConfig:
         """The preset's settings for the method and dataset, under the experiment's, under `overrides`."""
         method = overrides.get("method") or self.settings.get("method", "nhl_kl")
-        return UnlearnConfig(
-            **layer_settings(self._preset(method, model_lr), self.settings, overrides)
-        )
+        settings = layer_settings(self._preset(method, model_lr), self.settings, overrides)
+        return UnlearnConfig(**settings)
 
     def _evaluator(self, templates: str | None):
         """The source's evaluator, with its in-domain test set read through `templates` if named."""
         if templates is None:
             return self.data.evaluator
         ev = copy.copy(self.data.evaluator)
-        ev.domains = dict(ev.domains)
-        ev.domains[ev.in_domain] = replace(
-            ev.domains[ev.in_domain], templates=template_set(templates)
-        )
+        domain = replace(ev.domains[ev.in_domain], templates=template_set(templates))
+        ev.domains = {**ev.domains, ev.in_domain: domain}
         ev._cache = type(ev._cache)()  # its own predictions: the templates differ
         return ev
 
@@ -123,13 +119,11 @@ class Experiment:
             return self.forget_set
         return first_per_class(self.data.proxy_pool, self.forget_ids, spc)
 
-    @property
+    @cached_property
     def before(self) -> dict:
-        if self._before is None:
-            self._before = self.evaluator.accuracies(
-                self.model, self.tokenizer, self.forget, fingerprint=self.fingerprint
-            )
-        return self._before
+        """The original model's accuracies (computed once)."""
+        args = (self.model, self.tokenizer, self.forget)
+        return self.evaluator.accuracies(*args, fingerprint=self.fingerprint)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -270,8 +264,6 @@ class Experiment:
 
     def compare(self, methods, **overrides) -> pd.DataFrame:
         """A table with one (cached) run per method name or (label, overrides) pair."""
-        rows = []
-        for m in methods:
-            label, kw = (m, {"method": m}) if isinstance(m, str) else m
-            rows.append(self.run(label=label, keep_result=False, **{**overrides, **kw}))
+        pairs = [(m, {"method": m}) if isinstance(m, str) else m for m in methods]
+        rows = [self.run(label=lab, keep_result=False, **{**overrides, **kw}) for lab, kw in pairs]
         return table(rows)

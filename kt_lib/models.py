@@ -1,12 +1,9 @@
 """One function to get a CLIP: `load_model(name, pretrained, device) -> (model, preprocess, tokenizer)`.
 
-- the embedded default: `load_model()` or `load_model("kt-tiny-dogworld")` (loads the shipped/cached
-  world model, or pretrains it once);
-- any open_clip model and pretrained tag: `load_model("ViT-B-32", "openai")`, `load_model("ViT-L-14", "openai")`;
-- a local weights file: `load_model("ViT-B-32", "/path/to/weights.pt")` or a kt checkpoint
-  `load_model("kt-tiny-dogworld", "/path/to/file.safetensors")`;
-- an open_clip folder: `load_model("local-dir:/path/to/folder")`;
-- an untrained architecture (tests, timing): `load_model("ViT-B-32", "random")` (seeded, no download).
+`load_model()` is the embedded world model (shipped, cached, or pretrained once); `load_model("ViT-L-14",
+"openai")` any open_clip model and tag; `pretrained` may be a weights file ("/path/weights.pt", or a kt
+checkpoint for "kt-tiny-dogworld"), `name` an open_clip folder ("local-dir:/path"), and `pretrained="random"`
+gives a seeded untrained architecture (tests, timing; no download).
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ import torch
 from kt_lib.checkpoint import load_checkpoint, load_into
 from kt_lib.world.model import MODEL_NAME, create_world_model, register_configs, world_model
 
-DEFAULT_MODEL = MODEL_NAME
 RANDOM = "random"  # `pretrained` tag of an untrained (seeded) architecture
 
 
@@ -31,9 +27,7 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device {device} was requested but CUDA is not available; use device='cpu' or 'auto'"
-        )
+        raise RuntimeError(f"device {device} was requested but CUDA is not available; use 'cpu'")
     return device
 
 
@@ -41,19 +35,8 @@ def _world_preprocess(model):
     return open_clip.image_transform(model.visual.image_size, is_train=False)
 
 
-def _download_hint(name: str, pretrained: str, cache_dir: str | None) -> str:
-    hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
-    return (
-        f"could not load open_clip weights ({name!r}, {pretrained!r}). They are downloaded on first use into "
-        f"{cache_dir or hub} (or ~/.cache/clip for plain URLs), which needs network access. Offline, either "
-        f"put the weights file on disk and pass its path (load_model({name!r}, '/path/to/weights.pt')), use "
-        f"an open_clip folder (load_model('local-dir:/path')), or use the embedded default "
-        f"(load_model('{MODEL_NAME}')), which needs no download."
-    )
-
-
 def load_model(
-    name: str = DEFAULT_MODEL,
+    name: str = MODEL_NAME,
     pretrained: str | None = None,
     device: str | torch.device = "auto",
     cache_dir: str | None = None,
@@ -88,7 +71,13 @@ def load_model(
                 name, pretrained=None if random else pretrained, device=device, cache_dir=cache_dir
             )
     except (RuntimeError, OSError) as err:
-        if pretrained and not random and not Path(str(pretrained)).exists():
-            raise RuntimeError(_download_hint(name, pretrained, cache_dir)) from err
-        raise
+        if not pretrained or random or Path(str(pretrained)).exists():
+            raise
+        hub = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+        raise RuntimeError(
+            f"could not load open_clip weights ({name!r}, {pretrained!r}): they download on first use "
+            f"into {cache_dir or hub} (or ~/.cache/clip for plain URLs). Offline, pass a weights file's "
+            f"path (load_model({name!r}, '/path/to/weights.pt')), an open_clip folder (load_model("
+            f"'local-dir:/path')), or use the embedded '{MODEL_NAME}', which needs no download."
+        ) from err
     return model.eval(), preprocess, open_clip.get_tokenizer(name, cache_dir=cache_dir)

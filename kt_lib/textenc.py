@@ -74,9 +74,7 @@ def encode_text(
         tokens = trim_tokens(tokens)
     else:
         if (tokens[:, int(length) :] != 0).any():
-            raise ValueError(
-                f"length={length} would cut prompts; use length='auto' or a larger value"
-            )
+            raise ValueError(f"length={length} would cut prompts; use 'auto' or a larger value")
         tokens = tokens[:, : int(length)]
     length = tokens.shape[1]
     cast_dtype = model.transformer.get_cast_dtype()
@@ -93,12 +91,9 @@ def encode_text(
         x = text_global_pool(
             x, tokens, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None)
         )
-    if model.text_projection is not None:
-        x = (
-            model.text_projection(x)
-            if isinstance(model.text_projection, torch.nn.Linear)
-            else x @ model.text_projection
-        )
+    proj = model.text_projection
+    if proj is not None:
+        x = proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
     return F.normalize(x, dim=-1) if normalize else x
 
 

@@ -84,17 +84,14 @@ class UnlearnConfig:
             if getattr(self, name) not in options:
                 raise ValueError(f"{name} must be one of {options}, got {getattr(self, name)!r}")
         if self.num_steps is not None and self.num_epochs is not None:
-            raise ValueError(
-                f"give num_steps or num_epochs, not both (got num_steps={self.num_steps}, "
-                f"num_epochs={self.num_epochs}): one sets the budget"
-            )
+            steps, epochs = self.num_steps, self.num_epochs
+            raise ValueError(f"give num_steps or num_epochs, not both (got {steps} and {epochs})")
         if self.num_steps is None and self.num_epochs is None:
             self.num_steps = DEFAULTS["num_steps"]
         amount = self.num_steps if self.num_epochs is None else self.num_epochs
         if amount <= 0 or self.batch_size <= 0:
             raise ValueError(
-                f"num_steps (or num_epochs) and batch_size must be positive, got {amount} and "
-                f"{self.batch_size}"
+                f"num_steps/num_epochs and batch_size must be positive, got {amount}, {self.batch_size}"
             )
         check_floats(self)  # lr, margin, alphas, beta, fractions, ...: finite and in range
         if self.template_set is not None:
@@ -140,9 +137,8 @@ def unlearn(
     """
     method = get_method(cfg.method)
     gen, rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
-    run, holdout, other = _start(
-        model, tokenizer, images, fine_labels, coarse_labels, fine_names, coarse_names, cfg, gen
-    )
+    data, names = (images, fine_labels.long(), coarse_labels.long()), (fine_names, coarse_names)
+    run, holdout, other = _start(model, tokenizer, data, names, cfg, gen)
     cfg, start = run.cfg, time.perf_counter()
     method.prepare(run)
     model = run.model
@@ -201,31 +197,25 @@ def unlearn(
     )
 
 
-def _start(
-    model, tokenizer, images, fine_labels, coarse_labels, fine_names, coarse_names, cfg, gen
-):
+def _start(model, tokenizer, data, names, cfg, gen):
     """The run before its first step: (Run, the held-out split or None, each image's random other label).
-    The caller's model is copied; the copy trains `cfg.towers`; the forget set goes to the model's device."""
+    `data` is (images, fine, coarse), `names` (fine, coarse). The caller's model is copied; the copy
+    trains `cfg.towers`; the forget set goes to the model's device."""
     if cfg.lr is None:
         cfg = replace(cfg, lr=default_lr(model))
-    if len(images) == 0:
+    if len(data[0]) == 0:
         raise ValueError("the forget set is empty: give at least one exemplar image per concept")
-    device = model_device(model)
-    data, holdout = (images, fine_labels.long(), coarse_labels.long()), None
+    device, holdout = model_device(model), None
     if cfg.select == "holdout":
         data, holdout = _split_holdout(data, cfg.holdout_fraction, gen)
-    other = random_other_labels(data[1], len(fine_names), gen)
+    other = random_other_labels(data[1], len(names[0]), gen)
     # the proxy forget set is small: put it on the device once instead of copying every batch
-    images, fine_labels, coarse_labels, other = (x.to(device) for x in (*data, other))
+    images, fine, coarse, other = (x.to(device) for x in (*data, other))
     copy_ = copy.deepcopy(model).to(device)
     copy_.train()
     set_trainable(copy_, cfg.towers)
-    names = (fine_names, coarse_names)
-    bank = PromptBank(tokenizer, *names, cfg.templates, device)
-    labels = (fine_labels, coarse_labels)
-    run = Run(
-        copy_, model, tokenizer, images, *labels, *names, bank, cfg, cfg.budget(len(images))[1]
-    )
+    bank, epochs = PromptBank(tokenizer, *names, cfg.templates, device), cfg.budget(len(images))[1]
+    run = Run(copy_, model, tokenizer, images, fine, coarse, *names, bank, cfg, epochs)
     return run, holdout, other
 
 
