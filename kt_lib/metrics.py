@@ -1,16 +1,11 @@
-"""The paper's forgetting-quality / utility metrics, for each unlearning goal.
+"""The paper's forgetting-quality / utility metrics, for each unlearning goal. Accuracies and results are
+FRACTIONS in [0, 1] (pass 0.934, not 93.4: a value above 1 raises).
 
-All accuracies and results are FRACTIONS in [0, 1] (pass 0.934, not 93.4: a value above 1 raises).
-
-The paper (Tan & Gong, arXiv 2506.11253, case study, "Evaluation metrics") defines, for a request that
-forgets fine-grained concepts (breeds):
-
-* forgetting quality ``Q = 1 - A_after / A_before`` of the forget set's *fine* accuracy;
-* utility ``U = mean(min(1, A_after / A_before))`` over the accuracies that must survive: the forget set's
-  *coarse* accuracy (it is still a terrier), and the retain set's coarse and fine accuracies;
-* ``Q-U``, the harmonic mean of Q and U (Table 2 reports all three).
-
-For the coarse and hybrid goals (no metric in the paper) we apply the same rule at the forgotten level:
+The paper (Tan & Gong, arXiv 2506.11253, "Evaluation metrics") forgets fine-grained concepts (breeds):
+forgetting quality ``Q = 1 - A_after / A_before`` of the forget set's *fine* accuracy; utility
+``U = mean(min(1, A_after / A_before))`` over the accuracies that must survive (the forget set's *coarse*
+accuracy: it is still a terrier; the retain set's coarse and fine); ``Q-U``, their harmonic mean (Table 2).
+The coarse and hybrid goals (not in the paper) apply the same rule at the forgotten level:
 
 =======  ======================================  ==================================================
 goal     Q                                       U (mean of min(1, after/before) over)
@@ -21,48 +16,30 @@ coarse   1 - forget_coarse ratio                 retain_coarse, retain_fine (for
 hybrid   mean of the fine and coarse Q           retain_coarse, retain_fine
 =======  ======================================  ==================================================
 
-A request whose forgotten level the model did not know (accuracy 0 before unlearning) has nothing to
-forget: :func:`score` raises :class:`NothingToForget`, whose message names the accuracy.
+A forgotten level the model did not know (accuracy 0 before unlearning) has nothing to forget: :func:`score`
+raises :class:`NothingToForget`, whose message names the accuracy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 ACC_KEYS = ("forget_fine", "forget_coarse", "retain_fine", "retain_coarse")
-GOALS = ("fine", "coarse", "hybrid")
-# the forgotten accuracy keys (Q) and the retained ones (U) of each goal
-_FORGOTTEN = {
-    "fine": ("forget_fine",),
-    "coarse": ("forget_coarse",),
-    "hybrid": ("forget_fine", "forget_coarse"),
+# goal -> (the accuracy keys Q is computed from, the ones U averages: never the level being forgotten)
+KEYS = {
+    "fine": (("forget_fine",), ("forget_coarse", "retain_coarse", "retain_fine")),
+    "coarse": (("forget_coarse",), ("retain_coarse", "retain_fine")),
+    "hybrid": (("forget_fine", "forget_coarse"), ("retain_coarse", "retain_fine")),
 }
-_RETAINED = {
-    "fine": ("forget_coarse", "retain_coarse", "retain_fine"),
-    "coarse": ("retain_coarse", "retain_fine"),
-    "hybrid": ("retain_coarse", "retain_fine"),
-}
-UTILITY_KEYS = _RETAINED["fine"]  # the paper's (fine goal)
 
 
 class NothingToForget(ValueError):
     """The model did not know the forgotten level before unlearning (accuracy 0): Q is undefined."""
 
 
-def _keys(table: dict, goal: str) -> tuple[str, ...]:
-    if goal not in GOALS:
-        raise ValueError(f"goal must be one of {GOALS}, got {goal!r}")
-    return table[goal]
-
-
-def forgotten_keys(goal: str = "fine") -> tuple[str, ...]:
-    """The accuracy keys Q is computed from for ``goal``."""
-    return _keys(_FORGOTTEN, goal)
-
-
-def utility_keys(goal: str = "fine") -> tuple[str, ...]:
-    """The accuracy keys U averages for ``goal`` (never the level being forgotten)."""
-    return _keys(_RETAINED, goal)
+def goal_keys(goal: str = "fine") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(forgotten, retained): the accuracy keys of Q and of U for ``goal``."""
+    if goal not in KEYS:
+        raise ValueError(f"goal must be one of {tuple(KEYS)}, got {goal!r}")
+    return KEYS[goal]
 
 
 def _acc(value: float, what: str) -> float:
@@ -86,18 +63,11 @@ def quality(before: float, after: float, what: str = "forget_fine") -> float:
     return 1.0 - a / b
 
 
-def utility(
-    before: Mapping[str, float],
-    after: Mapping[str, float],
-    goal: str = "fine",
-    skip_unknown: bool = False,
-) -> float:
-    """Mean over :func:`utility_keys` of ``min(1, after / before)``; a retained accuracy that was 0 before
-    raises, or with ``skip_unknown`` is left out (if all are, U is undefined and raises)."""
-    ratios = []
-    for key in utility_keys(goal):
-        if key not in before or key not in after:
-            raise KeyError(f"utility needs key {key!r} in both dicts (keys: {utility_keys(goal)})")
+def utility(before, after, goal: str = "fine", skip_unknown: bool = False) -> float:
+    """Mean over the goal's retained keys of ``min(1, after / before)`` (`before`, `after`: accuracy dicts);
+    a retained accuracy that was 0 before raises, or with ``skip_unknown`` is left out (if all are, U is undefined and raises)."""
+    ratios, retained = [], goal_keys(goal)[1]
+    for key in retained:
         b, a = _acc(before[key], f"before[{key!r}]"), _acc(after[key], f"after[{key!r}]")
         if b == 0.0 and skip_unknown:
             continue
@@ -105,9 +75,7 @@ def utility(
             raise ValueError(f"before[{key!r}] is 0: the retained-accuracy ratio is undefined")
         ratios.append(min(1.0, a / b))
     if not ratios:
-        raise ValueError(
-            f"every retained accuracy {utility_keys(goal)} was 0 before: U is undefined"
-        )
+        raise ValueError(f"every retained accuracy {retained} was 0 before: U is undefined")
     return sum(ratios) / len(ratios)
 
 
@@ -118,19 +86,13 @@ def harmonic(q: float, u: float) -> float:
     return 2.0 * q * u / (q + u)
 
 
-def score(
-    before: Mapping[str, float],
-    after: Mapping[str, float],
-    goal: str = "fine",
-    skip_unknown: bool = False,
-) -> dict[str, float]:
+def score(before, after, goal: str = "fine", skip_unknown: bool = False) -> dict[str, float]:
     """``{"Q", "U", "QU"}`` for ``goal`` from two dicts keyed by :data:`ACC_KEYS` (``skip_unknown``: see
     :func:`utility`). Raises :class:`NothingToForget` when a forgotten accuracy was 0 before."""
     for name, d in (("before", before), ("after", after)):
-        missing = [k for k in ACC_KEYS if k not in d]
-        if missing:
+        if missing := [k for k in ACC_KEYS if k not in d]:
             raise KeyError(f"{name} is missing {missing}; expected keys {ACC_KEYS}")
-    qs = [quality(before[k], after[k], k) for k in forgotten_keys(goal)]
+    qs = [quality(before[k], after[k], k) for k in goal_keys(goal)[0]]
     q = sum(qs) / len(qs)
     u = utility(before, after, goal, skip_unknown)
     return {"Q": q, "U": u, "QU": harmonic(q, u)}

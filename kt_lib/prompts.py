@@ -1,8 +1,10 @@
 """The prompts an unlearning run scores images against: CLIP logits, the tokenised prompt bank, and the
-original model's logits cached once.
+original model's logits cached once (per template, or against the template-averaged head).
 
 `clip_logits` is `logit_scale.exp() * cos(image, prompt)` against all fine and coarse prompts; `PromptBank`
-tokenises every template's prompts once (trimmed); `reference_logits` replaces a second model forward per step.
+tokenises every template's prompts once (trimmed). The official trainer (the `paper` preset) takes its KL/NPO
+reference from the original model's head averaged over all templates (`reference="ensemble"`) and keeps the
+epoch whose training forget-fine accuracy on that head is lowest (`kt_lib.selection`).
 """
 
 from __future__ import annotations
@@ -11,17 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from kt_lib.textenc import encode_text, trim_tokens
-from kt_lib.zeroshot import autocast, model_device
+from kt_lib.zeroshot import autocast, encode_images, model_device
 
 
-def clip_logits(model, images, text_fine, text_coarse, image_features=None):
-    """(fine, coarse) logits `[B, n_fine]`, `[B, n_coarse]` of `images` against normalised prompt features
-    (pass `image_features` instead of images to reuse normalised image features)."""
-    img = (
-        image_features
-        if image_features is not None
-        else F.normalize(model.encode_image(images), dim=-1)
-    )
+def clip_logits(model, images, text_fine, text_coarse):
+    """(fine, coarse) logits `[B, n_fine]`, `[B, n_coarse]` of `images` against normalised prompt features."""
+    img = F.normalize(model.encode_image(images), dim=-1)
     scale = model.logit_scale.exp()
     return scale * img @ text_fine.T, scale * img @ text_coarse.T
 
@@ -49,18 +46,25 @@ class PromptBank:
 @torch.no_grad()
 def reference_logits(model, images: torch.Tensor, bank: PromptBank, batch_size: int = 256):
     """The original model's [T, N, C] fine and coarse logits, computed once."""
-    device = model_device(model)
-    fine, coarse = [], []
-    with autocast(device):
-        feats = torch.cat(
-            [
-                F.normalize(model.encode_image(images[i : i + batch_size].to(device)), dim=-1)
-                for i in range(0, len(images), batch_size)
-            ]
-        )
-        for t in range(len(bank.fine)):
-            tf, tc = bank.features(model, t)
-            f, c = clip_logits(model, None, tf, tc, image_features=feats)
-            fine.append(f.float())
-            coarse.append(c.float())
-    return torch.stack(fine), torch.stack(coarse)
+    img = encode_images(model, images, batch_size)
+    with autocast(model_device(model)):
+        scale = model.logit_scale.exp()
+        per_template = [bank.features(model, t) for t in range(len(bank.joint))]
+        logits = [[scale * img @ f.T for f in feats] for feats in per_template]
+    return tuple(torch.stack([t[k].float() for t in logits]) for k in (0, 1))
+
+
+@torch.no_grad()
+def ensemble_reference(model, images, bank: PromptBank, batch_size: int = 256):
+    """The original model's logits against its template-averaged head (the normalised mean of each class's
+    normalised prompt features), as [T, N, C] views (the same for every template t, no copies), so the
+    trainer indexes them like per-template references."""
+    with autocast(model_device(model)):
+        feats = [bank.features(model, t) for t in range(len(bank.joint))]
+        heads = [F.normalize(torch.stack([f[k] for f in feats]).mean(0), dim=-1) for k in (0, 1)]
+        out = [
+            clip_logits(model, images[i : i + batch_size], *heads)
+            for i in range(0, len(images), batch_size)
+        ]
+    T = len(bank.joint)
+    return tuple(torch.cat([o[k] for o in out]).float().expand(T, -1, -1) for k in (0, 1))

@@ -1,8 +1,6 @@
-"""The allowed range of every float setting of an unlearning run, checked in one place.
-
-`UnlearnConfig.__post_init__` calls :func:`check_floats` (so the CLI, notebooks and trainer share it); a
-sweep config checks each float it reads with :func:`check_float` before any model loads. A zero margin or
-KL weight is legal (the ablations use them); a negative one is not.
+"""The allowed range of every float setting of an unlearning run, checked in one place: by
+`UnlearnConfig.__post_init__` (:func:`check_floats`) and by a sweep config before any model loads. A zero
+margin or KL weight is legal (the ablations use them); a negative one is not.
 """
 
 from __future__ import annotations

@@ -1,26 +1,23 @@
-"""Which epoch a run keeps (`UnlearnConfig.select`).
-
-The last, the one the official trainer keeps (lowest
+"""Which epoch a run keeps (`UnlearnConfig.select`): the last, the one the official trainer keeps (lowest
 training forget-fine accuracy on the template-averaged head), or the best on a held-out split of the proxy
 images (forgetting the breed while keeping the group, measured against the original model).
 """
 
 from __future__ import annotations
 
-import torch
-
-from kt_lib.ensemble import averaged_head
 from kt_lib.methods.base import snapshot
 from kt_lib.metrics import harmonic
-from kt_lib.prompts import PromptBank, clip_logits
-from kt_lib.zeroshot import accuracy, autocast, encode_images, model_device, predict, text_head
+from kt_lib.prompts import ensemble_reference
+from kt_lib.zeroshot import accuracy, encode_images, predict, text_head
 
 
 def select_epoch(run, epoch, rows, best, holdout, score_fn):
     """After an epoch: keep the epoch's weights when `cfg.select` says they are the best so far."""
     model, cfg = run.model, run.cfg
     if cfg.select == "min_forget_fine":  # the official rule: lowest training forget-fine acc
-        acc = forget_fine_accuracy(model, run.images, run.fine_labels, run.bank)
+        model.eval()
+        fine = ensemble_reference(model, run.images, run.bank)[0][0]
+        acc = (fine.argmax(-1) == run.fine_labels).float().mean().item()
         rows[-1]["train_forget_fine"] = acc
         if -acc > best[0]:
             best = (-acc, snapshot(model, device=None), epoch)
@@ -37,9 +34,7 @@ def select_epoch(run, epoch, rows, best, holdout, score_fn):
     return best
 
 
-def holdout_score(
-    model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference
-) -> float:
+def holdout_score(model, images, fine, coarse, fine_names, coarse_names, tokenizer, reference):
     """Model selection without test data: on held-out proxy images, harmonic mean of fine forgetting
     (1 - acc/acc_ref) and coarse retention (min(1, acc/acc_ref))."""
 
@@ -54,18 +49,3 @@ def holdout_score(
     q = 1 - f1 / f0 if f0 > 0 else 0.0
     u = min(1.0, c1 / c0) if c0 > 0 else 1.0
     return harmonic(q, u)
-
-
-@torch.no_grad()
-def forget_fine_accuracy(model, images, fine_labels, bank: PromptBank, batch_size: int = 256):
-    """Fine accuracy of `model` on the training forget images against its template-averaged head."""
-    model.eval()
-    with autocast(model_device(model)):
-        fine_head, coarse_head = averaged_head(model, bank)
-        pred = torch.cat(
-            [
-                clip_logits(model, images[i : i + batch_size], fine_head, coarse_head)[0].argmax(-1)
-                for i in range(0, len(images), batch_size)
-            ]
-        )
-    return (pred == fine_labels).float().mean().item()

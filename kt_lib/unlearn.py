@@ -3,7 +3,7 @@
 `unlearn` runs `kt_lib.step.unlearn_step` in a loop (one random prompt template per batch, Adam under a
 cosine schedule) with the method's hooks (the SalUn mask, the task-vector negation) and the selection of an
 epoch. A non-finite loss stops the run and keeps the last good weights; the caller's model is never
-modified. The `paper` preset picks the official trainer's mechanics (`kt_lib.presets`, `kt_lib.ensemble`).
+modified. The `paper` preset picks the official trainer's mechanics (`kt_lib.presets`, `kt_lib.prompts`).
 """
 
 from __future__ import annotations

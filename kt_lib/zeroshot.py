@@ -1,7 +1,5 @@
-"""Zero-shot heads (prompt-template ensembles) and zero-shot accuracy.
-
-Heads are open_clip's `build_zero_shot_classifier` over the shortest exact text context; bf16 on CUDA.
-"""
+"""Zero-shot heads (prompt-template ensembles: open_clip's `build_zero_shot_classifier` over the shortest
+exact text context; bf16 on CUDA) and zero-shot accuracy."""
 
 from __future__ import annotations
 
@@ -17,9 +15,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "photo": ("a photo of a {}.", "a picture of a {}.", "an image of a {}."),
     "drawing": ("a drawing of a {}.", "a sketch of a {}."),
 }
-# OpenAI's 80 ImageNet prompt templates (as open_clip ships them), the paper's training and evaluation set
-OPENAI_TEMPLATES: tuple[str, ...] = tuple(t("{}") for t in OPENAI_IMAGENET_TEMPLATES)
-TEMPLATE_SETS = {**TEMPLATES, "openai80": OPENAI_TEMPLATES}
+# openai80: OpenAI's 80 ImageNet prompt templates (as open_clip ships them), the paper's training and eval set
+TEMPLATE_SETS = {**TEMPLATES, "openai80": tuple(t("{}") for t in OPENAI_IMAGENET_TEMPLATES)}
 
 
 def template_set(name: str) -> tuple[str, ...]:
@@ -30,11 +27,7 @@ def template_set(name: str) -> tuple[str, ...]:
 
 
 # paraphrases never used in pretraining: a probe of whether knowledge survives rewording
-PARAPHRASES: tuple[str, ...] = (
-    "a close-up photo of a {}.",
-    "a photo of the {}.",
-    "a good photo of a {}.",
-)
+PARAPHRASES = ("a close-up photo of a {}.", "a photo of the {}.", "a good photo of a {}.")
 
 
 def autocast(device: torch.device | str, cache: bool = True):
@@ -51,9 +44,7 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def text_head(
-    model, tokenizer, classnames: list[str], templates=TEMPLATES["photo"]
-) -> torch.Tensor:
+def text_head(model, tokenizer, classnames, templates=TEMPLATES["photo"]) -> torch.Tensor:
     """[embed_dim, n_classes] normalised class embeddings averaged over `templates` (open_clip's
     `build_zero_shot_classifier`, each template's prompts in one `kt_lib.textenc.encode_text` pass)."""
     device = model_device(model)
@@ -62,8 +53,7 @@ def text_head(
             encode_text(model, tokenizer([t.format(c) for c in classnames]).to(device), True)
             for t in templates
         ]
-    head = F.normalize(torch.stack(per_template).float().mean(0), dim=-1)
-    return head.T
+    return F.normalize(torch.stack(per_template).float().mean(0), dim=-1).T
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ SEARCHED = ("kt_lib", "kt_harness")
 VERSION = re.compile(r"[A-Z_]*(VERSION|FORMAT)")
 ENGINE = [  # the loop, its methods and the scoring of a run's row
     *("kt_lib/unlearn.py", "kt_lib/selection.py", "kt_lib/step.py", "kt_lib/losses.py"),
-    *("kt_lib/methods.py", "kt_lib/methods/*.py", "kt_lib/ensemble.py"),
+    *("kt_lib/methods.py", "kt_lib/methods/*.py"),
     *("kt_lib/prompts.py", "kt_lib/vocab.py", "kt_lib/textenc.py", "kt_lib/zeroshot.py"),
     *("kt_lib/metrics.py", "kt_lib/eval/evaluator.py", "kt_lib/integrity.py"),
     *("kt_lib/experiment.py", "kt_lib/sources.py", "kt_lib/world/data.py::WorldDataset"),
@@ -40,7 +40,7 @@ ENGINE = [  # the loop, its methods and the scoring of a run's row
 CODE = {
     "ENGINE_VERSION": ENGINE,
     "DERIVED_VERSION": [
-        *("kt_lib/derived.py", "kt_lib/eval/memo.py", "kt_lib/eval/probe.py"),
+        *("kt_lib/derived.py", "kt_lib/eval/probe.py"),
         *("kt_lib/eval/collateral.py", "kt_lib/eval/recovery.py", "kt_lib/eval/attack_sets.py"),
         *("kt_lib/knowledge/taxonomy.py", "kt_lib/world/pretrain.py::multi_positive_loss"),
         "kt_lib/presets.py::default_lr",

@@ -1,9 +1,7 @@
-"""The relearning attack's data: which images an attacker fine-tunes on, and their captions.
-
-From the source's proxy pool, never from test: `forget`, the last `k` pool images of each forgotten
-concept (disjoint from the unlearner's first-n exemplars when n + k fits); `siblings`, `k` images of each
-sibling breed; `unrelated`, `k` images of each class of an unrelated family (the world's pretraining pool)
-or of one untouched group's breeds. `kt_lib.eval.recovery` fine-tunes on them.
+"""The relearning attack's data (`kt_lib.eval.recovery`), from the source's proxy pool, never from test:
+`forget`, the last `k` pool images of each forgotten concept (disjoint from the unlearner's first-n
+exemplars when n + k fits); `siblings`, `k` images of each sibling breed; `unrelated`, `k` images of each
+class of an unrelated family (the world's pretraining pool) or of one untouched group's breeds.
 """
 
 from __future__ import annotations
@@ -25,22 +23,25 @@ class AttackSet:
     coarse: list[str]
 
 
-def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
-    images, fine, coarse = exp.data.proxy_pool.tensors
-    names, picked = exp.data.fine_names, []
+def _pick(labels, classes, k: int, last: bool, names, pool: str = "the proxy pool") -> torch.Tensor:
+    """The first (or `last`) `k` indices of each class in `classes`."""
+    picked = []
     for c in classes:
-        idx = torch.nonzero(fine == c).flatten()
+        idx = torch.nonzero(labels == c).flatten()
         if len(idx) == 0:
-            raise ValueError(
-                f"the proxy pool has no images of {names[c]!r}: nothing to relearn from"
-            )
+            raise ValueError(f"{pool} has no images of {names[c]!r}: nothing to relearn from")
         if k > len(idx):
             raise ValueError(
-                f"k={k} images of {names[c]!r} asked, but the proxy pool holds only {len(idx)}"
+                f"k={k} images of {names[c]!r} asked, but {pool} holds only {len(idx)}"
             )
         picked.append(idx[-k:] if last else idx[:k])
-    idx = torch.cat(picked)
-    cn = exp.data.coarse_names
+    return torch.cat(picked)
+
+
+def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
+    images, fine, coarse = exp.data.proxy_pool.tensors
+    names, cn = exp.data.fine_names, exp.data.coarse_names
+    idx = _pick(fine, classes, k, last, names)
     return AttackSet(
         images[idx], [names[int(i)] for i in fine[idx]], [cn[int(i)] for i in coarse[idx]]
     )
@@ -70,11 +71,7 @@ def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet
 
         family = family or next(iter(FAMILIES))
         ds = FamilyDataset(family, "pretrain")
-        idx = torch.cat(
-            [torch.nonzero(ds.labels == c).flatten()[:k] for c in range(len(ds.classes))]
-        )
-        if k > min(int((ds.labels == c).sum()) for c in range(len(ds.classes))):
-            raise ValueError(f"k={k} is more than the {family} pool holds per class")
+        idx = _pick(ds.labels, range(len(ds.classes)), k, False, ds.classes, f"the {family} pool")
         return AttackSet(
             ds.images[idx], [ds.classes[int(i)] for i in ds.labels[idx]], [family] * len(idx)
         )

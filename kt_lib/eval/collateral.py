@@ -1,15 +1,7 @@
-"""Collateral damage: how an unlearning run changed every concept, grouped by taxonomy distance.
-
-Each taxonomy leaf gets its distance to the forgotten set (0 = forgotten, 1 = siblings, 2 = cousins, ...),
-each class of a zero-shot family one past the deepest leaf; per concept and test domain the profile holds
-the fine and coarse accuracy before and after.
-
-    concepts = profile(exp, row)                   # one row per (domain, concept); row or model
-    summary(concepts)                              # per (domain, distance): concepts, mean change
-    to_json(concepts)                              # the same, for `kt unlearn --json`
-
-Several runs (methods, requests, seeds) are stacked with a label column and averaged with seed
-confidence intervals by :func:`aggregate`.
+"""Collateral damage: how an unlearning run changed every concept, grouped by taxonomy distance to the
+forgotten set (0 = forgotten, 1 = siblings, 2 = cousins, ...; a zero-shot family's classes one past the
+deepest leaf). `profile(exp, row)`: per (domain, concept) the fine and coarse accuracy before and after;
+`summary` / `to_json`: per (domain, distance); `aggregate`: several stacked runs with seed intervals.
 """
 
 from __future__ import annotations
@@ -17,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kt_lib.eval.memo import memo
 from kt_lib.knowledge.taxonomy import Taxonomy
 from kt_lib.stats import mean_ci
 from kt_lib.zeroshot import accuracy
@@ -26,10 +17,8 @@ NAMES = {0: "forgotten", 1: "siblings", 2: "cousins", 3: "second cousins"}
 ZERO_SHOT = "zero-shot families"
 
 
-def relation(distance: int, zero_shot: bool = False) -> str:
+def relation(distance: int) -> str:
     """A readable name for a distance: forgotten, siblings, cousins, second cousins, ... ."""
-    if zero_shot:
-        return ZERO_SHOT
     return NAMES.get(int(distance), f"distance {int(distance)}")
 
 
@@ -61,16 +50,11 @@ def family_accuracies(evaluator, model, tokenizer) -> pd.DataFrame:
 
 
 def changes(
-    before: pd.DataFrame,
-    after: pd.DataFrame,
-    taxonomy: Taxonomy,
-    forget,
-    families_before: pd.DataFrame | None = None,
-    families_after: pd.DataFrame | None = None,
-    in_domain: str = "photo",
+    before, after, taxonomy, forget, families_before=None, families_after=None, in_domain="photo"
 ) -> pd.DataFrame:
-    """The profile from `Evaluator.per_class` (and :func:`family_accuracies`) before and after: one row per
-    (domain, concept) with distance, relation and the fine and coarse accuracy before, after and change."""
+    """The profile from `Evaluator.per_class` frames (and :func:`family_accuracies`) before and after: one
+    row per (domain, concept) with distance, relation and the fine and coarse accuracy before, after and
+    change."""
     dist = distances(taxonomy, forget)
     key = ["domain", "concept", "group"]
     m = before[key + ["fine", "coarse", "n"]].merge(
@@ -85,10 +69,8 @@ def changes(
     m["distance"] = m.concept.map(dist).astype(int)
     m["relation"] = m.distance.map(relation)
     if families_before is not None and len(families_before):
-        f = families_before.merge(
-            families_after, on=["concept", "group"], suffixes=("_before", "_after")
-        )
-        f = f.rename(columns={"n_before": "n"}).drop(columns=["n_after"])
+        after_f = families_after[["concept", "group", "fine"]]
+        f = families_before.merge(after_f, on=["concept", "group"], suffixes=("_before", "_after"))
         f["domain"], f["coarse_before"], f["coarse_after"] = in_domain, np.nan, np.nan
         f["distance"], f["relation"] = max(dist.values()) + 1, ZERO_SHOT
         m = pd.concat([m, f[m.columns]], ignore_index=True)
@@ -101,17 +83,15 @@ def changes(
 
 def profile(exp, unlearned) -> pd.DataFrame:
     """The collateral-damage profile of `unlearned` (an unlearned copy of `exp.model`, or its run row) for
-    `exp`'s request; cached through `exp.derive` (`kt_lib.eval.memo`)."""
-    return memo(exp, unlearned, "collateral_profile", lambda model: _profile(exp, model))
+    `exp`'s request; cached through `exp.derive`."""
+    ev, tok = exp.evaluator, exp.tokenizer
 
+    def compute(model):
+        fams = [family_accuracies(ev, m, tok) for m in (exp.model, model)]
+        before, after = (ev.per_class(m, tok) for m in (exp.model, model))
+        return changes(before, after, exp.data.taxonomy, exp.forget, *fams, ev.in_domain)
 
-def _profile(exp, model) -> pd.DataFrame:
-    ev = exp.evaluator
-    fb = family_accuracies(ev, exp.model, exp.tokenizer)
-    fa = family_accuracies(ev, model, exp.tokenizer)
-    before = ev.per_class(exp.model, exp.tokenizer)
-    after = ev.per_class(model, exp.tokenizer)
-    return changes(before, after, exp.data.taxonomy, exp.forget, fb, fa, ev.in_domain)
+    return exp.derive(unlearned, "collateral_profile", compute)
 
 
 def summary(concepts: pd.DataFrame, by=()) -> pd.DataFrame:
@@ -131,12 +111,8 @@ def summary(concepts: pd.DataFrame, by=()) -> pd.DataFrame:
 
 def to_json(concepts: pd.DataFrame) -> list[dict]:
     """The summary as JSON-able records (NaN -> None), for `kt unlearn --json`."""
-    records = summary(concepts).to_dict("records")
-    for r in records:
-        r["distance"] = int(r["distance"])
-        for k in ("fine_change", "coarse_change"):
-            r[k] = None if r[k] != r[k] else float(r[k])
-    return records
+    s = summary(concepts)
+    return s.astype(object).where(s.notna(), None).to_dict("records")
 
 
 def aggregate(
@@ -145,10 +121,10 @@ def aggregate(
     """Stacked profiles of several runs (told apart by the `run` columns) -> per (`by`, domain, distance)
     the mean `fine_change`, `coarse_change`, their t-interval half-widths `*_ci` and `n` runs."""
     by = [by] if isinstance(by, str) else list(by)
-    per_run = summary(concepts, by=[*by, *run])
+    keys = [*by, "domain", "distance", "relation"]
     rows = []
-    for keys, g in per_run.groupby([*by, "domain", "distance", "relation"], sort=True):
-        row = dict(zip([*by, "domain", "distance", "relation"], keys))
+    for values, g in summary(concepts, by=[*by, *run]).groupby(keys, sort=True):
+        row = dict(zip(keys, values))
         for m in ("fine_change", "coarse_change"):
             mean, half, _ = mean_ci(g[m], confidence)
             row.update({m: mean, f"{m}_ci": half})
@@ -159,7 +135,5 @@ def aggregate(
 def random_requests(fine_names, count: int, size: int = 4, seed: int = 0) -> list[list[str]]:
     """`count` requests of `size` concepts drawn uniformly (seeded) from `fine_names`."""
     rng = np.random.default_rng(seed)
-    return [
-        [fine_names[i] for i in rng.choice(len(fine_names), size, replace=False)]
-        for _ in range(count)
-    ]
+    picks = [rng.choice(len(fine_names), size, replace=False) for _ in range(count)]
+    return [[fine_names[i] for i in p] for p in picks]

@@ -15,15 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kt_lib.metrics import (
-    ACC_KEYS,
-    NothingToForget,
-    forgotten_keys,
-    harmonic,
-    quality,
-    utility,
-    utility_keys,
-)
+from kt_lib.metrics import ACC_KEYS, NothingToForget, goal_keys, harmonic, quality, utility
 from kt_lib.unlearn import ENGINE_VERSION
 from kt_lib.zeroshot import accuracy, encode_images, predict, text_head
 
@@ -67,13 +59,7 @@ class Evaluator:
     """`domains`: name -> EvalSet ("photo" is in-domain, the others are OOD); `families`: name -> FamilySet."""
 
     def __init__(
-        self,
-        fine_names,
-        coarse_names,
-        fine_to_coarse,
-        domains: dict[str, EvalSet],
-        families: dict[str, FamilySet] | None = None,
-        in_domain: str = "photo",
+        self, fine_names, coarse_names, fine_to_coarse, domains, families=None, in_domain="photo"
     ):
         self.fine_names, self.coarse_names = list(fine_names), list(coarse_names)
         self.fine_to_coarse = torch.tensor(fine_to_coarse)
@@ -99,43 +85,38 @@ class Evaluator:
         device = next(model.parameters()).device.type
         return f"predictions:{key}:{device}:{self._signatures[sig]}:engine{ENGINE_VERSION}"
 
-    def parts(self, scope: str = "all") -> list[str]:
-        """The prediction parts of "all" (every test domain and family) or "in_domain" (what Q and U need)."""
-        if scope == "in_domain":
-            return [self.in_domain]
-        if scope != "all":
-            raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
-        return [*self.domains, *("family:" + n for n in self.families)]
-
     def predictions(self, model, tokenizer, scope: str = "all", fingerprint=None) -> dict:
-        """Fine and coarse predictions per domain and family predictions of `scope`'s parts, each computed
-        once per model (by `model_fingerprint`, or `fingerprint` when the caller hashed the weights)."""
+        """Fine and coarse predictions per domain and family predictions of `scope`'s parts ("all": every
+        test domain and family; "in_domain": what Q and U need), each computed once per model (by
+        `model_fingerprint`, or `fingerprint` when the caller hashed the weights)."""
+        if scope not in ("all", "in_domain"):
+            raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
+        every = [*self.domains, *("family:" + n for n in self.families)]
         key = fingerprint or model_fingerprint(model)
         out = self._cache.setdefault(key, {})
         self._cache.move_to_end(key)
-        missing = [p for p in self.parts(scope) if p not in out]
+        missing = [p for p in ([self.in_domain] if scope == "in_domain" else every) if p not in out]
         if missing:
             model.eval()
-        for part in missing:
+        for part in missing:  # stored as lists; a family's labels under "labels"
             stored = self._stored_key(key, part, model) if key in self._stored else None
-            hit = self._store.get(stored) if stored else None
-            if hit is not None:
-                value = {k: torch.tensor(v, dtype=torch.long) for k, v in hit.items()}
-                out[part] = value.get("labels", value)
-                continue
-            out[part] = self._predict(model, tokenizer, part)
-            if stored:
-                value = out[part] if isinstance(out[part], dict) else {"labels": out[part]}
-                self._store.put(stored, {k: v.tolist() for k, v in value.items()})
+            value = self._store.get(stored) if stored else None
+            if value is None:
+                value = {k: v.tolist() for k, v in self._predict(model, tokenizer, part).items()}
+                if stored:
+                    self._store.put(stored, value)
+            value = {k: torch.tensor(v, dtype=torch.long) for k, v in value.items()}
+            out[part] = value.get("labels", value)
         while len(self._cache) > CACHED_MODELS:
             self._cache.popitem(last=False)
         return out
 
-    def _predict(self, model, tokenizer, part: str):
+    def _predict(self, model, tokenizer, part: str) -> dict:
         """One part's predictions: {"fine", "coarse"} label tensors of a test domain, or a family's labels."""
         if part.startswith("family:"):
             fs = self.families[part[len("family:") :]]
-            return predict(encode_images(model, fs.images), text_head(model, tokenizer, fs.classes))
+            feats = encode_images(model, fs.images)
+            return dict(labels=predict(feats, text_head(model, tokenizer, fs.classes)))
         ds = self.domains[part]
         feats = encode_images(model, ds.images)
         return dict(
@@ -215,18 +196,19 @@ def compare(before: dict, after: dict, goal: str = "fine") -> dict:
     for prefix in sorted(prefixes):
         b = {k: before[prefix + k] for k in ACC_KEYS}
         a = {k: after[prefix + k] for k in b}
-        unknown = [k for k in utility_keys(goal) if b[k] == 0]
-        if unknown:  # a level the model never knew cannot be lost: left out of U, and said so
+        forgotten, retained = goal_keys(goal)
+        # a level the model never knew cannot be lost: left out of U, and said so
+        if unknown := [k for k in retained if b[k] == 0]:
             out[prefix + "utility_skipped"] = unknown
         try:
-            qs = [quality(b[k], a[k], k) for k in forgotten_keys(goal)]
+            qs = [quality(b[k], a[k], k) for k in forgotten]
             q = sum(qs) / len(qs)
         except NothingToForget as err:
             q = None
             out[prefix + "nothing_to_forget"] = str(err)
             if not prefix:
                 warnings.warn(str(err), stacklevel=2)
-        u = utility(b, a, goal, True) if len(unknown) < len(utility_keys(goal)) else None
+        u = utility(b, a, goal, True) if len(unknown) < len(retained) else None
         qu = None if q is None or u is None else harmonic(q, u)
         out.update({prefix + "Q": q, prefix + "U": u, prefix + "QU": qu})
     if "zero_shot" in before and "zero_shot" in after and before["zero_shot"] > 0:
@@ -234,15 +216,11 @@ def compare(before: dict, after: dict, goal: str = "fine") -> dict:
     return out
 
 
-def difficulty_levels(
-    per_class: pd.DataFrame,
-    domain: str = "photo",
-    levels=("easy", "medium", "difficult"),
-    min_accuracy: float = 0.3,
-) -> dict[str, list[str]]:
-    """Split breeds the model knows (fine accuracy >= min_accuracy) into equal-sized levels by its zero-shot
-    accuracy: the better known, the harder to forget cleanly (paper Table 3)."""
-    df = per_class[(per_class.domain == domain) & (per_class.fine >= min_accuracy)]
+def difficulty_levels(per_class: pd.DataFrame, min_accuracy: float = 0.3) -> dict[str, list[str]]:
+    """Split breeds the model knows (photo fine accuracy >= min_accuracy) into three equal-sized levels by
+    its zero-shot accuracy: the better known, the harder to forget cleanly (paper Table 3)."""
+    levels = ("easy", "medium", "difficult")
+    df = per_class[(per_class.domain == "photo") & (per_class.fine >= min_accuracy)]
     ranked = df.sort_values(["fine", "concept"], kind="stable")["concept"].tolist()
     return {
         lvl: [str(c) for c in part]

@@ -1,11 +1,8 @@
-"""Is it really gone? The relearning attack: fine-tune a model on a few images and watch the forgotten
-concepts' zero-shot accuracy come back.
-
-A copy of each model (the original, an unlearned one, the never-learned reference) is fine-tuned with the
-pretraining objective on the `kt_lib.eval.attack_sets` captions at its own `default_lr` (AdamW, no weight
-decay, only the token rows the captions use) for `STEPS`, recording the forgotten fine accuracy after each
-and U at the first and last step. `summarize` gives each curve `steps_to_half` (back to half the original
-accuracy) and `residual` (its mean gap to the never-learned curve; 0: as good as never learned).
+"""Is it really gone? The relearning attack: fine-tune a copy of each model (the original, an unlearned one,
+the never-learned reference) with the pretraining objective on a few `kt_lib.eval.attack_sets` captions
+(AdamW at its `default_lr`, no weight decay, only the token rows the captions use) and watch the forgotten
+fine accuracy come back. `summarize` gives each curve `steps_to_half` (back to half the original accuracy)
+and `residual` (its mean gap to the never-learned curve; 0: as good as never learned).
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ import torch.nn.functional as F
 
 from kt_lib.eval.attack_sets import ATTACKS, AttackSet, attack_set, captions
 from kt_lib.eval.evaluator import compare
-from kt_lib.eval.memo import memo
 from kt_lib.presets import default_lr
 from kt_lib.textenc import encode_text
 from kt_lib.vocab import compact_vocabulary
@@ -58,18 +54,11 @@ def _caption_tokens(exp, data: AttackSet, negatives, templates) -> dict:
 
 
 def relearn(
-    exp,
-    model,
-    data: AttackSet,
-    steps=STEPS,
-    lr: float | None = None,
-    batch_size: int = 32,
-    seed: int = 0,
-    evaluator=None,
-    utility_every_step: bool = False,
+    exp, model, data: AttackSet, steps=STEPS, seed=0, evaluator=None, utility_every_step=False
 ) -> pd.DataFrame:
-    """Fine-tune a copy of `model` on `data`: one row per step in `steps` with forget_fine (in-domain test),
-    and retain_fine and U (against `exp.model`) at the first and last step or with `utility_every_step`."""
+    """Fine-tune a copy of `model` on `data` (batches of 32): one row per step in `steps` with forget_fine
+    (in-domain test), and retain_fine and U (against `exp.model`) at the first and last step or with
+    `utility_every_step`."""
     steps = sorted(set(int(s) for s in steps))
     if steps[0] < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -86,13 +75,12 @@ def relearn(
         if opt is None and done < target:  # after step 0's evaluation: the model's own weights
             compact_vocabulary(model, tokens.values())
             params = [p for p in model.parameters() if p.requires_grad]
-            lr = lr or default_lr(model)
-            opt = torch.optim.AdamW(params, lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.0)
+            adam = dict(betas=(0.9, 0.98), eps=1e-6, weight_decay=0.0)
+            opt = torch.optim.AdamW(params, default_lr(model), **adam)
         while done < target:
-            idx = torch.randperm(len(data.fine), generator=gen)[:batch_size].numpy()
-            texts, positive = captions(
-                data, idx, negatives, templates[rng.integers(len(templates))]
-            )
+            idx = torch.randperm(len(data.fine), generator=gen)[:32].numpy()
+            template = templates[rng.integers(len(templates))]
+            texts, positive = captions(data, idx, negatives, template)
             img = F.normalize(model.encode_image(data.images[idx].to(device)), dim=-1)
             txt = encode_text(model, torch.stack([tokens[t] for t in texts]).to(device), True)
             loss = multi_positive_loss(model.logit_scale.exp() * img @ txt.T, positive.to(device))
@@ -115,13 +103,7 @@ def relearn(
 
 
 def curves(
-    exp,
-    models: dict,
-    ks=KS,
-    attacks=ATTACKS,
-    steps=STEPS,
-    family: str | None = None,
-    seed: int = 0,
+    exp, models: dict, ks=KS, attacks=ATTACKS, steps=STEPS, family=None, seed=0
 ) -> pd.DataFrame:
     """The attack on every named model or run row ({"original": exp.model, "nhl_kl": row}): one row per
     (model, attack, k, step), the same attack sets for every model, each curve cached by `exp.derive`."""
@@ -132,22 +114,20 @@ def curves(
             for name, source in models.items():
                 params = dict(attack=attack, k=k, family=family, steps=steps, seed=seed)
                 compute = partial(relearn, exp, data=data, steps=steps, seed=seed, evaluator=ev)
-                df = memo(exp, source, "relearn", compute, **params)
+                df = exp.derive(source, "relearn", compute, **params)
                 frames.append(df.assign(model=name, attack=attack, k=k, images=len(data.fine)))
     cols = ["model", "attack", "k", "images", "step", "forget_fine", "retain_fine", "U"]
     return pd.concat(frames, ignore_index=True)[cols]
 
 
-def summarize(
-    frame: pd.DataFrame, original_accuracy: float, reference: str = REFERENCE
-) -> pd.DataFrame:
+def summarize(frame: pd.DataFrame, original_accuracy: float) -> pd.DataFrame:
     """One row per curve (model, attack, k): start and end accuracy, `steps_to_half` (first step with
-    forget_fine >= original_accuracy / 2) and `residual` (mean gap to the `reference` model's curve)."""
+    forget_fine >= original_accuracy / 2) and `residual` (mean gap to the never-learned model's curve)."""
     rows = []
     for (name, attack, k), g in frame.groupby(["model", "attack", "k"], sort=False):
         g = g.sort_values("step")
         back = g[g.forget_fine >= original_accuracy / 2]
-        ref = frame[(frame.model == reference) & (frame.attack == attack) & (frame.k == k)]
+        ref = frame[(frame.model == REFERENCE) & (frame.attack == attack) & (frame.k == k)]
         residual = None
         if len(ref):
             gap = g.set_index("step").forget_fine - ref.set_index("step").forget_fine
@@ -161,9 +141,7 @@ def summarize(
     return out
 
 
-def cached_reference(
-    model: str, pretrained: str | None, data_root, forget: list[str]
-) -> Path | None:
+def cached_reference(model: str, pretrained, data_root, forget: list[str]) -> Path | None:
     """The cached never-learned world model for exactly the concepts `forget` (`kt world --retrain
     --without ...`), or None: not made yet, or not the shipped world model on the embedded world."""
     from kt_lib.cachefile import cache_dir

@@ -1,13 +1,10 @@
-"""The residual-knowledge table of a run: what is left of the forgotten concepts beyond zero-shot accuracy.
-
-For the original model, the unlearned one and (when given) the never-learned reference: the probes of
-`kt_lib.eval.probe` and the relearning curves of `kt_lib.eval.recovery` with one number each. `to_json`
-makes them the `relearning` entry of `kt unlearn --attack relearn --json`, `columns` a sweep's flat columns.
+"""The residual-knowledge table of a run: what is left of the forgotten concepts beyond zero-shot accuracy:
+the probes (`kt_lib.eval.probe`) and relearning curves (`kt_lib.eval.recovery`) of the original model, the
+unlearned one and the never-learned reference (when given). `to_json` makes them the `relearning` entry of
+`kt unlearn --attack relearn --json`, `columns` a sweep's flat columns.
 """
 
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 import torch
@@ -72,31 +69,23 @@ def columns(result: dict, label: str) -> dict:
     k, `relearn_<attack>_k<k>_` `steps_to_half`, `end`, `end_U` and (with a reference) `residual`; with
     the probes, `probe_forget` and `paraphrase_forget`."""
     out = {}
-    summary = result["summary"]
-    for r in summary[summary.model == label].to_dict("records"):
+    summary = _records(result["summary"])
+    reference = any(r["model"] == recovery.REFERENCE for r in summary)
+    for r in (r for r in summary if r["model"] == label):
         name = f"relearn_{r['attack']}_k{r['k']}"
-        out.update({f"{name}_{m}": _clean(r[m]) for m in ("steps_to_half", "end", "end_U")})
-        if (summary.model == recovery.REFERENCE).any():
-            out[f"{name}_residual"] = _clean(r["residual"])
-    table = result["table"]
-    for measure, column in PROBE_COLUMNS.items():
-        value = table[(table.model == label) & (table.measure == measure)].value
-        if len(value):
-            out[column] = _clean(value.iloc[0])
+        out.update({f"{name}_{m}": r[m] for m in ("steps_to_half", "end", "end_U")})
+        if reference:
+            out[f"{name}_residual"] = r["residual"]
+    for r in _records(result["table"]):
+        if r["model"] == label and r["measure"] in PROBE_COLUMNS:
+            out[PROBE_COLUMNS[r["measure"]]] = r["value"]
     return out
 
 
-def _clean(value):
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def to_json(result: dict) -> dict:
     """The frames as JSON-ready lists of records (NaN and <NA> as null)."""
-    return {
-        name: [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
-        for name, frame in result.items()
-    }
+    return {name: _records(frame) for name, frame in result.items()}

@@ -19,8 +19,7 @@ import torch
 from torch import Tensor
 
 from kt_lib import losses as L
-from kt_lib.ensemble import ensemble_reference
-from kt_lib.prompts import reference_logits
+from kt_lib.prompts import ensemble_reference, reference_logits
 
 GOALS = ("fine", "coarse", "hybrid")
 Parts = dict[str, Tensor]
