@@ -111,7 +111,7 @@ def test_taxonomy_show_suggests_only_close_spellings_or_synonyms(
 
 @pytest.mark.unit
 def test_spelling_distance_counts_edits_and_swaps():
-    from kt_lib.knowledge.concept import close_spellings, spelling_distance
+    from kt_lib.knowledge.taxonomy import close_spellings, spelling_distance
 
     assert spelling_distance("kitten", "sitting") == 3 and spelling_distance("", "dog") == 3
     assert spelling_distance("pomeranain", "pomeranian") == 1  # a swap is one edit

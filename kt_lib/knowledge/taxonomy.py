@@ -1,37 +1,104 @@
 """Concept taxonomies (root -> groups -> breeds) and knowledge requests compiled against them.
 
-A `Taxonomy` is a tree of `Concept`s, each with a canonical name, aliases and, where one exists, its
-WordNet 3.0 synset name and ImageNet-style wnid. `Taxonomy.request(["German short-haired pointer"])`
-compiles a knowledge request into the sets an unlearning run needs:
+A `Taxonomy` is a tree of `Concept`s: canonical name, aliases and, where one exists, the WordNet 3.0 synset
+name and ImageNet-style wnid. `Taxonomy.request(["German short-haired pointer"])` compiles a knowledge
+request into the sets an unlearning run needs: ``forget`` (the leaves to forget; an inner node forgets all
+of its leaves), ``siblings`` (the other leaves under the same parent(s): the hardest retain set),
+``parents`` (the ancestors, retained as concepts: "still a pointer, still a dog"), ``unrelated`` (the rest).
 
-- ``forget``: the leaves to forget (an inner node forgets all of its leaves);
-- ``siblings``: the other leaves under the same parent(s), to retain (the hardest retain set);
-- ``parents``: the ancestors, to retain as concepts ("still a pointer, still a dog");
-- ``unrelated``: every other leaf.
-
-Bundled taxonomies live in ``kt_lib/taxonomies/<name>.json``: package data, so wheels carry them too
-(override the folder with ``$KT_TAXONOMY_DIR``).
+Bundled taxonomies are package data, ``kt_lib/taxonomies/<name>.json`` (``$KT_TAXONOMY_DIR`` overrides it).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import warnings
+import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-from kt_lib.knowledge.concept import Concept, Request, close_spellings, normalize, slug  # noqa: F401  (re-exported)
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "taxonomies"
 BUILTIN = ("dogworld", "imgnetdogs", "oxford_pet")
 
 
-def taxonomy_dir() -> Path:
-    """Folder of the bundled taxonomy JSONs (``$KT_TAXONOMY_DIR`` or ``kt_lib/taxonomies``)."""
-    return Path(os.environ.get("KT_TAXONOMY_DIR", DATA_DIR))
+def normalize(name: str) -> str:
+    """Lookup key: case-insensitive; spaces, underscores and hyphens are equivalent."""
+    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower()).strip()
+
+
+def slug(name: str) -> str:
+    """A stable id for a name (``German short-haired pointer`` -> ``german_short_haired_pointer``)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def spelling_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            d = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if prev2 is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                d = min(d, prev2[j - 2] + 1)
+            row.append(d)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def close_spellings(name: str, keys, n: int = 5) -> list[str]:
+    """The `keys` (normalised names) spelled like `name`, closest first: the whole name a typo or two
+    away, or every word of it a typo (one edit per four letters) away from a word of the key ('germn
+    shepherd' -> 'german shepherd dog'). Nothing merely sharing letters ('dalmation' is not 'alsatian')."""
+    key = normalize(name)
+    near = lambda w, x: spelling_distance(w, x) <= (len(w) // 4 if len(w) >= 4 else 0)  # noqa: E731
+    scored = []
+    for k in keys:
+        whole = spelling_distance(key, k)
+        if whole <= max(1, len(key) // 4) or all(
+            any(near(w, x) for x in k.split()) for w in key.split()
+        ):
+            scored.append((whole, k))
+    return [k for _, k in sorted(scored)[:n]]
+
+
+@dataclass
+class Concept:
+    """One node of a taxonomy; ``children`` is derived from the other nodes' ``parent``."""
+
+    id: str
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    parent: str | None = None
+    children: list[str] = field(default_factory=list)
+    synset: str | None = None
+    wnid: str | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "children"}
+
+
+@dataclass
+class Request:
+    """A compiled knowledge request; every set holds canonical concept names in taxonomy order, and
+    ``concepts`` maps each name mentioned to its ``id``, ``synset``, ``wnid`` and ``parent``."""
+
+    taxonomy: str
+    names: list[str]
+    resolved: list[str]
+    forget: list[str]
+    siblings: list[str]
+    parents: list[str]
+    unrelated: list[str]
+    concepts: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Taxonomy:
@@ -52,6 +119,7 @@ class Taxonomy:
                 f"taxonomy {name!r} needs exactly one root (parent null), found {roots}"
             )
         self.root = self._nodes[roots[0]]
+        self._keys: dict[str, str] = {}
         for c in self._nodes.values():
             if c.parent is not None:
                 if c.parent not in self._nodes:
@@ -59,43 +127,29 @@ class Taxonomy:
                         f"taxonomy {name!r}: {c.name!r} has unknown parent id {c.parent!r}"
                     )
                 self._nodes[c.parent].children.append(c.id)
-        self._keys: dict[str, str] = {}
-        for c in self._nodes.values():
             for key in {normalize(k) for k in [c.id, c.name, *c.aliases]}:
-                if self._keys.get(key, c.id) != c.id:
+                if self._keys.setdefault(key, c.id) != c.id:
                     raise ValueError(
                         f"taxonomy {name!r}: {key!r} names both {self._keys[key]!r} and {c.id!r}"
                     )
-                self._keys[key] = c.id
         if len(self._dfs(self.root)) != len(self._nodes):
             raise ValueError(f"taxonomy {name!r} has nodes not reachable from the root (a cycle?)")
 
-    # ---- construction / IO -------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Taxonomy:
-        def concept(c: dict) -> Concept:
-            cid, aliases = c.get("id") or slug(c["name"]), list(c.get("aliases", []))
-            return Concept(
-                cid, c["name"], aliases, c.get("parent"), [], c.get("synset"), c.get("wnid")
-            )
-
-        concepts = [concept(c) for c in d["concepts"]]
+        concepts = [Concept(**{**c, "id": c.get("id") or slug(c["name"])}) for c in d["concepts"]]
         meta = {k: v for k, v in d.items() if k not in ("name", "concepts")}
         return cls(concepts, d.get("name", "taxonomy"), meta)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            **self.meta,
-            "concepts": [c.to_dict() for c in self._dfs(self.root)],
-        }
+        return {"name": self.name, **self.meta, "concepts": [c.to_dict() for c in self.concepts()]}
 
     @classmethod
     def load(cls, name_or_path: str | os.PathLike) -> Taxonomy:
         """Load a bundled taxonomy by name (``dogworld``, ``imgnetdogs``, ``oxford_pet``) or a JSON path."""
         path = Path(name_or_path)
         if str(name_or_path) in BUILTIN:
-            path = taxonomy_dir() / f"{name_or_path}.json"
+            path = Path(os.environ.get("KT_TAXONOMY_DIR", DATA_DIR)) / f"{name_or_path}.json"
         if not path.is_file():
             raise FileNotFoundError(
                 f"no taxonomy file {path}; pass one of {', '.join(BUILTIN)} or a JSON path "
@@ -116,17 +170,11 @@ class Taxonomy:
         """The embedded world (root ``dog`` -> 14 groups -> 56 breeds), ids taken from imgnetdogs.json."""
         from kt_lib.world.config import BREEDS, GROUPS
 
-        try:
-            ref: Taxonomy | None = cls.load("imgnetdogs")
-        except FileNotFoundError:
-            ref = None
-            warnings.warn(
-                "imgnetdogs.json not found: the world taxonomy has no synsets/wnids", stacklevel=2
-            )
+        ref = cls.load("imgnetdogs")
 
         def make(name: str, parent: str | None) -> Concept:
             c = Concept(slug(name), name, [], parent)
-            if ref is not None and normalize(name) in ref._keys:
+            if name in ref:
                 r = ref.lookup(name)
                 c.aliases = [a for a in [r.name, *r.aliases] if normalize(a) != normalize(name)]
                 c.synset, c.wnid = r.synset, r.wnid
@@ -138,21 +186,13 @@ class Taxonomy:
             "description": "The embedded dog world of kt_lib.world (generated by Taxonomy.from_world).",
             "wordnet_version": "3.0",
             "root": "dog",
-            "exceptions": [
-                e for e in (ref.meta.get("exceptions", []) if ref else []) if e["name"] in BREEDS
-            ],
+            "exceptions": [e for e in ref.meta.get("exceptions", []) if e["name"] in BREEDS],
         }
         return cls(nodes, "dogworld", meta)
 
     # ---- lookup ------------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self._nodes)
-
     def __contains__(self, name: str) -> bool:
         return normalize(name) in self._keys
-
-    def __getitem__(self, name: str) -> Concept:
-        return self.lookup(name)
 
     def lookup(self, name: str | Concept) -> Concept:
         """Concept by id, name or alias (case-insensitive). Otherwise a KeyError that suggests names or
@@ -171,15 +211,13 @@ class Taxonomy:
             hint.setdefault(
                 c.name, f"{c.name!r}" + (f" (also called {alias[0]!r})" if alias else "")
             )
-        excluded = self.meta.get("excluded", [])
-        left_out = [e for e in excluded if close_spellings(key, [normalize(e["name"])])]
         if hint:
             raise KeyError(f"{msg}; did you mean {', '.join(hint.values())}?")
         browse = f"`kt taxonomy show {self.root.name!r} --taxonomy {self.name}`"
-        if left_out:
-            e = left_out[0]
-            why = f"it leaves out {e['name']!r} ({e.get('reason', 'excluded')})"
-            raise KeyError(f"{msg}: {why}; browse its concepts with {browse}")
+        for e in self.meta.get("excluded", []):
+            if close_spellings(key, [normalize(e["name"])]):
+                why = f"it leaves out {e['name']!r} ({e.get('reason', 'excluded')})"
+                raise KeyError(f"{msg}: {why}; browse its concepts with {browse}")
         raise KeyError(
             f"{msg}, and none of its concepts is spelled like it; browse them with {browse}"
         )
@@ -242,27 +280,13 @@ class Taxonomy:
             raise ValueError("empty knowledge request: name at least one concept, e.g. 'vizsla'")
         nodes = list({c.id: c for c in (self.lookup(n) for n in names)}.values())
         subtree = {d.id for n in nodes for d in self._dfs(n)}
-        forget = list(dict.fromkeys(leaf.id for n in nodes for leaf in self.leaves(n.id)))
-        parents = list(
-            dict.fromkeys(
-                a.id for n in nodes for a in self.path_to_root(n.id)[1:] if a.id not in subtree
-            )
-        )
-        siblings = list(
-            dict.fromkeys(
-                leaf.id
-                for n in nodes
-                if n.parent
-                for leaf in self.leaves(n.parent)
-                if leaf.id not in subtree
-            )
-        )
-        order = {c.id: i for i, c in enumerate(self.leaves())}
-        forget.sort(key=order.__getitem__)
-        siblings.sort(key=order.__getitem__)
-        taken = subtree | set(siblings)
-        unrelated = [c.id for c in self.leaves() if c.id not in taken]
-        sets = ([n.id for n in nodes], forget, siblings, parents, unrelated)
+        near = {d.id for n in nodes if n.parent for d in self._dfs(self._nodes[n.parent])}
+        leaves = [c.id for c in self.leaves()]
+        forget = [i for i in leaves if i in subtree]
+        siblings = [i for i in leaves if i in near and i not in subtree]
+        unrelated = [i for i in leaves if i not in near and i not in subtree]
+        up = (a.id for n in nodes for a in self.path_to_root(n.id)[1:] if a.id not in subtree)
+        sets = ([n.id for n in nodes], forget, siblings, list(dict.fromkeys(up)), unrelated)
         mentioned = [self._nodes[i] for i in dict.fromkeys(i for ids in sets for i in ids)]
         concepts = {
             c.name: dict(id=c.id, synset=c.synset, wnid=c.wnid, parent=c.parent) for c in mentioned
