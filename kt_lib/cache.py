@@ -1,15 +1,12 @@
 """Result rows of unlearning runs by the key of their settings, in memory and optionally in a checked
 JSON-lines file.
 
-`Experiment.run` keys each run by everything that decides its result (`Experiment.key`, which includes the
-model's weights and the engine's version): asking for the same settings twice, from a cell, a sweep or a
-widget, trains once. With a path, a later session re-renders the same rows without training.
-`machine_cache()` is the one file every notebook and `kt unlearn` of this machine share
-(`$KT_CACHE/runs.jsonl`; `make clean-cache` empties it): a run one of them computed is found by the others,
-also while they run, since a cache reads the rows other processes appended before each look-up.
-`RunCache.claim(key)` holds a key while one process computes it, so two processes that ask for the same
-run at once (two notebooks of `kt tutorial --jobs 2`, two sweep workers) train it once: the second waits and
-reads the first one's row.
+`Experiment.run` keys each run by everything that decides its result (`Experiment.key`: settings, model
+weights, engine version), so the same settings asked twice, from a cell, a sweep or a widget, train once.
+`machine_cache()` is the file every notebook and `kt unlearn` of this machine share (`$KT_CACHE/runs.jsonl`;
+`make clean-cache` empties it), read again before each look-up, so a run one of them computed is found by
+the others, also while they run; `RunCache.claim(key)` makes a second process asking for a run being
+computed (`kt tutorial --jobs 2`, two sweep workers) wait for its row instead of training it again.
 """
 
 from __future__ import annotations
@@ -34,13 +31,13 @@ def machine_cache() -> RunCache:
 
 
 class RunCache:
-    """Result rows by settings key. In memory; with `path`, every new row is also appended to a JSON-lines
-    file and rows already in the file are loaded, so a second session re-renders without training.
+    """Result rows by settings key, in memory and, with `path`, in a JSON-lines file: rows already there are
+    loaded, each new row is appended with one write (processes sharing the file do not interleave lines),
+    and a look-up that misses first reads the rows other processes appended.
 
-    The file starts with a format line; each row line carries a checksum. A line cut short (a killed
-    process, a full disk) or damaged is dropped with a one-line report and the file is rewritten with
-    the intact rows; a file of another format is moved aside to `<path>.old`, never trusted or lost.
-    Each row is appended with one write, so processes sharing the file do not interleave lines."""
+    The file starts with a format line; each row line carries a checksum. A damaged line (cut short by a
+    killed process or a full disk) is dropped with a one-line report and the file rewritten with the intact
+    rows; a file of another format is moved aside to `<path>.old`, never trusted or lost."""
 
     FORMAT = 2
 
@@ -48,29 +45,7 @@ class RunCache:
         self.path = Path(path) if path else None
         self._rows: dict[str, dict] = {}
         self._read = 0  # bytes of the file already read
-        if self.path and self.path.exists():
-            self._load()
-
-    def _load(self) -> None:
-        data = self.path.read_bytes()
-        self._read = len(data)
-        lines = data.decode("utf-8", "replace").splitlines()
-        if lines and lines[0] != self._header():
-            old = self.path.with_name(self.path.name + ".old")
-            os.replace(self.path, old)
-            report(
-                f"sweep cache {self.path} is not format {self.FORMAT}; moved it to {old}, starting empty"
-            )
-            return
-        bad = self._take(lines)
-        if bad:
-            text = self._header() + "\n" + "".join(self._line(k, r) for k, r in self._rows.items())
-            write_bytes(self.path, text.encode(), "pass RunCache a path on a writable disk")
-            self._read = self.path.stat().st_size
-            report(
-                f"sweep cache {self.path}: dropped {bad} damaged line(s), kept {len(self._rows)} "
-                "results; rewrote it"
-            )
+        self._refresh(whole=True)
 
     def _header(self) -> str:
         return json.dumps({"kt_sweep_cache": self.FORMAT})
@@ -79,9 +54,29 @@ class RunCache:
     def _line(key: str, row: dict) -> str:
         return json.dumps(dict(key=key, row=row, sha=_row_sha(key, row))) + "\n"
 
-    def _take(self, lines) -> int:
-        """Keep the rows of `lines` whose checksum holds; returns how many lines were damaged (the header
-        and blank lines are neither)."""
+    def _refresh(self, whole: bool = False) -> None:
+        """Read the complete lines appended since the last read (a line still being written waits); with
+        `whole` (on opening, and after another process rewrote the file shorter) the whole file, checked."""
+        size = self.path.stat().st_size if self.path and self.path.exists() else self._read
+        if size < self._read:  # rewritten (or emptied) by another process: read it anew
+            self._rows.clear()
+            self._read, whole = 0, True
+        if size == self._read:
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(self._read)
+            chunk = fh.read(size - self._read)
+        if not whole:
+            chunk = chunk[: chunk.rfind(b"\n") + 1]
+        self._read += len(chunk)
+        lines = chunk.decode("utf-8", "replace").splitlines()
+        if whole and lines and lines[0] != self._header():
+            old = self.path.with_name(self.path.name + ".old")
+            os.replace(self.path, old)
+            report(
+                f"sweep cache {self.path} is not format {self.FORMAT}; moved it to {old}, starting empty"
+            )
+            return
         bad = 0
         for line in lines:
             if line == self._header() or not line.strip():
@@ -93,25 +88,12 @@ class RunCache:
                 self._rows[entry["key"]] = entry["row"]
             except (ValueError, KeyError, TypeError):
                 bad += 1
-        return bad
-
-    def _refresh(self) -> None:
-        """Read the complete rows other processes appended since this cache last read the file."""
-        if not self.path or not self.path.exists():
-            return
-        size = self.path.stat().st_size
-        if size < self._read:  # rewritten (or emptied) by another process: read it anew
-            self._rows.clear()
-            self._load()
-            return
-        if size == self._read:
-            return
-        with open(self.path, "rb") as fh:
-            fh.seek(self._read)
-            chunk = fh.read(size - self._read)
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
-        self._read += len(complete)
-        self._take(complete.decode("utf-8", "replace").splitlines())  # damage: _load reports it
+        if whole and bad:
+            text = self._header() + "\n" + "".join(self._line(k, r) for k, r in self._rows.items())
+            write_bytes(self.path, text.encode(), "pass RunCache a path on a writable disk")
+            self._read = self.path.stat().st_size
+            kept = f"kept {len(self._rows)} results; rewrote it"
+            report(f"sweep cache {self.path}: dropped {bad} damaged line(s), {kept}")
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -151,10 +133,8 @@ class RunCache:
             raise write_error(self.path, err, "pass RunCache a path on a writable disk") from err
 
     def claim(self, key: str):
-        """Hold `key` against other processes sharing this file while computing its row: a process that
-        claims a key another one holds waits until that one is done (then finds the row with `get`).
-        A lock file per key under `<path>.locks/` (`kt_lib.cachefile.claim`); without a path it holds
-        nothing."""
+        """Hold `key` against other processes sharing this file while computing its row: one that claims
+        it meanwhile waits, then finds the row with `get`. A lock file per key under `<path>.locks/`."""
         if not self.path:
             return contextlib.nullcontext()
         lock = hashlib.sha1(key.encode()).hexdigest()[:20]

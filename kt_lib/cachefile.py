@@ -1,19 +1,15 @@
 """Atomic writes and validated reads for every file `kt_lib` writes itself (caches, checkpoints).
 
-A cache file is never trusted: it is a small container, ``MAGIC`` + a JSON header (kind, format version,
-payload length, sha256) + the payload, and `read_cache` checks all four. A file that is cut short, empty,
-random or from another format version raises `CacheInvalid` with the reason; `load_or_build` reports that
-in one line on stderr, rebuilds the file and carries on.
-
-Writes go to a uniquely named temp file in the same folder and are renamed over the target (`os.replace`),
-so a reader sees the old file or the new one, never half of one. Two processes that build the same file at
-once build it once: the second waits on the first's lock (`claim`) and reads what it wrote. A failed write
-(full disk, read-only folder, missing parent, Ctrl-C) removes its temp file and raises `WriteError`, whose
-message says where and what to do.
+A cache file is ``MAGIC`` + a JSON header (kind, format version, payload length, sha256) + the payload, and
+`read_cache` checks all four: a file cut short, empty, random or of another format raises `CacheInvalid`,
+which `load_or_build` reports in one stderr line before it rebuilds the file. Writes go to a temp file in
+the same folder renamed over the target, so a reader never sees half a file; a failed write removes its
+temp file and raises `WriteError`, whose message says where and what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import hashlib
@@ -22,7 +18,6 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from filelock import FileLock
@@ -31,9 +26,11 @@ MAGIC = b"KTCACHE\n"
 CACHE_HINT = (
     "set KT_CACHE to a writable folder with free space (e.g. export KT_CACHE=/tmp/kt_cache)"
 )
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
-_NO_DIR = {errno.ENOENT, errno.ENOTDIR, errno.EEXIST}
+_CAUSES = {
+    (errno.ENOSPC, errno.EDQUOT, errno.EFBIG): "the disk is full",
+    (errno.EACCES, errno.EPERM, errno.EROFS): "the folder is read-only or not yours",
+    (errno.ENOENT, errno.ENOTDIR, errno.EEXIST): "its folder is missing or not a folder",
+}
 
 
 class CacheInvalid(ValueError):
@@ -43,14 +40,9 @@ class CacheInvalid(ValueError):
 class WriteError(OSError):
     """A file could not be written; the message names the file, the cause and what to do."""
 
-    def __init__(self, message: str, errno_: int | None = None):
-        super().__init__(message)
-        self.errno = errno_  # the message stays its str (no strerror is set)
-
 
 def cache_dir() -> Path:
-    """Where kt_lib caches what it computes: world pixels, world models, run rows (`KT_CACHE` overrides
-    ~/.cache/kt_lib). Created with its parents; a folder that cannot be created raises `WriteError`."""
+    """Where kt_lib caches what it computes (`KT_CACHE`, default ~/.cache/kt_lib), created if missing."""
     path = Path(os.environ.get("KT_CACHE", Path.home() / ".cache" / "kt_lib"))
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -63,67 +55,50 @@ def write_error(path: str | os.PathLike, err: OSError, hint: str) -> WriteError:
     """Translate an OSError from writing `path` into a one-line `WriteError` with `hint`."""
     if isinstance(err, WriteError):
         return err
-    if err.errno in _NO_SPACE:
-        cause = "the disk is full"
-    elif err.errno in _NO_WRITE:
-        cause = "the folder is read-only or not yours"
-    elif err.errno in _NO_DIR:
-        cause = "its folder is missing or not a folder"
-    else:
-        cause = err.strerror or str(err)
-    return WriteError(f"cannot write {path}: {cause} [{err.__class__.__name__}]; {hint}", err.errno)
+    cause = next(
+        (c for codes, c in _CAUSES.items() if err.errno in codes), err.strerror or str(err)
+    )
+    return WriteError(f"cannot write {path}: {cause} [{err.__class__.__name__}]; {hint}")
 
 
-@contextmanager
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, hint: str = CACHE_HINT) -> Iterator[Path]:
     """Yield a temp path next to `path`; on success rename it over `path`, on any failure remove it.
-
-    OSErrors (also from creating the folder) become `WriteError` with `hint`; other exceptions (e.g.
-    KeyboardInterrupt) pass through unchanged, after the temp file is removed."""
+    OSErrors become `WriteError` with `hint`; other exceptions (Ctrl-C) pass through."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         os.replace(tmp, path)
-        _sweep_orphans(path)
+        for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            try:
+                os.kill(int(orphan.name[len(path.name) + 2 :].split("-", 1)[0]), 0)
+            except ProcessLookupError:  # its writer was killed (SIGKILL, power loss)
+                with contextlib.suppress(OSError):
+                    orphan.unlink(missing_ok=True)
+            except (ValueError, OSError, OverflowError):
+                pass  # not a temp file of ours, or a live writer's
     except OSError as err:
         raise write_error(path, err, hint) from err
     finally:
-        with suppress(OSError):
+        with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-
-
-def _sweep_orphans(path: Path) -> None:
-    """Remove temp files of `path` left by writers that were killed (SIGKILL, power loss)."""
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        try:
-            pid = int(tmp.name[len(path.name) + 2 :].split("-", 1)[0])
-            if pid != os.getpid():
-                os.kill(pid, 0)  # raises when no such process exists
-        except ProcessLookupError:
-            with suppress(OSError):
-                tmp.unlink(missing_ok=True)
-        except (ValueError, OSError, OverflowError):
-            pass  # not ours, or a live writer: leave it
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, hint: str = CACHE_HINT) -> Path:
     """Write `data` to `path` atomically and durably (fsync before the rename)."""
-    with atomic_path(path, hint) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(path, hint) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     return Path(path)
 
 
 def pack(payload: bytes, kind: str, version: int) -> bytes:
     sha256 = hashlib.sha256(payload).hexdigest()
-    header = json.dumps(
-        dict(kind=kind, version=version, length=len(payload), sha256=sha256)
-    ).encode()
-    return MAGIC + len(header).to_bytes(4, "little") + header + payload
+    header = json.dumps(dict(kind=kind, version=version, length=len(payload), sha256=sha256))
+    return MAGIC + len(header).to_bytes(4, "little") + header.encode() + payload
 
 
 def read_cache(path: str | os.PathLike, kind: str, version: int) -> bytes:
@@ -136,8 +111,7 @@ def read_cache(path: str | os.PathLike, kind: str, version: int) -> bytes:
         raise CacheInvalid("empty (0 bytes)")
     if not data.startswith(MAGIC):
         raise CacheInvalid("not a kt cache file (an older format or foreign bytes)")
-    size = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
-    start = len(MAGIC) + 4 + size
+    start = len(MAGIC) + 4 + int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
     try:
         header = json.loads(data[len(MAGIC) + 4 : start])
         length, digest = int(header["length"]), str(header["sha256"])
@@ -162,46 +136,28 @@ def report(message: str) -> None:
 
 def discard(path: Path, reason: str, what: str = "rebuilding it") -> None:
     report(f"cache {path} is {reason}; {what}")
-    with suppress(OSError):  # a read-only cache: the rebuild's write will say so
+    with contextlib.suppress(OSError):  # a read-only cache: the rebuild's write will say so
         path.unlink(missing_ok=True)
 
 
-@contextmanager
-def claim(lock: Path) -> Iterator[bool]:
-    """Hold the lock file `lock` until the block ends, waiting while another process holds it: what a
-    process computing a shared cache entry holds, so that a second one asking at the same time waits and
-    then reads the entry instead of computing it again. `filelock` (flock on Unix, msvcrt on Windows; the
-    kernel releases it when a holder dies; the file goes on release); a nested claim of a lock this process
-    holds does not wait. Yields whether it holds the lock: False where the folder cannot be written."""
-    held = FileLock(lock, is_singleton=True)
+def claim(lock: Path):
+    """Hold the lock file `lock` for a `with` block, waiting while another process holds it, so that a
+    second process asking for a shared cache entry at the same time waits, then reads the entry instead of
+    computing it again. `filelock`: the kernel releases a dead holder's lock; a nested claim of a lock this
+    process holds does not wait; where the folder cannot be written it holds nothing."""
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
-        held.acquire()
+        return FileLock(lock, is_singleton=True).acquire()
     except OSError:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        held.release()
+        return contextlib.nullcontext()
 
 
-def load_or_build(
-    path: str | os.PathLike,
-    kind: str,
-    version: int,
-    build: Callable[[], object],
-    encode: Callable[[object], bytes],
-    decode: Callable[[bytes], object],
-    hint: str = CACHE_HINT,
-):
-    """`decode(payload)` of a valid cache at `path`; otherwise `build()`, stored with `encode`.
-
-    A file that fails validation, or whose payload fails to decode, is reported in one line and rebuilt."""
+def load_or_build(path, kind: str, version: int, build: Callable, encode, decode, hint=CACHE_HINT):
+    """`decode(payload)` of a valid cache at `path`; otherwise `build()`, stored with `encode`. A file
+    that fails validation, or whose payload fails to decode, is reported in one line and rebuilt."""
     path = Path(path)
-    with claim(
-        path.parent / ".locks" / path.name
-    ):  # another process building it: wait, then read it
+    # another process building it: wait, then read it
+    with claim(path.parent / ".locks" / path.name):
         if path.exists():
             try:
                 return decode(read_cache(path, kind, version))
