@@ -31,13 +31,10 @@ def machine_cache() -> RunCache:
 
 
 class RunCache:
-    """Result rows by settings key, in memory and, with `path`, in a JSON-lines file: rows already there are
-    loaded, each new row is appended with one write (processes sharing the file do not interleave lines),
-    and a look-up that misses first reads the rows other processes appended.
-
-    The file starts with a format line; each row line carries a checksum. A damaged line (cut short by a
-    killed process or a full disk) is dropped with a one-line report and the file rewritten with the intact
-    rows; a file of another format is moved aside to `<path>.old`, never trusted or lost."""
+    """Result rows by settings key, in memory and, with `path`, in a JSON-lines file: a format line, then
+    one checksummed row per line, each appended with one write (sharing processes do not interleave lines).
+    A damaged line (a killed writer, a full disk) is dropped with a one-line report and the file rewritten
+    with the intact rows; a file of another format is moved aside to `<path>.old`, never trusted or lost."""
 
     FORMAT = 2
 

@@ -107,10 +107,10 @@ def read_cache(path: str | os.PathLike, kind: str, version: int) -> bytes:
         data = Path(path).read_bytes()
     except OSError as err:
         raise CacheInvalid(f"unreadable ({err.strerror or err})") from None
-    if not data:
-        raise CacheInvalid("empty (0 bytes)")
     if not data.startswith(MAGIC):
-        raise CacheInvalid("not a kt cache file (an older format or foreign bytes)")
+        raise CacheInvalid(
+            "not a kt cache file (an older format or foreign bytes)" if data else "empty (0 bytes)"
+        )
     start = len(MAGIC) + 4 + int.from_bytes(data[len(MAGIC) : len(MAGIC) + 4], "little")
     try:
         header = json.loads(data[len(MAGIC) + 4 : start])

@@ -1,9 +1,6 @@
-"""Atomic safetensors checkpoints, with an optional compact token-embedding table.
-
-The tiny world model uses a few hundred of CLIP's 49,408 BPE tokens. `save_checkpoint(...,
-compact_vocab=True)` stores only the rows of `token_embedding.weight` that are non-zero (pretraining
-zeroes the rows no caption ever used), which shrinks the file from ~30 MB to a few MB and round-trips
-exactly.
+"""Atomic, checksummed safetensors checkpoints, with an optional compact token-embedding table:
+`compact_vocab=True` stores only the non-zero rows of `token_embedding.weight` (the tiny world's captions
+use a few hundred of CLIP's 49,408 tokens; pretraining zeroes the others): ~30 MB -> a few MB, exactly.
 """
 
 from __future__ import annotations
@@ -21,12 +18,10 @@ from kt_lib.cachefile import atomic_path
 TOKEN_KEY = "token_embedding.weight"
 # 2: metadata carries kt_format and kt_sha256 (a checksum of every tensor); 1: neither
 CHECKPOINT_FORMAT = 2
-SAVE_HINT = "choose a path on a writable disk with free space"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that must not be loaded; the message names the file and, where one is at fault, the
-    tensor."""
+    """A checkpoint that must not be loaded; the message names the file (and the tensor at fault)."""
 
 
 def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -44,11 +39,10 @@ def save_checkpoint(
     path: str | Path,
     metadata: dict | None = None,
     compact_vocab: bool = False,
-    hint: str = SAVE_HINT,
+    hint: str = "choose a path on a writable disk with free space",
 ) -> Path:
-    """Write `state` (a state_dict) to `path` atomically: a temp file in the same folder, then rename.
-    An interrupted or failed write leaves the old file (if any) and no temp file; a failed one raises
-    `kt_lib.cachefile.WriteError` ending with `hint`."""
+    """Write `state` (a state_dict) to `path` atomically: an interrupted or failed write leaves the old
+    file, if any, and no temp file; a failed one raises `kt_lib.cachefile.WriteError` ending with `hint`."""
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     meta = {"kt_metadata": json.dumps(metadata or {}), "kt_format": str(CHECKPOINT_FORMAT)}
@@ -90,8 +84,8 @@ def load_checkpoint(
     if "kt_sha256" in meta and tensor_digest(tensors) != meta["kt_sha256"]:
         raise CheckpointError(f"checkpoint {path} fails its checksum (damaged bytes)")
     for name, t in tensors.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            bad = int((~torch.isfinite(t)).sum())
+        bad = int((~torch.isfinite(t)).sum()) if t.is_floating_point() else 0
+        if bad:
             raise CheckpointError(
                 f"checkpoint {path}: tensor {name!r} holds {bad} NaN/inf values; refusing to load it"
             )
@@ -107,22 +101,18 @@ def load_into(model, state: dict[str, torch.Tensor], source: str | Path = "state
     """`model.load_state_dict(state)`, but a missing, unexpected or mis-shaped tensor is refused with
     `CheckpointError` naming it (and nothing is loaded)."""
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    extra = [k for k in state if k not in expected]
     shapes = [
-        f"{k!r} is {tuple(state[k].shape)} in the file, the model needs {tuple(v.shape)}"
+        f"tensor {k!r} is {tuple(state[k].shape)} in the file, the model needs {tuple(v.shape)}"
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
-    if missing or extra or shapes:
-        parts = []
-        if shapes:
-            more = f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""
-            parts.append(f"tensor {shapes[0]}{more}")
-        if missing:
-            parts.append(f"missing tensors {missing[:3]}")
-        if extra:
-            parts.append(f"unexpected tensors {extra[:3]}")
+    more = f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""
+    parts = [shapes[0] + more] if shapes else []
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    for what, names in (("missing", missing), ("unexpected", extra)):
+        parts += [f"{what} tensors {names[:3]}"] if names else []
+    if parts:
         raise CheckpointError(
             f"{source} does not fit this model: {'; '.join(parts)}; was it saved from another model?"
         )

@@ -1,19 +1,16 @@
 """Results derived from an unlearned model, cached like the runs: load the result if it exists, else compute it.
 
-A run row holds scores. Some lessons ask more of the unlearned *model*: a linear probe (notebooks 05 and 08),
-a collateral-damage profile (07), relearning curves (08). Those answers are cached in the experiment's
-`RunCache` under the run's key, the question's name and its parameters, so a second notebook, session or
-`kt tutorial` draws them without training again:
+A linear probe (notebooks 05, 08), a collateral-damage profile (07) or relearning curves (08) need the
+unlearned *model*, not a run row's scores: they are cached in the experiment's `RunCache` by the run's key,
+the question's name and its parameters, so another notebook or session draws them without training again:
 
     row = exp.run("nhl_kl", keep_result=False)          # the cached row: scores, no model
     probe = knowledge_probe(exp, row)                  # cached; trains the run again only on a miss
 
-A source is a run row (from `Experiment.run`) or a model that is not a run (the original, a never-learned
-model: keyed by its weights' fingerprint within the experiment). On a miss the model comes from the row's own
-`result`, else from the models the experiment kept of the runs it trained (`Kept`, bounded by bytes), else the
-run is trained again with the arguments the row records (`row["call"]`): the same key, the same result.
-`DERIVED_VERSION` is in every key: bump it when a derived computation changes its numbers
-(tests/test_versions.py fails when the code behind it changes and it does not).
+A source is a run row or a model that is not a run (the original, a never-learned model: keyed by its
+weights' fingerprint within the experiment). On a miss the model is the row's `result`, else one the
+experiment kept (`Kept`), else the run trained again from the row's `call`: same key, same result.
+`DERIVED_VERSION` is in every key: bump it when a derived computation changes its numbers.
 """
 
 from __future__ import annotations
@@ -56,10 +53,9 @@ class Kept:
 
 class Derived:
     """`derive(source, name, compute, **params)`: `compute(model)` for `source`, cached by the source, `name`
-    and `params` (JSON-able: all besides the model that decides the result). A DataFrame comes back with its
-    index, columns and dtypes. The experiment passes in what it owns, so nothing here calls it by name: its
-    `cache` (a `RunCache`), `kept` models, `scope()` (its key, in a model's entries beside the weights'
-    fingerprint) and `run` (`Experiment.run`, which trains a run again on a miss)."""
+    and `params` (JSON-able: all besides the model that decides the result); a DataFrame comes back with its
+    index, columns and dtypes. The experiment passes in its `cache`, `kept` models, `scope()` (its key, in
+    a model's entries) and `run` (`Experiment.run`, which trains a run again on a miss)."""
 
     def __init__(self, cache, kept: Kept, scope, run):
         self.cache, self.kept, self.scope, self.run = cache, kept, scope, run
@@ -117,7 +113,4 @@ def _unpack(entry: dict):
     frame = dict(entry["frame"])
     dtypes = frame.pop("dtypes")
     df = pd.DataFrame.from_dict(frame, orient="tight")
-    for i, dtype in enumerate(dtypes):
-        if dtype != "object":
-            df[df.columns[i]] = df.iloc[:, i].astype(dtype)
-    return df
+    return df.astype({c: t for c, t in zip(df.columns, dtypes) if t != "object"})

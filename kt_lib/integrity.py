@@ -18,20 +18,12 @@ stored under ``row["flags"]`` by `Experiment.run`, in sweep tables and in `kt un
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
-
-CODES = (
-    "utility_collapse",
-    "nothing_forgotten",
-    "unchanged_model",
-    "nan_stop",
-    "preset_drift",
-    "identical_results",
-)
 
 
 class RunIntegrityWarning(UserWarning):
@@ -43,8 +35,6 @@ def flags_in_cells(shell=None) -> bool:
     counted, and the cell ends with one line, e.g. ``3 run(s) flagged: ga utility_collapse ×2; gdiff
     utility_collapse ×1 (each row's `flags` says why)``. Scripts and the CLI keep the warnings; False
     outside IPython."""
-    import sys
-
     ipython = sys.modules.get("IPython")
     shell = shell or (ipython.get_ipython() if ipython else None)
     if shell is None or getattr(shell, "_kt_flags", None) is not None:
@@ -89,13 +79,12 @@ def codes(flags) -> list[str]:
 
 def score_flags(scores: dict, thresholds: Thresholds = Thresholds()) -> list[str]:
     """Flags from a run's scores (keys Q, U and optionally zero_shot_utility, fractions)."""
-    t, out = thresholds, []
+    t = thresholds
     u, zs, q = scores.get("U"), scores.get("zero_shot_utility"), scores.get("Q")
     low = [f"U {u:.2f} < {t.min_utility:.2f}"] if u is not None and u < t.min_utility else []
     if zs is not None and zs < t.min_zero_shot_utility:
         low.append(f"zero-shot utility {zs:.2f} < {t.min_zero_shot_utility:.2f}")
-    if low:
-        out.append("utility_collapse: " + ", ".join(low))
+    out = ["utility_collapse: " + ", ".join(low)] if low else []
     if q is not None and q < t.min_quality:
         out.append(f"nothing_forgotten: Q {q:.2f} < {t.min_quality:.2f}")
     return out
@@ -105,11 +94,10 @@ def score_flags(scores: dict, thresholds: Thresholds = Thresholds()) -> list[str
 def unchanged(original, model) -> bool:
     """True when every weight of `model` equals the same-named weight of `original`."""
     theirs = original.state_dict()
-    for name, p in model.state_dict().items():
-        q = theirs.get(name)
-        if q is None or q.shape != p.shape or not torch.equal(q.to(p.device, p.dtype), p):
-            return False
-    return True
+    return all(
+        name in theirs and theirs[name].shape == p.shape and torch.equal(theirs[name].to(p), p)
+        for name, p in model.state_dict().items()
+    )
 
 
 def preset_drift(config: dict, preset: dict, name: str = "preset") -> list[str]:
@@ -185,17 +173,10 @@ def mark_flagged(table: pd.DataFrame, runs: pd.DataFrame, by) -> pd.DataFrame:
     """Mark an aggregated `table` (one row per `by` group of the run table `runs`): `flagged` = how many of
     the group's runs carry a flag (their own or identical results), `flags` = the codes seen, joined."""
     by = [by] if isinstance(by, str) else list(by)
-    runs = runs.copy()
-    own = runs["flags"] if "flags" in runs else pd.Series([[]] * len(runs), index=runs.index)
-    extra = identical_results(runs)
-    runs["_codes"] = [sorted(set(codes(f) + codes([e] if e else []))) for f, e in zip(own, extra)]
+    own = runs["flags"] if "flags" in runs else [[]] * len(runs)
+    found = [set(codes(f) + codes([e] if e else [])) for f, e in zip(own, identical_results(runs))]
     marks = {}
-    for keys, g in runs.groupby(by, sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        seen = sorted({c for cs in g["_codes"] for c in cs})
-        marks[keys] = (int(sum(bool(cs) for cs in g["_codes"])), "; ".join(seen))
-    table = table.copy()
-    idx = [tuple(r) for r in table[by].itertuples(index=False)]
-    table["flagged"] = [marks.get(k, (0, ""))[0] for k in idx]
-    table["flags"] = [marks.get(k, (0, ""))[1] for k in idx]
-    return table
+    for keys, g in runs.assign(_codes=found).groupby(by, sort=False)["_codes"]:
+        marks[keys if isinstance(keys, tuple) else (keys,)] = (sum(map(bool, g)), set().union(*g))
+    seen = [marks.get(k, (0, ())) for k in table[by].itertuples(index=False, name=None)]
+    return table.assign(flagged=[n for n, _ in seen], flags=["; ".join(sorted(c)) for _, c in seen])
