@@ -220,7 +220,7 @@ def difficulty_levels(per_class: pd.DataFrame, min_accuracy: float = 0.3) -> dic
     """Split breeds the model knows (photo fine accuracy >= min_accuracy) into three equal-sized levels by
     its zero-shot accuracy: the better known, the harder to forget cleanly (paper Table 3)."""
     levels = ("easy", "medium", "difficult")
-    df = per_class[(per_class.domain == "photo") & (per_class.fine >= min_accuracy)]
+    df = per_class[(per_class["domain"] == "photo") & (per_class.fine >= min_accuracy)]
     ranked = df.sort_values(["fine", "concept"], kind="stable")["concept"].tolist()
     return {
         lvl: [str(c) for c in part]
