@@ -1,10 +1,8 @@
-"""The prompts an unlearning run scores images against: CLIP logits, the tokenised prompt bank, and the
-original model's logits cached once (per template, or against the template-averaged head).
-
-`clip_logits` is `logit_scale.exp() * cos(image, prompt)` against all fine and coarse prompts; `PromptBank`
-tokenises every template's prompts once (trimmed). The official trainer (the `paper` preset) takes its KL/NPO
-reference from the original model's head averaged over all templates (`reference="ensemble"`) and keeps the
-epoch whose training forget-fine accuracy on that head is lowest (`kt_lib.selection`).
+"""The prompts an unlearning run scores images against: `clip_logits` (`logit_scale.exp() * cos(image,
+prompt)` against all fine and coarse prompts), the `PromptBank` (every template's prompts tokenised once,
+trimmed), and the original model's logits cached once: per template, or against the head averaged over all
+templates, the official trainer's KL/NPO reference (`reference="ensemble"`; `kt_lib.selection` scores
+epochs on that head too).
 """
 
 from __future__ import annotations

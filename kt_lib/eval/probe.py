@@ -1,7 +1,6 @@
-"""Knowledge probes: does the model still *know* a forgotten concept in ways zero-shot accuracy misses?
-
-A linear probe on frozen image features (trained on the proxy pool) still finds a breed whose text
-embedding alone was renamed; paraphrases test zero-shot accuracy with wordings never trained on.
+"""Knowledge probes: does the model still *know* a forgotten concept in ways zero-shot accuracy misses? A
+linear probe on frozen image features (trained on the proxy pool) still finds a breed whose text embedding
+alone was renamed; paraphrases test zero-shot accuracy with wordings never trained on.
 """
 
 from __future__ import annotations
