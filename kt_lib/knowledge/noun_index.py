@@ -1,4 +1,4 @@
-"""A direct reader of WordNet 3.0 `data.noun` by byte offset (`NounIndex`): the gloss, lemmas and hypernym
+"""A direct reader of WordNet 3.0 `data.noun` by byte offset (`NounIndex`): the lemmas and hypernym
 offsets of a synset without loading the whole corpus through nltk."""
 
 from __future__ import annotations
@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kt_lib.knowledge.wordnet import DEBIAN_DIR, FIX_HINT, WORDNET_VERSION, find_corpus_dir
+from kt_lib.knowledge.wordnet import DEBIAN_DIR, FIX_HINT, WORDNET_VERSION
 
 
 class NounIndex:
-    """Millisecond look-ups in WordNet's ``data.noun`` (a synset offset *is* its byte offset there).
-
-    Use it where loading NLTK's full reader (seconds) is too slow, e.g. checking many wnids in tests.
-    """
+    """Millisecond look-ups in WordNet's ``data.noun`` (a synset offset *is* its byte offset there), where
+    loading NLTK's full reader (seconds) is too slow, e.g. checking many wnids in tests."""
 
     def __init__(self, corpus_dir: str | os.PathLike):
         self.path = Path(corpus_dir) / "data.noun"
@@ -46,22 +44,26 @@ class NounIndex:
 
     def ancestors(self, offset: int) -> set[int]:
         """All transitive hypernym offsets (the synset itself excluded)."""
-        seen: set[int] = set()
-        todo = self.hypernyms(offset)
+        seen, todo = set(), self.hypernyms(offset)
         while todo:
-            o = todo.pop()
-            if o not in seen:
+            if (o := todo.pop()) not in seen:
                 seen.add(o)
-                todo.extend(self.hypernyms(o))
+                todo += self.hypernyms(o)
         return seen
 
     def close(self) -> None:
         self._fh.close()
 
 
-def open_noun_index(nltk_data: str | os.PathLike | None = None) -> NounIndex:
+def open_noun_index() -> NounIndex:
     """A `NounIndex` over NLTK's WordNet folder, else Debian's ``/usr/share/wordnet``; RuntimeError if neither."""
-    for path in (find_corpus_dir(nltk_data), DEBIAN_DIR):
-        if path is not None and (Path(path) / "data.noun").is_file():
+    import nltk
+
+    try:
+        found = [Path(str(nltk.data.find("corpora/wordnet")))]
+    except LookupError:
+        found = []
+    for path in (*found, DEBIAN_DIR):
+        if (path / "data.noun").is_file():
             return NounIndex(path)
     raise RuntimeError(f"WordNet 3.0 data.noun not found.\n{FIX_HINT}")

@@ -1,14 +1,9 @@
 """Offline-first WordNet 3.0 for ImageNet wnids (`n02084071` -> `dog.n.01`).
 
-`ensure_wordnet()` returns NLTK's WordNet reader, trying in order:
-
-1. an NLTK ``wordnet`` corpus that already loads;
-2. a copy built under ``$NLTK_DATA/corpora/wordnet`` (default ``~/nltk_data``) from Debian's
-   ``/usr/share/wordnet`` (packages ``wordnet-base`` + ``wordnet-sense-index``), plus a ``lexnames`` file
-   written here, since Debian ships none. Files are copied, not symlinked: NLTK 3.10 refuses paths that
-   escape its data roots;
-3. ``nltk.download('wordnet')`` (needs network).
-
+`ensure_wordnet()` returns NLTK's WordNet reader: an NLTK ``wordnet`` corpus that already loads, else a
+copy built under ``$NLTK_DATA/corpora/wordnet`` (default ``~/nltk_data``) from Debian's ``/usr/share/wordnet``
+(packages ``wordnet-base`` + ``wordnet-sense-index``; the ``lexnames`` file Debian lacks is written here;
+files are copied, since NLTK 3.10 refuses symlinks out of its data roots), else ``nltk.download('wordnet')``.
 ImageNet is built on WordNet **3.0**; offsets differ in 3.1, so any other version is an error.
 """
 
@@ -52,25 +47,14 @@ _READER: Any = None
 
 def lexnames_text() -> str:
     """The 45-line ``lexnames`` file (``NN\\tname\\tsyncat``) that NLTK's reader needs."""
-    assert len(_LEXNAMES) == 45
-    return "".join(
-        f"{i:02d}\t{name}\t{_SYNCAT[name.split('.')[0]]}\n" for i, name in enumerate(_LEXNAMES)
-    )
-
-
-def default_nltk_data() -> Path:
-    """``$NLTK_DATA`` (first entry) if set, else ``~/nltk_data``."""
-    env = os.environ.get("NLTK_DATA", "").split(os.pathsep)[0]
-    return Path(env).expanduser() if env else Path.home() / "nltk_data"
+    return "".join(f"{i:02d}\t{n}\t{_SYNCAT[n.split('.')[0]]}\n" for i, n in enumerate(_LEXNAMES))
 
 
 def build_from_debian(
     nltk_data: str | os.PathLike, debian_dir: str | os.PathLike = DEBIAN_DIR
 ) -> Path:
-    """Copy Debian's WordNet 3.0 files into ``<nltk_data>/corpora/wordnet`` and write ``lexnames``.
-
-    Returns the corpus directory. Raises FileNotFoundError naming the missing files and the fix.
-    """
+    """Copy Debian's WordNet 3.0 files into ``<nltk_data>/corpora/wordnet`` and write ``lexnames``;
+    returns that folder. Raises FileNotFoundError naming the missing files and the fix."""
     src, dst = Path(debian_dir), Path(nltk_data) / "corpora" / "wordnet"
     missing = [f for f in REQUIRED_FILES if not (src / f).is_file()]
     if missing:
@@ -81,18 +65,10 @@ def build_from_debian(
     dst.mkdir(parents=True, exist_ok=True)
     for name in REQUIRED_FILES + OPTIONAL_FILES:
         if (src / name).is_file():
-            tmp = dst / f".{name}.tmp"
-            shutil.copyfile(src / name, tmp)  # copy, never symlink (NLTK sandbox)
-            os.replace(tmp, dst / name)
+            shutil.copyfile(src / name, dst / f".{name}.tmp")  # copy, never symlink (NLTK sandbox)
+            os.replace(dst / f".{name}.tmp", dst / name)
     (dst / "lexnames").write_text(lexnames_text(), encoding="utf-8")
     return dst
-
-
-def _add_to_path(nltk_data: Path) -> None:
-    import nltk
-
-    if str(nltk_data) not in nltk.data.path:
-        nltk.data.path.insert(0, str(nltk_data))
 
 
 def _try_load() -> Any | None:
@@ -122,8 +98,13 @@ def ensure_wordnet(
     global _READER
     if _READER is not None:
         return _READER
-    target = Path(nltk_data).expanduser().resolve() if nltk_data else default_nltk_data()
-    _add_to_path(target)
+    import nltk
+
+    env = os.environ.get("NLTK_DATA", "").split(os.pathsep)[0]
+    target = Path(nltk_data or env or Path.home() / "nltk_data").expanduser()
+    target = target.resolve() if nltk_data else target
+    if str(target) not in nltk.data.path:
+        nltk.data.path.insert(0, str(target))
     wn, why = _try_load(), ""
     if wn is None and Path(debian_dir).is_dir():
         try:
@@ -133,8 +114,6 @@ def ensure_wordnet(
             wn, why = None, f" ({exc.args[0].splitlines()[0] if exc.args else exc})"
     if wn is None and download:
         try:
-            import nltk
-
             if nltk.download("wordnet", download_dir=str(target), quiet=True, raise_on_error=False):
                 wn = _try_load()
         except Exception:  # noqa: BLE001 - any network/IO failure means: fall through to the error
@@ -178,19 +157,6 @@ def hypernym_path(syn: Any) -> list[Any]:
     """The longest hypernym chain from ``syn`` up to the root (``syn`` first, ``entity.n.01`` last)."""
     paths = syn.hypernym_paths()
     return list(reversed(max(paths, key=len))) if paths else [syn]
-
-
-def find_corpus_dir(nltk_data: str | os.PathLike | None = None) -> Path | None:
-    """The ``corpora/wordnet`` folder NLTK would use (plain folder, not a zip), or None."""
-    import nltk
-
-    if nltk_data:
-        _add_to_path(Path(nltk_data).expanduser().resolve())
-    try:
-        path = Path(str(nltk.data.find("corpora/wordnet")))
-    except LookupError:
-        return None
-    return path if (path / "data.noun").is_file() else None
 
 
 def is_hyponym_of(syn: Any, ancestor: Any) -> bool:
