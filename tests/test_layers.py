@@ -35,7 +35,7 @@ LAYERS = (
     ("request", ("kt_lib.knowledge", *_in("kt_lib.knowledge", "taxonomy wordnet noun_index"),
                  "kt_lib.world", "kt_lib.world.config")),
     ("data", ("kt_lib.cachefile", *_in("kt_lib.world", "render data"),
-              *_in("kt_lib.knowledge", "images realdata datasets"))),
+              *_in("kt_lib.knowledge", "realdata datasets"))),
     ("model", (*_in("kt_lib", "textenc vocab zeroshot prompts checkpoint"),
                *_in("kt_lib.world", "pretrain model"), "kt_lib.models")),
     ("loss", ("kt_lib.losses", "kt_lib.presets", "kt_lib.methods", "kt_lib.methods.*")),

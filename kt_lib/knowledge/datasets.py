@@ -30,17 +30,12 @@ class TaxonomyDataset(Dataset, _TaxonomyAPI):
     ):
         self.base = base
         self._set_taxonomy(taxonomy)
-        names = class_names if isinstance(class_names, dict) else dict(enumerate(class_names))
-        unknown = [
-            n
-            for n in names.values()
-            if n not in self.taxonomy or not self.taxonomy.lookup(n).is_leaf
-        ]
+        names, tax = class_names, self.taxonomy
+        names = names if isinstance(names, dict) else dict(enumerate(names))
+        unknown = [n for n in names.values() if n not in tax or not tax.lookup(n).is_leaf]
         if unknown:
-            raise ValueError(f"classes {unknown} are not leaves of taxonomy {self.taxonomy.name!r}")
-        self.label_map = {
-            y: self.fine_names.index(self.taxonomy.lookup(n).name) for y, n in names.items()
-        }
+            raise ValueError(f"classes {unknown} are not leaves of taxonomy {tax.name!r}")
+        self.label_map = {y: self.fine_names.index(tax.lookup(n).name) for y, n in names.items()}
 
     def __len__(self) -> int:
         return len(self.base)
@@ -65,13 +60,7 @@ def oxford_pet(
     from torchvision.datasets import OxfordIIITPet
 
     try:
-        base = OxfordIIITPet(
-            root,
-            split=split,
-            target_types="category",
-            transform=_compose(transform),
-            download=download,
-        )
+        base = OxfordIIITPet(root, split=split, transform=_compose(transform), download=download)
     except RuntimeError as exc:
         raise FileNotFoundError(
             f"Oxford-IIIT Pet not found under {root}/oxford-iiit-pet/{{images,annotations}}; "

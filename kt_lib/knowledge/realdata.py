@@ -1,10 +1,10 @@
 """Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``).
 
 Datasets yield ``(image_tensor, fine_label, coarse_label)`` and have ``fine_names``, ``coarse_names`` and
-``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.world.data.WorldDataset``. Manifests are
-deterministic train/test lists whose unreadable images are counted and skipped once, at build time; a
-root none of whose images decode is an error that names one of them and says why.
-Nothing here downloads unless called with ``download=True``.
+``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.world.data.WorldDataset``. Any file
+PIL decodes becomes an 8-bit RGB image. Manifests are deterministic train/test lists whose unreadable
+images are counted and skipped once, at build time; a root none of whose images decode is an error that
+names one of them and says why.
 """
 
 from __future__ import annotations
@@ -17,19 +17,72 @@ import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
 from kt_lib.cachefile import write_bytes
-from kt_lib.knowledge.images import ToRGB, _readable, decode_error, open_rgb  # noqa: F401 (ToRGB re-exported)
 from kt_lib.knowledge.taxonomy import Taxonomy, normalize
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 WNID = re.compile(r"^[nvasr]\d{8}$")
+LAYOUTS = ("imagenet", "stanford-dogs", "folders", "manifest")
 LAYOUT = """expected one of (details and licences: data/README.md):
   ImageNet train : <root>/n02085620/*.JPEG  (ILSVRC2012 train, https://image-net.org, registration needed)
   Stanford Dogs  : <root>/Images/n02085620-Chihuahua/*.jpg  (http://vision.stanford.edu/aditya86/ImageNetDogs/)
   named folders  : <root>/<class name>/*.jpg  (names must be concepts of the taxonomy)"""
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL image as 8-bit RGB: greyscale, CMYK and palette convert; 16-bit and float greyscale are
+    scaled to 8 bits (not clipped to white); transparency is composited onto white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode.startswith("I") or im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16") or (a.size and a.max() > 255):
+            a = a / 257.0
+        im = Image.fromarray(np.clip(a, 0, 255).round().astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+class ToRGB:
+    """`to_rgb` as a transform (grayscale, CMYK and palette photos break 3-channel models)."""
+
+    __call__ = staticmethod(to_rgb)
+
+    def __repr__(self) -> str:
+        return "ToRGB()"
+
+
+def open_rgb(path: str | os.PathLike, draft: tuple[int, int] | None = None) -> Image.Image:
+    """Decode an image file to a loaded 8-bit RGB image (`draft`: decode JPEGs at reduced size).
+
+    Raises whatever the decoder raises for an empty, truncated or non-image file, and PIL's
+    `DecompressionBombError` for an image over `Image.MAX_IMAGE_PIXELS` x 2."""
+    with Image.open(path) as im:
+        if draft:
+            im.draft("RGB", draft)
+        im.load()
+        if im.width <= 0 or im.height <= 0:
+            raise ValueError(f"image {path} has no pixels")
+        out = to_rgb(im)
+        return out.copy() if out is im else out
+
+
+def decode_error(path: Path) -> str | None:
+    """Why `path` does not decode ('UnidentifiedImageError: ...'), or None when it does (decoded at
+    reduced size for JPEG, to catch empty, truncated, oversized and non-image files)."""
+    try:
+        open_rgb(path, draft=(64, 64))
+        return None
+    except Exception as err:  # noqa: BLE001 - any decoder error means "skip this file"
+        return f"{type(err).__name__}: {err}"
 
 
 class Manifest(list):
@@ -38,9 +91,6 @@ class Manifest(list):
 
 def _tax(taxonomy: Taxonomy | str) -> Taxonomy:
     return taxonomy if isinstance(taxonomy, Taxonomy) else Taxonomy.load(taxonomy)
-
-
-LAYOUTS = ("imagenet", "stanford-dogs", "folders", "manifest")
 
 
 def class_folders(
@@ -57,13 +107,12 @@ def class_folders(
     if not dirs:
         raise FileNotFoundError(f"no class folders under {base}; {LAYOUT}")
     want_wnid = {"imagenet": True, "stanford-dogs": True, "folders": False}.get(layout or "")
-    if want_wnid is not None:
-        odd = [d.name for d in dirs if bool(WNID.match(d.name.split("-", 1)[0])) != want_wnid]
-        if odd:
-            raise ValueError(
-                f"layout {layout!r} expects {'wnid' if want_wnid else 'class-name'} folders under "
-                f"{base}, but found {odd[:5]}; pick the layout that matches the folders; {LAYOUT}"
-            )
+    odd = [d.name for d in dirs if bool(WNID.match(d.name.split("-", 1)[0])) != want_wnid]
+    if want_wnid is not None and odd:
+        raise ValueError(
+            f"layout {layout!r} expects {'wnid' if want_wnid else 'class-name'} folders under "
+            f"{base}, but found {odd[:5]}; pick the layout that matches the folders; {LAYOUT}"
+        )
     by_wnid = {c.wnid: c.name for c in tax.leaves() if c.wnid}
     found, unknown = {}, []
     for d in dirs:
@@ -110,47 +159,39 @@ def build_manifest(
     fine, f2c = tax.fine_names, tax.fine_to_coarse
     out, skipped, short, folders = Manifest(), [], {}, class_folders(root, tax, layout)
     missing = [n for n in fine if n not in folders]
+    want = train_per_class + test_per_class
     for name, folder in sorted(folders.items(), key=lambda kv: fine.index(kv[0])):
         files = sorted(
             p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
         )
         random.Random(f"{seed}:{name}").shuffle(files)
-        want, good = train_per_class + test_per_class, []
+        good = []
         for p in files:
             if len(good) == want:
                 break
-            (good if _readable(p) else skipped).append(p)
+            (good if decode_error(p) is None else skipped).append(p)
         n_test = test_per_class if len(good) == want else round(len(good) * test_per_class / want)
-        short.update({name: len(good)} if len(good) < want else {})
+        if len(good) < want:
+            short[name] = len(good)
         i = fine.index(name)
         for j, p in enumerate(good):
             split = "test" if j < n_test else "train"
             out.append(dict(path=str(p.resolve()), fine=i, coarse=f2c[i], split=split, name=name))
     if skipped and not out:
-        raise ValueError(undecodable(root, skipped))
+        raise ValueError(
+            f"none of the {len(skipped)} image files under {root} could be decoded (e.g. {skipped[0]}: "
+            f"{decode_error(skipped[0])}); check that they are images, not HTML pages or partial downloads "
+            "(`file <path>` says what a file holds), then download or convert them again"
+        )
     out.skipped = [str(p) for p in skipped]
-    out.stats = dict(
-        classes=len(folders),
-        images=len(out),
-        skipped=len(skipped),
-        short_classes=short,
-        missing_classes=missing,
-    )
+    out.stats = dict(classes=len(folders), images=len(out), skipped=len(skipped))
+    out.stats.update(short_classes=short, missing_classes=missing)
     if verbose and (skipped or short or missing):
         few = f"; {len(short)} classes have fewer than {want} images: {short}" if short else ""
         no = f"; {len(missing)} taxonomy classes have no folder: {missing[:10]}" if missing else ""
         msg = f"build_manifest({root}): skipped {len(skipped)} unreadable/empty images{few}{no}"
         warnings.warn(msg, stacklevel=2)
     return out
-
-
-def undecodable(root, skipped: list[Path]) -> str:
-    """The error of a data root none of whose image files decode: how many, one of them and why, what to do."""
-    return (
-        f"none of the {len(skipped)} image files under {root} could be decoded (e.g. {skipped[0]}: "
-        f"{decode_error(skipped[0])}); check that they are images, not HTML pages or partial downloads "
-        "(`file <path>` says what a file holds), then download or convert them again"
-    )
 
 
 def save_manifest(manifest: Iterable[dict], path: str | os.PathLike) -> Path:
@@ -179,15 +220,13 @@ def proxy_subset(
     concepts = list(concepts)
     missing = [c for c in concepts if normalize(c) not in by_name]
     if missing:
-        raise KeyError(
-            f"no train images for {missing}; present classes: {sorted({r['name'] for r in train})[:10]}..."
-        )
+        present = sorted({r["name"] for r in train})[:10]
+        raise KeyError(f"no train images for {missing}; present classes: {present}...")
     out = []
     for c in dict.fromkeys(concepts):
         rows = sorted(by_name[normalize(c)], key=lambda r: r["path"])
-        out += random.Random(f"{seed}:proxy:{normalize(c)}").sample(
-            rows, min(samples_per_class, len(rows))
-        )
+        rng = random.Random(f"{seed}:proxy:{normalize(c)}")
+        out += rng.sample(rows, min(samples_per_class, len(rows)))
     return out
 
 
@@ -212,14 +251,8 @@ class ManifestDataset(Dataset, _TaxonomyAPI):
             load_manifest(manifest) if isinstance(manifest, (str, os.PathLike)) else list(manifest)
         )
         self._set_taxonomy(taxonomy)
-        bad = sorted(
-            {
-                r["name"]
-                for r in rows
-                if r["fine"] >= len(self.fine_names)
-                or normalize(self.fine_names[r["fine"]]) != normalize(r["name"])
-            }
-        )
+        names = dict(enumerate(normalize(n) for n in self.fine_names))
+        bad = sorted({r["name"] for r in rows if names.get(r["fine"]) != normalize(r["name"])})
         if bad:
             raise ValueError(
                 f"manifest labels {bad[:10]} do not match taxonomy {self.taxonomy.name!r}; "
