@@ -23,19 +23,16 @@ from kt_lib.zeroshot import TEMPLATES
 
 @dataclass
 class DataSource:
+    """``proxy_pool``: ``(images, fine, coarse)`` of every class, where exemplars are drawn from."""
+
     name: str
     taxonomy: Taxonomy
     fine_names: list[str]
     coarse_names: list[str]
-    proxy_pool: (
-        TensorDataset  # (images, fine, coarse) of every class; exemplars are drawn from here
-    )
+    proxy_pool: TensorDataset
     evaluator: Evaluator
 
     def compile_forget(self, names) -> list[str]:
-        names = [names] if isinstance(names, str) else list(names)
-        if not names:
-            raise ValueError("a request needs at least one concept name to forget")
         return self.taxonomy.request(names).forget
 
 
@@ -64,23 +61,16 @@ def data_source(
     return manifest_source(manifest, taxonomy, preprocess, name=f"{root.name}-{taxonomy}-{tag}")
 
 
-def world_source(
-    world=None, eval_per_class: int | None = None, domain: str = "photo"
-) -> DataSource:
-    """The embedded world: proxy pool = the world's proxy images; test = photo (in domain) and drawing (OOD)."""
+def world_source(world=None, eval_per_class: int | None = None) -> DataSource:
+    """The embedded world: proxy pool = the world's proxy photos; test = photo (in domain) and drawing (OOD)."""
     from kt_lib.world.config import WorldConfig, WorldTaxonomy
     from kt_lib.world.data import WorldDataset
 
     world, tax = world or WorldConfig(), WorldTaxonomy()
-    pool = WorldDataset("proxy", domain, world)
-    return DataSource(
-        "dogworld",
-        Taxonomy.from_world(),
-        tax.fine,
-        tax.coarse,
-        TensorDataset(pool.images, pool.fine, pool.coarse),
-        world_evaluator(world, per_class=eval_per_class),
-    )
+    proxy = WorldDataset("proxy", "photo", world)
+    pool = TensorDataset(proxy.images, proxy.fine, proxy.coarse)
+    evaluator = world_evaluator(world, per_class=eval_per_class)
+    return DataSource("dogworld", Taxonomy.from_world(), tax.fine, tax.coarse, pool, evaluator)
 
 
 def world_evaluator(world=None, per_class: int | None = None, families=None) -> Evaluator:
@@ -121,21 +111,13 @@ def manifest_source(
         data = cached_tensors(ds, f"{tag}-{split}", preprocess)
         return data["images"], data["labels"][:, 0], data["labels"][:, 1]
 
-    images, fine, coarse = tensors(manifest, "train", name)
+    pool = TensorDataset(*tensors(manifest, "train", name))
     domains = {"photo": EvalSet(*tensors(manifest, "test", name), TEMPLATES["photo"])}
     for dom, rows in (ood or {}).items():
         domains[dom] = EvalSet(*tensors(rows, "test", f"{name}-{dom}"), TEMPLATES["photo"])
-    evaluator = Evaluator(
-        taxonomy.fine_names, taxonomy.coarse_names, taxonomy.fine_to_coarse, domains
-    )
-    return DataSource(
-        name,
-        taxonomy,
-        taxonomy.fine_names,
-        taxonomy.coarse_names,
-        TensorDataset(images, fine, coarse),
-        evaluator,
-    )
+    fine, coarse = taxonomy.fine_names, taxonomy.coarse_names
+    evaluator = Evaluator(fine, coarse, taxonomy.fine_to_coarse, domains)
+    return DataSource(name, taxonomy, fine, coarse, pool, evaluator)
 
 
 def first_per_class(
