@@ -171,4 +171,4 @@ def test_zero_shot_loaders_fail_clearly_without_data(tmp_path):
         D.zero_shot_dataset("imagenet-z", tmp_path)
     with pytest.raises(ValueError, match="not leaves"):
         D.TaxonomyDataset([], ["Labradoodle"], "dogworld")
-    assert repr(R.ToRGB()) == "ToRGB()" and R.ToRGB()(Image.new("L", (2, 2))).mode == "RGB"
+    assert R.to_rgb(Image.new("L", (2, 2))).mode == "RGB"

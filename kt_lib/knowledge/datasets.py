@@ -18,7 +18,7 @@ from torchvision import transforms as T
 
 from kt_lib.cachefile import cache_dir as default_cache
 from kt_lib.cachefile import load_or_build
-from kt_lib.knowledge.realdata import ToRGB, _TaxonomyAPI
+from kt_lib.knowledge.realdata import _TaxonomyAPI, to_rgb
 from kt_lib.knowledge.taxonomy import Taxonomy
 
 
@@ -46,7 +46,8 @@ class TaxonomyDataset(Dataset, _TaxonomyAPI):
 
 
 def _compose(transform: Callable | None) -> Callable:
-    return T.Compose([ToRGB(), transform or T.ToTensor()])
+    """RGB first: grayscale, CMYK and palette photos break 3-channel models."""
+    return T.Compose([T.Lambda(to_rgb), transform or T.ToTensor()])
 
 
 def oxford_pet(

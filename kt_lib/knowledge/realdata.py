@@ -51,15 +51,6 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-class ToRGB:
-    """`to_rgb` as a transform (grayscale, CMYK and palette photos break 3-channel models)."""
-
-    __call__ = staticmethod(to_rgb)
-
-    def __repr__(self) -> str:
-        return "ToRGB()"
-
-
 def open_rgb(path: str | os.PathLike, draft: tuple[int, int] | None = None) -> Image.Image:
     """Decode an image file to a loaded 8-bit RGB image (`draft`: decode JPEGs at reduced size).
 
