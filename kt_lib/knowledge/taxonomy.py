@@ -191,6 +191,9 @@ class Taxonomy:
         return cls(nodes, "dogworld", meta)
 
     # ---- lookup ------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._nodes)
+
     def __contains__(self, name: str) -> bool:
         return normalize(name) in self._keys
 
