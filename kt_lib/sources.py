@@ -1,10 +1,6 @@
-"""Where an experiment's images come from: the embedded world, or a real-data manifest.
-
-A `DataSource` bundles what a knowledge request needs, independent of where the pixels live: the label
-names (fine leaves and their coarse parents), the proxy pool an unlearner may draw exemplars from, the test
-sets for evaluation, and the taxonomy that compiles requests. Notebooks, `kt unlearn` and sweeps switch with
-one parameter (`data_source`). It sits with the experiment, above the evaluation whose test sets it holds.
-"""
+"""Where an experiment's images come from: the embedded world, or a real-data manifest. A `DataSource`
+holds the label names, the proxy pool exemplars are drawn from, the test sets and the taxonomy that compiles
+requests; notebooks, `kt unlearn` and sweeps switch with one parameter (`data_source`)."""
 
 from __future__ import annotations
 

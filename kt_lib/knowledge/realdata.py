@@ -1,11 +1,7 @@
-"""Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``).
-
-Datasets yield ``(image_tensor, fine_label, coarse_label)`` and have ``fine_names``, ``coarse_names`` and
-``fine_to_coarse``; labels index the taxonomy's leaves, as in ``kt_lib.world.data.WorldDataset``. Any file
-PIL decodes becomes an 8-bit RGB image. Manifests are deterministic train/test lists whose unreadable
-images are counted and skipped once, at build time; a root none of whose images decode is an error that
-names one of them and says why.
-"""
+"""Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``): datasets
+yield ``(image_tensor, fine, coarse)`` labelled by the taxonomy's leaves, any file PIL decodes becomes 8-bit
+RGB, and manifests are deterministic train/test lists whose unreadable images are skipped and counted once,
+at build time (a root none of whose images decode is an error that names one and says why)."""
 
 from __future__ import annotations
 
