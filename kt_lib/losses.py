@@ -1,8 +1,7 @@
-"""Loss terms for knowledge-tracing unlearning of CLIP, as pure tensor functions.
-
-``logits`` are CLIP logits ``[B, C]`` (forget images against all C class prompts), ``labels`` ``[B]``.
-CLIP logits are often negative, so columns are removed by ``masked_fill(-inf)`` or gathering, never by a
-0/1 mask. bf16/fp16 inputs are upcast to float32; reference logits are always detached.
+"""Loss terms for knowledge-tracing unlearning of CLIP, as pure tensor functions of CLIP logits ``[B, C]``
+(forget images against all C class prompts) and ``labels`` ``[B]``. Logits are often negative, so columns
+are removed by ``masked_fill(-inf)`` or gathering, never by a 0/1 mask; bf16/fp16 inputs are upcast to
+float32; reference logits are detached.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from torch import Tensor
 
 
 def _f32(x: Tensor) -> Tensor:
-    """Upcast half/bfloat16 to float32 (differentiably); leave float32/float64 alone."""
+    """Upcast half/bfloat16 to float32 (differentiably)."""
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
@@ -29,12 +28,9 @@ def _check(logits: Tensor, labels: Tensor | None = None, ref: Tensor | None = No
 
 
 def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
-    """KL(p_ref || p_now) between the softmaxes of two logit matrices, ``ref`` detached.
-
-    WARNING -- reduced by ``sum / numel`` (all B*C elements), NOT ``batchmean``: the value is
-    ``batchmean_KL / C``, so this package's alphas are C times the batchmean ones. This is the paper's
-    convention; do not "fix" it without rescaling every alpha.
-    """
+    """KL(p_ref || p_now) between the softmaxes of two logit matrices, ``ref`` detached. WARNING: reduced
+    by ``sum / numel`` (all B*C elements), NOT ``batchmean``: the value is ``batchmean_KL / C``, so the
+    alphas are C times batchmean ones. The paper's convention: do not "fix" it without rescaling them."""
     _check(logits_now, ref=logits_ref)
     log_now = F.log_softmax(_f32(logits_now), dim=-1)
     log_ref = F.log_softmax(_f32(logits_ref.detach()), dim=-1)
@@ -42,8 +38,7 @@ def kl_div(logits_now: Tensor, logits_ref: Tensor) -> Tensor:
 
 
 def _drop_target(logits: Tensor, labels: Tensor) -> Tensor:
-    """[B, C] -> [B, C-1]: each row without its own target column (order of the others kept).
-    A gather, not boolean-mask indexing: no host sync (which would stall a GPU and break CUDA graphs)."""
+    """[B, C] -> [B, C-1]: each row without its target column, by a gather (a boolean mask would sync)."""
     b, c = logits.shape
     cols = torch.arange(c - 1, device=logits.device).expand(b, c - 1)
     return logits.gather(1, cols + (cols >= labels.long().unsqueeze(1)).long())
@@ -112,11 +107,8 @@ def random_other_labels(
     offset in ``[1, num_classes)``, drawn on the generator's device)."""
     if num_classes < 2:
         raise ValueError(f"need num_classes >= 2 to draw a different label, got {num_classes}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(
-            f"labels must lie in [0, {num_classes}), got range "
-            f"[{int(labels.min())}, {int(labels.max())}]"
-        )
+    if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got {labels.unique().tolist()}")
     device = generator.device if generator is not None else labels.device
     offset = torch.randint(1, num_classes, labels.shape, generator=generator, device=device)
     return (labels.long() + offset.to(labels.device)) % num_classes

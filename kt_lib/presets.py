@@ -108,9 +108,7 @@ def budget_label(settings: dict) -> str:
 def dataset_of(taxonomy_name: str | None) -> str:
     """The preset's dataset key for a taxonomy: dogworld (the embedded world), compcars, else imgnetdogs."""
     name = (taxonomy_name or "dogworld").lower()
-    if name == "dogworld":
-        return "dogworld"
-    return "compcars" if "compcars" in name or "car" in name else "imgnetdogs"
+    return name if name == "dogworld" else "compcars" if "car" in name else "imgnetdogs"
 
 
 def preset(

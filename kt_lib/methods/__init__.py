@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 # every method of this folder, in the order tables list them
-from kt_lib.methods import (  # noqa: F401,I001
+from kt_lib.methods import (  # noqa: F401
     ga,
     ga_kl,
     gdiff,

@@ -32,20 +32,16 @@ class TaskVector(Method):
 def negate_task_vector(
     theta0: dict[str, Tensor], theta_ft: dict[str, Tensor], lam: float
 ) -> dict[str, Tensor]:
-    """``theta0 - lam * (theta_ft - theta0)`` for floating tensors; non-float entries copied from theta0.
-
-    Arithmetic is done in float32 (or float64 if given) and cast back to ``theta0``'s dtype, so bf16
-    weights do not lose the small task vector to rounding. Returns a new state dict; inputs unchanged.
-    """
+    """A new state dict: ``theta0 - lam * (theta_ft - theta0)`` for floating tensors, computed in float32
+    (float64 if given) and cast back, so bf16 weights keep the small task vector; others copied."""
     if set(theta0) != set(theta_ft):
         diff = sorted(set(theta0) ^ set(theta_ft))
         raise ValueError(f"state dicts have different keys, e.g. {diff[:5]}")
-    out: dict[str, Tensor] = {}
-    for name, t0 in theta0.items():
+
+    def negate(t0: Tensor, ft: Tensor) -> Tensor:
         if not t0.is_floating_point():
-            out[name] = t0.clone()
-            continue
-        a = t0.double() if t0.dtype == torch.float64 else t0.float()
-        b = theta_ft[name].to(device=t0.device, dtype=a.dtype)
-        out[name] = (a - lam * (b - a)).to(t0.dtype)
-    return out
+            return t0.clone()
+        a = t0.to(torch.promote_types(t0.dtype, torch.float32))
+        return (a - lam * (ft.to(a) - a)).to(t0.dtype)
+
+    return {name: negate(t0, theta_ft[name]) for name, t0 in theta0.items()}
