@@ -70,12 +70,9 @@ def encode_text(
     (the full context, through `model.encode_text` itself)."""
     if length is None or not _supports_trim(model):
         return model.encode_text(tokens, normalize=normalize)
-    if length == "auto":
-        tokens = trim_tokens(tokens)
-    else:
-        if (tokens[:, int(length) :] != 0).any():
-            raise ValueError(f"length={length} would cut prompts; use 'auto' or a larger value")
-        tokens = tokens[:, : int(length)]
+    if length != "auto" and (tokens[:, int(length) :] != 0).any():
+        raise ValueError(f"length={length} would cut prompts; use 'auto' or a larger value")
+    tokens = trim_tokens(tokens) if length == "auto" else tokens[:, : int(length)]
     length = tokens.shape[1]
     cast_dtype = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast_dtype)
