@@ -98,7 +98,7 @@ def test_notebooks_use_the_machine_cache(monkeypatch, tmp_path, world_model):
     model, tokenizer = world_model[:2]
     source = world_source(eval_per_class=4)  # the world's pixels from the test cache
     monkeypatch.setenv("KT_CACHE", str(tmp_path))  # runs go to a fresh machine cache
-    tut = Setup(True, "kt-tiny-dogworld", model, None, tokenizer, source, 2e-4, 0, 4)
+    tut = Setup(True, model, tokenizer, source, 2e-4)
     exp = tut.experiment(["Samoyed"], samples_per_class=5, num_steps=2)
     assert exp.cache.path == tmp_path / RUNS_FILE
     row = exp.run("nhl_kl", keep_result=False, scope="in_domain")

@@ -37,7 +37,7 @@ def markdown(board: pd.DataFrame, paper: dict | None = None, title: str = "") ->
     """A Markdown table: mean ± 95% CI (percent) per metric and method, and the paper's Q-U beside it."""
     from kt_lib.notebook.leaderboard import format_ci, paper_qu
 
-    paper = paper_qu("table2") if paper is None else paper  # Tan & Gong 2025, Table 2, percent
+    paper = paper_qu() if paper is None else paper  # Tan & Gong 2025, Table 2, percent
     metrics = [m for m in COLUMNS if m in board]
     head = ["method", *(COLUMNS[m] for m in metrics), "trials", "failed", "paper Q-U"]
     lines = [f"## {title}\n" if title else "", "| " + " | ".join(head) + " |"]
@@ -68,7 +68,7 @@ def write_report(
     paths = {"markdown": folder / "leaderboard.md"}
     paths["markdown"].write_text(markdown(board, paper, title))
     if not board.empty:
-        paper = paper_qu("table2") if paper is None else paper
+        paper = paper_qu() if paper is None else paper
         fig = plot_leaderboard(
             board,
             "QU",

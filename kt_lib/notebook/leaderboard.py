@@ -1,8 +1,8 @@
 """Sweeps over unlearning settings, and their aggregation into tables with confidence intervals.
 
     margins = margin_sweep(exp, (0.5, 1, 2, 5))                        # rows: one per run
-    grid = alpha_grid(exp)                                             # none / coarse only / fine only / both
-    runs = leaderboard(exp, ["ga", "nhl_kl"], per_level=3, seeds=(0, 1))
+    grid = alpha_grid(exp, {"none": (0, 0), "both": (10, 20)})        # label -> (alpha_coarse, alpha_fine)
+    runs = leaderboard(exp, ["ga", "nhl_kl"], levels, per_level=3, seeds=(0, 1))
     aggregate(runs, by="method")                                       # mean and 95% t-interval per method
 
 Every run goes through `Experiment.run(..., keep_result=False)`, cached by everything that decides the
@@ -22,12 +22,6 @@ from kt_lib.experiment import SETTINGS, Experiment, table
 from kt_lib.integrity import mark_flagged
 from kt_lib.stats import mean_ci, t_quantile  # noqa: F401 (leaderboard.t_quantile, .mean_ci)
 
-ALPHA_GRID = {
-    "none": (0.0, 0.0),
-    "coarse only": (10.0, 0.0),
-    "fine only": (0.0, 20.0),
-    "both": (10.0, 20.0),
-}
 METRICS = ("Q", "U", "QU")
 
 
@@ -42,32 +36,27 @@ def concept_frame(rows) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def sweep(exp, configs, **common) -> list[dict]:
-    """Run `configs` (a dict label -> overrides, or a list of such pairs) with shared `common` overrides."""
-    items = configs.items() if isinstance(configs, dict) else configs
-    return [exp.run(label=label, keep_result=False, **{**common, **kw}) for label, kw in items]
+def sweep(exp, configs) -> list[dict]:
+    """Run `configs`, a list of (label, overrides) pairs."""
+    return [exp.run(label=label, keep_result=False, **kw) for label, kw in configs]
 
 
-def margin_sweep(exp, margins=(0.5, 1.0, 2.0, 5.0), method: str = "nhl_kl", **common) -> list[dict]:
+def margin_sweep(exp, margins=(0.5, 1.0, 2.0, 5.0), method: str = "nhl_kl") -> list[dict]:
     """NHL(+KL) at each hinge margin; the label is the margin."""
     configs = [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins]
-    return sweep(exp, configs, **common)
+    return sweep(exp, configs)
 
 
-def alpha_grid(exp, grid: dict | None = None, method: str = "nhl_kl", **common) -> list[dict]:
-    """The KL ablation: label -> (alpha_coarse, alpha_fine), default :data:`ALPHA_GRID`."""
-    grid = ALPHA_GRID if grid is None else grid
-    configs = [
-        (name, dict(method=method, alpha_coarse=float(a), alpha_fine=float(b)))
-        for name, (a, b) in grid.items()
-    ]
-    return sweep(exp, configs, **common)
+def alpha_grid(exp, grid: dict, method: str = "nhl_kl") -> list[dict]:
+    """The KL ablation: `grid` maps a label to (alpha_coarse, alpha_fine)."""
+    kl = [(name, dict(alpha_coarse=float(a), alpha_fine=float(b))) for name, (a, b) in grid.items()]
+    return sweep(exp, [(name, dict(method=method, **kw)) for name, kw in kl])
 
 
-def strength_sweep(exp, lrs=(5e-5, 1e-4, 2e-4), methods=("nhl_kl", "ga"), **common) -> list[dict]:
+def strength_sweep(exp, lrs, methods) -> list[dict]:
     """Forgetting strength (learning rate) x method; every row carries in-domain and OOD scores."""
     configs = [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs]
-    return sweep(exp, configs, **common)
+    return sweep(exp, configs)
 
 
 # --- difficulty levels and leaderboards ------------------------------------------------------------------
@@ -95,29 +84,18 @@ def level_requests(
     return out
 
 
-def leaderboard(
-    exp,
-    methods,
-    levels: dict[str, list[str]] | None = None,
-    per_level: int = 3,
-    seeds=(0,),
-    **common,
-) -> pd.DataFrame:
+def leaderboard(exp, methods, levels: dict, per_level: int = 3, seeds=(0,)) -> pd.DataFrame:
     """Every method on every (difficulty level, seed) request, one tidy row per run.
 
-    `levels` defaults to :func:`kt_lib.eval.evaluator.difficulty_levels` of `exp`'s model; each seed draws
-    `per_level` targets per level (:func:`level_requests`) and seeds the trainer. Requests share `exp`'s
-    model, data, test sets and cache, so the original model is evaluated once."""
-    from kt_lib.eval.evaluator import difficulty_levels
-
-    if levels is None:
-        levels = difficulty_levels(exp.evaluator.per_class(exp.model, exp.tokenizer))
+    `levels`: :func:`kt_lib.eval.evaluator.difficulty_levels` of `exp`'s model; each seed draws `per_level`
+    targets per level (:func:`level_requests`) and seeds the trainer. Requests share `exp`'s model, data,
+    test sets and cache, so the original model is evaluated once."""
     rows = []
     for seed in seeds:
         for level, forget in level_requests(levels, per_level, seed).items():
             sub = same_setup(exp, forget)
             for m in methods:
-                row = sub.run(keep_result=False, **{**common, "method": m, "seed": int(seed)})
+                row = sub.run(keep_result=False, method=m, seed=int(seed))
                 rows.append(dict(row, level=level))
     return table(rows)
 
@@ -125,9 +103,7 @@ def leaderboard(
 # --- confidence intervals ---------------------------------------------------------------------------------
 
 
-def aggregate(
-    df: pd.DataFrame, by="method", metrics=METRICS, confidence: float = 0.95
-) -> pd.DataFrame:
+def aggregate(df: pd.DataFrame, by="method", metrics=METRICS, confidence=0.95) -> pd.DataFrame:
     """Mean and CI half-width of each metric per group: columns `<metric>`, `<metric>_ci` and `n`
     (group order as first seen)."""
     by = [by] if isinstance(by, str) else list(by)
@@ -142,20 +118,17 @@ def aggregate(
     return mark_flagged(pd.DataFrame(out), df, by)  # + columns flagged (run count) and flags
 
 
-def format_ci(mean: float, half: float, scale: float = 100.0, digits: int = 1) -> str:
-    """'95.2 ± 1.3' (percent by default); just the mean when the interval is undefined."""
-    text = f"{scale * mean:.{digits}f}"
-    return text if half != half else f"{text} ± {scale * half:.{digits}f}"
+def format_ci(mean: float, half: float) -> str:
+    """'95.2 ± 1.3' (in percent); just the mean when the interval is undefined."""
+    return f"{100 * mean:.1f}" if half != half else f"{100 * mean:.1f} ± {100 * half:.1f}"
 
 
-def run_profiles(
-    exp, configs: dict, requests=None, seeds=(0,)
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names;
-    default: `exp`'s) and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
+def run_profiles(exp, configs: dict, requests, seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every `configs` entry (label -> UnlearnConfig overrides) on every request (lists of names)
+    and trainer seed, sharing `exp`'s model, data and test sets. Returns the stacked
     per-concept profiles and one row per run (scores and flags), both with label, request and seed."""
     concepts, runs = [], []
-    for r, forget in enumerate(requests or [exp.forget]):
+    for r, forget in enumerate(requests):
         sub = same_setup(exp, forget)
         for seed in seeds:
             for label, kw in configs.items():
@@ -166,10 +139,10 @@ def run_profiles(
     return pd.concat(concepts, ignore_index=True), table(runs)
 
 
-def paper_qu(table: str = "table2") -> dict[str, float]:
-    """The paper's Q-U (percent) per method, best first, from kt_lib/paper/tables.json (its one copy)."""
+def paper_qu() -> dict[str, float]:
+    """The paper's Table 2 Q-U (percent) per method, best first, from kt_lib/paper/tables.json."""
     tables = json.loads((resources.files("kt_lib") / "paper" / "tables.json").read_text())
-    rows = {m: r["QU"] for m, r in tables[table]["rows"].items() if "QU" in r}
+    rows = {m: r["QU"] for m, r in tables["table2"]["rows"].items() if "QU" in r}
     return dict(sorted(rows.items(), key=lambda kv: -kv[1]))
 
 

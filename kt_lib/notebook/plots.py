@@ -35,15 +35,15 @@ _ACC_LABELS = {
 # --- the losses and GA's collapse (notebooks 03-04) ------------------------------------------------------
 
 
-def plot_loss_vs_gap(margins=(0.5, 1.0, 2.0, 5.0), gaps=None, num_classes: int = 56):
+def plot_loss_vs_gap(margins=(0.5, 1.0, 2.0, 5.0)):
     """NHL (each margin) and GA as a function of the target-logit gap s_y - max_{y'!=y} s_y' on synthetic
-    logits (kt_lib.losses), with the gradient each passes to the target logit."""
+    logits over 56 classes (kt_lib.losses), with the gradient each passes to the target logit."""
     import torch
 
     from kt_lib.losses import ga, nhl
 
-    gaps = np.linspace(-10, 4, 281) if gaps is None else np.asarray(gaps, dtype=float)
-    others = torch.full((len(gaps), num_classes), -5.0)
+    gaps = np.linspace(-10, 4, 281)
+    others = torch.full((len(gaps), 56), -5.0)
     others[:, 1] = 0.0  # the best other class sits at logit 0
     labels = torch.zeros(len(gaps), dtype=torch.long)
 
@@ -75,35 +75,32 @@ def plot_loss_vs_gap(margins=(0.5, 1.0, 2.0, 5.0), gaps=None, num_classes: int =
     return finish(fig)
 
 
-def plot_loss_curves(histories: dict, column: str = "loss", title: str | None = None):
+def plot_loss_curves(histories: dict, title: str | None = None):
     """Training loss per step for several runs (`{label: UnlearnResult.history}`); symlog y-axis so that a
     bounded loss near 0 and a runaway one far below 0 fit on one plot."""
     fig, ax = plt.subplots(figsize=(8.5, 3.8))
     for i, (label, hist) in enumerate(histories.items()):
-        if len(hist) and column in hist:
-            ax.plot(hist["step"], hist[column], color=f"C{i}", lw=1.5, label=label)
+        if len(hist) and "loss" in hist:
+            ax.plot(hist["step"], hist["loss"], color=f"C{i}", lw=1.5, label=label)
     ax.set_yscale("symlog", linthresh=1.0)
     ax.axhline(0, color="grey", lw=0.5)
     title = title or "unlearning loss per step"
-    ax.set(xlabel="optimizer step", ylabel=f"{column} (symlog scale)", title=title)
+    ax.set(xlabel="optimizer step", ylabel="loss (symlog scale)", title=title)
     legend_outside(ax)
     return finish(fig)
 
 
-def plot_collapse(
-    df, before: dict, x: str = "num_steps", keys=tuple(_ACC_LABELS), title: str | None = None
-):
-    """Accuracies (%) after unlearning against a training budget `x` (one row of `df` per run, columns
-    `after_*` as returned by `Experiment.run`); x = 0 is the original model (`before`)."""
-    df = df.sort_values(x)
+def plot_collapse(df, before: dict, title: str | None = None):
+    """Accuracies (%) after unlearning against the training budget num_steps (one row of `df` per run,
+    columns `after_*` as returned by `Experiment.run`); 0 steps is the original model (`before`)."""
+    df = df.sort_values("num_steps")
     fig, ax = plt.subplots(figsize=(9.5, 3.8))
-    for i, key in enumerate(k for k in keys if k in df):
+    for i, key in enumerate(k for k in _ACC_LABELS if k in df):
         ys = [100 * before[key[len("after_") :]], *(100 * df[key])]
         style = dict(color=f"C{i}", ls="-" if "forget_fine" in key else "--")
-        ax.plot([0, *df[x]], ys, marker="o", label=_ACC_LABELS.get(key, key), **style)
-    name = x.replace("_", " ")
-    title = title or f"accuracies as {name} grows"
-    ax.set(xlabel=name, ylabel="accuracy (%)", ylim=(-3, 105), title=title)
+        ax.plot([0, *df.num_steps], ys, marker="o", label=_ACC_LABELS[key], **style)
+    title = title or "accuracies as num steps grows"
+    ax.set(xlabel="num steps", ylabel="accuracy (%)", ylim=(-3, 105), title=title)
     legend_outside(ax)
     return finish(fig)
 
@@ -111,34 +108,24 @@ def plot_collapse(
 # --- the world and what a model knows (notebooks 00-02) --------------------------------------------------
 
 
-def draw_samples(
-    breeds: list[str] | None = None,
-    per_breed: int = 4,
-    domains=DOMAINS,
-    pool: str = "test",
-    world: WorldConfig | None = None,
-    columns: int = 8,
-):
-    """A grid of `per_breed` images of each domain for each breed (default: one breed per group), laid
-    out `columns` tiles to a row. Each breed's block is named once ("breed (group)" over its first tile)
+def draw_samples(per_breed: int = 4, columns: int = 8):
+    """A grid of `per_breed` test images of each domain for the first breed of each group, laid out
+    `columns` tiles to a row. Each breed's block is named once ("breed (group)" over its first tile)
     and each domain once (over the domain's first tile); a block never wraps across rows."""
     tax = WorldTaxonomy()
-    breeds = breeds or [tax.children(g)[0] for g in tax.coarse]
-    for b in breeds:
-        tax.fine_index(b)  # unknown names raise with suggestions
-    arrays = load_pool(world or WorldConfig(), pool)
-    block = per_breed * len(domains)
+    breeds = [tax.children(g)[0] for g in tax.coarse]
+    arrays = load_pool(WorldConfig(), "test")
+    block = per_breed * len(DOMAINS)
     per_row = max(1, columns // block)
     rows = int(np.ceil(len(breeds) / per_row))
-    fig, axes = plt.subplots(
-        rows, per_row * block, figsize=(per_row * block * 1.6, rows * 2.0), squeeze=False
-    )
+    size = (per_row * block * 1.6, rows * 2.0)
+    fig, axes = plt.subplots(rows, per_row * block, figsize=size, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for k, b in enumerate(breeds):
         r, c0 = divmod(k, per_row)
-        for j, dom in enumerate(domains):
-            mine = (arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == DOMAINS.index(dom))
+        for j, dom in enumerate(DOMAINS):
+            mine = (arrays["fine"] == tax.fine_index(b)) & (arrays["domain"] == j)
             for t, i in enumerate(np.flatnonzero(mine)[:per_breed]):
                 ax = axes[r, c0 * block + j * per_breed + t]
                 ax.imshow(arrays["images"][i], interpolation="nearest")
@@ -148,11 +135,12 @@ def draw_samples(
     return finish(fig)
 
 
-def plot_group_accuracy(per_class, metrics=("fine", "coarse"), title: str | None = None):
-    """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, metric); `per_class` is
+def plot_group_accuracy(per_class, title: str | None = None):
+    """Mean zero-shot accuracy (%) per coarse group, one bar per (domain, fine/coarse); `per_class` is
     `Evaluator.per_class(...)` (one row per domain and breed)."""
     import seaborn as sns  # the notebooks' extra: `kt world` draws samples without it
 
+    metrics = ("fine", "coarse")
     long = per_class.melt(["domain", "group"], list(metrics), var_name="metric")
     long["series"], long["value"] = long.domain + ": " + long.metric, 100 * long.value
     palette = {  # colour: the domain; pale: the second metric
@@ -194,10 +182,8 @@ def plot_sibling_confusion(pred, labels, fine_names, classes: list[int], title: 
     return finish(fig)
 
 
-def plot_image_grid(
-    images, titles=None, columns: int = 10, mean=None, std=None, title: str | None = None
-):
-    """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std by default).
+def plot_image_grid(images, titles=None, columns: int = 10, title: str | None = None):
+    """A grid of preprocessed image tensors [N, 3, H, W] (un-normalised with CLIP's mean/std).
     A tile's title is shown only where it differs from the tile before it in the row (left-aligned, so
     a run of images of one concept is named once)."""
     import torch
@@ -205,13 +191,12 @@ def plot_image_grid(
     from kt_lib.world.data import CLIP_MEAN, CLIP_STD
 
     x = torch.as_tensor(images).detach().float().cpu()
-    std, mean = (torch.tensor(v).view(1, 3, 1, 1) for v in (std or CLIP_STD, mean or CLIP_MEAN))
+    std, mean = (torch.tensor(v).view(1, 3, 1, 1) for v in (CLIP_STD, CLIP_MEAN))
     x = (x * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     rows = max(1, int(np.ceil(len(x) / columns)))
     lines = 1 + max((str(t).count("\n") for t in titles or []), default=0)
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(columns * 1.4, rows * (1.3 + 0.18 * lines)), squeeze=False
-    )
+    size = (columns * 1.4, rows * (1.3 + 0.18 * lines))
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i, (ax, img) in enumerate(zip(axes.flat, x)):
@@ -223,18 +208,18 @@ def plot_image_grid(
     return finish(fig)
 
 
-def plot_difficulty(per_class, levels: dict, domain: str = "photo", title: str | None = None):
-    """Each breed's fine zero-shot accuracy (%) before unlearning, sorted and coloured by difficulty level
-    (`kt_lib.eval.evaluator.difficulty_levels`); breeds in no level (barely known) are grey."""
-    df = per_class[per_class.domain == domain].sort_values(["fine", "concept"], kind="stable")
+def plot_difficulty(per_class, levels: dict):
+    """Each breed's fine zero-shot photo accuracy (%) before unlearning, sorted and coloured by difficulty
+    level (`kt_lib.eval.evaluator.difficulty_levels`); breeds in no level (barely known) are grey."""
+    df = per_class[per_class.domain == "photo"].sort_values(["fine", "concept"], kind="stable")
     level_of = {c: i for i, names in enumerate(levels.values()) for c in names}
     colors = [f"C{level_of[c]}" if c in level_of else "lightgrey" for c in df.concept]
     fig, ax = plt.subplots(figsize=(max(10, 0.17 * len(df) + 2.5), 5.2))
     ax.bar(range(len(df)), 100 * df.fine, color=colors)
     ax.set_xticks(range(len(df)), df.concept, rotation=90)
     ax.set_xlim(-0.7, len(df) - 0.3)
-    title = title or "difficulty levels: the better a breed is known, the harder to forget cleanly"
-    ax.set(ylabel=f"fine accuracy before (%, {domain})", ylim=(0, 105), title=title)
+    title = "difficulty levels: the better a breed is known, the harder to forget cleanly"
+    ax.set(ylabel="fine accuracy before (%, photo)", ylim=(0, 105), title=title)
     handles = [
         Patch(color=f"C{i}", label=f"{lvl} ({plural(len(names), 'breed')})")
         for i, (lvl, names) in enumerate(levels.items())

@@ -11,15 +11,11 @@ from pathlib import Path
 MIME = "application/vnd.kt-unlearn.result+json"
 
 
-def record(name: str | None = None, value=None, **values) -> None:
-    """Record `value` under `name` (or every `name=value` keyword) for the notebook's tests, in one custom
-    MIME bundle per call."""
+def record(**values) -> None:
+    """Record every `name=value` keyword for the notebook's tests, in one custom MIME bundle per call."""
     from IPython.display import display
 
-    items = ({name: value} if name is not None else {}) | values
-    if not items:
-        raise ValueError("record(name, value) or record(name=value, ...): nothing to record")
-    payload = json.loads(json.dumps(items, default=float))
+    payload = json.loads(json.dumps(values, default=float))
     verbose = os.environ.get("KT_SHOW_RECORDS", "0") not in ("", "0")
     text = "\n".join(f"recorded {k} = {v!r}" for k, v in payload.items()) if verbose else ""
     display({MIME: {"values": payload}, "text/plain": text}, raw=True)

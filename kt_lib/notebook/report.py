@@ -76,7 +76,7 @@ img { max-width: 100%; } .note { color: #555; }
 """
 
 
-def write_index(out: str | Path, summary: list[dict], title: str = "kt-unlearn tutorial") -> Path:
+def write_index(out: str | Path, summary: list[dict]) -> Path:
     """Write `<out>/index.html` from `summary` rows (`notebook`, `seconds`, `results`, optional `html`)."""
     out = Path(out)
     total = sum(float(r.get("seconds") or 0) for r in summary)
@@ -97,8 +97,8 @@ def write_index(out: str | Path, summary: list[dict], title: str = "kt-unlearn t
     if (out / "world_samples.png").exists():
         world += "<p><img src='world_samples.png' alt='sample images of the world'></p>"
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
-<body><h1>{html.escape(title)}</h1>
+<html><head><meta charset="utf-8"><title>kt-unlearn tutorial</title><style>{_STYLE}</style></head>
+<body><h1>kt-unlearn tutorial</h1>
 <p class="note">{plural(len(summary), "notebook")} executed in {total:.0f} s. Each link opens the executed
 notebook as HTML (no Jupyter needed); the results are what each notebook recorded.</p>
 <table><tr><th>notebook</th><th>run time</th><th>recorded results</th></tr>

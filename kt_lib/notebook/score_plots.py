@@ -26,25 +26,13 @@ METRIC_LABELS = {
 }
 
 
-def _axes(ax, width: float, height: float):
-    return (ax.figure, ax) if ax is not None else plt.subplots(figsize=(width, height))
-
-
-def plot_metric_lines(
-    df,
-    x: str,
-    metrics=("Q", "U", "QU"),
-    hue: str | None = None,
-    logx: bool = False,
-    title: str | None = None,
-    ax=None,
-):
-    """One line per metric (and per `hue` group) against setting `x`; y in [0, 1]."""
-    fig, ax = _axes(ax, 8.0, 3.8)
+def plot_metric_lines(df, x: str, hue=None, logx: bool = False, title: str | None = None):
+    """One line per metric Q, U, Q-U (and per `hue` group) against setting `x`; y in [0, 1]."""
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
     for gi, (name, g) in enumerate(groups):
         g = g.sort_values(x)
-        for mi, m in enumerate(metrics):
+        for mi, m in enumerate(("Q", "U", "QU")):
             label = METRIC_LABELS.get(m, m) + ("" if name is None else f" - {name}")
             ls = ["-", "--", ":", "-."][gi % 4]
             ax.plot(g[x], g[m], marker="o", ls=ls, color=f"C{mi}", label=label)
@@ -56,18 +44,13 @@ def plot_metric_lines(
 
 
 def plot_metric_bars(
-    df,
-    label: str = "label",
-    metrics=("Q", "U", "QU"),
-    title: str | None = None,
-    ax=None,
-    width: float | None = None,
+    df, label: str = "label", metrics=("Q", "U", "QU"), title: str | None = None, width=None
 ):
     """Grouped bars: one group per row of `df` (named by `label`), one bar per metric, values printed
     (vertically when a group holds more than three bars). `width`: figure width in inches."""
     import seaborn as sns  # the notebooks' extra: `kt sweep` draws leaderboards without it
 
-    fig, ax = _axes(ax, width or max(7.0, 1.5 * len(df) + 3.5), 4.0)
+    fig, ax = plt.subplots(figsize=(width or max(7.0, 1.5 * len(df) + 3.5), 4.0))
     long = df.melt([label], list(metrics), var_name="metric")
     long["metric"] = long.metric.map(lambda m: METRIC_LABELS.get(m, m))
     sns.barplot(long, x=label, y="value", hue="metric", errorbar=None, saturation=1, ax=ax)
@@ -80,9 +63,9 @@ def plot_metric_bars(
     return finish(fig)
 
 
-def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
+def plot_domain_gap(df, x: str = "lr", hue: str = "method"):
     """Left: forgetting in domain (photo Q, solid) and out of domain (drawing Q, dashed) against `x`;
-    right: in-domain utility U, per `hue` group."""
+    right: in-domain utility U, per `hue` group; log x axis."""
     fig, (ax_q, ax_u) = plt.subplots(1, 2, figsize=(12, 3.8))
     for i, (name, g) in enumerate(df.groupby(hue, sort=False)):
         g = g.sort_values(x)
@@ -90,8 +73,7 @@ def plot_domain_gap(df, x: str = "lr", hue: str = "method", logx: bool = True):
         ax_q.plot(g[x], g["drawing_Q"], "s--", color=f"C{i}", label=f"{name}: drawing Q")
         ax_u.plot(g[x], g["U"], marker="o", color=f"C{i}", label=f"{name}: U")
     for ax in (ax_q, ax_u):
-        if logx:
-            ax.set_xscale("log")
+        ax.set_xscale("log")
         ax.set_ylim(-0.05, 1.05)
         legend_outside(ax)
     ax_q.set(
@@ -128,19 +110,13 @@ def plot_concept_domains(cf, title: str | None = None, width: float | None = Non
 
 
 def plot_leaderboard(
-    agg,
-    metric: str = "QU",
-    paper: dict | None = None,
-    paper_label: str = "paper",
-    title: str | None = None,
-    ax=None,
-    width: float = 8.0,
+    agg, metric="QU", paper=None, paper_label="paper", title: str | None = None, width=8.0
 ):
     """Horizontal bars of `metric` per method (percent) with 95% CI whiskers (`<metric>_ci` from
     kt_lib.notebook.leaderboard.aggregate, fractions) clipped at 0 and 100; `paper` (method -> value in
     percent) is drawn as black diamonds."""
     agg = agg.sort_values(metric)
-    fig, ax = _axes(ax, width, 0.45 * len(agg) + 1.8)
+    fig, ax = plt.subplots(figsize=(width, 0.45 * len(agg) + 1.8))
     mean = 100 * agg[metric].to_numpy(dtype=float)
     half = 100 * agg.get(f"{metric}_ci", pd.Series(np.nan, agg.index)).to_numpy(dtype=float)
     ys = np.arange(len(agg))
@@ -161,58 +137,46 @@ def plot_leaderboard(
     return finish(fig)
 
 
-def plot_level_table(table, title: str | None = None, fmt: str = ".1f"):
+def plot_level_table(table, title: str | None = None):
     """A method x level heatmap of a value table (e.g. mean Q-U in percent), annotated (paper Table 3
     layout); a missing value is a blank cell."""
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.0, 0.45 * table.shape[0] + 1.4))
-    sns.heatmap(table.astype(float), cmap="RdYlGn", vmin=0, vmax=100, annot=True, fmt=fmt, ax=ax)
+    sns.heatmap(table.astype(float), cmap="RdYlGn", vmin=0, vmax=100, annot=True, fmt=".1f", ax=ax)
     ax.set(title=title or "", xlabel="", ylabel="")
     ax.tick_params(axis="y", rotation=0)
     return finish(fig)
 
 
-def plot_scorecard(
-    entries: dict, metrics=("Q", "U", "QU"), title: str | None = None, width: float = PANEL_WIDTH
-):
+def plot_scorecard(entries: dict, metrics=("Q", "U", "QU"), title: str | None = None):
     """Bars of `metrics` for a few labelled score dicts side by side (the explore panels' view)."""
     rows = {k: {m: float(v.get(m, np.nan)) for m in metrics} for k, v in entries.items()}
     df = pd.DataFrame.from_dict(rows, orient="index").rename_axis("label").reset_index()
-    return plot_metric_bars(df, "label", metrics, title=title, width=width)
+    return plot_metric_bars(df, "label", metrics, title=title, width=PANEL_WIDTH)
 
 
 # --- collateral damage and relearning (notebooks 07-08) --------------------------------------------------
 
 
-def plot_profile(
-    agg: pd.DataFrame,
-    by: str = "label",
-    levels=("fine_change", "coarse_change"),
-    domains=None,
-    title: str | None = None,
-):
-    """Panels (level x domain) of the mean change per distance from
+def plot_profile(agg, levels=("fine_change", "coarse_change"), domains=None, title=None):
+    """Panels (level x domain) of the mean change per distance, one line per label, from
     :func:`kt_lib.eval.collateral.aggregate`, in percentage points, with `<level>_ci` whiskers when present;
     x ticks name the relation (forgotten, siblings, cousins, zero-shot families). Returns the Figure."""
-    missing = [c for c in (by, "domain", "distance", "relation", *levels) if c not in agg]
+    missing = [c for c in ("label", "domain", "distance", "relation", *levels) if c not in agg]
     if missing:
         raise KeyError(f"plot_profile needs columns {missing}; pass collateral.aggregate(...)")
     domains = list(domains or sorted(agg.domain.unique(), key=lambda d: (d != "photo", d)))
-    fig, axes = plt.subplots(
-        len(levels),
-        len(domains),
-        figsize=(4.6 * len(domains) + 2.0, 3.3 * len(levels)),  # + 2 in: the legend beside them
-        squeeze=False,
-    )
-    labels = list(dict.fromkeys(agg[by]))
+    size = (4.6 * len(domains) + 2.0, 3.3 * len(levels))  # + 2 in: the legend beside them
+    fig, axes = plt.subplots(len(levels), len(domains), figsize=size, squeeze=False)
+    labels = list(dict.fromkeys(agg.label))
     colors = dict(zip(labels, plt.cm.tab10(np.arange(len(labels)) % 10)))
     ticks = agg.drop_duplicates("distance").sort_values("distance")
     for i, level in enumerate(levels):
         for j, dom in enumerate(domains):
             ax = axes[i, j]
             for lab in labels:
-                d = agg[(agg[by] == lab) & (agg.domain == dom)].dropna(subset=[level])
+                d = agg[(agg.label == lab) & (agg.domain == dom)].dropna(subset=[level])
                 if d.empty:
                     continue
                 d = d.sort_values("distance")
@@ -236,9 +200,8 @@ def plot_relearning(frame, original_accuracy: float | None = None, title: str | 
     """One panel per (attack, k) of `recovery.curves`' frame: forget_fine after each relearning step
     (symlog step axis, so step 0 shows), a line per model; a dotted line at half the original accuracy."""
     panels = list(frame.groupby(["attack", "k"], sort=False))
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(3.6 * len(panels) + 2.2, 3.4), sharey=True, squeeze=False
-    )
+    size = (3.6 * len(panels) + 2.2, 3.4)
+    fig, axes = plt.subplots(1, len(panels), figsize=size, sharey=True, squeeze=False)
     for ax, ((attack, k), g) in zip(axes[0], panels):
         for i, model in enumerate(dict.fromkeys(frame.model)):
             m = g[g.model == model].sort_values("step")

@@ -17,6 +17,7 @@ from kt_lib.notebook.style import alt_text_on_figures
 SMOKE_EVAL_PER_CLASS = 10
 # the parameters every notebook's parameters cell sets, which `setup(globals())` reads
 COMMON = "SMOKE DEVICE SEED MODEL PRETRAINED DATA_ROOT TAXONOMY EVAL_PER_CLASS LR".split()
+_DEFAULTS = (None, "auto", 0, "kt-tiny-dogworld", None, None, "imgnetdogs", None, None)  # COMMON's
 
 
 def _literals(source: str) -> dict | None:
@@ -63,28 +64,23 @@ def check_parameters(history) -> None:
                 )
 
 
-def show_config(**values) -> dict:
-    """Print a configuration, one `name = value` per line; returns it as a dict."""
+def show_config(**values) -> None:
+    """Print a configuration, one `name = value` per line."""
     width = max(map(len, values), default=0)
     for k, v in values.items():
         print(f"{k:<{width}} = {v!r}")
-    return dict(values)
 
 
 @dataclass
 class Setup:
-    """What a notebook works with: the model, its tokenizer and preprocessing, the data source, the
-    resolved smoke flag, seed and learning rate, and this machine's RunCache (read once per session)."""
+    """What a notebook works with: the model, its tokenizer, the data source, the resolved smoke flag and
+    learning rate, and this machine's RunCache (read once per session)."""
 
     smoke: bool
-    model_name: str
     model: object
-    preprocess: object
     tokenizer: object
     source: object
     lr: float
-    seed: int
-    eval_per_class: int | None
     cache: object = None  # None: opened per experiment
 
     @property
@@ -106,32 +102,20 @@ class Setup:
     show = staticmethod(show_config)  # the notebook's own settings, under the common ones
 
 
-def setup(
-    namespace: dict | None = None,
-    *,
-    smoke: bool | None = None,
-    device: str = "auto",
-    seed: int = 0,
-    model: str = "kt-tiny-dogworld",
-    pretrained: str | None = None,
-    data_root: str | None = None,
-    taxonomy: str = "imgnetdogs",
-    eval_per_class: int | None = None,
-    lr: float | None = None,
-    quiet: bool = False,
-) -> Setup:
+def setup(namespace: dict) -> Setup:
     """Seed torch, load the model and the data source, and print the common configuration.
 
-    In a notebook, `setup(globals())`: the parameters cell's names of `COMMON` replace the keywords, after
-    papermill's values are checked against their defaults (`check_parameters`); run flags then show as one
-    line per cell (`kt_lib.integrity.flags_in_cells`) and figures carry alternative text.
-    `data_root=None` is the embedded world, a folder a real-data layout (data/README.md); `lr=None` picks
-    `kt_lib.unlearn.default_lr(model)`; smoke mode (`smoke=True`, or None with KT_SMOKE=1) evaluates on 10
+    In a notebook, `setup(globals())`: the parameters cell's names of `COMMON` (absent ones: `_DEFAULTS`),
+    after papermill's values are checked against their defaults (`check_parameters`); run flags then show
+    as one line per cell (`kt_lib.integrity.flags_in_cells`) and figures carry alternative text.
+    `DATA_ROOT=None` is the embedded world, a folder a real-data layout (data/README.md); `LR=None` picks
+    `kt_lib.unlearn.default_lr(MODEL)`; smoke mode (`SMOKE=True`, or None with KT_SMOKE=1) evaluates on 10
     test images per breed and domain."""
-    if namespace is not None:
-        __tracebackhide__ = True
-        check_parameters(namespace.get("In"))
-        return setup(**{k.lower(): namespace[k] for k in COMMON if k in namespace}, quiet=quiet)
+    __tracebackhide__ = True  # a papermill type error shows as its one line
+    check_parameters(namespace.get("In"))
+    __tracebackhide__ = False
+    values = [namespace.get(k, v) for k, v in zip(COMMON, _DEFAULTS)]
+    smoke, device, seed, model, pretrained, data_root, taxonomy, eval_per_class, lr = values
     import torch
 
     from kt_lib.cache import machine_cache
@@ -152,16 +136,15 @@ def setup(
     runs = machine_cache()  # one reading of the file for the session's experiments
     source.evaluator.persist(loaded, runs)  # the model's predictions: once per machine
     lr = default_lr(model) if lr is None else float(lr)
-    out = Setup(smoke, model, loaded, preprocess, tokenizer, source, lr, seed, eval_per_class, runs)
+    out = Setup(smoke, loaded, tokenizer, source, lr, runs)
     alt_text_on_figures()  # in a notebook: each figure's titles become its image's alternative text
     flags_in_cells()  # in a notebook: RunIntegrityWarnings become one line per cell, not warning blocks
-    if not quiet:
-        show_config(
-            smoke=smoke,
-            model=model if pretrained is None else f"{model} ({pretrained})",
-            device=str(next(loaded.parameters()).device),
-            data=source.name,
-            eval_per_class=eval_per_class or "all",
-            lr=lr,
-        )
+    show_config(
+        smoke=smoke,
+        model=model if pretrained is None else f"{model} ({pretrained})",
+        device=str(next(loaded.parameters()).device),
+        data=source.name,
+        eval_per_class=eval_per_class or "all",
+        lr=lr,
+    )
     return out

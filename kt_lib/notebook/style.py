@@ -11,9 +11,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.text import Text
 
 MIN_FONT = 9.0  # points: the smallest text any figure shows
-PANEL_WIDTH = (
-    9.0  # inches: an Explore panel's figure (about 900 px at the inline backend's 100 dpi)
-)
+PANEL_WIDTH = 9.0  # inches: an Explore panel's figure (900 px at the inline backend's 100 dpi)
 
 
 def plural(n: int, word: str) -> str:
@@ -56,8 +54,7 @@ def finish(fig):
     for t in fig.findobj(Text):
         if t.get_text() and t.get_fontsize() < MIN_FONT:
             t.set_fontsize(MIN_FONT)
-    if not fig.get_constrained_layout():
-        fig.tight_layout()
+    fig.tight_layout()
     return fig
 
 
