@@ -1,13 +1,7 @@
-"""Result rows of unlearning runs by the key of their settings, in memory and optionally in a checked
-JSON-lines file.
-
-`Experiment.run` keys each run by everything that decides its result (`Experiment.key`: settings, model
-weights, engine version), so the same settings asked twice, from a cell, a sweep or a widget, train once.
-`machine_cache()` is the file every notebook and `kt unlearn` of this machine share (`$KT_CACHE/runs.jsonl`;
-`make clean-cache` empties it), read again before each look-up, so a run one of them computed is found by
-the others, also while they run; `RunCache.claim(key)` makes a second process asking for a run being
-computed (`kt tutorial --jobs 2`, two sweep workers) wait for its row instead of training it again.
-"""
+"""Result rows of unlearning runs by their settings' key (`Experiment.key`), in memory and optionally in a
+checked JSON-lines file: `machine_cache()` (`$KT_CACHE/runs.jsonl`) is shared by this machine's notebooks,
+sweeps and `kt unlearn`, re-read before each look-up; `RunCache.claim(key)` makes a second process wait for
+a run being computed instead of training it again."""
 
 from __future__ import annotations
 
@@ -31,10 +25,8 @@ def machine_cache() -> RunCache:
 
 
 class RunCache:
-    """Result rows by settings key, in memory and, with `path`, in a JSON-lines file: a format line, then
-    one checksummed row per line, each appended with one write (sharing processes do not interleave lines).
-    A damaged line (a killed writer, a full disk) is dropped with a one-line report and the file rewritten
-    with the intact rows; a file of another format is moved aside to `<path>.old`, never trusted or lost."""
+    """Rows by key, with `path` also in a JSON-lines file (a format line, then one checksummed row per line,
+    appended in one write); damaged lines are dropped with a one-line report, another format moved to .old."""
 
     FORMAT = 2
 
@@ -52,8 +44,8 @@ class RunCache:
         return json.dumps(dict(key=key, row=row, sha=_row_sha(key, row))) + "\n"
 
     def _refresh(self, whole: bool = False) -> None:
-        """Read the complete lines appended since the last read (a line still being written waits); with
-        `whole` (on opening, and after another process rewrote the file shorter) the whole file, checked."""
+        """Read the complete lines appended since the last read; `whole`: the whole file (on opening, or
+        after another process rewrote it shorter)."""
         size = self.path.stat().st_size if self.path and self.path.exists() else self._read
         if size < self._read:  # rewritten (or emptied) by another process: read it anew
             self._rows.clear()
@@ -130,8 +122,7 @@ class RunCache:
             raise write_error(self.path, err, "pass RunCache a path on a writable disk") from err
 
     def claim(self, key: str):
-        """Hold `key` against other processes sharing this file while computing its row: one that claims
-        it meanwhile waits, then finds the row with `get`. A lock file per key under `<path>.locks/`."""
+        """Hold `key` against other processes sharing this file (a lock file under `<path>.locks/`)."""
         if not self.path:
             return contextlib.nullcontext()
         lock = hashlib.sha1(key.encode()).hexdigest()[:20]
@@ -155,6 +146,4 @@ def _row_sha(key: str, row: dict) -> str:
 def _jsonable(x):
     if isinstance(x, (np.integer, np.floating)):
         return x.item()
-    if isinstance(x, (tuple, set)):
-        return list(x)
-    return str(x)
+    return list(x) if isinstance(x, (tuple, set)) else str(x)

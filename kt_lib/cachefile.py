@@ -1,11 +1,6 @@
-"""Atomic writes and validated reads for every file `kt_lib` writes itself (caches, checkpoints).
-
-A cache file is ``MAGIC`` + a JSON header (kind, format version, payload length, sha256) + the payload, and
-`read_cache` checks all four: a file cut short, empty, random or of another format raises `CacheInvalid`,
-which `load_or_build` reports in one stderr line before it rebuilds the file. Writes go to a temp file in
-the same folder renamed over the target, so a reader never sees half a file; a failed write removes its
-temp file and raises `WriteError`, whose message says where and what to do.
-"""
+"""Atomic writes and validated reads for every file `kt_lib` writes itself (caches, checkpoints): a cache
+file is ``MAGIC`` + a JSON header (kind, version, length, sha256) + the payload; a damaged one is reported in
+one line and rebuilt; a write goes to a temp file renamed over the target, a failed one raises `WriteError`."""
 
 from __future__ import annotations
 
@@ -55,9 +50,8 @@ def write_error(path: str | os.PathLike, err: OSError, hint: str) -> WriteError:
     """Translate an OSError from writing `path` into a one-line `WriteError` with `hint`."""
     if isinstance(err, WriteError):
         return err
-    cause = next(
-        (c for codes, c in _CAUSES.items() if err.errno in codes), err.strerror or str(err)
-    )
+    causes = [c for codes, c in _CAUSES.items() if err.errno in codes]
+    cause = causes[0] if causes else err.strerror or str(err)
     return WriteError(f"cannot write {path}: {cause} [{err.__class__.__name__}]; {hint}")
 
 
@@ -141,10 +135,8 @@ def discard(path: Path, reason: str, what: str = "rebuilding it") -> None:
 
 
 def claim(lock: Path):
-    """Hold the lock file `lock` for a `with` block, waiting while another process holds it, so that a
-    second process asking for a shared cache entry at the same time waits, then reads the entry instead of
-    computing it again. `filelock`: the kernel releases a dead holder's lock; a nested claim of a lock this
-    process holds does not wait; where the folder cannot be written it holds nothing."""
+    """Hold the lock file `lock` for a `with` block (`filelock`: a second process waits, then reads what the
+    first computed; a dead holder's lock is released; an unwritable folder holds nothing)."""
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(lock, is_singleton=True).acquire()
@@ -152,11 +144,10 @@ def claim(lock: Path):
         return contextlib.nullcontext()
 
 
-def load_or_build(path, kind: str, version: int, build: Callable, encode, decode, hint=CACHE_HINT):
-    """`decode(payload)` of a valid cache at `path`; otherwise `build()`, stored with `encode`. A file
-    that fails validation, or whose payload fails to decode, is reported in one line and rebuilt."""
+def load_or_build(path, kind: str, version: int, build: Callable, encode, decode):
+    """`decode(payload)` of a valid cache at `path`; otherwise `build()`, stored with `encode` (a file that
+    fails validation or decoding is reported in one line and rebuilt)."""
     path = Path(path)
-    # another process building it: wait, then read it
     with claim(path.parent / ".locks" / path.name):
         if path.exists():
             try:
@@ -166,5 +157,5 @@ def load_or_build(path, kind: str, version: int, build: Callable, encode, decode
             except Exception as err:  # noqa: BLE001 - a payload that passed the checksum, undecodable
                 discard(path, f"undecodable ({err.__class__.__name__}: {err})")
         value = build()
-        write_bytes(path, pack(encode(value), kind, version), hint)
+        write_bytes(path, pack(encode(value), kind, version))
     return value

@@ -41,8 +41,7 @@ def save_checkpoint(
     compact_vocab: bool = False,
     hint: str = "choose a path on a writable disk with free space",
 ) -> Path:
-    """Write `state` (a state_dict) to `path` atomically: an interrupted or failed write leaves the old
-    file, if any, and no temp file; a failed one raises `kt_lib.cachefile.WriteError` ending with `hint`."""
+    """Write `state` (a state_dict) to `path` atomically; a failed write raises `WriteError` ending with `hint`."""
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     meta = {"kt_metadata": json.dumps(metadata or {}), "kt_format": str(CHECKPOINT_FORMAT)}
@@ -61,10 +60,8 @@ def save_checkpoint(
 def load_checkpoint(
     path: str | Path, require_format: int = 1
 ) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a checkpoint written by `save_checkpoint`: (state_dict, metadata).
-
-    Refused with `CheckpointError`: an unreadable/cut-short file, a format older than `require_format` or
-    newer than this kt_lib, a checksum mismatch, and any tensor holding NaN or inf (named)."""
+    """(state_dict, metadata) of a `save_checkpoint` file; `CheckpointError` for an unreadable file, a format
+    outside [`require_format`, CHECKPOINT_FORMAT], a checksum mismatch or a NaN/inf tensor (named)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -108,10 +105,10 @@ def load_into(model, state: dict[str, torch.Tensor], source: str | Path = "state
     ]
     more = f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""
     parts = [shapes[0] + more] if shapes else []
-    missing = [k for k in expected if k not in state]
-    extra = [k for k in state if k not in expected]
-    for what, names in (("missing", missing), ("unexpected", extra)):
-        parts += [f"{what} tensors {names[:3]}"] if names else []
+    for what, have, lack in (("missing", expected, state), ("unexpected", state, expected)):
+        parts += (
+            [f"{what} tensors {names[:3]}"] if (names := [k for k in have if k not in lack]) else []
+        )
     if parts:
         raise CheckpointError(
             f"{source} does not fit this model: {'; '.join(parts)}; was it saved from another model?"

@@ -1,18 +1,9 @@
-"""Run integrity: checks that end every unlearning run and say, as data, when it went wrong.
-
-A flag is a string ``"code: what was measured"``; a run's flags are a list (empty when nothing is wrong),
-stored under ``row["flags"]`` by `Experiment.run`, in sweep tables and in `kt unlearn --json`, and printed as a
-:class:`RunIntegrityWarning`. The codes:
-
-- ``utility_collapse``: U or zero-shot utility below its threshold (the run destroyed retained knowledge);
-- ``nothing_forgotten``: Q below its threshold (the forget metric hardly moved);
-- ``unchanged_model``: every weight equals the original's (the run did nothing);
-- ``nan_stop``: the loss became non-finite and the trainer stopped early;
-- ``preset_drift``: a setting differs from the preset the run claims to follow (one flag per setting);
-- ``identical_results``: a table-level check, two methods gave exactly the same scores on one request.
-
-    flags = check_run(row, result, original_model, preset={"lr": 1e-7, "num_epochs": 8})
-    codes(flags)                     # ['utility_collapse', 'preset_drift']
+"""Run integrity: checks that end every unlearning run and say, as data, when it went wrong. A flag is a
+string ``"code: what was measured"``; a run's flags are a list (``row["flags"]``, sweep tables, `kt unlearn
+--json`), also printed as a :class:`RunIntegrityWarning`. The codes: ``utility_collapse`` (U or zero-shot
+utility below its threshold), ``nothing_forgotten`` (Q below its threshold), ``unchanged_model`` (every
+weight equals the original's), ``nan_stop`` (a non-finite loss stopped the run), ``preset_drift`` (a
+setting differs from the preset the run claims) and ``identical_results`` (two methods, the same scores).
 """
 
 from __future__ import annotations
@@ -31,10 +22,8 @@ class RunIntegrityWarning(UserWarning):
 
 
 def flags_in_cells(shell=None) -> bool:
-    """Notebook mode (`setup` turns it on): a cell's RunIntegrityWarnings are not printed as warnings but
-    counted, and the cell ends with one line, e.g. ``3 run(s) flagged: ga utility_collapse ×2; gdiff
-    utility_collapse ×1 (each row's `flags` says why)``. Scripts and the CLI keep the warnings; False
-    outside IPython."""
+    """Notebook mode (`setup` turns it on): a cell's RunIntegrityWarnings are counted and summed up in one
+    line at its end (``3 run(s) flagged: ga utility_collapse ×2; ...``); False outside IPython."""
     ipython = sys.modules.get("IPython")
     shell = shell or (ipython.get_ipython() if ipython else None)
     if shell is None or getattr(shell, "_kt_flags", None) is not None:
@@ -62,8 +51,7 @@ def flags_in_cells(shell=None) -> bool:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where a run counts as failed: U or zero-shot utility below `min_utility` / `min_zero_shot_utility`
-    (more than half of the retained knowledge gone), Q below `min_quality` (under a quarter forgotten)."""
+    """Where a run counts as failed: more than half of the retained knowledge gone, or under a quarter forgotten."""
 
     min_utility: float = 0.5
     min_zero_shot_utility: float = 0.5
@@ -101,8 +89,7 @@ def unchanged(original, model) -> bool:
 
 
 def preset_drift(config: dict, preset: dict, name: str = "preset") -> list[str]:
-    """One flag per setting of `preset` that `config` sets differently (floats compared to 1e-9 relative);
-    a preset key the config lacks is a flag too (the run cannot show it followed it)."""
+    """One flag per setting of `preset` that `config` lacks or sets differently (floats to 1e-9 relative)."""
     out = []
     for key, want in preset.items():
         if key not in config:
@@ -130,31 +117,28 @@ def check_run(
     thresholds: Thresholds = Thresholds(),
     warn: bool = True,
 ) -> list[str]:
-    """Every check on one finished run: `row` holds its scores (Q, U, zero_shot_utility), `result` is the
-    UnlearnResult, `original` the model it started from and `preset` (optional) a dict of settings the run
-    should match. Flags are returned and, with `warn`, also raised as one RunIntegrityWarning."""
+    """Every check on one finished run (`row`: its scores; `result`: the UnlearnResult; `original`: the model
+    it started from; `preset`: settings it should match); the flags, with `warn` also one warning."""
     flags = score_flags(row, thresholds)
     if original is not None and unchanged(original, result.model):
         flags.append("unchanged_model: every weight equals the original's")
     if result.stopped:
         flags.append(f"nan_stop: {result.stopped}")
+    config = dict(result.info.get("config", {}))
     if preset:
-        config = dict(result.info.get("config", {}))
         config.setdefault("samples_per_class", row.get("samples_per_class"))
         flags += preset_drift(config, preset, preset_name)
     if flags and warn:
-        label = row.get("method") or result.info.get("config", {}).get("method", "run")
-        warnings.warn(
-            f"{label} run flagged: " + "; ".join(flags), RunIntegrityWarning, stacklevel=3
-        )
+        label = row.get("method") or config.get("method", "run")
+        warnings.warn(f"{label} run flagged: {'; '.join(flags)}", RunIntegrityWarning, stacklevel=3)
     return flags
 
 
 def identical_results(
     df: pd.DataFrame, metrics=("Q", "U", "QU"), same=("forget", "seed")
 ) -> pd.Series:
-    """For each row of a run table: the flag ``identical_results: same scores as <method>`` when another
-    method on the same request (`same` columns present in `df`) has exactly the same `metrics`, else None."""
+    """Per row: ``identical_results: same scores as <method>`` when another method on the same request
+    (`same` columns) has exactly the same `metrics`, else None."""
     keys = [c for c in same if c in df] + [m for m in metrics if m in df]
     methods = df["method"] if "method" in df else df.get("label")
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
@@ -170,8 +154,8 @@ def identical_results(
 
 
 def mark_flagged(table: pd.DataFrame, runs: pd.DataFrame, by) -> pd.DataFrame:
-    """Mark an aggregated `table` (one row per `by` group of the run table `runs`): `flagged` = how many of
-    the group's runs carry a flag (their own or identical results), `flags` = the codes seen, joined."""
+    """`table` (one row per `by` group of `runs`) with `flagged` (how many of the group's runs carry a flag)
+    and `flags` (the codes seen)."""
     by = [by] if isinstance(by, str) else list(by)
     own = runs["flags"] if "flags" in runs else [[]] * len(runs)
     found = [set(codes(f) + codes([e] if e else [])) for f, e in zip(own, identical_results(runs))]
