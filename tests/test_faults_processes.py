@@ -240,15 +240,13 @@ def test_sigint_during_pretraining_leaves_no_checkpoint_and_a_rerun_works(tmp_pa
 SWEEP = """
 import sys
 from kt_lib.experiment import Experiment
-from kt_lib.notebook.leaderboard import margin_sweep
 exp = Experiment(["Samoyed"], samples_per_class=2, eval_per_class=2, num_epochs=1, cache=sys.argv[1])
-margin_sweep(exp, [0.5 + i / 10 for i in range(40)])
+exp.compare([(f"m{i}", dict(method="nhl_kl", margin=0.5 + i / 10)) for i in range(40)])
 """
 
 
 def test_interrupted_sweep_keeps_finished_rows_and_resumes(tmp_path, world_model, capsys):
     from kt_lib.experiment import Experiment
-    from kt_lib.notebook.leaderboard import margin_sweep
 
     script, path = tmp_path / "sweep.py", tmp_path / "sweeps.jsonl"
     script.write_text(SWEEP)
@@ -279,8 +277,8 @@ def test_interrupted_sweep_keeps_finished_rows_and_resumes(tmp_path, world_model
 
     exp.unlearn = no_training  # every training goes through Experiment.unlearn
     margins = [0.5 + i / 10 for i in range(done)]
-    rows = margin_sweep(exp, margins)  # resumes: the finished rows come from the file
-    assert [r["margin"] for r in rows] == margins
+    rows = exp.compare([(f"m{i}", dict(method="nhl_kl", margin=m)) for i, m in enumerate(margins)])
+    assert rows.margin.tolist() == margins  # resumed: the finished rows come from the file
     assert exp.key(method="nhl_kl", margin=0.5 + done / 10) not in cache
 
 

@@ -5,7 +5,6 @@ import math
 import pandas as pd
 import pytest
 
-from kt_lib.experiment import table
 from kt_lib.notebook import leaderboard
 
 
@@ -110,9 +109,9 @@ def test_run_is_cached_and_sweeps_reuse_rows(exp, monkeypatch):
         raise RuntimeError("cached settings must not retrain")
 
     monkeypatch.setattr(exp, "_unlearn", no_training)  # what run() trains through
-    rows = leaderboard.margin_sweep(exp, margins=(1.0,))
-    assert rows[0]["label"] == "margin 1" and rows[0]["Q"] == row["Q"] and len(exp.cache) == n
-    assert list(table(rows).columns).count("margin") == 1
+    rows = exp.compare([("margin 1", dict(method="nhl_kl", margin=1.0))])
+    assert rows.label[0] == "margin 1" and rows.Q[0] == row["Q"] and len(exp.cache) == n
+    assert list(rows.columns).count("margin") == 1
     with pytest.raises(RuntimeError, match="must not retrain"):
         exp.run(keep_result=True, margin=1.0)  # keep_result always trains
 

@@ -1,9 +1,7 @@
 """Sweeps over unlearning settings, and their aggregation into tables with confidence intervals.
 
-    margins = margin_sweep(exp, (0.5, 1, 2, 5))                        # rows: one per run
-    grid = alpha_grid(exp, {"none": (0, 0), "both": (10, 20)})        # label -> (alpha_coarse, alpha_fine)
-    runs = leaderboard(exp, ["ga", "nhl_kl"], levels, per_level=3, seeds=(0, 1))
-    aggregate(runs, by="method")                                       # mean and 95% t-interval per method
+    runs = leaderboard(exp, ["ga", "nhl_kl"], levels, per_level=3, seeds=(0, 1))  # a row per run
+    aggregate(runs, by="method")                      # mean and 95% t-interval per method
 
 Every run goes through `Experiment.run(..., keep_result=False)`, cached by everything that decides the
 result: a widget re-renders any setting a cell computed, and a repeated sweep costs nothing."""
@@ -34,29 +32,6 @@ def concept_frame(rows) -> pd.DataFrame:
             q = 1 - c["after"] / c["before"] if c["before"] > 0 else float("nan")
             out.append(dict(base, **c, Q=q))
     return pd.DataFrame(out)
-
-
-def sweep(exp, configs) -> list[dict]:
-    """Run `configs`, a list of (label, overrides) pairs."""
-    return [exp.run(label=label, keep_result=False, **kw) for label, kw in configs]
-
-
-def margin_sweep(exp, margins=(0.5, 1.0, 2.0, 5.0), method: str = "nhl_kl") -> list[dict]:
-    """NHL(+KL) at each hinge margin; the label is the margin."""
-    configs = [(f"margin {m:g}", dict(method=method, margin=float(m))) for m in margins]
-    return sweep(exp, configs)
-
-
-def alpha_grid(exp, grid: dict, method: str = "nhl_kl") -> list[dict]:
-    """The KL ablation: `grid` maps a label to (alpha_coarse, alpha_fine)."""
-    kl = [(name, dict(alpha_coarse=float(a), alpha_fine=float(b))) for name, (a, b) in grid.items()]
-    return sweep(exp, [(name, dict(method=method, **kw)) for name, kw in kl])
-
-
-def strength_sweep(exp, lrs, methods) -> list[dict]:
-    """Forgetting strength (learning rate) x method; every row carries in-domain and OOD scores."""
-    configs = [(f"{m} @ lr {lr:g}", dict(method=m, lr=float(lr))) for m in methods for lr in lrs]
-    return sweep(exp, configs)
 
 
 # --- difficulty levels and leaderboards ------------------------------------------------------------------

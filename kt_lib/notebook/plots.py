@@ -8,18 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from kt_lib.notebook.score_plots import (  # noqa: F401  (re-exported: plots.X is the notebooks' one namespace)
-    METRIC_LABELS,
-    plot_concept_domains,
-    plot_domain_gap,
-    plot_leaderboard,
-    plot_level_table,
-    plot_metric_bars,
-    plot_metric_lines,
-    plot_profile,
-    plot_relearning,
-    plot_scorecard,
-)
+from kt_lib.notebook.score_plots import *  # noqa: F403 (plots.X is the notebooks' one namespace)
 from kt_lib.notebook.style import finish, legend_outside, pale, plural
 from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig, WorldTaxonomy
 from kt_lib.world.data import load_pool
