@@ -34,9 +34,6 @@ def concept_frame(rows) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-# --- difficulty levels and leaderboards ------------------------------------------------------------------
-
-
 def same_setup(exp, forget) -> Experiment:
     """An Experiment on another forget request sharing `exp`'s model, data, settings and run cache."""
     kw = dict(data=exp.data, cache=exp.cache, **asdict(exp.defaults))
@@ -73,9 +70,6 @@ def leaderboard(exp, methods, levels: dict, per_level: int = 3, seeds=(0,)) -> p
                 row = sub.run(keep_result=False, method=m, seed=int(seed))
                 rows.append(dict(row, level=level))
     return table(rows)
-
-
-# --- confidence intervals ---------------------------------------------------------------------------------
 
 
 def aggregate(df: pd.DataFrame, by="method", metrics=METRICS, confidence=0.95) -> pd.DataFrame:

@@ -21,8 +21,6 @@ _ACC_LABELS = {
     "after_zero_shot": "zero-shot fruit/flower/vehicle (keep)",
 }
 
-# --- the losses and GA's collapse (notebooks 03-04) ------------------------------------------------------
-
 
 def plot_loss_vs_gap(margins=(0.5, 1.0, 2.0, 5.0)):
     """NHL (each margin) and GA as a function of the target-logit gap s_y - max_{y'!=y} s_y' on synthetic
@@ -92,9 +90,6 @@ def plot_collapse(df, before: dict, title: str | None = None):
     ax.set(xlabel="num steps", ylabel="accuracy (%)", ylim=(-3, 105), title=title)
     legend_outside(ax)
     return finish(fig)
-
-
-# --- the world and what a model knows (notebooks 00-02) --------------------------------------------------
 
 
 def draw_samples(per_breed: int = 4, columns: int = 8):

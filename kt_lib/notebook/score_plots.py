@@ -156,9 +156,6 @@ def plot_scorecard(entries: dict, metrics=("Q", "U", "QU"), title: str | None = 
     return plot_metric_bars(df, "label", metrics, title=title, width=PANEL_WIDTH)
 
 
-# --- collateral damage and relearning (notebooks 07-08) --------------------------------------------------
-
-
 def plot_profile(agg, levels=("fine_change", "coarse_change"), domains=None, title=None):
     """Panels (level x domain) of the mean change per distance, one line per label, from
     :func:`kt_lib.eval.collateral.aggregate`, in percentage points, with `<level>_ci` whiskers when present;

@@ -2,8 +2,7 @@
 configuration.
 
     tut = setup(globals())      # reads SMOKE, DEVICE, SEED, MODEL, PRETRAINED, DATA_ROOT, TAXONOMY, ...
-    exp = tut.experiment(FORGET, samples_per_class=30, method="nhl_kl")
-"""
+    exp = tut.experiment(FORGET, samples_per_class=30, method="nhl_kl")"""
 
 from __future__ import annotations
 
@@ -103,14 +102,11 @@ class Setup:
 
 
 def setup(namespace: dict) -> Setup:
-    """Seed torch, load the model and the data source, and print the common configuration.
-
-    In a notebook, `setup(globals())`: the parameters cell's names of `COMMON` (absent ones: `_DEFAULTS`),
-    after papermill's values are checked against their defaults (`check_parameters`); run flags then show
-    as one line per cell (`kt_lib.integrity.flags_in_cells`) and figures carry alternative text.
-    `DATA_ROOT=None` is the embedded world, a folder a real-data layout (data/README.md); `LR=None` picks
-    `kt_lib.unlearn.default_lr(MODEL)`; smoke mode (`SMOKE=True`, or None with KT_SMOKE=1) evaluates on 10
-    test images per breed and domain."""
+    """`setup(globals())`: check papermill's parameters (`check_parameters`), read `COMMON` from them, seed
+    torch, load the model and data source, print the configuration; run flags then show as one line per
+    cell and figures carry alternative text. `DATA_ROOT=None` is the embedded world, `LR=None` picks
+    `default_lr(MODEL)`; smoke mode (`SMOKE=True`, or None with KT_SMOKE=1) evaluates on 10 test images
+    per breed and domain."""
     __tracebackhide__ = True  # a papermill type error shows as its one line
     check_parameters(namespace.get("In"))
     __tracebackhide__ = False
