@@ -75,17 +75,6 @@ def test_manifest_roundtrip_dataset_and_grayscale(dogs, tax, tmp_path):
         R.ManifestDataset(m, "imgnetdogs")
 
 
-def test_proxy_subset(dogs, tax):
-    with pytest.warns(UserWarning):
-        m = R.build_manifest(dogs, tax, train_per_class=2, test_per_class=1)
-    p = R.proxy_subset(m, [VIZSLA, "Pomeranian"], samples_per_class=1, seed=3)
-    assert [r["name"] for r in p] == [VIZSLA, POM] and all(r["split"] == "train" for r in p)
-    assert p == R.proxy_subset(m, [VIZSLA, "pomeranian"], 1, seed=3)
-    assert len(R.proxy_subset(m, [GSP], 10)) == 2
-    with pytest.raises(KeyError, match="Samoyed"):
-        R.proxy_subset(m, ["Samoyed"], 1)
-
-
 def test_layout_errors(tmp_path, tax):
     with pytest.raises(FileNotFoundError, match="Stanford Dogs"):
         R.build_manifest(tmp_path / "nope", tax)

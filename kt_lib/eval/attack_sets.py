@@ -1,8 +1,6 @@
-"""The relearning attack's data (`kt_lib.eval.recovery`), from the source's proxy pool, never from test:
-`forget`, the last `k` pool images of each forgotten concept (disjoint from the unlearner's first-n
-exemplars when n + k fits); `siblings`, `k` images of each sibling breed; `unrelated`, `k` images of each
-class of an unrelated family (the world's pretraining pool) or of one untouched group's breeds.
-"""
+"""The relearning attack's data, from the proxy pool, never test: `forget` (the last `k` images of each
+forgotten concept), `siblings` (`k` of each sibling) or `unrelated` (`k` of each class of an unrelated family
+or untouched group)."""
 
 from __future__ import annotations
 
@@ -48,8 +46,7 @@ def _pool_images(exp, classes: list[int], k: int, last: bool) -> AttackSet:
 
 
 def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet:
-    """The images of one attack (see the module docstring) for `exp`'s request (an `Experiment`).
-    `family` picks the unrelated family on the embedded world (default: its first)."""
+    """The images of one attack for `exp`'s request; `family`: the world's unrelated family (default: first)."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; use one of {', '.join(ATTACKS)}")
     if k <= 0:
@@ -82,8 +79,7 @@ def attack_set(exp, attack: str, k: int, family: str | None = None) -> AttackSet
 
 
 def captions(data: AttackSet, idx: np.ndarray, negatives: list[str], template: str):
-    """(texts, positive [n_images, n_texts]) for a batch: each image's own three captions, then every other
-    name's caption as a negative."""
+    """(texts, positive [n_images, n_texts]): each image's three captions, every other name's as a negative."""
     pairs = sorted({(data.fine[i], data.coarse[i]) for i in idx})
     own = {f for f, _ in pairs} | {c for _, c in pairs}
     keyed = [(("fine", f), t) for f, c in pairs for t in (f, f"{f}, a kind of {c}")]

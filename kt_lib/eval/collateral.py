@@ -1,8 +1,5 @@
-"""Collateral damage: how an unlearning run changed every concept, grouped by taxonomy distance to the
-forgotten set (0 = forgotten, 1 = siblings, 2 = cousins, ...; a zero-shot family's classes one past the
-deepest leaf). `profile(exp, row)`: per (domain, concept) the fine and coarse accuracy before and after;
-`summary` / `to_json`: per (domain, distance); `aggregate`: several stacked runs with seed intervals.
-"""
+"""Collateral damage: how an unlearning run changed every concept, by taxonomy distance to the forgotten set
+(0 forgotten, 1 siblings, 2 cousins, ...; zero-shot families one past the deepest leaf)."""
 
 from __future__ import annotations
 
@@ -23,8 +20,8 @@ def relation(distance: int) -> str:
 
 
 def distances(taxonomy: Taxonomy, forget) -> dict[str, int]:
-    """Every leaf's distance to the forgotten set: the steps up from the nearest forgotten leaf to their
-    lowest common ancestor (so a shallow leaf right under the root is not taken for a sibling)."""
+    """Every leaf's distance to the forgotten set: steps up from the nearest forgotten leaf to their lowest
+    common ancestor."""
     forget = [taxonomy.lookup(f) for f in ([forget] if isinstance(forget, str) else forget)]
     if not forget:
         raise ValueError("distances need at least one forgotten concept")
@@ -52,9 +49,8 @@ def family_accuracies(evaluator, model, tokenizer) -> pd.DataFrame:
 def changes(
     before, after, taxonomy, forget, families_before=None, families_after=None, in_domain="photo"
 ) -> pd.DataFrame:
-    """The profile from `Evaluator.per_class` frames (and :func:`family_accuracies`) before and after: one
-    row per (domain, concept) with distance, relation and the fine and coarse accuracy before, after and
-    change."""
+    """Per (domain, concept) of `Evaluator.per_class` frames (and :func:`family_accuracies`): distance,
+    relation and fine and coarse accuracy before, after and change."""
     dist = distances(taxonomy, forget)
     key = ["domain", "concept", "group"]
     m = before[key + ["fine", "coarse", "n"]].merge(
@@ -82,8 +78,7 @@ def changes(
 
 
 def profile(exp, unlearned) -> pd.DataFrame:
-    """The collateral-damage profile of `unlearned` (an unlearned copy of `exp.model`, or its run row) for
-    `exp`'s request; cached through `exp.derive`."""
+    """The collateral-damage profile of `unlearned` (a model or run row), cached through `exp.derive`."""
     ev, tok = exp.evaluator, exp.tokenizer
 
     def compute(model):
@@ -118,8 +113,8 @@ def to_json(concepts: pd.DataFrame) -> list[dict]:
 def aggregate(
     concepts: pd.DataFrame, by="label", run=("seed",), confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Stacked profiles of several runs (told apart by the `run` columns) -> per (`by`, domain, distance)
-    the mean `fine_change`, `coarse_change`, their t-interval half-widths `*_ci` and `n` runs."""
+    """Stacked profiles of runs (`run` columns) -> per (`by`, domain, distance) the mean changes, their
+    t-interval half-widths `*_ci` and `n` runs."""
     by = [by] if isinstance(by, str) else list(by)
     keys = [*by, "domain", "distance", "relation"]
     rows = []

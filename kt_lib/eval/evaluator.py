@@ -1,8 +1,5 @@
-"""Evaluation of a request: forget/retain accuracies in and out of domain, zero-shot utility, Q / U / Q-U.
-
-An `Evaluator` holds preprocessed test tensors and caches each model's predictions, so the original model
-is evaluated once however many methods are compared (`persist`: once per machine, through a `RunCache`).
-"""
+"""Evaluation of a request: forget/retain accuracies in and out of domain, zero-shot utility, Q / U / Q-U; an
+`Evaluator` caches each model's predictions (`persist`: once per machine, through a `RunCache`)."""
 
 from __future__ import annotations
 
@@ -38,8 +35,8 @@ class FamilySet:
 
 
 def model_fingerprint(model) -> str:
-    """A short hash of the weights' content (never the object's id, which Python reuses): CPU tensors byte
-    for byte, a GPU tensor by its float64 sum, sum of squares and a cos-weighted sum (no copy to the host)."""
+    """A short hash of the weights: CPU tensors byte for byte, a GPU tensor by its float64 sum, sum of
+    squares and cos-weighted sum (no copy to the host)."""
     digest = hashlib.blake2b(digest_size=8)
     for name, p in model.named_parameters():
         x = p.detach()
@@ -68,8 +65,7 @@ class Evaluator:
         self._store, self._stored, self._signatures = None, set(), {}  # persist()
 
     def persist(self, model, cache) -> None:
-        """Keep `model`'s predictions in `cache` (a `RunCache`), keyed by its weights, device type,
-        ENGINE_VERSION and each test part's data, for any process; copies of this evaluator share it."""
+        """Keep `model`'s predictions in `cache` (a `RunCache`), keyed by weights, device, engine and data."""
         self._store = cache
         self._stored.add(model_fingerprint(model))
 
@@ -86,9 +82,7 @@ class Evaluator:
         return f"predictions:{key}:{device}:{self._signatures[sig]}:engine{ENGINE_VERSION}"
 
     def predictions(self, model, tokenizer, scope: str = "all", fingerprint=None) -> dict:
-        """Fine and coarse predictions per domain and family predictions of `scope`'s parts ("all": every
-        test domain and family; "in_domain": what Q and U need), each computed once per model (by
-        `model_fingerprint`, or `fingerprint` when the caller hashed the weights)."""
+        """Predictions of `scope`'s parts ("all" or "in_domain"), once per model (`fingerprint`: its hash)."""
         if scope not in ("all", "in_domain"):
             raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
         every = [*self.domains, *("family:" + n for n in self.families)]
@@ -127,8 +121,7 @@ class Evaluator:
     def accuracies(
         self, model, tokenizer, forget: list[str], scope: str = "all", fingerprint=None
     ) -> dict:
-        """forget/retain fine/coarse accuracies per domain (OOD ones prefixed with its name), zero_shot (the
-        families' mean) and per family; `scope="in_domain"`: the in-domain four only."""
+        """forget/retain fine/coarse accuracies per domain (OOD ones prefixed), zero_shot and per family."""
         if missing := [f for f in forget if f not in self.fine_names]:
             known = ", ".join(self.fine_names[:6])
             raise KeyError(f"unknown concepts {missing}; known: {known}, ...")
@@ -163,8 +156,7 @@ class Evaluator:
         return merged[["concept", "group", "domain", "before", "after"]].to_dict("records")
 
     def per_class(self, model, tokenizer, scope: str = "all", fingerprint=None) -> pd.DataFrame:
-        """One row per (domain, breed) of the domains in `scope`: fine and coarse accuracy, and how often
-        the fine prediction names a sibling (same group) rather than another group."""
+        """One row per (domain, breed): fine and coarse accuracy, and how often a sibling is named instead."""
         preds, rows = self.predictions(model, tokenizer, scope, fingerprint), []
         for name, ds in self.domains.items():
             if name not in preds:
@@ -186,9 +178,8 @@ class Evaluator:
 
 
 def compare(before: dict, after: dict, goal: str = "fine") -> dict:
-    """Q, U, Q-U (for `goal`, `kt_lib.metrics`) in domain and per OOD domain, and zero-shot utility. A level
-    unknown before (accuracy 0) gives Q None and a `nothing_to_forget` note (in domain also a warning), or is
-    left out of U and listed in `utility_skipped`; with all retained levels unknown, U is None."""
+    """Q, U, Q-U for `goal` in domain and per OOD domain, and zero-shot utility. A level unknown before gives
+    Q None with a `nothing_to_forget` note, or is left out of U (`utility_skipped`)."""
     out = {}
     prefixes = {""} | {
         k[: -len("forget_fine")] for k in before if k.endswith("_forget_fine") and k in after
@@ -217,8 +208,8 @@ def compare(before: dict, after: dict, goal: str = "fine") -> dict:
 
 
 def difficulty_levels(per_class: pd.DataFrame, min_accuracy: float = 0.3) -> dict[str, list[str]]:
-    """Split breeds the model knows (photo fine accuracy >= min_accuracy) into three equal-sized levels by
-    its zero-shot accuracy: the better known, the harder to forget cleanly (paper Table 3)."""
+    """Breeds the model knows (photo fine accuracy >= min_accuracy) in three equal levels by accuracy
+    (paper Table 3)."""
     levels = ("easy", "medium", "difficult")
     df = per_class[(per_class["domain"] == "photo") & (per_class.fine >= min_accuracy)]
     ranked = df.sort_values(["fine", "concept"], kind="stable")["concept"].tolist()

@@ -1,7 +1,5 @@
-"""Knowledge probes: does the model still *know* a forgotten concept in ways zero-shot accuracy misses? A
-linear probe on frozen image features (trained on the proxy pool) still finds a breed whose text embedding
-alone was renamed; paraphrases test zero-shot accuracy with wordings never trained on.
-"""
+"""Knowledge probes: does the model still *know* a forgotten concept? A linear probe on frozen image features
+finds a breed whose text embedding alone was renamed; paraphrases test wordings never trained on."""
 
 from __future__ import annotations
 
@@ -46,8 +44,8 @@ def knowledge_probe(exp, unlearned, domain: str = "photo") -> pd.DataFrame:
 
 
 def measures(exp, model, domain: str = "photo") -> list[dict]:
-    """`model`'s forget and retain accuracy on `domain`'s test images: zero-shot with the training prompts,
-    a linear probe on image features (trained on the proxy pool) and each of `PARAPHRASES`."""
+    """Forget and retain accuracy on `domain`: zero-shot, a linear probe (trained on the proxy pool) and
+    each of `PARAPHRASES`."""
     test, names = exp.evaluator.domains[domain], exp.data.fine_names
     images, fine, _ = exp.data.proxy_pool.tensors
     zs = exp.evaluator.accuracies(model, exp.tokenizer, exp.forget, scope="in_domain")

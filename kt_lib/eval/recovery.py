@@ -1,9 +1,6 @@
-"""Is it really gone? The relearning attack: fine-tune a copy of each model (the original, an unlearned one,
-the never-learned reference) with the pretraining objective on a few `kt_lib.eval.attack_sets` captions
-(AdamW at its `default_lr`, no weight decay, only the token rows the captions use) and watch the forgotten
-fine accuracy come back. `summarize` gives each curve `steps_to_half` (back to half the original accuracy)
-and `residual` (its mean gap to the never-learned curve; 0: as good as never learned).
-"""
+"""Is it really gone? The relearning attack: fine-tune a copy of each model with the pretraining objective on
+a few `kt_lib.eval.attack_sets` captions and watch the forgotten fine accuracy come back; `summarize` gives
+each curve `steps_to_half` and `residual` (its mean gap to the never-learned curve)."""
 
 from __future__ import annotations
 
@@ -30,7 +27,7 @@ REFERENCE = "never-learned"
 
 
 def _light(evaluator):
-    """The evaluator with its in-domain test set only (no OOD domain, no families): what a curve needs."""
+    """The evaluator with its in-domain test set only: what a curve needs."""
     ev = copy.copy(evaluator)
     ev.domains = {ev.in_domain: evaluator.domains[ev.in_domain]}
     ev.families = {}
@@ -56,9 +53,8 @@ def _caption_tokens(exp, data: AttackSet, negatives, templates) -> dict:
 def relearn(
     exp, model, data: AttackSet, steps=STEPS, seed=0, evaluator=None, utility_every_step=False
 ) -> pd.DataFrame:
-    """Fine-tune a copy of `model` on `data` (batches of 32): one row per step in `steps` with forget_fine
-    (in-domain test), and retain_fine and U (against `exp.model`) at the first and last step or with
-    `utility_every_step`."""
+    """Fine-tune a copy of `model` on `data` (AdamW at `default_lr`, batches of 32): per step in `steps`
+    forget_fine, and retain_fine and U at the first and last step (or `utility_every_step`)."""
     steps = sorted(set(int(s) for s in steps))
     if steps[0] < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -105,8 +101,8 @@ def relearn(
 def curves(
     exp, models: dict, ks=KS, attacks=ATTACKS, steps=STEPS, family=None, seed=0
 ) -> pd.DataFrame:
-    """The attack on every named model or run row ({"original": exp.model, "nhl_kl": row}): one row per
-    (model, attack, k, step), the same attack sets for every model, each curve cached by `exp.derive`."""
+    """The attack on every named model or run row: one row per (model, attack, k, step), each curve cached by
+    `exp.derive`."""
     ev, frames, steps = _light(exp.evaluator), [], sorted(set(int(s) for s in steps))
     for attack in attacks:
         for k in ks:
@@ -121,8 +117,8 @@ def curves(
 
 
 def summarize(frame: pd.DataFrame, original_accuracy: float) -> pd.DataFrame:
-    """One row per curve (model, attack, k): start and end accuracy, `steps_to_half` (first step with
-    forget_fine >= original_accuracy / 2) and `residual` (mean gap to the never-learned model's curve)."""
+    """One row per curve: start and end accuracy, `steps_to_half` (back to half `original_accuracy`) and
+    `residual` (mean gap to the never-learned curve)."""
     rows = []
     for (name, attack, k), g in frame.groupby(["model", "attack", "k"], sort=False):
         g = g.sort_values("step")
@@ -142,8 +138,7 @@ def summarize(frame: pd.DataFrame, original_accuracy: float) -> pd.DataFrame:
 
 
 def cached_reference(model: str, pretrained, data_root, forget: list[str]) -> Path | None:
-    """The cached never-learned world model for exactly the concepts `forget` (`kt world --retrain
-    --without ...`), or None: not made yet, or not the shipped world model on the embedded world."""
+    """The cached never-learned world model without `forget`, or None (not made yet, or another model)."""
     from kt_lib.cachefile import cache_dir
     from kt_lib.world.config import WorldConfig
     from kt_lib.world.model import MODEL_NAME, checkpoint_name
@@ -156,8 +151,7 @@ def cached_reference(model: str, pretrained, data_root, forget: list[str]) -> Pa
 
 
 def never_learned(forget, train: bool = False, progress: bool = True):
-    """The world model pretrained without the breeds `forget` (`kt world --retrain --without ...`): from
-    the cache, or pretrained now (about 300 s on a 2-core CPU) when `train`; else None."""
+    """The world model pretrained without the breeds `forget`: cached, or pretrained now with `train`; else None."""
     from kt_lib.world.model import MODEL_NAME, world_model
 
     if not train and cached_reference(MODEL_NAME, None, None, forget) is None:

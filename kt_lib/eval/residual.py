@@ -1,8 +1,5 @@
-"""The residual-knowledge table of a run: what is left of the forgotten concepts beyond zero-shot accuracy:
-the probes (`kt_lib.eval.probe`) and relearning curves (`kt_lib.eval.recovery`) of the original model, the
-unlearned one and the never-learned reference (when given). `to_json` makes them the `relearning` entry of
-`kt unlearn --attack relearn --json`, `columns` a sweep's flat columns.
-"""
+"""The residual-knowledge table of a run: the probes and relearning curves of the original, unlearned and
+never-learned models (`to_json`: `kt unlearn --attack relearn --json`; `columns`: a sweep's columns)."""
 
 from __future__ import annotations
 
@@ -41,9 +38,8 @@ def residual_knowledge(
     seed: int = 0,
     probes: bool = True,
 ) -> dict:
-    """{"curves", "summary", "table"} frames for `exp`'s original model, `unlearned` (named `label`) and the
-    never-learned `reference` (a model pretrained without the concepts; None: no residual numbers).
-    `table` is tidy: one row per (model, measure[, attack, k]) with a value; `probes=False`: attack only."""
+    """{"curves", "summary", "table"} for the original model, `unlearned` (`label`) and the never-learned
+    `reference` (None: no residuals); `table`: one row per (model, measure[, attack, k])."""
     models = {"original": exp.model, label: unlearned}
     if reference is not None:
         models[recovery.REFERENCE] = reference
@@ -65,9 +61,8 @@ PROBE_COLUMNS = dict(zip(MEASURES[1:], ("probe_forget", "paraphrase_forget")))
 
 
 def columns(result: dict, label: str) -> dict:
-    """The `label` model's numbers of a :func:`residual_knowledge` result as one flat dict: per attack and
-    k, `relearn_<attack>_k<k>_` `steps_to_half`, `end`, `end_U` and (with a reference) `residual`; with
-    the probes, `probe_forget` and `paraphrase_forget`."""
+    """The `label` model's numbers as one flat dict: `relearn_<attack>_k<k>_{steps_to_half,end,end_U,residual}`
+    and `probe_forget`, `paraphrase_forget`."""
     out = {}
     summary = _records(result["summary"])
     reference = any(r["model"] == recovery.REFERENCE for r in summary)

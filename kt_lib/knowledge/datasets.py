@@ -122,11 +122,9 @@ def cached_tensors(
     preprocess: Callable | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> dict[str, torch.Tensor]:
-    """``{"images": [N, ...], "labels": [N, k], "skipped": indices}`` cached atomically under ``cache_dir``
-    (default ``$KT_CACHE``), keyed by ``name`` (say dataset and split), ``repr(preprocess)`` (torchvision and
-    open_clip transforms have a stable one) and ``len(dataset)``; build ``dataset`` with ``transform=lambda
-    im: im`` so that ``preprocess`` sees PIL images. A damaged cache file is reported in one line and rebuilt;
-    unreadable items (a broken image file) are skipped and counted in one warning."""
+    """``{"images", "labels", "skipped"}`` tensors cached under ``cache_dir`` (default ``$KT_CACHE``) by ``name``,
+    ``repr(preprocess)`` and ``len(dataset)`` (whose transform should pass PIL images on to ``preprocess``);
+    unreadable items are skipped and counted in one warning."""
     cache_dir = default_cache() if cache_dir is None else cache_dir
     key = hashlib.sha256(f"{name}|{preprocess!r}|{len(dataset)}".encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{key}.ktc"

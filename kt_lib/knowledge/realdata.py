@@ -31,8 +31,7 @@ LAYOUT = """expected one of (details and licences: data/README.md):
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
-    """Any PIL image as 8-bit RGB: greyscale, CMYK and palette convert; 16-bit and float greyscale are
-    scaled to 8 bits (not clipped to white); transparency is composited onto white."""
+    """Any PIL image as 8-bit RGB (16-bit and float greyscale scaled, not clipped; transparency on white)."""
     if im.mode == "RGB":
         return im
     if im.mode.startswith("I") or im.mode == "F":
@@ -48,10 +47,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 
 def open_rgb(path: str | os.PathLike, draft: tuple[int, int] | None = None) -> Image.Image:
-    """Decode an image file to a loaded 8-bit RGB image (`draft`: decode JPEGs at reduced size).
-
-    Raises whatever the decoder raises for an empty, truncated or non-image file, and PIL's
-    `DecompressionBombError` for an image over `Image.MAX_IMAGE_PIXELS` x 2."""
+    """Decode an image file to 8-bit RGB (`draft`: JPEGs at reduced size); raises what the decoder raises."""
     with Image.open(path) as im:
         if draft:
             im.draft("RGB", draft)
@@ -63,8 +59,7 @@ def open_rgb(path: str | os.PathLike, draft: tuple[int, int] | None = None) -> I
 
 
 def decode_error(path: Path) -> str | None:
-    """Why `path` does not decode ('UnidentifiedImageError: ...'), or None when it does (decoded at
-    reduced size for JPEG, to catch empty, truncated, oversized and non-image files)."""
+    """Why `path` does not decode ('UnidentifiedImageError: ...'), or None when it does."""
     try:
         open_rgb(path, draft=(64, 64))
         return None
@@ -83,8 +78,8 @@ def _tax(taxonomy: Taxonomy | str) -> Taxonomy:
 def class_folders(
     root: str | os.PathLike, taxonomy: Taxonomy | str, layout: str | None = None
 ) -> dict[str, Path]:
-    """Leaf name -> image folder. Wnid folders of other classes are skipped; unknown *names* are an error.
-    ``layout`` (imagenet | stanford-dogs | folders; None: detect) says which folder names to expect."""
+    """Leaf name -> image folder (wnid folders of other classes skipped, unknown names an error); ``layout``:
+    imagenet | stanford-dogs | folders, None: detect."""
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     root, tax = Path(root), _tax(taxonomy)
@@ -133,11 +128,8 @@ def build_manifest(
     verbose: bool = True,
     layout: str | None = None,
 ) -> Manifest:
-    """Deterministic per-class split of verified images; ``name`` is the leaf, ``fine`` its label index.
-
-    Per class, the images are shuffled with ``seed``; the first ``test_per_class`` readable ones are the test
-    split (so the test set does not change with ``train_per_class``), the next ``train_per_class`` train.
-    """
+    """Deterministic per-class split of verified images: shuffled with ``seed``, the first ``test_per_class``
+    readable ones are test (whatever ``train_per_class``), the next ``train_per_class`` train."""
     if train_per_class < 0 or test_per_class < 0 or train_per_class + test_per_class == 0:
         raise ValueError("train_per_class and test_per_class must be >= 0 and not both 0")
     if not Path(root).is_dir():
@@ -194,27 +186,6 @@ def load_manifest(path: str | os.PathLike) -> list[dict]:
         )
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
-
-
-def proxy_subset(
-    manifest: Iterable[dict], concepts: Iterable[str], samples_per_class: int, seed: int = 0
-) -> list[dict]:
-    """Up to ``samples_per_class`` train entries of each named leaf (deterministic), in concept order."""
-    train = [r for r in manifest if r["split"] == "train"]
-    by_name: dict[str, list[dict]] = {}
-    for r in train:
-        by_name.setdefault(normalize(r["name"]), []).append(r)
-    concepts = list(concepts)
-    missing = [c for c in concepts if normalize(c) not in by_name]
-    if missing:
-        present = sorted({r["name"] for r in train})[:10]
-        raise KeyError(f"no train images for {missing}; present classes: {present}...")
-    out = []
-    for c in dict.fromkeys(concepts):
-        rows = sorted(by_name[normalize(c)], key=lambda r: r["path"])
-        rng = random.Random(f"{seed}:proxy:{normalize(c)}")
-        out += rng.sample(rows, min(samples_per_class, len(rows)))
-    return out
 
 
 class _TaxonomyAPI:

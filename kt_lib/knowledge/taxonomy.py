@@ -1,13 +1,7 @@
-"""Concept taxonomies (root -> groups -> breeds) and knowledge requests compiled against them.
-
-A `Taxonomy` is a tree of `Concept`s: canonical name, aliases and, where one exists, the WordNet 3.0 synset
-name and ImageNet-style wnid. `Taxonomy.request(["German short-haired pointer"])` compiles a knowledge
-request into the sets an unlearning run needs: ``forget`` (the leaves to forget; an inner node forgets all
-of its leaves), ``siblings`` (the other leaves under the same parent(s): the hardest retain set),
-``parents`` (the ancestors, retained as concepts: "still a pointer, still a dog"), ``unrelated`` (the rest).
-
-Bundled taxonomies are package data, ``kt_lib/taxonomies/<name>.json`` (``$KT_TAXONOMY_DIR`` overrides it).
-"""
+"""Concept taxonomies (root -> groups -> breeds; names, aliases, WordNet 3.0 synsets and wnids) and knowledge
+requests compiled against them into ``forget`` (an inner node forgets all its leaves), ``siblings`` (the
+hardest retain set), ``parents`` (retained as concepts) and ``unrelated``. Bundled taxonomies:
+``kt_lib/taxonomies/<name>.json`` (``$KT_TAXONOMY_DIR`` overrides it)."""
 
 from __future__ import annotations
 
@@ -48,9 +42,8 @@ def spelling_distance(a: str, b: str) -> int:
 
 
 def close_spellings(name: str, keys, n: int = 5) -> list[str]:
-    """The `keys` (normalised names) spelled like `name`, closest first: the whole name a typo or two
-    away, or every word of it a typo (one edit per four letters) away from a word of the key ('germn
-    shepherd' -> 'german shepherd dog'). Nothing merely sharing letters ('dalmation' is not 'alsatian')."""
+    """The `keys` spelled like `name`, closest first: the whole name a typo or two away, or each word a typo
+    (one edit per four letters) from a word of the key ('germn shepherd' -> 'german shepherd dog')."""
     key = normalize(name)
     near = lambda w, x: spelling_distance(w, x) <= (len(w) // 4 if len(w) >= 4 else 0)  # noqa: E731
     scored = []
@@ -198,8 +191,7 @@ class Taxonomy:
         return normalize(name) in self._keys
 
     def lookup(self, name: str | Concept) -> Concept:
-        """Concept by id, name or alias (case-insensitive). Otherwise a KeyError that suggests names or
-        aliases spelled alike (`close_spellings`), or says none is and how to list the concepts."""
+        """Concept by id, name or alias (case-insensitive); else a KeyError suggesting close spellings."""
         if isinstance(name, Concept):
             return self._nodes[name.id]
         key = normalize(name)

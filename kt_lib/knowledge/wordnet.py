@@ -1,11 +1,6 @@
-"""Offline-first WordNet 3.0 for ImageNet wnids (`n02084071` -> `dog.n.01`).
-
-`ensure_wordnet()` returns NLTK's WordNet reader: an NLTK ``wordnet`` corpus that already loads, else a
-copy built under ``$NLTK_DATA/corpora/wordnet`` (default ``~/nltk_data``) from Debian's ``/usr/share/wordnet``
-(packages ``wordnet-base`` + ``wordnet-sense-index``; the ``lexnames`` file Debian lacks is written here;
-files are copied, since NLTK 3.10 refuses symlinks out of its data roots), else ``nltk.download('wordnet')``.
-ImageNet is built on WordNet **3.0**; offsets differ in 3.1, so any other version is an error.
-"""
+"""Offline-first WordNet 3.0 for ImageNet wnids (`n02084071` -> `dog.n.01`): `ensure_wordnet()` returns
+NLTK's reader, from a corpus that loads, else one copied from Debian's ``/usr/share/wordnet`` (plus the
+``lexnames`` file it lacks), else ``nltk.download('wordnet')``; a version other than 3.0 is an error."""
 
 from __future__ import annotations
 
@@ -53,8 +48,7 @@ def lexnames_text() -> str:
 def build_from_debian(
     nltk_data: str | os.PathLike, debian_dir: str | os.PathLike = DEBIAN_DIR
 ) -> Path:
-    """Copy Debian's WordNet 3.0 files into ``<nltk_data>/corpora/wordnet`` and write ``lexnames``;
-    returns that folder. Raises FileNotFoundError naming the missing files and the fix."""
+    """Copy Debian's WordNet 3.0 files into ``<nltk_data>/corpora/wordnet``, with ``lexnames``; that folder."""
     src, dst = Path(debian_dir), Path(nltk_data) / "corpora" / "wordnet"
     missing = [f for f in REQUIRED_FILES if not (src / f).is_file()]
     if missing:
@@ -90,11 +84,8 @@ def ensure_wordnet(
     download: bool = True,
     debian_dir: str | os.PathLike = DEBIAN_DIR,
 ) -> Any:
-    """Return NLTK's WordNet 3.0 reader, building it offline from Debian's files if needed.
-
-    ``nltk_data``: where to build/download (default ``$NLTK_DATA`` or ``~/nltk_data``); it is put first on
-    ``nltk.data.path``. ``download=False`` skips the network fallback. Raises RuntimeError with the fix.
-    """
+    """NLTK's WordNet 3.0 reader, built offline in ``nltk_data`` (default ``$NLTK_DATA`` or ``~/nltk_data``)
+    if needed; ``download=False`` skips the network; RuntimeError with the fix."""
     global _READER
     if _READER is not None:
         return _READER

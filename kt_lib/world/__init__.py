@@ -1,5 +1,2 @@
-"""The embedded world: a procedurally generated hierarchical image world and the tiny CLIP trained on it.
-
-`config` (taxonomy and looks, plain data), `render` (pixels), `data` (cached image pools and datasets),
-`pretrain` (the contrastive pretraining loop), `model` (load-or-train the world model).
-"""
+"""The embedded world and its tiny CLIP: `config` (taxonomy and looks), `render` (pixels), `data` (cached
+pools and datasets), `pretrain` (the contrastive loop), `model` (load-or-train the world model)."""

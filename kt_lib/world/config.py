@@ -1,10 +1,5 @@
-"""The embedded dog world: its taxonomy, the look of every group and breed, and the zero-shot families.
-
-A coarse *group* decides the silhouette (body, legs, ears, tail, snout) and a base coat colour; a fine
-*breed* decides its coat (primary colour pulled towards the group's base, pattern, secondary colour) and
-its size. Siblings therefore look alike and most fine-grained mistakes stay inside the group, as they do
-for real photos. Everything here is plain data; `kt_lib.world.render` draws it and `kt_lib.world.data` serves it.
-"""
+"""The embedded dog world as plain data: a coarse *group* decides the silhouette and a base coat colour, a
+fine *breed* its coat and size (so siblings look alike, as in real photos); and the zero-shot families."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Pools of the embedded world as cached uint8 arrays and torch Datasets.
-
-Pools are disjoint by construction (each image's random stream is seeded by its pool's id):
-`pretrain` (what the world model learns from), `proxy` (exemplars an unlearner may use) and `test`.
-A dataset yields `(image, fine_label, coarse_label)`; family datasets yield `(image, label)`.
-"""
+"""The world's pools as cached uint8 arrays and Datasets: `pretrain`, `proxy` (exemplars an unlearner may
+use) and `test`, disjoint by construction (each image's random stream is seeded by its pool's id)."""
 
 from __future__ import annotations
 
@@ -91,10 +87,7 @@ def _decode(payload: bytes) -> dict[str, np.ndarray]:
 
 
 def load_pool(cfg: WorldConfig, pool: str) -> dict[str, np.ndarray]:
-    """A pool's arrays, from the cache if it is valid, else rendered and cached (atomically).
-
-    A damaged cache (cut short, empty, foreign bytes, another format version) is reported in one line
-    and re-rendered, never trusted."""
+    """A pool's arrays, from a valid cache, else rendered and cached (`kt_lib.cachefile.load_or_build`)."""
     path = pool_path(cfg, pool)
     return load_or_build(
         path, "world-pool", POOL_FORMAT, lambda: render_pool(cfg, pool), _encode, _decode
@@ -109,11 +102,8 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 class WorldDataset(Dataset):
-    """Dog images of one pool and domain: `(image, fine_label, coarse_label)`.
-
-    `breeds` restricts the dataset to some breeds (labels stay global indices); `per_class` keeps the
-    first n images of each breed (the pool order is fixed, so this is deterministic).
-    """
+    """Dog images of one pool and domain, `(image, fine, coarse)`; `breeds`: only those (global labels);
+    `per_class`: the first n of each breed."""
 
     def __init__(
         self,

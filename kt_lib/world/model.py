@@ -1,9 +1,5 @@
-"""The default model: a tiny open_clip CLIP that has learned the embedded world.
-
-"Load it if it exists, else train it": `world_model()` looks for the checkpoint of this exact
-(world, pretraining) configuration in the package (shipped), then in the cache (`KT_CACHE`), and
-otherwise pretrains once, visibly, and caches the result for every later notebook, test and command.
-"""
+"""The default model, a tiny open_clip CLIP that has learned the embedded world: `world_model()` loads the
+checkpoint of this (world, pretraining) configuration, shipped or cached, or pretrains once and caches it."""
 
 from __future__ import annotations
 
@@ -34,8 +30,7 @@ def register_configs() -> None:
 
 
 def create_world_model(seed: int | None = None):
-    """An untrained tiny CLIP: (model, tokenizer); `seed` makes the initial weights reproducible
-    without touching the global random state."""
+    """An untrained tiny CLIP, (model, tokenizer), seeded without touching the global random state."""
     register_configs()
     root, level = logging.getLogger(), logging.getLogger().level
     root.setLevel(max(level, logging.ERROR))  # open_clip warns "no pretrained weights"
@@ -50,8 +45,7 @@ def create_world_model(seed: int | None = None):
 
 
 def checkpoint_name(world: WorldConfig, cfg: PretrainConfig, without=()) -> str:
-    """The checkpoint's file name: a hash of the world, the schedule and the architecture, and for a
-    never-learned reference (`without`: breeds left out of pretraining) a second hash of those names."""
+    """The checkpoint's file name: a hash of world, schedule and architecture (and of `without`'s breeds)."""
     register_configs()
     model = open_clip.get_model_config(MODEL_NAME)
     spec = json.dumps(dict(world=world.digest(), pretrain=asdict(cfg), model=model), sort_keys=True)
@@ -67,8 +61,7 @@ def shipped_checkpoint(world: WorldConfig, cfg: PretrainConfig) -> Path:
 
 
 def evaluate_world_model(model, tokenizer, world: WorldConfig | None = None) -> dict:
-    """Zero-shot accuracies (fractions) on the test pool: fine, coarse, coarse_via_fine, fine_ood,
-    zero_shot per family."""
+    """Zero-shot accuracies on the test pool: fine, coarse, coarse_via_fine (and *_ood), zero_shot per family."""
     world = world or WorldConfig()
     tax = WorldTaxonomy()
     model.eval()
@@ -98,13 +91,9 @@ def world_model(
     save_to: Path | None = None,
     without=(),
 ):
-    """(model, tokenizer, info): the trained world model, loaded or pretrained-and-cached.
-
-    `retrain=True` ignores the shipped and cached checkpoints, pretrains from scratch and writes to
-    `save_to` (default: the cache), which is how the shipped checkpoint is reproduced. `without` (breed
-    names) is the never-learned reference: pretrained with those breeds' images and captions left out,
-    same schedule and seed, cached under its own name (never shipped).
-    """
+    """(model, tokenizer, info), loaded or pretrained-and-cached. `retrain`: pretrain from scratch into
+    `save_to` (default: the cache); `without` (breed names): the never-learned reference, pretrained without
+    those breeds' images and captions, cached under its own name (never shipped)."""
     world, cfg = world or WorldConfig(), cfg or PretrainConfig()
     without = tuple(sorted(set(without)))
     leave_out(without)  # unknown names fail before anything is loaded or trained

@@ -1,12 +1,6 @@
-"""Pretrain the tiny world CLIP from scratch with a multi-positive contrastive loss.
-
-Each image gets one caption per step ("a photo of a beagle.", "a photo of a beagle, a kind of hound.",
-"a photo of a hound.", drawings as "a drawing of a ..."). Many images in a batch share a caption, so the
-plain CLIP loss would treat true matches as negatives; here the InfoNCE target is spread over every
-caption that truly describes an image (and every image a caption describes). The text batch is the
-batch's unique captions padded with other captions to a fixed size: fixed shapes keep CPU kernels warm.
-The schedule is step-based (warmup + cosine), so a seed gives the same checkpoint on the same machine.
-"""
+"""Pretrain the tiny world CLIP from scratch: each image gets one true caption per step ("a photo of a
+beagle, a kind of hound."); as many images share a caption, the InfoNCE target is spread over every caption
+that describes an image (`multi_positive_loss`). Fixed text-batch size, warmup + cosine by step."""
 
 from __future__ import annotations
 
@@ -43,8 +37,8 @@ class PretrainConfig:
 
 
 def caption_bank() -> tuple[list[str], np.ndarray]:
-    """Every pretraining caption and its meaning: rows (domain, kind, id), kind 0 fine, 1 coarse,
-    2 family class (id = family*100 + class), 3 family."""
+    """Every pretraining caption and its meaning (domain, kind, id): kind 0 fine, 1 coarse, 2 family class
+    (id = family*100 + class), 3 family."""
     texts, meta = [], []
     for d, dom in enumerate(DOMAINS):
         for tpl in TEMPLATES[dom]:
@@ -89,16 +83,14 @@ def leave_out(without) -> list[int]:
 
 
 def drop_concepts(keys: np.ndarray, meta: np.ndarray, ids: list[int]):
-    """(image mask, caption mask): False for the images of breeds `ids` (both domains) and for their fine
-    captions ("a photo of a Samoyed.", "..., a kind of spitz."); their groups' captions stay."""
+    """(image mask, caption mask): False for breeds `ids`' images and fine captions (group captions stay)."""
     images = ~np.isin(keys[:, 1], ids)
     captions = ~((meta[:, 1] == 0) & np.isin(meta[:, 2], ids))
     return images, captions
 
 
 def multi_positive_loss(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
-    """Symmetric InfoNCE whose targets are spread uniformly over all positives; rows/columns with no
-    positive (padding captions) are dropped."""
+    """Symmetric InfoNCE with targets spread over all positives (captions with none are dropped)."""
     pos = positive.float()
     img_t = pos / pos.sum(1, keepdim=True).clamp_min(1)
     loss_i = -(img_t * F.log_softmax(logits, 1)).sum(1)[pos.sum(1) > 0].mean()
@@ -131,9 +123,8 @@ def pretrain(
     progress: bool = True,
     without: tuple[str, ...] = (),
 ) -> dict:
-    """Train `model` in place; returns a history dict (loss per step, seconds, the progress bar's fine
-    accuracy on 10 photo test images per breed every 100 steps). `without`: breed names whose images and
-    captions are left out (the never-learned reference); same schedule."""
+    """Train `model` in place; a history dict (loss per step, seconds, fine accuracy every 100 steps).
+    `without`: breeds whose images and captions are left out (the never-learned reference)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)

@@ -1,9 +1,5 @@
-"""Draw one image of the embedded world: a dog of a breed (photo or drawing domain) or a family object.
-
-Every image is a pure function of (world seed, pool, class, domain, index): `render_dog` and
-`render_object` take a numpy Generator built from those numbers, so the same arguments give the same
-pixels on every machine. Images are drawn at `render_size` and downsampled to `image_size`.
-"""
+"""Draw one image of the embedded world, a dog of a breed (photo or drawing) or a family object, at
+`render_size` downsampled to `image_size`; the pixels are a pure function of the numpy Generator passed."""
 
 from __future__ import annotations
 
