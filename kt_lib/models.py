@@ -1,10 +1,5 @@
-"""One function to get a CLIP: `load_model(name, pretrained, device) -> (model, preprocess, tokenizer)`.
-
-`load_model()` is the embedded world model (shipped, cached, or pretrained once); `load_model("ViT-L-14",
-"openai")` any open_clip model and tag; `pretrained` may be a weights file ("/path/weights.pt", or a kt
-checkpoint for "kt-tiny-dogworld"), `name` an open_clip folder ("local-dir:/path"), and `pretrained="random"`
-gives a seeded untrained architecture (tests, timing; no download).
-"""
+"""One function to get a CLIP, `load_model(name, pretrained, device) -> (model, preprocess, tokenizer)`: the
+world model by default, any open_clip name and tag or weights file, and `pretrained="random"` (seeded)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""One source of defaults: the loss defaults, the learning rate per model, and the `paper` preset.
-
-:data:`DEFAULTS` (the paper's NHL+KL setting for ImgnetDogs) serves every entry point; :func:`default_lr`
-is a model's rate when ``lr=None``; :func:`preset` gives a named preset's settings for a method and dataset.
-``"paper"`` is the official training setup (read from the authors' scripts: ``data/README.md``): per
-dataset and method rates and loss weights, AdamW, a per-epoch cosine schedule, OpenAI's 80 templates, the
-80-template reference head, and the epoch with the lowest training forget-fine accuracy.
-"""
+"""One source of defaults: :data:`DEFAULTS` (the paper's NHL+KL setting), :func:`default_lr` (a model's rate
+when ``lr=None``) and :func:`preset`; ``"paper"`` is the official training setup (``data/README.md``)."""
 
 from __future__ import annotations
 
@@ -61,8 +55,7 @@ PAPER_MECHANICS = dict(
 
 
 def model_width(model: str | torch.nn.Module) -> int | None:
-    """The image tower's transformer width of an open_clip ViT, or of a model name's open_clip config
-    (None for other towers)."""
+    """The image tower's width of an open_clip ViT or model name (None for other towers)."""
     if isinstance(model, str):  # kt_lib's own configs (the world model's), else open_clip's
         import open_clip
 
@@ -73,9 +66,8 @@ def model_width(model: str | torch.nn.Module) -> int | None:
 
 
 def default_lr(model: str | torch.nn.Module) -> float:
-    """The learning rate by image-tower width (of a model or its name's open_clip config) that forgets
-    without collapsing NHL+KL at the default budget: the world model needs ~2000x the paper's ViT-L/14 1e-7
-    (`benchmarks/random_requests.py`, notebook 05); ViT-B gets 1e-6 (ours: the paper ran only ViT-L/14)."""
+    """The learning rate by image-tower width that forgets without collapsing NHL+KL at the default budget:
+    the world model ~2000x ViT-L/14's 1e-7 (`benchmarks/random_requests.py`), ViT-B 1e-6 (ours)."""
     width = model_width(model)
     if width is None:
         what = repr(model) if isinstance(model, str) else f"a {type(model).__name__}"
@@ -89,8 +81,7 @@ BUDGET = ("num_steps", "num_epochs")
 
 
 def layer_settings(*layers: dict) -> dict:
-    """Merge settings dicts, later over earlier. The budget is one choice: a layer that sets `num_steps` or
-    `num_epochs` (not None) replaces whichever of the two the earlier layers set."""
+    """Merge settings dicts, later over earlier; a layer's `num_steps` or `num_epochs` replaces both."""
     out: dict = {}
     for layer in layers:
         if any(layer.get(k) is not None for k in BUDGET):
@@ -114,8 +105,8 @@ def dataset_of(taxonomy_name: str | None) -> str:
 def preset(
     name: str, method: str, dataset: str = "dogworld", model_lr: float | None = None
 ) -> dict:
-    """UnlearnConfig settings of preset ``name`` for ``method`` on ``dataset``. On the embedded world the
-    paper's rates keep their ratios, scaled so that NHL+KL gets ``model_lr`` (the world model's rate)."""
+    """UnlearnConfig settings of preset ``name`` for ``method`` on ``dataset`` (on the embedded world the
+    paper's rates scaled so that NHL+KL gets ``model_lr``)."""
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

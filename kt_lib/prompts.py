@@ -1,9 +1,6 @@
-"""The prompts an unlearning run scores images against: `clip_logits` (`logit_scale.exp() * cos(image,
-prompt)` against all fine and coarse prompts), the `PromptBank` (every template's prompts tokenised once,
-trimmed), and the original model's logits cached once: per template, or against the head averaged over all
-templates, the official trainer's KL/NPO reference (`reference="ensemble"`; `kt_lib.selection` scores
-epochs on that head too).
-"""
+"""The prompts an unlearning run scores images against: `clip_logits`, the `PromptBank` (every template's
+prompts tokenised once) and the original model's logits, per template or against the template-averaged head
+(`reference="ensemble"`, the official trainer's)."""
 
 from __future__ import annotations
 
@@ -54,9 +51,8 @@ def reference_logits(model, images: torch.Tensor, bank: PromptBank, batch_size: 
 
 @torch.no_grad()
 def ensemble_reference(model, images, bank: PromptBank, batch_size: int = 256):
-    """The original model's logits against its template-averaged head (the normalised mean of each class's
-    normalised prompt features), as [T, N, C] views (the same for every template t, no copies), so the
-    trainer indexes them like per-template references."""
+    """The original model's logits against its template-averaged head, as [T, N, C] views (the same for
+    every t) indexed like per-template references."""
     with autocast(model_device(model)):
         feats = [bank.features(model, t) for t in range(len(bank.joint))]
         heads = [F.normalize(torch.stack([f[k] for f in feats]).mean(0), dim=-1) for k in (0, 1)]

@@ -1,7 +1,5 @@
-"""The allowed range of every float setting of an unlearning run, checked in one place: by
-`UnlearnConfig.__post_init__` (:func:`check_floats`) and by a sweep config before any model loads. A zero
-margin or KL weight is legal (the ablations use them); a negative one is not.
-"""
+"""The allowed range of every float setting of an unlearning run, checked by `UnlearnConfig` and sweep
+configs (a zero margin or KL weight is legal: the ablations use them)."""
 
 from __future__ import annotations
 

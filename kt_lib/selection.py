@@ -1,7 +1,5 @@
-"""Which epoch a run keeps (`UnlearnConfig.select`): the last, the one the official trainer keeps (lowest
-training forget-fine accuracy on the template-averaged head), or the best on a held-out split of the proxy
-images (forgetting the breed while keeping the group, measured against the original model).
-"""
+"""Which epoch a run keeps (`UnlearnConfig.select`): the last, the official trainer's (lowest training
+forget-fine accuracy) or the best on a held-out split of the proxy images."""
 
 from __future__ import annotations
 

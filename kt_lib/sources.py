@@ -41,10 +41,8 @@ def data_source(
     test_per_class: int = 50,
     base: str | os.PathLike | None = None,
 ) -> DataSource:
-    """The DATA_ROOT switch: None -> the embedded world (`world_source`, `eval_per_class` test images per
-    breed and domain); a folder -> a real-data layout (`kt_lib.knowledge.realdata.build_manifest`, see
-    data/README.md) read with the model's `preprocess`. Relative paths resolve against `base` (the
-    notebook's folder by default, i.e. the working directory)."""
+    """The DATA_ROOT switch: None -> the embedded world; a folder (relative to `base`, default the working
+    directory) -> a real-data layout (data/README.md) read with the model's `preprocess`."""
     if data_root is None:
         return world_source(eval_per_class=eval_per_class)
     from kt_lib.knowledge.realdata import build_manifest
@@ -90,9 +88,8 @@ def world_evaluator(world=None, per_class: int | None = None, families=None) -> 
 def manifest_source(
     manifest, taxonomy: Taxonomy | str, preprocess, name: str = "real", ood: dict | None = None
 ) -> DataSource:
-    """A real dataset from a manifest (`kt_lib.knowledge.realdata.build_manifest`): train split = proxy pool, test
-    split = in-domain test set. `ood` optionally maps a domain name to another manifest (e.g. Oxford-IIIT
-    Pet mapped onto the same taxonomy). Preprocessed tensors are cached under $KT_CACHE."""
+    """A real dataset from a manifest: train split = proxy pool, test split = in-domain test set; `ood` maps
+    a domain name to another manifest."""
     from kt_lib.knowledge.datasets import cached_tensors
     from kt_lib.knowledge.realdata import ManifestDataset
 

@@ -1,11 +1,6 @@
-"""Text encoding over the shortest context that holds the prompts, with a template's shared words encoded once.
-
-CLIP's text transformer is causal and pools at the end-of-text token, so (exactly, up to float summation
-order) the columns after the longest prompt's EOT can be dropped (`trim_tokens`: 77 -> ~11-20 tokens), and
-the columns every prompt shares at the start ("<sot> a photo of a") are computed once and attended to by
-each prompt's own tokens (`shared_prefix`: ~40% of the tokens for class prompts). Other towers (e.g.
-Hugging Face's) fall back to `model.encode_text`.
-"""
+"""Text encoding over the shortest context that holds the prompts, with a template's shared words encoded once:
+CLIP's text transformer is causal and pools at the end-of-text token, so the columns after the longest EOT
+can be dropped (`trim_tokens`) and the shared leading columns computed once (`shared_prefix`)."""
 
 from __future__ import annotations
 
@@ -65,9 +60,8 @@ def _supports_prefix(model) -> bool:
 def encode_text(
     model, tokens: torch.Tensor, normalize: bool = False, length: int | str | None = "auto"
 ) -> torch.Tensor:
-    """`model.encode_text(tokens)` over a shorter context, the rows' shared leading columns encoded once.
-    `length`: "auto" (the batch's longest prompt), an int (a fixed shape; must hold every EOT) or None
-    (the full context, through `model.encode_text` itself)."""
+    """`model.encode_text(tokens)` over a shorter context; `length`: "auto" (the longest prompt), an int (a
+    fixed shape holding every EOT) or None (`model.encode_text` itself, also for other towers)."""
     if length is None or not _supports_trim(model):
         return model.encode_text(tokens, normalize=normalize)
     if length != "auto" and (tokens[:, int(length) :] != 0).any():
@@ -95,9 +89,8 @@ def encode_text(
 
 
 def _transformer_shared_prefix(model, x: torch.Tensor, p: int) -> torch.Tensor:
-    """The text transformer on [N, L, w] inputs whose first `p` columns are the same in every row (run
-    once, attended to by every row's own columns): the rows' own final hidden states, [N, L - p, w]. Only
-    the attention of open_clip's `ResidualAttentionBlock` is split; its other modules run as they are."""
+    """The text transformer on [N, L, w] inputs whose first `p` columns are shared (run once): the rows' own
+    final hidden states, [N, L - p, w]."""
     n, length, width = x.shape
     rows = length - p
     # one matrix for the position-wise layers: the prefix's p rows, then every prompt's own columns

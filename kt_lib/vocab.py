@@ -1,8 +1,5 @@
-"""Train only the token-embedding rows a run uses.
-
-CLIP's vocabulary has 49,408 rows, a run's prompts use a few hundred: training only those is exact (unused
-rows get zero gradient, which Adam leaves unchanged) and skips the dead rows in backward and optimiser.
-"""
+"""Train only the token-embedding rows a run uses: exact (unused rows get zero gradient, which Adam leaves
+unchanged) and it skips the other ~49,000 rows in backward and optimiser."""
 
 from __future__ import annotations
 

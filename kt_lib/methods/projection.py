@@ -1,23 +1,12 @@
-"""The training-free method `projection`: erase concepts by projecting their text directions out of the image
-tower's final projection (after Mishra et al., "Erasing CLIP Memories", arXiv 2512.14137; re-implemented
-from the paper's description).
+"""The training-free method `projection` (after Mishra et al., "Erasing CLIP Memories", arXiv 2512.14137):
+with B an orthonormal basis of the directions to erase, the image tower's projection `P <- P (I - s B B^T)`
+removes every image feature's component along B; no images, no gradients; the text tower is untouched.
 
-An image scores against a class by the cosine of `pool @ P` (`P = model.visual.proj`) with the class's text
-embedding. With E the forgotten concepts' zero-shot heads (one column each) and B an orthonormal basis of the
-directions to erase, `P <- P (I - s B B^T)` removes every image feature's component along B: no images, no
-gradients, milliseconds.
-
-**Which directions.** The paper erases span(E). In a hierarchy that also erases what a breed shares with its
-siblings and group, costing the retained classes accuracy. Erasing only E's part orthogonal to the retained
-heads K keeps every retained cosine exactly, but on the world model erases nothing (K explains E up to ~2%
-of its norm: the tiny CLIP's text space is nearly low-rank). `ridge` interpolates: B spans
-`E - K (K^T K + ridge I)^-1 K^T E`; `ridge=0` is the exact keep, `None` the paper's plain projection, and a
-larger ridge erases more and keeps less (`UnlearnConfig.ridge`, `kt unlearn --ridge`, a sweep's `ridge`).
-With the default 1.0, four requests on the world model (2026-12-04, 20 test images per breed) had Q
-0.78-1.00 and U 0.75-0.90, the plain projection Q 1.00 and U 0.41-0.69 (`tests/test_projection.py`).
-
-The text tower is left untouched, as in the paper: editing it would only rename the concept for every
-prompt, while the image side is where the image-feature probes (linear probe, relearning) then look.
+Which directions: the paper erases span(E), E the forgotten concepts' zero-shot heads, which also erases
+what a breed shares with its siblings and group; E's part orthogonal to the retained heads K keeps every
+retained cosine but, on the world model, erases nothing. `ridge` interpolates, B spanning
+`E - K (K^T K + ridge I)^-1 K^T E`: 0 the exact keep, None the paper's projection, larger erases more
+(`tests/test_projection.py` measures the default 1.0 against the plain projection).
 """
 
 from __future__ import annotations
@@ -38,9 +27,8 @@ RANK_TOL = 1e-3  # singular values below this (unit-norm columns) are noise, not
 def erase_directions(
     model, tokenizer, fine_names, coarse_names, forget_ids, templates, ridge: float | None = RIDGE
 ) -> tuple[torch.Tensor, dict]:
-    """B [embed_dim, r], the orthonormal directions to erase, and what was measured on the way: `rank` (r)
-    and `residual`, the mean norm of the forgotten heads' part that the retained heads do not explain
-    (exact least squares; near 0: nothing can be erased without touching a retained class)."""
+    """B [embed_dim, r], the orthonormal directions to erase, and info: `rank` (r) and `residual`, the mean
+    norm of the forgotten heads' part the retained heads do not explain (near 0: nothing to erase alone)."""
     if ridge is not None and ridge < 0:
         raise ValueError(f"ridge must be >= 0 or None (the plain projection), got {ridge}")
     forget_ids = sorted({int(i) for i in forget_ids})
@@ -66,8 +54,8 @@ def erase_directions(
 def project_out(
     model, tokenizer, fine_names, coarse_names, forget_ids, templates, ridge=RIDGE, strength=1.0
 ) -> tuple[torch.nn.Module, dict]:
-    """A copy of `model` whose image projection is `P (I - strength B B^T)` (see the module docstring), and
-    the info of :func:`erase_directions`. `strength` in (0, 1]: 1 erases B completely, less only partly."""
+    """A copy of `model` whose image projection is `P (I - strength B B^T)`, strength in (0, 1], and the info
+    of :func:`erase_directions`."""
     if not 0 < strength <= 1:
         raise ValueError(f"strength must lie in (0, 1], got {strength}")
     proj = getattr(getattr(model, "visual", None), "proj", None)

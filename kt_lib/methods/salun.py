@@ -1,9 +1,5 @@
-"""SalUn: the relabel loss, updating only the weights most salient for forgetting.
-
-:func:`saliency_mask` picks them from the forget-loss gradient; after every optimizer step
-:func:`enforce_mask_` puts every other weight back (masking the gradient alone is not enough: AdamW's
-weight decay and momentum still move weights whose gradient is zero).
-"""
+"""SalUn: the relabel loss, updating only the weights most salient for forgetting (:func:`saliency_mask`);
+after every step :func:`enforce_mask_` puts the others back (Adam's momentum moves zero-gradient weights)."""
 
 from __future__ import annotations
 
@@ -22,10 +18,8 @@ FRACTION = 0.5  # the default share of weights that may move (UnlearnConfig.salu
 
 
 def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor]:
-    """True for the top ``fraction`` of ``|grad|`` over all parameters jointly: the threshold is the k-th
-    largest of the N non-zero entries, ``k = ceil(fraction * N)`` (ties kept). Weights the loss cannot reach
-    (e.g. unused token rows) are never salient. Holds one float32 copy of all gradients (~0.6 GB, ViT-B/32).
-    """
+    """True for the top ``fraction`` of the non-zero ``|grad|`` over all parameters jointly (ties kept);
+    weights the loss cannot reach are never salient."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     if not grads:
@@ -46,8 +40,7 @@ def saliency_mask(grads: dict[str, Tensor], fraction: float) -> dict[str, Tensor
 
 @torch.no_grad()
 def enforce_mask_(model: nn.Module, mask: dict[str, Tensor], reference_state: dict[str, Tensor]):
-    """In place: every parameter entry whose mask is False gets its ``reference_state`` value back.
-    Parameters absent from ``mask`` are untouched; an unknown mask name raises ``KeyError``."""
+    """In place: every parameter entry whose mask is False gets its ``reference_state`` value back."""
     params = dict(model.named_parameters())
     unknown = sorted(set(mask) - set(params))
     if unknown:
@@ -63,8 +56,7 @@ def enforce_mask_(model: nn.Module, mask: dict[str, Tensor], reference_state: di
 
 
 def forget_saliency_mask(model, images, fine_labels, bank, batch_size: int, fraction: float):
-    """SalUn's weight saliency for `model`: the top `fraction` of |grad of -CE(fine)| over the forget set
-    (`bank`: a `kt_lib.prompts.PromptBank`; template 0), accumulated over batches of `batch_size`."""
+    """SalUn's mask: the top `fraction` of |grad of -CE(fine)| over the forget set (template 0)."""
     model.zero_grad(set_to_none=True)
     for i in range(0, len(images), batch_size):
         tf, tc = bank.features(model, 0)
