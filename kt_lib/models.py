@@ -26,10 +26,6 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def _world_preprocess(model):
-    return open_clip.image_transform(model.visual.image_size, is_train=False)
-
-
 def load_model(
     name: str = MODEL_NAME,
     pretrained: str | None = None,
@@ -49,7 +45,8 @@ def load_model(
         else:
             model, tokenizer = create_world_model()
             load_into(model, load_checkpoint(pretrained)[0], f"checkpoint {pretrained}")
-        return model.to(device).eval(), _world_preprocess(model), tokenizer
+        preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)
+        return model.to(device).eval(), preprocess, tokenizer
     if not name.startswith(("local-dir:", "hf-hub:")) and name not in open_clip.list_models():
         close = difflib.get_close_matches(name, open_clip.list_models(), n=4, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""

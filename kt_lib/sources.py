@@ -39,16 +39,14 @@ def data_source(
     eval_per_class: int | None = None,
     train_per_class: int = 200,
     test_per_class: int = 50,
-    base: str | os.PathLike | None = None,
 ) -> DataSource:
-    """The DATA_ROOT switch: None -> the embedded world; a folder (relative to `base`, default the working
-    directory) -> a real-data layout (data/README.md) read with the model's `preprocess`."""
+    """The DATA_ROOT switch: None -> the embedded world; a folder (relative to the working directory) -> a
+    real-data layout (data/README.md) read with the model's `preprocess`."""
     if data_root is None:
         return world_source(eval_per_class=eval_per_class)
     from kt_lib.knowledge.realdata import build_manifest
 
-    root = Path(data_root).expanduser()
-    root = root if root.is_absolute() else Path(base or os.getcwd()) / root
+    root = Path(data_root).expanduser().absolute()
     test = test_per_class if eval_per_class is None else min(test_per_class, eval_per_class)
     manifest = build_manifest(root, taxonomy, train_per_class=train_per_class, test_per_class=test)
     tag = hashlib.sha256(f"{root.resolve()}|{train_per_class}|{test}".encode()).hexdigest()[:8]

@@ -1,6 +1,7 @@
 """The same knowledge request on a real-data layout, by parameters only (a tiny Stanford Dogs fixture)."""
 
 import numpy as np
+import open_clip
 from PIL import Image
 
 from kt_lib.experiment import Experiment
@@ -31,13 +32,13 @@ def test_request_runs_on_a_real_layout(tmp_path, world_model, monkeypatch):
     monkeypatch.setenv("KT_CACHE", str(tmp_path / "cache"))
     make_stanford_dogs(tmp_path / "dogs")
     model, tokenizer, _ = world_model
-    from kt_lib.models import _world_preprocess
+    preprocess = open_clip.image_transform(model.visual.image_size, is_train=False)  # load_model's
 
     manifest = build_manifest(
         tmp_path / "dogs", "imgnetdogs", train_per_class=5, test_per_class=3, verbose=False
     )
     assert len(manifest.skipped) == 1  # the corrupt file is reported and skipped
-    src = manifest_source(manifest, "imgnetdogs", _world_preprocess(model), name="fixture")
+    src = manifest_source(manifest, "imgnetdogs", preprocess, name="fixture")
     exp = Experiment(
         "German short-haired pointer", model, tokenizer, samples_per_class=4, data=src, num_epochs=2
     )

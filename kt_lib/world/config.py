@@ -183,9 +183,6 @@ class WorldTaxonomy:
     def fine_index(self, breed: str) -> int:
         return self.fine.index(_known(breed, self.fine, "breed"))
 
-    def siblings(self, breed: str) -> list[str]:
-        return [b for b in self.children(self.parent(breed)) if b != breed]
-
 
 def family_classes(family: str) -> list[str]:
     return list(FAMILIES[_known(family, list(FAMILIES), "zero-shot family")])
