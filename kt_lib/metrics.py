@@ -1,11 +1,6 @@
-"""The paper's forgetting-quality / utility metrics, for each unlearning goal. Accuracies and results are
-FRACTIONS in [0, 1] (pass 0.934, not 93.4: a value above 1 raises).
-
-The paper (Tan & Gong, arXiv 2506.11253, "Evaluation metrics") forgets fine-grained concepts (breeds):
-forgetting quality ``Q = 1 - A_after / A_before`` of the forget set's *fine* accuracy; utility
-``U = mean(min(1, A_after / A_before))`` over the accuracies that must survive (the forget set's *coarse*
-accuracy: it is still a terrier; the retain set's coarse and fine); ``Q-U``, their harmonic mean (Table 2).
-The coarse and hybrid goals (not in the paper) apply the same rule at the forgotten level:
+"""The paper's metrics (Tan & Gong, arXiv 2506.11253), as FRACTIONS in [0, 1] (0.934, not 93.4): forgetting
+quality ``Q = 1 - A_after / A_before`` of the forgotten accuracy, utility ``U = mean(min(1, A_after /
+A_before))`` over the accuracies that must survive, ``Q-U`` their harmonic mean (Table 2); per goal:
 
 =======  ======================================  ==================================================
 goal     Q                                       U (mean of min(1, after/before) over)
@@ -16,8 +11,7 @@ coarse   1 - forget_coarse ratio                 retain_coarse, retain_fine (for
 hybrid   mean of the fine and coarse Q           retain_coarse, retain_fine
 =======  ======================================  ==================================================
 
-A forgotten level the model did not know (accuracy 0 before unlearning) has nothing to forget: :func:`score`
-raises :class:`NothingToForget`, whose message names the accuracy.
+A forgotten level the model did not know (accuracy 0 before) raises :class:`NothingToForget`.
 """
 
 from __future__ import annotations

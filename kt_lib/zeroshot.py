@@ -45,8 +45,7 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def text_head(model, tokenizer, classnames, templates=TEMPLATES["photo"]) -> torch.Tensor:
-    """[embed_dim, n_classes] normalised class embeddings averaged over `templates` (open_clip's
-    `build_zero_shot_classifier`, each template's prompts in one `kt_lib.textenc.encode_text` pass)."""
+    """[embed_dim, n_classes] normalised class embeddings averaged over `templates` (one `encode_text` each)."""
     device = model_device(model)
     with autocast(device):
         per_template = [

@@ -1,7 +1,5 @@
-"""Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``): datasets
-yield ``(image_tensor, fine, coarse)`` labelled by the taxonomy's leaves, any file PIL decodes becomes 8-bit
-RGB, and manifests are deterministic train/test lists whose unreadable images are skipped and counted once,
-at build time (a root none of whose images decode is an error that names one and says why)."""
+"""Real photos behind the embedded world's dataset API (layouts and licences: ``data/README.md``): manifests
+are deterministic train/test lists of the images that decode, labelled by the taxonomy's leaves."""
 
 from __future__ import annotations
 

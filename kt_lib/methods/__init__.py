@@ -1,10 +1,6 @@
-"""The unlearning methods, one file each over a small base class (:mod:`kt_lib.methods.base`).
-
-``get_method(name)`` returns a registered :class:`Method`; ``list_methods()`` names them all. A new method is
-one file: a :class:`Method` subclass with ``@register`` (see ``base.py``). A file outside the package is
-registered when it is imported: in Python import it (or ``load("path/to/file.py")``); for the ``kt`` command,
-sweeps and notebooks, name it in ``KT_METHODS`` (module names or ``.py`` paths, separated like PATH).
-"""
+"""The unlearning methods, one file each over a small base class (:mod:`kt_lib.methods.base`): ``get_method``,
+``list_methods``; a method file outside the package registers when imported (``load("path/to/file.py")``;
+for the ``kt`` command, sweeps and notebooks: ``KT_METHODS``, module names or ``.py`` paths, PATH-separated)."""
 
 import importlib
 import importlib.util
