@@ -47,7 +47,7 @@ def sweep(out: Path) -> None:
         exp = Experiment(forget, base.model, base.tokenizer, data=base.data, num_epochs=8)
         for label, kw in SETTINGS.items():
             row = exp.run(label=label, seed=seed, **kw)
-            c = collateral.profile(exp, row["result"].model)
+            c = collateral.profile(exp, exp.result(row).model)
             frames.append(c.assign(label=label, request=name, seed=seed))
             keys = ("Q", "U", "QU", "zero_shot_utility", "stopped", "seconds")
             runs.append(dict(label=label, request=name, seed=seed, **{k: row[k] for k in keys}))

@@ -35,7 +35,7 @@ def main(path: str) -> None:
     out, exps = [], {}
     for forget, method, seed, kw in RUNS:
         exp = exps[tuple(forget)] = exps.get(tuple(forget)) or Experiment(forget)
-        row = exp.run(method, seed=seed, keep_result=False, **kw)
+        row = exp.run(method, seed=seed, **kw)
         after = {k: v for k, v in row.items() if k.startswith("after_")}
         out.append(
             dict(forget=forget, method=method, seed=seed, overrides=kw, after=after)

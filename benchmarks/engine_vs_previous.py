@@ -5,7 +5,7 @@ timed in this checkout and in a worktree of the engine before, in alternating pr
     .venv/bin/python benchmarks/engine_vs_previous.py 2
     (cd /tmp/ref && PYTHONPATH=/tmp/ref <repo>/.venv/bin/python <repo>/benchmarks/engine_vs_previous.py 2)
 
-Each process times `Experiment(["Samoyed"]).run("nhl_kl", keep_result=True)` N times from a fresh run cache
+Each process times `Experiment(["Samoyed"]).run("nhl_kl")` N times from a fresh run cache
 and an evaluator holding only the original model's predictions (the API both engines have) and prints one
 JSON list: total and training seconds, Q and U. Recorded: benchmarks/engine_vs_previous.json.
 """
@@ -24,7 +24,7 @@ from kt_lib.experiment import Experiment
 def main(repeats: int) -> None:
     warnings.simplefilter("ignore")
     torch.set_num_threads(2)
-    exp = Experiment(["Samoyed"])
+    exp = Experiment(["Samoyed"], cache=None)
     fingerprint, out = exp.fingerprint, []
     exp.before  # noqa: B018 (computed once, not part of a run)
     for _ in range(repeats):
@@ -32,9 +32,9 @@ def main(repeats: int) -> None:
         for key in [k for k in exp.evaluator._cache if k != fingerprint]:
             del exp.evaluator._cache[key]
         start = time.perf_counter()
-        row = exp.run("nhl_kl", keep_result=True)
+        row = exp.run("nhl_kl")
         total = time.perf_counter() - start
-        out.append(dict(total=total, train=row["result"].seconds, Q=row["Q"], U=row["U"]))
+        out.append(dict(total=total, train=row["seconds"], Q=row["Q"], U=row["U"]))
     print(json.dumps(out))
 
 

@@ -50,7 +50,7 @@ def main() -> None:
         never = recovery.never_learned(exp.forget)
         for seed in args.seeds:
             runs = {m: exp.run(m, seed=seed) for m in METHODS}
-            models = {"original": model, **{m: r["result"].model for m, r in runs.items()}}
+            models = {"original": model, **{m: exp.result(r).model for m, r in runs.items()}}
             if never is not None:
                 models[recovery.REFERENCE] = never
             summary = recovery.summarize(

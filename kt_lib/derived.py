@@ -4,11 +4,11 @@ A linear probe (notebooks 05, 08), a collateral-damage profile (07) or relearnin
 unlearned *model*, not a run row's scores: they are cached in the experiment's `RunCache` by the run's key,
 the question's name and its parameters, so another notebook or session draws them without training again:
 
-    row = exp.run("nhl_kl", keep_result=False)          # the cached row: scores, no model
+    row = exp.run("nhl_kl")                            # the cached row: scores, no model
     probe = knowledge_probe(exp, row)                  # cached; trains the run again only on a miss
 
 A source is a run row or a model that is not a run (the original, a never-learned model: keyed by its
-weights' fingerprint within the experiment). On a miss the model is the row's `result`, else one the
+weights' fingerprint within the experiment). On a miss the model is `Experiment.result(row)`'s: one the
 experiment kept (`Kept`), else the run trained again from the row's `call`: same key, same result.
 `DERIVED_VERSION` is in every key: bump it when a derived computation changes its numbers.
 """
@@ -54,11 +54,11 @@ class Kept:
 class Derived:
     """`derive(source, name, compute, **params)`: `compute(model)` for `source`, cached by the source, `name`
     and `params` (JSON-able: all besides the model that decides the result); a DataFrame comes back with its
-    index, columns and dtypes. The experiment passes in its `cache`, `kept` models, `scope()` (its key, in
-    a model's entries) and `run` (`Experiment.run`, which trains a run again on a miss)."""
+    index, columns and dtypes. The experiment passes in its `cache`, `scope()` (its key, in a model's
+    entries) and `result` (`Experiment.result`: a row's model, kept or trained again)."""
 
-    def __init__(self, cache, kept: Kept, scope, run):
-        self.cache, self.kept, self.scope, self.run = cache, kept, scope, run
+    def __init__(self, cache, scope, result):
+        self.cache, self.scope, self.result = cache, scope, result
 
     def key(self, source) -> str:
         """The cache identity of a source: a run row's key, or the scope and a model's fingerprint."""
@@ -72,17 +72,8 @@ class Derived:
         )
 
     def model(self, source):
-        """The model of `source`: itself, a row's own result's, a kept one, or trained again from `call`."""
-        if isinstance(source, torch.nn.Module):
-            return source
-        if "result" in source:
-            return source["result"].model
-        if "call" not in source:
-            raise ValueError("pass a row returned by Experiment.run (it records its key and call)")
-        result = self.kept.get(source["key"])
-        if result is None:
-            result = self.run(keep_result=True, **source["call"])["result"]
-        return result.model
+        """The model of `source`: itself, or the run's (kept, or trained again from its `call`)."""
+        return source if isinstance(source, torch.nn.Module) else self.result(source).model
 
     def __call__(self, source, name: str, compute, **params):
         spec = json.dumps(

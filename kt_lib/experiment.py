@@ -4,8 +4,11 @@
     row = exp.run("nhl_kl")                                          # Q, U, Q-U, OOD, zero-shot, settings
     exp.compare(["ga", "ga_kl", "nhl_kl"])                           # a tidy DataFrame
 
-Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`: the
-same settings asked twice (a cell, a sweep, a widget) train once. Names go through the source's taxonomy
+Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`, by
+default this machine's run cache (`kt_lib.cache.machine_cache`, shared with every notebook, script and `kt
+unlearn`; `cache=None` keeps rows in memory only): the same settings asked twice, in any process, train once.
+The row holds scores, not the model: `exp.result(row)` gives the `UnlearnResult` (model, history), trained
+again from the row's settings when this experiment did not train it. Names go through the source's taxonomy
 (a group forgets all its breeds; unknown names raise with suggestions); `data=manifest_source(...)` runs
 on real images (`kt_lib.sources`). `preset="paper"` fills every setting a run does not give from the
 official setup for the method and dataset (`kt_lib.presets`); `lr` unset is the model's `default_lr`.
@@ -46,7 +49,8 @@ SETTINGS += ("seed", "towers", "samples_per_class")
 class Experiment:
     """The model, the proxy forget set (`samples_per_class` exemplars per concept from the source's proxy
     pool, never from test), an Evaluator ('before' computed once) and a `RunCache` of finished runs
-    (`cache`: a RunCache, a JSON-lines path, "machine" for `kt_lib.cache.machine_cache`, or None: memory)."""
+    (`cache`: "machine", the default, for `kt_lib.cache.machine_cache`; a RunCache; a JSON-lines path; or
+    None: this experiment's memory only, so a new process trains again)."""
 
     DEFAULT_FORGET = DEFAULT_FORGET
 
@@ -60,7 +64,7 @@ class Experiment:
         data: DataSource | None = None,
         device="auto",
         preset: str = "default",
-        cache=None,
+        cache="machine",
         **defaults,
     ):
         from kt_lib.models import load_model
@@ -83,7 +87,7 @@ class Experiment:
             cache = machine_cache() if cache == "machine" else RunCache(cache)
         self.cache, self.kept = cache, Kept()  # kept: the latest unlearned models (kt_lib.derived)
         # derive(source, name, compute, **params): compute(model) of a run row or a model, cached
-        self.derive = Derived(cache, self.kept, self.key, self.run)
+        self.derive = Derived(cache, self.key, self.result)
 
     def _preset(self, method: str, model_lr: float | None = None) -> dict:
         """The preset's settings for `method` on this dataset (`kt_lib.presets.preset`)."""
@@ -135,12 +139,16 @@ class Experiment:
         return self._resolve({**overrides, **({"method": method} if method else {})})
 
     def key(
-        self, samples_per_class: int | None = None, scope: str = "all", config=None, **overrides
+        self,
+        samples_per_class: int | None = None,
+        scope: str | None = "all",
+        config=None,
+        **overrides,
     ) -> str:
         """The cache key of a run: the resolved config, the request, a checksum of the exemplar images,
-        the test-set sizes, the model's weights, the evaluation's scope and the engine's version (a change
-        to the engine that can change results bumps `kt_lib.unlearn.ENGINE_VERSION`). `config`: the
-        resolved UnlearnConfig, instead of resolving `overrides`."""
+        the test-set sizes, the model's weights, the evaluation's scope (None: the unlearned model's key,
+        any scope) and the engine's version (a change to the engine that can change results bumps
+        `kt_lib.unlearn.ENGINE_VERSION`). `config`: the resolved UnlearnConfig, instead of `overrides`."""
         cfg = asdict(config or self.config(**overrides))
         cfg.pop("progress", None)
         spc = samples_per_class or self.samples_per_class
@@ -203,35 +211,47 @@ class Experiment:
         method: str | None = None,
         label: str | None = None,
         samples_per_class: int | None = None,
-        keep_result: bool = True,
         scope: str = "all",
         **overrides,
     ) -> dict:
-        """Unlearn and evaluate: one flat row of scores (Q, U, QU, OOD, zero-shot, `after_*`), the settings,
-        `per_concept` (each forgotten concept's fine accuracy before/after per test domain), `history` (per
-        step), and `key` and `call` (the run's cache key and arguments: `derive` retrains from them).
-
-        `keep_result=True` always trains and adds the `UnlearnResult` (model, history) under 'result';
-        `keep_result=False` returns the cached row when these settings ran before. Both cache the row.
-        `scope="in_domain"` evaluates only Q and U (and `per_concept` in domain): what a panel needs; a
-        cached full-scope row of the same settings answers it too."""
+        """The row of these settings: from the cache when they ran before (in any process sharing it), else
+        unlearned, evaluated and cached. One flat row of scores (Q, U, QU, OOD, zero-shot, `after_*`), the
+        settings, `per_concept` (each forgotten concept's fine accuracy before/after per test domain),
+        `history` (per step), and `key` and `call` (the run's cache key and arguments). The model is not in
+        the row: `result(row)` gives it. `scope="in_domain"` evaluates only Q and U (and `per_concept` in
+        domain): what a panel needs; a cached full-scope row of the same settings answers it too."""
+        if scope not in ("all", "in_domain"):  # before a cached full-scope row could answer it
+            raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
         cfg = self.config(method, **overrides)  # resolved once: the key, the training, the checks
         key = self.key(samples_per_class, scope, cfg)
         spc = samples_per_class or self.samples_per_class
         call = dict(samples_per_class=spc, scope=scope, **({"method": method} if method else {}))
         call.update(overrides)
-        if keep_result:
-            return dict(self._train(key, cfg, label, spc, scope), key=key, call=call)
         with self.cache.claim(key):  # another process training these settings now: wait for its row
             row = self.cached(samples_per_class, scope, cfg)
             if row is None:
                 row = self._train(key, cfg, label, spc, scope)
-                row.pop("result")
         return dict(row, label=label or row["method"], key=key, call=call)
+
+    def result(self, row: dict) -> UnlearnResult:
+        """The `UnlearnResult` (model, history, seconds, info) of a row from `run`: the one this experiment
+        trained (the latest are kept in memory: `kt_lib.derived.Kept`), else trained again from the row's
+        `call` without evaluating it (the same settings and seed give the same model)."""
+        if "call" not in row:
+            raise ValueError("pass a row returned by Experiment.run (it records its key and call)")
+        call = {k: v for k, v in row["call"].items() if k != "scope"}
+        spc = call.pop("samples_per_class")
+        cfg = self.config(**call)
+        key = self.key(spc, None, cfg)  # the model's, whatever scope evaluated it
+        result = self.kept.get(key)
+        if result is None:
+            result = self._unlearn(cfg, spc)
+            self.kept.put(key, result)
+        return result
 
     def _train(self, key, cfg: UnlearnConfig, label, spc, scope) -> dict:
         result = self._unlearn(cfg, spc)
-        self.kept.put(key, result)
+        self.kept.put(self.key(spc, None, cfg), result)
         fingerprint = model_fingerprint(result.model)  # hashed once for the evaluation's look-ups
         scores = self.evaluate(result.model, result.info["config"]["goal"], scope, fingerprint)
         cfg = result.info["config"]
@@ -240,6 +260,7 @@ class Experiment:
         row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped, steps=result.info["steps"])
+        row.update(selected_epoch=result.info["selected_epoch"])
         before, after = (self.model, self.fingerprint), (result.model, fingerprint)
         per_concept = self.evaluator.concept_changes(
             before, after, self.tokenizer, self.forget, scope
@@ -249,7 +270,7 @@ class Experiment:
         own = None if self.preset == "default" else self._preset(cfg["method"])
         row["flags"] = check_run(row, result, self.model, preset=own, preset_name=self.preset)
         self.cache.put(key, row)
-        return dict(row, result=result)
+        return row
 
     def cached(
         self, samples_per_class: int | None = None, scope: str = "all", config=None, **overrides
@@ -265,5 +286,5 @@ class Experiment:
     def compare(self, methods, **overrides) -> pd.DataFrame:
         """A table with one (cached) run per method name or (label, overrides) pair."""
         pairs = [(m, {"method": m}) if isinstance(m, str) else m for m in methods]
-        rows = [self.run(label=lab, keep_result=False, **{**overrides, **kw}) for lab, kw in pairs]
+        rows = [self.run(label=lab, **{**overrides, **kw}) for lab, kw in pairs]
         return table(rows)

@@ -27,6 +27,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def own_run_cache(tmp_path_factory, monkeypatch):
+    """Each test its own machine run cache (`kt_lib.cache.machine_cache`, what Experiment and `kt unlearn`
+    use by default): a row that an earlier test or session cached never answers a test that trains. The
+    world's pools stay in KT_CACHE."""
+    import kt_lib.cache
+
+    path = tmp_path_factory.mktemp("runs") / kt_lib.cache.RUNS_FILE
+    monkeypatch.setattr(kt_lib.cache, "RUNS_FILE", str(path))  # absolute: cache_dir() / it is it
+
+
 @pytest.fixture(scope="session")
 def small_world():
     from kt_lib.world.config import WorldConfig

@@ -57,7 +57,7 @@ def test_a_derived_result_is_found_by_another_experiment_without_training(
     path = tmp_path / "runs.jsonl"
     exp = _experiment(world_model, path)
     trained = _Counted(monkeypatch)
-    row = exp.run("nhl_kl", keep_result=False)
+    row = exp.run("nhl_kl")
     calls = []
 
     def compute(model):
@@ -68,10 +68,10 @@ def test_a_derived_result_is_found_by_another_experiment_without_training(
 
     first = exp.derive(row, "norm", compute)
     assert trained.n == 1 and len(calls) == 1  # the kept model: no second training
-    assert calls[0] is exp.kept.get(row["key"]).model
+    assert calls[0] is exp.result(row).model
     again = _experiment(world_model, path)  # a new session on the same cache file
     retrained = _Counted(monkeypatch)
-    row2 = again.run("nhl_kl", keep_result=False)
+    row2 = again.run("nhl_kl")
     assert row2["key"] == row["key"] and retrained.n == 0
     pd.testing.assert_frame_equal(again.derive(row2, "norm", compute), first)
     assert retrained.n == 0 and len(calls) == 1
@@ -84,9 +84,9 @@ def test_a_derived_result_is_found_by_another_experiment_without_training(
 
 def test_sources_rows_models_and_bad_input(world_model, tmp_path):
     exp = _experiment(world_model, None)
-    row = exp.run("nhl_kl", keep_result=False)
+    row = exp.run("nhl_kl")
     assert exp.derive.key(row) == "run:" + row["key"]
-    unlearned = exp.kept.get(row["key"]).model
+    unlearned = exp.result(row).model
     assert exp.derive.key(exp.model) != exp.derive.key(unlearned)  # keyed by the weights
     with pytest.raises(TypeError, match="run row"):
         exp.derive.key({"Q": 1.0})
@@ -96,8 +96,8 @@ def test_sources_rows_models_and_bad_input(world_model, tmp_path):
 
 def test_probe_profile_and_curves_accept_a_row_and_are_cached(world_model, tmp_path, monkeypatch):
     exp = _experiment(world_model, tmp_path / "runs.jsonl")
-    row = exp.run("nhl_kl", keep_result=False)
-    model = exp.kept.get(row["key"]).model
+    row = exp.run("nhl_kl")
+    model = exp.result(row).model
     pd.testing.assert_frame_equal(knowledge_probe(exp, row), knowledge_probe(exp, model))
     pd.testing.assert_frame_equal(profile(exp, row), profile(exp, model), check_dtype=False)
     n = len(exp.cache)
@@ -106,7 +106,7 @@ def test_probe_profile_and_curves_accept_a_row_and_are_cached(world_model, tmp_p
     assert len(exp.cache) == n + 2  # one cached curve per model
     again = _experiment(world_model, tmp_path / "runs.jsonl")
     counted = _Counted(monkeypatch)
-    row2 = again.run("nhl_kl", keep_result=False)
+    row2 = again.run("nhl_kl")
     pd.testing.assert_frame_equal(
         recovery.curves(again, {"original": again.model, "nhl_kl": row2}, **kw), first
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kt_lib.cache import RUNS_FILE  # the machine's file name, read before conftest's per-test file
 from kt_lib.experiment import Experiment
 
 REFERENCE = Path(__file__).parent / "data" / "engine_reference.json"
@@ -36,10 +37,8 @@ def test_same_seed_same_metrics_as_the_previous_engine(ref, experiments):
     on the full test sets; the same settings and seed must give the same metrics within TOLERANCE."""
     key = tuple(ref["forget"])
     if key not in experiments:
-        experiments[key] = Experiment(list(key))
-    row = experiments[key].run(
-        ref["method"], seed=ref["seed"], keep_result=False, **ref["overrides"]
-    )
+        experiments[key] = Experiment(list(key), cache=None)  # computed here, never a cached row
+    row = experiments[key].run(ref["method"], seed=ref["seed"], **ref["overrides"])
     for metric, tol in TOLERANCE.items():
         assert abs(row[metric] - ref[metric]) <= tol, (metric, row[metric], ref[metric])
 
@@ -49,18 +48,16 @@ def test_in_domain_scope_evaluates_only_q_and_u(world_model):
     measure; asking for the full scope afterwards adds the other parts to the same model's predictions."""
     model, tokenizer = world_model[:2]
     exp = Experiment(["Samoyed"], model=model, tokenizer=tokenizer, eval_per_class=4, num_steps=4)
-    quick = exp.run("nhl_kl", keep_result=True, scope="in_domain")
+    quick = exp.run("nhl_kl", scope="in_domain")
     assert quick["scope"] == "in_domain"
     assert "drawing_Q" not in quick and "zero_shot_utility" not in quick
     assert {r["domain"] for r in quick["per_concept"]} == {"photo"}
-    full = exp.run("nhl_kl", keep_result=False)
+    full = exp.run("nhl_kl")
     assert full["scope"] == "all" and "drawing_Q" in full and "zero_shot_utility" in full
     for k in ("Q", "U", "QU"):
         assert full[k] == pytest.approx(quick[k])
-    wide = exp.run(
-        "nhl_kl", keep_result=False, seed=1
-    )  # a full-scope row answers a panel's look-up
-    assert exp.run("nhl_kl", keep_result=False, scope="in_domain", seed=1)["scope"] == "all"
+    wide = exp.run("nhl_kl", seed=1)  # a full-scope row answers a panel's look-up
+    assert exp.run("nhl_kl", scope="in_domain", seed=1)["scope"] == "all"
     assert wide["scope"] == "all"
     with pytest.raises(ValueError, match="scope"):
         exp.run("nhl_kl", scope="ood")
@@ -70,8 +67,10 @@ def test_machine_cache_shares_rows_across_processes(tmp_path, monkeypatch):
     """Two caches on the machine's run file (as two notebooks or a notebook and `kt unlearn` have): a row
     one appends is found by the other without reopening; a half-written line waits; a file another
     process rewrote is read anew."""
-    from kt_lib.cache import RUNS_FILE, RunCache, machine_cache
+    import kt_lib.cache
+    from kt_lib.cache import RunCache, machine_cache
 
+    monkeypatch.setattr(kt_lib.cache, "RUNS_FILE", RUNS_FILE)
     monkeypatch.setenv("KT_CACHE", str(tmp_path))
     a, b = machine_cache(), machine_cache()
     assert a.path == tmp_path / RUNS_FILE
@@ -91,16 +90,17 @@ def test_machine_cache_shares_rows_across_processes(tmp_path, monkeypatch):
 
 def test_notebooks_use_the_machine_cache(monkeypatch, tmp_path, world_model):
     """setup().experiment() with no cache argument (the notebooks' CACHE_FILE=None) is the machine's file."""
-    from kt_lib.cache import RUNS_FILE
+    import kt_lib.cache
     from kt_lib.notebook.setup import Setup
     from kt_lib.sources import world_source
 
     model, tokenizer = world_model[:2]
     source = world_source(eval_per_class=4)  # the world's pixels from the test cache
+    monkeypatch.setattr(kt_lib.cache, "RUNS_FILE", RUNS_FILE)
     monkeypatch.setenv("KT_CACHE", str(tmp_path))  # runs go to a fresh machine cache
     tut = Setup(True, model, tokenizer, source, 2e-4)
     exp = tut.experiment(["Samoyed"], samples_per_class=5, num_steps=2)
     assert exp.cache.path == tmp_path / RUNS_FILE
-    row = exp.run("nhl_kl", keep_result=False, scope="in_domain")
+    row = exp.run("nhl_kl", scope="in_domain")
     again = tut.experiment(["Samoyed"], samples_per_class=5, num_steps=2)
     assert again.cache.get(again.key(scope="in_domain", method="nhl_kl"))["Q"] == row["Q"]

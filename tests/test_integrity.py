@@ -156,7 +156,7 @@ def test_a_run_under_a_preset_is_flagged_for_every_setting_it_changed(world_mode
         ["Samoyed"], model, tokenizer, samples_per_class=2, eval_per_class=2, preset="paper"
     )
     with pytest.warns(RunIntegrityWarning, match="preset_drift"):
-        changed = exp.run("nhl_kl", keep_result=False, num_epochs=1, margin=3.0)
+        changed = exp.run("nhl_kl", num_epochs=1, margin=3.0)
     drift = sorted(f.split(" = ")[0] for f in changed["flags"] if f.startswith("preset_drift"))
     # exactly the two overridden settings: the preset's own lr, optimiser, eps, ... are not flagged
     assert drift == ["preset_drift: margin", "preset_drift: num_epochs"], changed["flags"]

@@ -99,7 +99,7 @@ def test_settings_key_sees_the_exemplar_images(exp):
 
 
 def test_run_is_cached_and_sweeps_reuse_rows(exp, monkeypatch):
-    row = exp.run(label="first", keep_result=False, margin=1.0)
+    row = exp.run(label="first", margin=1.0)
     assert {"Q", "U", "QU", "drawing_Q", "margin", "lr", "label", "per_concept"} <= set(row)
     assert row["margin"] == 1.0 and row["label"] == "first" and "result" not in row
     assert {c["domain"] for c in row["per_concept"]} == {"photo", "drawing"}
@@ -112,8 +112,7 @@ def test_run_is_cached_and_sweeps_reuse_rows(exp, monkeypatch):
     rows = exp.compare([("margin 1", dict(method="nhl_kl", margin=1.0))])
     assert rows.label[0] == "margin 1" and rows.Q[0] == row["Q"] and len(exp.cache) == n
     assert list(rows.columns).count("margin") == 1
-    with pytest.raises(RuntimeError, match="must not retrain"):
-        exp.run(keep_result=True, margin=1.0)  # keep_result always trains
+    assert exp.run(margin=1.0)["Q"] == row["Q"]  # asked again: the cached row
 
 
 def test_leaderboard_shares_the_cache_and_writes_nothing_onto_the_experiment(exp):
@@ -122,5 +121,5 @@ def test_leaderboard_shares_the_cache_and_writes_nothing_onto_the_experiment(exp
     assert board.label.tolist() == ["nhl_kl"] and board.level.tolist() == ["one"]
     assert set(vars(exp)) <= attrs | {"fingerprint"}  # no private attributes written
     assert not any(k.startswith("_kt") for k in vars(exp))
-    row = exp.run(keep_result=False)  # the leaderboard's run of the same request: cached
+    row = exp.run()  # the leaderboard's run of the same request: cached
     assert row["Q"] == board.Q.iloc[0]

@@ -59,7 +59,7 @@ def test_an_outside_method_registers_and_runs_through_experiment(method_file, ex
     assert get_method("half_ascent").description.startswith("0.5")
     result = exp.unlearn("half_ascent", num_steps=4)
     assert result.info["hook_steps"] == 4 and list(result.history["half_ga"].notna()) == [True] * 4
-    row = exp.run("half_ascent", num_steps=4, keep_result=False)
+    row = exp.run("half_ascent", num_steps=4)
     assert row["method"] == "half_ascent" and 0 <= row["Q"] <= 1 and row["steps"] == 4
 
 

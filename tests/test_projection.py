@@ -40,7 +40,7 @@ class _Inputs:  # compute_loss only reaches the method's function
 
 def test_run_forgets_without_training_and_keeps_most_utility(exp):
     row = exp.run("projection")
-    result = row["result"]
+    result = exp.result(row)
     assert result.info["steps"] == 0 and result.history.empty
     assert result.seconds < 5  # closed form: no gradient step
     assert row["Q"] >= 0.75, row["Q"]
@@ -97,12 +97,13 @@ def test_the_ridge_setting_reaches_the_projection_and_its_default_is_the_old_con
     names = (exp.data.fine_names, exp.data.coarse_names)
     assert UnlearnConfig().ridge == RIDGE == 1.0
     row = exp.run("projection", scope="in_domain")
-    assert row["result"].info["config"]["ridge"] == 1.0
-    assert row["result"].info["projection"]["ridge"] == 1.0
+    result = exp.result(row)
+    assert result.info["config"]["ridge"] == 1.0
+    assert result.info["projection"]["ridge"] == 1.0
     fixed, _ = project_out(
         exp.model, exp.tokenizer, *names, exp.forget_ids, TEMPLATES["photo"], ridge=1.0
     )
-    assert torch.equal(row["result"].model.visual.proj, fixed.visual.proj)
+    assert torch.equal(result.model.visual.proj, fixed.visual.proj)
     score = exp.evaluate(fixed, scope="in_domain")
     assert (row["Q"], row["U"]) == (score["Q"], score["U"])
     assert row["Q"] == pytest.approx(16 / 17, abs=1e-6)
@@ -115,7 +116,7 @@ def test_a_larger_ridge_erases_more_and_keeps_less(exp):
     this request: ridge 0.3 / 1 / 10 gave Q 0.29 / 0.94 / 1.00 and U 0.98 / 0.79 / 0.54."""
     rows = [exp.run("projection", scope="in_domain", ridge=r) for r in (0.3, 1.0, 10.0)]
     q, u = [r["Q"] for r in rows], [r["U"] for r in rows]
-    assert [r["result"].info["projection"]["ridge"] for r in rows] == [0.3, 1.0, 10.0]
+    assert [exp.result(r).info["projection"]["ridge"] for r in rows] == [0.3, 1.0, 10.0]
     assert q[0] <= q[1] <= q[2] and q[2] - q[0] >= 0.5, q
     assert u[0] >= u[1] >= u[2] and u[0] - u[2] >= 0.2, u
 

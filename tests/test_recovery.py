@@ -61,7 +61,7 @@ def test_bad_attack_input_fails_clearly(exp):
 def test_relearning_brings_a_projected_concept_back(exp):
     """After the training-free projection the breed is gone from zero-shot; a few steps on five of its
     images bring it back (the projection erased a direction, not the image tower's knowledge)."""
-    unlearned = exp.run("projection")["result"].model
+    unlearned = exp.result(exp.run("projection")).model
     curve = R.relearn(exp, unlearned, R.attack_set(exp, "forget", 5), steps=(0, 8))
     assert list(curve.step) == [0, 8]
     start, end = curve.forget_fine.tolist()

@@ -20,7 +20,7 @@ EXPERIMENT = dict(forget=["Samoyed"], eval_per_class=4, samples_per_class=2)
 def test_table_has_probes_and_relearning_for_every_model(exp):
     import copy
 
-    projected = exp.run("projection")["result"].model
+    projected = exp.result(exp.run("projection")).model
     res = residual_knowledge(
         exp,
         projected,

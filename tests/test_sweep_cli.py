@@ -253,9 +253,18 @@ def test_out_of_memory_in_a_trial_is_a_failed_row(monkeypatch):
 
 
 def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
-    """Run `kt sweep` in a subprocess and send it `sig` once `n` trial rows exist."""
+    """Run `kt sweep` in a subprocess and send it `sig` once `n` trial rows exist. Its KT_CACHE links the
+    suite's world pools but holds its own run cache: a trial an earlier session ran must train again."""
+    private = out.parent / "kt_cache"
+    private.mkdir(exist_ok=True)
+    shared = Path(os.environ["KT_CACHE"])
+    for pool in shared.glob("world-*"):
+        if not (private / pool.name).exists():
+            (private / pool.name).symlink_to(pool)
     env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        KT_CACHE=str(private),
     )
     cmd = kt_sweep(cfg, out)
     proc = subprocess.Popen(

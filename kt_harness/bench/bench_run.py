@@ -2,7 +2,7 @@
 
 `bench_run` times, in one process on the embedded world model, one request (default: forget "Samoyed",
 NHL+KL, 48 steps at batch 32) three ways, interleaved run by run: **ours**, what a notebook runs
-(`Experiment(forget).run(method, keep_result=True)`) with `scope="all"` and with `scope="in_domain"`, each from
+(`Experiment(forget).run(method)`) with `scope="all"` and with `scope="in_domain"`, each from
 a fresh run cache and an evaluator holding only the original model's predictions (as a first run of a
 setting; 'before' is computed once per Experiment, outside the runs), and **the official-style baseline**
 (`official_run`). Reported: seconds per run (median of `repeats`) split into training, its setup and
@@ -64,12 +64,12 @@ def run_ours(exp: TimedExperiment, method: str, scope: str, overrides: dict) -> 
     for key in [k for k in exp.evaluator._cache if k != exp.fingerprint]:
         del exp.evaluator._cache[key]
     t0 = time.perf_counter()
-    row = exp.run(method, keep_result=True, scope=scope, **overrides)
+    row = exp.run(method, scope=scope, **overrides)
     sync(next(exp.model.parameters()).device)
     total = time.perf_counter() - t0
     if len(exp.evaluator._cache) != 2 or exp.fingerprint not in exp.evaluator._cache:
         raise RuntimeError("the timed run did not evaluate a new model beside the original one")
-    result = row["result"]
+    result = exp.result(row)  # the model it just trained
     return dict(
         total_s=total,
         train_s=result.seconds,
@@ -132,7 +132,7 @@ def bench_run(
     forget = [forget] if isinstance(forget, str) else list(forget)
     with no_tf32(), warnings.catch_warnings():
         warnings.simplefilter("ignore", RunIntegrityWarning)  # short test runs forget little
-        exp = TimedExperiment(forget, device=device, eval_per_class=eval_per_class)
+        exp = TimedExperiment(forget, device=device, eval_per_class=eval_per_class, cache=None)
         exp.before  # noqa: B018 (the original model's accuracies: once per Experiment, not part of a run)
         calls = dict(
             ours=lambda: run_ours(exp, method, "all", overrides),

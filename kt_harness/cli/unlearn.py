@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from kt_harness.cli.options import (
     add_data_options,
     add_model_options,
@@ -64,6 +66,11 @@ def register(sub) -> None:
     p.add_argument("--attack-steps", type=int, nargs="+", default=None, help=help)
     help = "never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual"
     p.add_argument("--reference", metavar="CKPT", help=help)
+    help = (
+        "train again and keep the result only in this process (default: this machine's run cache, "
+        "$KT_CACHE/runs.jsonl, shared with the notebooks: the same settings run before come back at once)"
+    )
+    p.add_argument("--no-cache", action="store_true", help=help)
     p.add_argument("--json", help="write the result to this JSON file")
     help = "write the unlearned weights to this safetensors file (atomically)"
     p.add_argument("--save", help=help)
@@ -83,6 +90,7 @@ def run(args) -> int:
         for name, desc in list_methods():
             print(f"{name:12s} {desc}")
         return 0
+    from kt_lib.cache import machine_cache
     from kt_lib.eval import collateral
     from kt_lib.eval.evaluator import difficulty_levels
     from kt_lib.experiment import Experiment
@@ -93,6 +101,9 @@ def run(args) -> int:
     UnlearnConfig(method=args.method, **overrides(args))  # bad settings fail before the model loads
     model, preprocess, tokenizer = load_model(args.model, args.pretrained, device=args.device)
     source, data = open_data(args, preprocess)
+    cache = None if args.no_cache else machine_cache()
+    if cache is not None:  # the original model's test predictions: once per machine
+        source.evaluator.persist(model, cache)
     forget = list(args.forget or [])
     if args.difficulty:
         levels = difficulty_levels(source.evaluator.per_class(model, tokenizer))
@@ -100,31 +111,31 @@ def run(args) -> int:
     if not forget:
         raise ValueError("name what to forget: --forget NAME (repeatable) or --difficulty LEVEL")
     kw = dict(samples_per_class=args.samples_per_class, preset=args.preset, method=args.method)
-    # cache="machine": the row is found by the notebooks and later commands (the model is trained)
-    kw.update(data=source, progress=True, cache="machine", **overrides(args))
+    kw.update(data=source, progress=True, cache=cache, **overrides(args))
     exp = Experiment(forget, model, tokenizer, **kw)
-    row = exp.run()
+    cached = exp.cached() is not None
+    row = exp.run()  # the machine's cached row of these settings, else trained now
     out = build_record(args, exp, row, data)
-    result = row["result"]
     out.update(profile=collateral.to_json(collateral.profile(exp, row)), flags=row["flags"])
     print(f"{args.method}: forget {', '.join(exp.forget)} (goal {args.goal})")
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    trained = ", from the run cache (--no-cache trains again)" if cached else ""
     print(
         f"  Q {fmt(out['Q'])}  U {fmt(out['U'])}  Q-U {fmt(out['QU'])}  "
         f"OOD Q-U {fmt(row.get('drawing_QU'))}  zero-shot utility {fmt(out['zero_shot_utility'])}  "
-        f"({result.seconds:.1f} s)"
+        f"(trained in {row['seconds']:.1f} s{trained})"
     )
     if out["nothing_to_forget"]:
         print(f"  {out['nothing_to_forget']}")
-    if result.stopped:
-        print(f"  stopped early: {result.stopped}")
+    if row["stopped"]:
+        print(f"  stopped early: {row['stopped']}")
     if args.attack:
-        out["relearning"] = attack(args, exp, result.model)
+        out["relearning"] = attack(args, exp, exp.result(row).model)
     if args.save:
         from kt_lib.checkpoint import save_checkpoint
 
         save_checkpoint(
-            result.model.state_dict(),
+            exp.result(row).model.state_dict(),
             args.save,
             dict(method=args.method, forget=exp.forget, QU=out["QU"]),
             compact_vocab=args.model == "kt-tiny-dogworld",
@@ -136,7 +147,6 @@ def run(args) -> int:
 
 def build_record(args, exp, row: dict, data: dict) -> dict:
     """The run's JSON: scores, accuracies, and every setting that reached the optimiser (`config`)."""
-    result = row["result"]
     return dict(
         method=args.method,
         goal=args.goal,
@@ -149,12 +159,12 @@ def build_record(args, exp, row: dict, data: dict) -> dict:
         after={k[6:]: v for k, v in row.items() if k.startswith("after_")},
         ood={k: row[k] for k in row if k.startswith("drawing_")},
         zero_shot_utility=row.get("zero_shot_utility"),
-        seconds=result.seconds,
-        steps=result.info["steps"],
-        selected_epoch=result.info.get("selected_epoch"),
-        stopped=result.stopped,
-        config=dict(
-            result.info["config"],
+        seconds=row["seconds"],
+        steps=row["steps"],
+        selected_epoch=row.get("selected_epoch"),  # absent from rows cached before it was recorded
+        stopped=row["stopped"],
+        config=dict(  # what reached the optimiser: the resolved settings, lr as the run resolved it
+            {k: row.get(k, v) for k, v in asdict(exp.config()).items()},
             model=args.model,
             pretrained=args.pretrained,
             data=data,

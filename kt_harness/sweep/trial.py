@@ -1,11 +1,12 @@
 """`run_trial(spec) -> row`: one unlearning run, the same code path as `kt unlearn`, on any backend.
 
 A trial builds a :class:`kt_lib.experiment.Experiment` on the model and data its spec names (both loaded once
-per process and reused by the next trial of the same sweep), runs the method, and returns one flat row: the
-settings, Q, U, Q-U, OOD, zero-shot utility, seconds, device and host; with the sweep's `attack`, also the
-relearning attack's summary of the unlearned model (`relearn_<attack>_k<k>_*`: `kt_harness.sweep.attack`, the
-code of `kt unlearn --attack relearn`). A trial that raises (a bad setting, CUDA out of memory) returns
-a row with status "failed" and the error instead of raising.
+per process and reused by the next trial of the same sweep), runs the method (a setting this machine's run
+cache already holds, from a notebook, `kt unlearn` or another sweep, is not trained again), and returns one
+flat row: the settings, Q, U, Q-U, OOD, zero-shot utility, seconds, device and host; with the sweep's
+`attack`, also the relearning attack's summary of the unlearned model (`relearn_<attack>_k<k>_*`:
+`kt_harness.sweep.attack`, the code of `kt unlearn --attack relearn`). A trial that raises (a bad setting,
+CUDA out of memory) returns a row with status "failed" and the error instead of raising.
 """
 
 from __future__ import annotations
@@ -109,19 +110,18 @@ def run_trial(spec: TrialSpec | dict) -> dict:
             kw = dict(data=source, method=spec.method, seed=spec.seed, **spec.settings)
             exp = Experiment(list(spec.forget), model, tokenizer, **kw)  # incl. samples_per_class
             out = exp.run()
-            extra = attack_columns(spec, exp, out["result"].model) if spec.attack else {}
+            extra = attack_columns(spec, exp, exp.result(out).model) if spec.attack else {}
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, the sweep goes on
         if os.environ.get("KT_SWEEP_DEBUG") == "1":
             traceback.print_exc()
         _free_gpu_memory()
         return failed_row(spec, _error_text(err), time.perf_counter() - start, device)
-    result = out.pop("result")
     row = dict(settings_row(spec), status="ok", error="")
     row.update({m: float(out[m]) for m in METRICS if out.get(m) is not None})
     row.update(
-        train_seconds=round(float(result.seconds), 3),
-        steps=result.info.get("steps"),
-        stopped=result.stopped or "",
+        train_seconds=round(float(out["seconds"]), 3),
+        steps=out["steps"],
+        stopped=out["stopped"] or "",
         seconds=round(time.perf_counter() - start, 3),
         device=device,
         threads=spec.threads,

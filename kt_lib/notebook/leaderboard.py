@@ -3,7 +3,7 @@
     runs = leaderboard(exp, ["ga", "nhl_kl"], levels, per_level=3, seeds=(0, 1))  # a row per run
     aggregate(runs, by="method")                      # mean and 95% t-interval per method
 
-Every run goes through `Experiment.run(..., keep_result=False)`, cached by everything that decides the
+Every run goes through `Experiment.run`, cached by everything that decides the
 result: a widget re-renders any setting a cell computed, and a repeated sweep costs nothing."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def leaderboard(exp, methods, levels: dict, per_level: int = 3, seeds=(0,)) -> p
         for level, forget in level_requests(levels, per_level, seed).items():
             sub = same_setup(exp, forget)
             for m in methods:
-                row = sub.run(keep_result=False, method=m, seed=int(seed))
+                row = sub.run(method=m, seed=int(seed))
                 rows.append(dict(row, level=level))
     return table(rows)
 
@@ -101,7 +101,7 @@ def run_profiles(exp, configs: dict, requests, seeds) -> tuple[pd.DataFrame, pd.
         sub = same_setup(exp, forget)
         for seed in seeds:
             for label, kw in configs.items():
-                row = sub.run(label=label, keep_result=False, **{**kw, "seed": int(seed)})
+                row = sub.run(label=label, **{**kw, "seed": int(seed)})
                 tags = dict(label=label, request=r, seed=int(seed))
                 concepts.append(profile(sub, row).assign(**tags))  # cached by the run's key
                 runs.append(dict(row, **tags, forget=" | ".join(sub.forget)))
