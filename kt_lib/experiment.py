@@ -193,10 +193,12 @@ class Experiment:
         """Train once with these settings (no cache, no evaluation): the unlearned model and its history."""
         return self._unlearn(self.config(method, **overrides), samples_per_class)
 
-    def _unlearn(self, cfg: UnlearnConfig, samples_per_class: int | None) -> UnlearnResult:
+    def _unlearn(self, cfg: UnlearnConfig, samples_per_class, on_step=None) -> UnlearnResult:
         images, fine, coarse = self.exemplars(samples_per_class).tensors
         names = (self.data.fine_names, self.data.coarse_names)
-        return unlearn(self.model, self.tokenizer, images, fine, coarse, *names, cfg)
+        return unlearn(
+            self.model, self.tokenizer, images, fine, coarse, *names, cfg, on_step=on_step
+        )
 
     def evaluate(
         self, model, goal: str | None = None, scope: str = "all", fingerprint=None
@@ -212,6 +214,7 @@ class Experiment:
         label: str | None = None,
         samples_per_class: int | None = None,
         scope: str = "all",
+        on_step=None,
         **overrides,
     ) -> dict:
         """The row of these settings: from the cache when they ran before (in any process sharing it), else
@@ -219,7 +222,8 @@ class Experiment:
         settings, `per_concept` (each forgotten concept's fine accuracy before/after per test domain),
         `history` (per step), and `key` and `call` (the run's cache key and arguments). The model is not in
         the row: `result(row)` gives it. `scope="in_domain"` evaluates only Q and U (and `per_concept` in
-        domain): what a panel needs; a cached full-scope row of the same settings answers it too."""
+        domain): what a panel needs; a cached full-scope row of the same settings answers it too. `on_step`:
+        `unlearn`'s progress hook (called only when the settings train)."""
         if scope not in ("all", "in_domain"):  # before a cached full-scope row could answer it
             raise ValueError(f"scope must be 'all' or 'in_domain', got {scope!r}")
         cfg = self.config(method, **overrides)  # resolved once: the key, the training, the checks
@@ -230,7 +234,7 @@ class Experiment:
         with self.cache.claim(key):  # another process training these settings now: wait for its row
             row = self.cached(samples_per_class, scope, cfg)
             if row is None:
-                row = self._train(key, cfg, label, spc, scope)
+                row = self._train(key, cfg, label, spc, scope, on_step)
         return dict(row, label=label or row["method"], key=key, call=call)
 
     def result(self, row: dict) -> UnlearnResult:
@@ -249,8 +253,8 @@ class Experiment:
             self.kept.put(key, result)
         return result
 
-    def _train(self, key, cfg: UnlearnConfig, label, spc, scope) -> dict:
-        result = self._unlearn(cfg, spc)
+    def _train(self, key, cfg: UnlearnConfig, label, spc, scope, on_step=None) -> dict:
+        result = self._unlearn(cfg, spc, on_step)
         self.kept.put(self.key(spc, None, cfg), result)
         fingerprint = model_fingerprint(result.model)  # hashed once for the evaluation's look-ups
         scores = self.evaluate(result.model, result.info["config"]["goal"], scope, fingerprint)

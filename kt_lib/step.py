@@ -27,8 +27,10 @@ def unlearn_step(
     loss_cfg: LossConfig | None = None,
     reference=(None, None),
     other_labels=None,
+    accuracy: bool = False,
 ) -> dict[str, float]:
-    """One unlearning step on a batch of forget images; returns the loss terms as floats.
+    """One unlearning step on a batch of forget images; returns the loss terms as floats (`accuracy`: and
+    "forget_accuracy", the batch's fine accuracy before the update, from the step's own logits).
 
     `prompts(model) -> (fine, coarse)` gives normalised prompt features (called inside the step, so a
     trained text tower gets its gradient); `reference` holds the original model's (fine, coarse) logits on
@@ -39,6 +41,8 @@ def unlearn_step(
     logits = (fine_logits.float(), coarse_logits.float())
     inputs = LossInputs(*logits, fine_labels, coarse_labels, *reference, other_labels)
     loss, parts = compute_loss(method, inputs, loss_cfg or LossConfig())  # the one host sync
+    if accuracy:
+        parts["forget_accuracy"] = float((logits[0].argmax(-1) == fine_labels).float().mean())
     if not math.isfinite(parts["loss"]):
         return parts
     optimizer.zero_grad(set_to_none=True)

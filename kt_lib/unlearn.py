@@ -128,12 +128,16 @@ def unlearn(
     coarse_names: list[str],
     cfg: UnlearnConfig,
     holdout_score=None,
+    on_step=None,
 ) -> UnlearnResult:
     """Unlearn the concepts of (images, labels) from a copy of `model`: `unlearn_step` in a loop, with the
     method's hooks before the first step, after each step and at the end (`kt_lib.methods.base`).
 
     `holdout_score(model, images, fine, coarse) -> float` (higher is better) is used with
-    `cfg.select == "holdout"`; `kt_lib.selection.holdout_score` is the default.
+    `cfg.select == "holdout"`; `kt_lib.selection.holdout_score` is the default. `on_step(row)` (optional:
+    a progress display) gets each step's history row with `total` (the run's steps) and `forget_accuracy`
+    (the batch's, from the step's logits); the results are the same with or without it, and an exception
+    it raises stops the run.
     """
     method = get_method(cfg.method)
     gen, rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
@@ -160,8 +164,9 @@ def unlearn(
                 model, opt, run.images[idx], run.fine_labels[idx], run.coarse_labels[idx],
                 lambda m, t=t: prompts(m, t), method=method, loss_cfg=loss_cfg,
                 reference=tuple(None if r is None else r[t, idx] for r in run.reference),
-                other_labels=other[idx],
+                other_labels=other[idx], accuracy=on_step is not None,
             )  # fmt: skip
+            accuracy = parts.pop("forget_accuracy", None)
             if not math.isfinite(parts["loss"]):
                 stopped = f"loss became {parts['loss']} at epoch {epoch} step {b}; kept the last good weights"
                 break
@@ -172,6 +177,8 @@ def unlearn(
                 dict(step=len(rows), epoch=epoch, template=t, lr=sched.get_last_lr()[0], **parts)
             )
             bar.update(1)
+            if on_step is not None:
+                on_step(dict(rows[-1], total=total, forget_accuracy=accuracy))
         if stopped:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(last_good)  # weights went bad: the last finished epoch
