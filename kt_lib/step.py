@@ -27,10 +27,11 @@ def unlearn_step(
     loss_cfg: LossConfig | None = None,
     reference=(None, None),
     other_labels=None,
-    accuracy: bool = False,
+    on_loss=None,
 ) -> dict[str, float]:
-    """One unlearning step on a batch of forget images; returns the loss terms as floats (`accuracy`: and
-    "forget_accuracy", the batch's fine accuracy before the update, from the step's own logits).
+    """One unlearning step on a batch of forget images; returns the loss terms as floats. `on_loss(parts)`
+    (a progress display) gets them before the update, with "forget_accuracy": the batch's fine accuracy
+    from the step's own logits.
 
     `prompts(model) -> (fine, coarse)` gives normalised prompt features (called inside the step, so a
     trained text tower gets its gradient); `reference` holds the original model's (fine, coarse) logits on
@@ -41,10 +42,11 @@ def unlearn_step(
     logits = (fine_logits.float(), coarse_logits.float())
     inputs = LossInputs(*logits, fine_labels, coarse_labels, *reference, other_labels)
     loss, parts = compute_loss(method, inputs, loss_cfg or LossConfig())  # the one host sync
-    if accuracy:
-        parts["forget_accuracy"] = float((logits[0].argmax(-1) == fine_labels).float().mean())
     if not math.isfinite(parts["loss"]):
         return parts
+    if on_loss is not None:
+        accuracy = (logits[0].argmax(-1) == fine_labels).float().mean()
+        on_loss(dict(parts, forget_accuracy=float(accuracy)))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

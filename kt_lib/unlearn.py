@@ -135,9 +135,9 @@ def unlearn(
 
     `holdout_score(model, images, fine, coarse) -> float` (higher is better) is used with
     `cfg.select == "holdout"`; `kt_lib.selection.holdout_score` is the default. `on_step(row)` (optional:
-    a progress display) gets each step's history row with `total` (the run's steps) and `forget_accuracy`
-    (the batch's, from the step's logits); the results are the same with or without it, and an exception
-    it raises stops the run.
+    a progress display) gets each step's step, epoch, loss terms, `total` (the run's steps) and
+    `forget_accuracy` (the batch's, from the step's logits) as soon as its loss is known, before the
+    update; the results are the same with or without it, and an exception it raises stops the run.
     """
     method = get_method(cfg.method)
     gen, rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
@@ -155,6 +155,10 @@ def unlearn(
     rows, stopped, best, last_good = [], None, (-np.inf, None, 0), snapshot(model)
     loss_cfg = cfg.loss_config()
     bar = tqdm(total=total, desc=f"unlearning ({cfg.method})", disable=not cfg.progress)
+
+    def report(parts):  # on_step: this step's loss terms, before its update
+        on_step(dict(step=len(rows), epoch=epoch, total=total, **parts))
+
     for epoch in range(run.epochs):
         order = torch.randperm(len(run.images), generator=gen)
         for b in range(min(steps_per_epoch, total - len(rows))):
@@ -164,9 +168,8 @@ def unlearn(
                 model, opt, run.images[idx], run.fine_labels[idx], run.coarse_labels[idx],
                 lambda m, t=t: prompts(m, t), method=method, loss_cfg=loss_cfg,
                 reference=tuple(None if r is None else r[t, idx] for r in run.reference),
-                other_labels=other[idx], accuracy=on_step is not None,
+                other_labels=other[idx], on_loss=on_step and report,
             )  # fmt: skip
-            accuracy = parts.pop("forget_accuracy", None)
             if not math.isfinite(parts["loss"]):
                 stopped = f"loss became {parts['loss']} at epoch {epoch} step {b}; kept the last good weights"
                 break
@@ -177,8 +180,6 @@ def unlearn(
                 dict(step=len(rows), epoch=epoch, template=t, lr=sched.get_last_lr()[0], **parts)
             )
             bar.update(1)
-            if on_step is not None:
-                on_step(dict(rows[-1], total=total, forget_accuracy=accuracy))
         if stopped:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(last_good)  # weights went bad: the last finished epoch
