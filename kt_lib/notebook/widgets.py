@@ -1,20 +1,21 @@
 """Explore panels for notebooks 04-06: ipywidgets controls that draw the run at exactly the chosen
 settings, under a title that names them. :func:`ablation_panel` (04) and :func:`ood_panel` (05) are live:
-any combination on their grid is trained at the full budget by the notebook's own `exp.run` call (showing
-"running ..." meanwhile) and cached by its settings; :func:`leaderboard_panel` (06) re-aggregates what a
-cell computed. ``panel.render()`` draws with the current control values, without a browser."""
+any combination on their grid is trained at the full budget by the notebook's own `exp.run` call and cached
+by its settings; while it trains, the panel shows its progress (step, training loss, forget-batch accuracy)
+and the final figure replaces it. :func:`leaderboard_panel` (06) re-aggregates what a cell computed.
+``panel.render()`` draws with the current control values, without a browser (`kt_lib.notebook.panel`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import clear_output, display
 
 from kt_lib.notebook import plots
 from kt_lib.notebook.leaderboard import aggregate, concept_frame
+from kt_lib.notebook.panel import Panel
 from kt_lib.notebook.style import PANEL_WIDTH, plural
 from kt_lib.presets import budget_label
 
@@ -25,41 +26,6 @@ ABLATION_GRID = dict(
     alpha_coarse=(0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0),
     alpha_fine=(0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0),
 )
-
-
-class Panel:
-    """Controls -> `render(**values)` (a Figure, a DataFrame or None) shown in one Output area;
-    `pending(**values)` (optional) says "running ..." while a live render trains."""
-
-    def __init__(
-        self, render: Callable, controls: dict[str, W.Widget], note: str = "", pending=None
-    ):
-        self.render_fn, self.controls, self.pending = render, controls, pending
-        self.out = W.interactive_output(self._show, controls)
-        rows = [W.HBox(list(controls.values())[i : i + 3]) for i in range(0, len(controls), 3)]
-        self.widget = W.VBox([*rows, *([W.HTML(note)] if note else []), self.out])
-
-    def values(self) -> dict:
-        return {k: c.value for k, c in self.controls.items()}
-
-    def render(self, **overrides):
-        """Render with the current control values (or `overrides`) and return what was drawn."""
-        return self.render_fn(**{**self.values(), **overrides})
-
-    def _show(self, **values) -> None:
-        message = self.pending and self.pending(**values)
-        if message:  # a live run: say so until its figure replaces the message
-            print(message)
-        shown = self.render_fn(**values)
-        if message:
-            clear_output(wait=True)  # the Output area this runs in (interactive_output's)
-        if shown is not None:
-            display(shown)
-        if isinstance(shown, plt.Figure):
-            plt.close(shown)
-
-    def _ipython_display_(self):
-        display(self.widget)
 
 
 def _dropdown(name: str, options, value=None) -> W.Dropdown:
@@ -90,9 +56,10 @@ def ablation_panel(
     those settings and the full budget (Q, U, Q-U and Q of the chosen breed), drawn beside the
     `reference` setting (the paper's default), both named in the figure.
 
-    `run(method=..., margin=..., alpha_coarse=..., alpha_fine=...)` returns a run's row (the notebook
-    passes `exp.run(keep_result=False, scope="in_domain", ...)`, which trains a setting once and finds it
-    in the run cache afterwards); `is_cached(**settings)` (optional) says whether it will train."""
+    `run(method=..., margin=..., alpha_coarse=..., alpha_fine=..., on_step=None)` returns a run's row (the
+    notebook passes `exp.run(keep_result=False, scope="in_domain", ...)`, which trains a setting once,
+    calling `on_step` per step, and finds it in the run cache afterwards); `is_cached(**settings)`
+    (optional) says whether it will train: only then does it train on the background thread."""
     grid = {k: tuple(float(v) for v in vs) for k, vs in (grid or ABLATION_GRID).items()}
     reference = {k: (float(v) if k in grid else v) for k, v in reference.items()}
     controls = dict(
@@ -113,27 +80,36 @@ def ablation_panel(
         q = 1 - c["after"] / c["before"] if c["before"] > 0 else float("nan")
         return {"Q": row["Q"], "U": row["U"], "QU": row["QU"], f"Q ({concept})": q}
 
+    default = setting_of(reference)
+
+    def runs(values: dict) -> list[dict]:
+        """Your setting, then the default (when it differs): the bars' order and the title's."""
+        setting = setting_of(values)
+        return [setting] + ([default] if setting != default else [])
+
     def render(concept, **values):
-        setting, default = setting_of(values), setting_of(reference)
-        mine = run(**setting)
-        entries = {f"your setting\n({budget_label(mine)})": scores(mine, concept)}
-        title = label(setting)
-        if setting != default:
-            ref = run(**default)
-            entries = {f"default setting\n({budget_label(ref)})": scores(ref, concept), **entries}
-            title += f"  vs  {label(default)}"
+        mine, *ref = runs(values)
+        rows = [run(**s) for s in (mine, *ref)]
+        names = ["your setting", "default setting"][: len(rows)]
+        entries = {f"{n}\n({budget_label(r)})": scores(r, concept) for n, r in zip(names, rows)}
+        title = label(mine) if not ref else f"yours: {label(mine)}  vs  default: {label(default)}"
         metrics = ("Q", "U", "QU", f"Q ({concept})")
         return plots.plot_scorecard(entries, metrics=metrics, title=title)
 
-    def pending(concept, **values) -> str | None:
-        setting = setting_of(values)
-        if is_cached is not None and not is_cached(**setting):
-            return f"running {label(setting)} (full budget) ..."
-        return None
+    def untrained(values: dict) -> list[dict]:
+        return [s for s in runs(values) if is_cached is not None and not is_cached(**s)]
 
-    note = "Any combination trains once, at the full budget, and is drawn beside the default "
-    note += "setting; settings already run come from the run cache."
-    return Panel(render, controls, note, pending)
+    def pending(concept, **values) -> str | None:
+        todo = untrained(values)
+        return f"running {label(todo[0])} (full budget) ..." if todo else None
+
+    def train(progress, concept, **values):
+        for s in untrained(values):
+            run(**s, on_step=partial(progress, label(s)))
+
+    note = "Any combination trains once, at the full budget (its steps drawn as they come), and is drawn "
+    note += "beside the default setting; settings already run come from the run cache."
+    return Panel(render, controls, note, pending, train)
 
 
 def strength_grid(lr: float, swept=()) -> list[float]:
@@ -150,8 +126,9 @@ def ood_panel(
 ) -> Panel:
     """Notebook 05, live: method and forgetting strength (learning rate, on the grid `lrs`) -> per-breed
     accuracy, photo vs drawing, of the run at exactly that method and lr and the full budget.
-    `run(method=..., lr=...)` returns the row (the notebook passes `exp.run(keep_result=False, ...)`, cached
-    by its settings); `is_cached(method=..., lr=...)` decides whether "running ..." is shown."""
+    `run(method=..., lr=..., on_step=None)` returns the row (the notebook passes
+    `exp.run(keep_result=False, ...)`, cached by its settings); `is_cached(method=..., lr=...)` decides
+    whether it trains on the background thread, its steps drawn as they come."""
     lrs = sorted(float(x) for x in lrs)
     method = _dropdown("method", methods, reference["method"])
     controls = dict(method=method, lr=_slider("lr (strength)", lrs, reference.get("lr")))
@@ -167,7 +144,12 @@ def ood_panel(
             return f"running {method} at lr {float(lr):g} (full budget) ..."
         return None
 
-    return Panel(render, controls, pending=pending)
+    def train(progress, method, lr):
+        run(
+            method=method, lr=float(lr), on_step=lambda row: progress(f"{method} at lr {lr:g}", row)
+        )
+
+    return Panel(render, controls, pending=pending, train=train)
 
 
 def leaderboard_panel(
