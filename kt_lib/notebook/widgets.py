@@ -57,7 +57,7 @@ def ablation_panel(
     `reference` setting (the paper's default), both named in the figure.
 
     `run(method=..., margin=..., alpha_coarse=..., alpha_fine=..., on_step=None)` returns a run's row (the
-    notebook passes `exp.run(keep_result=False, scope="in_domain", ...)`, which trains a setting once,
+    notebook passes `exp.run(scope="in_domain", ...)`, which trains a setting once,
     calling `on_step` per step, and finds it in the run cache afterwards); `is_cached(**settings)`
     (optional) says whether it will train: only then does it train on the background thread."""
     grid = {k: tuple(float(v) for v in vs) for k, vs in (grid or ABLATION_GRID).items()}
@@ -127,7 +127,7 @@ def ood_panel(
     """Notebook 05, live: method and forgetting strength (learning rate, on the grid `lrs`) -> per-breed
     accuracy, photo vs drawing, of the run at exactly that method and lr and the full budget.
     `run(method=..., lr=..., on_step=None)` returns the row (the notebook passes
-    `exp.run(keep_result=False, ...)`, cached by its settings); `is_cached(method=..., lr=...)` decides
+    `exp.run(...)`, cached by its settings); `is_cached(method=..., lr=...)` decides
     whether it trains on the background thread, its steps drawn as they come."""
     lrs = sorted(float(x) for x in lrs)
     method = _dropdown("method", methods, reference["method"])
