@@ -124,3 +124,12 @@ def test_spelling_distance_counts_edits_and_swaps():
     ]  # every word typed is one of the key's
     assert close_spellings("golden", words) == ["golden retriever"]
     assert close_spellings("Germn shepherd", words) == ["german shepherd dog"]
+
+
+def test_the_cli_layouts_are_realdatas():
+    """kt_harness.cli.options spells the layouts out (importing realdata would import torchvision into
+    every `kt` command); they must stay the ones build_manifest accepts."""
+    from kt_harness.cli.options import LAYOUTS
+    from kt_lib.knowledge.realdata import LAYOUTS as REAL
+
+    assert LAYOUTS == REAL

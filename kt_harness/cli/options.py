@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kt_lib.knowledge.realdata import LAYOUTS
+# kt_lib.knowledge.realdata.LAYOUTS (tests/test_cli_inputs.py checks they agree): importing realdata here
+# would import torchvision (and torch._dynamo) into every `kt` command, a cached `kt unlearn` rerun included
+LAYOUTS = ("imagenet", "stanford-dogs", "folders", "manifest")
 
 
 def add_model_options(p) -> None:
