@@ -5,7 +5,11 @@ and `--no-cache` opt out. (conftest gives each test its own machine run cache.)"
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +19,7 @@ import kt_lib.experiment
 from kt_lib.cache import machine_cache
 
 torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(num_steps=2, samples_per_class=4, eval_per_class=4)
 
 
@@ -97,3 +102,62 @@ def test_kt_unlearn_reruns_from_the_cache_and_no_cache_trains(
     with pytest.raises(SystemExit):
         main(["unlearn", "--help"])
     assert "--no-cache" in capsys.readouterr().out
+
+
+def _cli_args(*extra):
+    from kt_harness.cli import build_parser
+
+    return build_parser().parse_args(["unlearn", "--forget", "Samoyed", *extra])
+
+
+def test_a_request_id_changes_with_the_world_files_and_skips_what_needs_the_model(
+    tmp_path, monkeypatch
+):
+    from kt_harness.cli.unlearn import request_id
+
+    monkeypatch.setenv("KT_CACHE", str(tmp_path))
+    pool = tmp_path / "world-abc-test.ktc"
+    pool.write_bytes(b"pixels")
+    first = request_id(_cli_args())
+    assert first is not None and request_id(_cli_args()) == first
+    assert request_id(_cli_args("--steps", "3")) != first
+    os.utime(pool, ns=(1, 1))  # another world rendered in its place: another request
+    assert request_id(_cli_args()) != first
+    for extra in (["--no-cache"], ["--save", "x.safetensors"], ["--attack", "relearn"]):
+        assert request_id(_cli_args(*extra)) is None
+    assert request_id(_cli_args("--pretrained", "w.safetensors")) is None
+    monkeypatch.setenv("KT_METHODS", str(tmp_path / "m.py"))
+    assert request_id(_cli_args()) is None
+
+
+def test_a_kt_unlearn_rerun_loads_no_model_and_its_key_is_the_experiments(
+    world_model, tmp_path, monkeypatch
+):
+    """The first run records the key Experiment computed; a rerun in a new process answers from it and the
+    run cache's row without importing torch, and writes the same JSON."""
+    import kt_lib.cache
+    from kt_harness.cli import main
+    from kt_lib.cachefile import cache_dir
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for pool in cache_dir().glob("world-*"):  # the rendered world, not rendered again
+        (cache / pool.name).symlink_to(pool)
+    monkeypatch.setenv("KT_CACHE", str(cache))
+    monkeypatch.setattr(kt_lib.cache, "RUNS_FILE", "runs.jsonl")  # where a new process looks
+    argv = ["unlearn", "--forget", "Samoyed", "--steps", "2", "--samples-per-class", "4"]
+    argv += ["--eval-per-class", "4"]
+    assert main([*argv, "--json", str(tmp_path / "a.json")]) == 0
+    (memo,) = (cache / "unlearn-requests").glob("*.json")
+    assert json.loads(memo.read_text())["key"] == _experiment(world_model).key()
+    child = (
+        "import json, sys\nfrom kt_harness.cli import main\n"
+        f"rc = main({[*argv, '--json', str(tmp_path / 'b.json')]!r})\n"
+        "print(json.dumps([rc, [m for m in ('torch', 'open_clip', 'torchvision') if m in sys.modules]]))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "from the run cache" in done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import asdict
+from pathlib import Path
 
 from kt_harness.cli.options import (
     add_data_options,
@@ -84,12 +88,16 @@ def overrides(args) -> dict:
 
 
 def run(args) -> int:
-    from kt_lib.methods import list_methods
-
     if args.list_methods:
+        from kt_lib.methods import list_methods
+
         for name, desc in list_methods():
             print(f"{name:12s} {desc}")
         return 0
+    check_data(args)
+    request = request_id(args)
+    if request is not None and answer_from_memo(args, request):
+        return 0  # a rerun: neither torch's model nor the images were needed
     from kt_lib.cache import machine_cache
     from kt_lib.eval import collateral
     from kt_lib.eval.evaluator import difficulty_levels
@@ -97,7 +105,6 @@ def run(args) -> int:
     from kt_lib.models import load_model
     from kt_lib.unlearn import UnlearnConfig
 
-    check_data(args)
     UnlearnConfig(method=args.method, **overrides(args))  # bad settings fail before the model loads
     model, preprocess, tokenizer = load_model(args.model, args.pretrained, device=args.device)
     source, data = open_data(args, preprocess)
@@ -115,20 +122,17 @@ def run(args) -> int:
     exp = Experiment(forget, model, tokenizer, **kw)
     cached = exp.cached() is not None
     row = exp.run()  # the machine's cached row of these settings, else trained now
-    out = build_record(args, exp, row, data)
-    out.update(profile=collateral.to_json(collateral.profile(exp, row)), flags=row["flags"])
-    print(f"{args.method}: forget {', '.join(exp.forget)} (goal {args.goal})")
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    trained = ", from the run cache (--no-cache trains again)" if cached else ""
-    print(
-        f"  Q {fmt(out['Q'])}  U {fmt(out['U'])}  Q-U {fmt(out['QU'])}  "
-        f"OOD Q-U {fmt(row.get('drawing_QU'))}  zero-shot utility {fmt(out['zero_shot_utility'])}  "
-        f"(trained in {row['seconds']:.1f} s{trained})"
+    memo = dict(
+        key=row["key"],
+        forget=exp.forget,
+        before=exp.before,
+        config=asdict(exp.config()),
+        data=data,
+        eval_templates=len(exp.eval_templates),
+        profile=collateral.to_json(collateral.profile(exp, row)),
     )
-    if out["nothing_to_forget"]:
-        print(f"  {out['nothing_to_forget']}")
-    if row["stopped"]:
-        print(f"  stopped early: {row['stopped']}")
+    out = build_record(args, memo, row)
+    report(args, exp.forget, row, out, cached)
     if args.attack:
         out["relearning"] = attack(args, exp, exp.result(row).model)
     if args.save:
@@ -141,21 +145,103 @@ def run(args) -> int:
             compact_vocab=args.model == "kt-tiny-dogworld",
         )
         print(f"wrote {args.save} (load it with kt_lib.load_model({args.model!r}, {args.save!r}))")
+    if request is not None:
+        save_memo(request, memo)
     write_json(args.json, out)
     return 0
 
 
-def build_record(args, exp, row: dict, data: dict) -> dict:
-    """The run's JSON: scores, accuracies, and every setting that reached the optimiser (`config`)."""
+# A cached rerun's short cut. `kt unlearn` of settings this machine ran before spent ~7 of its ~9 CPU
+# seconds importing torch, open_clip and torchvision and ~2 building the model and decoding the world's
+# images, only to compute the run's key (`Experiment.key`: the exemplars' checksum, the weights' hash). The
+# first run records, per request (every argument that reaches the result, the world's pool files and the
+# code, by path, size and modification time), the key Experiment computed and what the record takes from
+# the model and the images ('before', the resolved settings, the collateral profile); a rerun of the same
+# request answers from that and the row in the run cache, without loading either. Anything that needs the
+# model (--save, --attack, --difficulty), real photos, a weights file, --no-cache, or methods or taxonomies
+# from outside the package (KT_METHODS, KT_TAXONOMY_DIR) goes the whole way.
+MEMO_DIR = "unlearn-requests"  # beside the run cache's file
+MEMO_ARGS = ("method", "forget", "samples_per_class", "eval_per_class", "towers", "goal", "preset")
+MEMO_ARGS += ("model", "pretrained", "taxonomy", "device", "seed", *SETTINGS)
+CODE = Path(__file__).resolve().parents[2]  # kt_lib and kt_harness: any change is a new request
+
+
+def request_id(args) -> str | None:
+    """The request's id (a hash of what decides its record), or None where the model must be loaded."""
+    from kt_lib.cachefile import cache_dir
+
+    needs_model = args.no_cache or args.save or args.attack or args.difficulty or args.data_root
+    elsewhere = os.environ.get("KT_METHODS") or os.environ.get("KT_TAXONOMY_DIR")
+    if needs_model or elsewhere or args.pretrained is not None or not args.forget:
+        return None
+    cache = cache_dir()  # the world's pools, and the world model when it was pretrained here
+    files = [*cache.glob("world-*"), *cache.glob(f"{args.model}*")]
+    for path, _, names in [*os.walk(CODE / "kt_lib"), *os.walk(CODE / "kt_harness")]:
+        files += [Path(path) / n for n in names if not n.endswith(".pyc")]
+    stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(files)]
+    spec = dict(args={k: getattr(args, k) for k in MEMO_ARGS}, files=stats)
+    return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _memo_path(request: str) -> Path:
+    from kt_lib.cache import machine_cache
+
+    return machine_cache().path.parent / MEMO_DIR / f"{request}.json"
+
+
+def save_memo(request: str, memo: dict) -> None:
+    from kt_lib.cachefile import write_bytes
+
+    _memo_path(request).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(_memo_path(request), json.dumps(memo, default=str).encode())
+
+
+def answer_from_memo(args, request: str) -> bool:
+    """Print and write the record of a request this machine answered before, from its memo and the run
+    cache's row; False (nothing done) when either is missing or unreadable."""
+    from kt_lib.cache import machine_cache
+
+    try:
+        memo = json.loads(_memo_path(request).read_text())
+    except (OSError, ValueError):
+        return False
+    row = machine_cache().get(memo.get("key", ""))
+    if row is None:
+        return False
+    out = build_record(args, memo, row)
+    report(args, memo["forget"], row, out, cached=True)
+    write_json(args.json, out)
+    return True
+
+
+def report(args, forget: list, row: dict, out: dict, cached: bool) -> None:
+    """The run's summary lines."""
+    print(f"{args.method}: forget {', '.join(forget)} (goal {args.goal})")
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    trained = ", from the run cache (--no-cache trains again)" if cached else ""
+    print(
+        f"  Q {fmt(out['Q'])}  U {fmt(out['U'])}  Q-U {fmt(out['QU'])}  "
+        f"OOD Q-U {fmt(row.get('drawing_QU'))}  zero-shot utility {fmt(out['zero_shot_utility'])}  "
+        f"(trained in {row['seconds']:.1f} s{trained})"
+    )
+    if out["nothing_to_forget"]:
+        print(f"  {out['nothing_to_forget']}")
+    if row["stopped"]:
+        print(f"  stopped early: {row['stopped']}")
+
+
+def build_record(args, memo: dict, row: dict) -> dict:
+    """The run's JSON: scores, accuracies, and every setting that reached the optimiser (`config`), from the
+    row and `memo` (what the experiment adds: forget, before, the resolved settings, data, profile)."""
     return dict(
         method=args.method,
         goal=args.goal,
-        forget=exp.forget,
+        forget=memo["forget"],
         Q=row["Q"],
         U=row["U"],
         QU=row["QU"],
         nothing_to_forget=row.get("nothing_to_forget"),
-        before=exp.before,
+        before=memo["before"],
         after={k[6:]: v for k, v in row.items() if k.startswith("after_")},
         ood={k: row[k] for k in row if k.startswith("drawing_")},
         zero_shot_utility=row.get("zero_shot_utility"),
@@ -164,12 +250,14 @@ def build_record(args, exp, row: dict, data: dict) -> dict:
         selected_epoch=row.get("selected_epoch"),  # absent from rows cached before it was recorded
         stopped=row["stopped"],
         config=dict(  # what reached the optimiser: the resolved settings, lr as the run resolved it
-            {k: row.get(k, v) for k, v in asdict(exp.config()).items()},
+            {k: row.get(k, v) for k, v in memo["config"].items()},
             model=args.model,
             pretrained=args.pretrained,
-            data=data,
-            eval_templates=len(exp.eval_templates),
+            data=memo["data"],
+            eval_templates=memo["eval_templates"],
         ),
+        profile=memo["profile"],
+        flags=row["flags"],
     )
 
 
