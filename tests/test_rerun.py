@@ -161,3 +161,15 @@ def test_a_kt_unlearn_rerun_loads_no_model_and_its_key_is_the_experiments(
     assert "from the run cache" in done.stdout
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_a_memo_that_does_not_fit_goes_the_whole_way(tmp_path, monkeypatch):
+    from kt_harness.cli.unlearn import _memo_path, answer_from_memo, save_memo
+
+    monkeypatch.setenv("KT_CACHE", str(tmp_path))
+    args = _cli_args()
+    assert not answer_from_memo(args, "r1")  # no memo
+    save_memo("r1", dict(key="k"))
+    assert _memo_path("r1").exists() and not answer_from_memo(args, "r1")  # no row for its key
+    machine_cache().put("k", dict(Q=1.0))
+    assert not answer_from_memo(args, "r1")  # a row, but a memo without the record's parts

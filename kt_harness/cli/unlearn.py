@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 
 from kt_harness.cli.options import (
@@ -163,6 +165,7 @@ def run(args) -> int:
 MEMO_DIR = "unlearn-requests"  # beside the run cache's file
 MEMO_ARGS = ("method", "forget", "samples_per_class", "eval_per_class", "towers", "goal", "preset")
 MEMO_ARGS += ("model", "pretrained", "taxonomy", "device", "seed", *SETTINGS)
+PACKAGES = ("torch", "torchvision", "open_clip_torch", "timm", "numpy", "pandas", "scipy")
 CODE = Path(__file__).resolve().parents[2]  # kt_lib and kt_harness: any change is a new request
 
 
@@ -179,8 +182,16 @@ def request_id(args) -> str | None:
     for path, _, names in [*os.walk(CODE / "kt_lib"), *os.walk(CODE / "kt_harness")]:
         files += [Path(path) / n for n in names if not n.endswith(".pyc")]
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(files)]
-    spec = dict(args={k: getattr(args, k) for k in MEMO_ARGS}, files=stats)
+    versions = [sys.version, *map(_version, PACKAGES)]  # what computed 'before' and the profile
+    spec = dict(args={k: getattr(args, k) for k in MEMO_ARGS}, files=stats, versions=versions)
     return hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _memo_path(request: str) -> Path:
@@ -208,7 +219,10 @@ def answer_from_memo(args, request: str) -> bool:
     row = machine_cache().get(memo.get("key", ""))
     if row is None:
         return False
-    out = build_record(args, memo, row)
+    try:
+        out = build_record(args, memo, row)
+    except (KeyError, TypeError, AttributeError):  # a memo from other code: the whole way
+        return False
     report(args, memo["forget"], row, out, cached=True)
     write_json(args.json, out)
     return True
