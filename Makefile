@@ -37,6 +37,6 @@ lab: $(STAMP)
 strip: $(STAMP)
 	$(BIN)/nbstripout notebooks/*.ipynb
 
-clean-cache:  # the repo-local test cache and this machine's run cache ($KT_CACHE/runs.jsonl)
+clean-cache:  # the repo-local test cache and this machine's run cache ($KT_CACHE/runs.jsonl, unlearn-requests/)
 	rm -rf .kt_cache
-	rm -rf "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl.locks"
+	rm -rf "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl.locks" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/unlearn-requests"
