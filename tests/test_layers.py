@@ -41,7 +41,7 @@ LAYERS = (
     ("loss", ("kt_lib.losses", "kt_lib.presets", "kt_lib.methods", "kt_lib.methods.*")),
     ("step", ("kt_lib.step",)),
     ("loop", _in("kt_lib", "unlearn ranges integrity metrics selection")),
-    ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator")),
+    ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator", "kt_lib.eval.audit")),
     ("experiment", _in("kt_lib", "sources cache derived experiment")),
     ("analysis", _in("kt_lib.eval", "attack_sets recovery probe residual collateral")),
     ("notebook helpers", ("kt_lib", "kt_lib.notebook", *_in("kt_lib.notebook", "style record report "
