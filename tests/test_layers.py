@@ -41,9 +41,10 @@ LAYERS = (
     ("loss", ("kt_lib.losses", "kt_lib.presets", "kt_lib.methods", "kt_lib.methods.*")),
     ("step", ("kt_lib.step",)),
     ("loop", _in("kt_lib", "unlearn ranges integrity metrics selection")),
-    ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator", "kt_lib.eval.audit")),
+    ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator",
+                    *_in("kt_lib.eval", "membership forget_quality quantize inversion"))),
     ("experiment", _in("kt_lib", "sources cache derived experiment")),
-    ("analysis", _in("kt_lib.eval", "attack_sets recovery probe residual collateral")),
+    ("analysis", _in("kt_lib.eval", "attack_sets recovery probe residual collateral audit")),
     ("notebook helpers", ("kt_lib", "kt_lib.notebook", *_in("kt_lib.notebook", "style record report "
                           "score_plots plots leaderboard panel widgets setup"))),
     ("harness", ("kt_harness", "kt_harness.reproduce", "kt_harness.sweep", *_in("kt_harness.sweep",

@@ -1,195 +1,147 @@
-"""How would an auditor check? Membership inference with true members, and TOFU's forget quality (issue 30).
+"""How would an auditor check? One entry point, `audit(exp, unlearned, never, names=...)`, for the audits of
+issue 30, each cached by run key (`exp.derive`) and returned as a JSON-able dict:
 
-**Membership inference.** The embedded world knows the exact pretraining images of every breed (members) and
-can render new ones from the same distribution (`fresh_renders`: non-members), so the attack tests
-membership, not a change of dataset (SLUG compares LAION members with CC3M non-members). `scores` reads each
-image two ways: `log_prob`, minus its loss against its caption (the breed's log-probability among every
-breed's prompt at the model's logit scale), and `cosine`, its cosine to the breed's prompt. `auc` is
-P(a member scores above a non-member), ties half (Mann-Whitney U / (n_m n_n)): 0.5 finds nothing.
-`membership` gives it for each model with MUSE's PrivLeak = (AUC - AUC_never) / AUC_never beside it
-(unbounded: never read it alone). MUSE's ROC labels forget documents 0, so its sign is the opposite of
-ours: here PrivLeak > 0 is member signal left (under-unlearning), < 0 over-unlearning. `attacker_accuracy`
-is SLUG's population attack on the same feature: a logistic regression fit on shuffled stratified folds.
+- `mia`: membership inference with true members (`kt_lib.eval.membership`);
+- `ks`: TOFU's KS forget quality against the never-learned model (`kt_lib.eval.forget_quality`);
+- `quant`: Q and U after int8 and 4-bit fake quantization, through the experiment's Evaluator
+  (`kt_lib.eval.quantize`); knowledge returned = forget accuracy after quantizing / the original's;
+- `invert`: concept inversion, a learned token's accuracy on the concept (`kt_lib.eval.inversion`).
 
-**Forget quality** (TOFU's KS test on CLIP). Per image of the forgotten breed, `truth_ratio` compares the
-breed's prompt with `perturbed` labels (its nearest breeds, `confusable`, fixed once from the never-learned
-model) in held-out wordings (`PARAPHRASES`, never seen in pretraining). `forget_quality` runs `ks_2samp` on
-the unlearned and never-learned models' ratios over the same images: p > 0.05 passes (the two cannot be told
-apart). p shrinks with n for the same distance D, so both come with n.
+The original model (`exp.model`) and the never-learned one are the controls of every audit. mia and ks
+need the never-learned model: without one, the error says how to build it (never pretrained here).
 """
 
 from __future__ import annotations
 
-import math
+from functools import partial
 
 import numpy as np
-import pandas as pd
-import torch
-from scipy.optimize import minimize
-from scipy.special import expit
 from scipy.stats import ks_2samp, mannwhitneyu
 
-from kt_lib.textenc import encode_text
-from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig
-from kt_lib.world.data import POOLS, WorldDataset, to_tensor
-from kt_lib.world.render import render_dog
-from kt_lib.zeroshot import PARAPHRASES, TEMPLATES, encode_images, model_device, text_head
+from kt_lib.eval.forget_quality import DEFINITION, confusable, truth_ratio
+from kt_lib.eval.inversion import PLACEHOLDER, invert_concept, inverted_accuracy
+from kt_lib.eval.membership import attacker_accuracy, auc, leak, member_sets, scores
+from kt_lib.eval.quantize import fake_quantize, quantized_weights
+from kt_lib.world.data import WorldDataset
+from kt_lib.zeroshot import PARAPHRASES, accuracy, encode_images, model_device, predict, text_head
 
-FRESH_POOL = (
-    max(POOLS.values()) + 1
-)  # a pool id no pool of the world uses: images none of them holds
-DEFINITION = {
-    "geometric": "log R = mean over wordings and perturbed labels of tau*(cos(x, wrong) - cos(x, breed))",
-    "arithmetic": "log R = mean over wordings of log mean_k exp(tau*(cos(x, wrong_k) - cos(x, breed)))",
-}
+AUDITS = ("mia", "ks", "quant", "invert")
+# mia and ks need the never-learned model; quant and invert report it as a control when given
+NEEDS_NEVER = ("mia", "ks")
+K_RANGE, STEPS_RANGE, GROUP_SIZES = (1, 100), (1, 100), (32, 64, 128)
+# `kt world --retrain --without` on a 2-core CPU (kt_lib.eval.recovery.never_learned: about 300 s)
+RETRAIN_MINUTES = 5
 
 
-def fresh_renders(breed: str, n: int, domain: str = "photo", cfg: WorldConfig | None = None):
-    """`n` new images of `breed`, drawn as the world's pools draw theirs (`render_pool`) from seeds
-    (world seed, FRESH_POOL, 0, breed, domain, i) that no pool uses: the same distribution, never seen."""
-    cfg = cfg or WorldConfig()
-    b, d = list(BREEDS).index(breed), DOMAINS.index(domain)
-    seeds = ([cfg.seed, FRESH_POOL, 0, b, d, i] for i in range(n))
-    return to_tensor(
-        np.stack([render_dog(np.random.default_rng(s), breed, cfg, domain) for s in seeds])
+class NeverLearnedMissing(ValueError):
+    """An audit needs the never-learned model and none was given or cached."""
+
+
+def audit_names(names) -> list[str]:
+    """`names` ("all", "mia,ks" or a list) as a list of AUDITS; an unknown name raises, naming the allowed."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = list(AUDITS) if list(names) == ["all"] else list(dict.fromkeys(names))
+    bad = [n for n in names if n not in AUDITS] or ([] if names else [""])
+    if bad:
+        raise ValueError(f"unknown audit {bad[0]!r}; use any of {', '.join(AUDITS)} or all")
+    return names
+
+
+def _check_range(name: str, value: int, bounds) -> None:
+    if not (isinstance(value, int) and bounds[0] <= value <= bounds[1]):
+        raise ValueError(
+            f"{name} must be an integer from {bounds[0]} to {bounds[1]}, got {value!r}"
+        )
+
+
+def never_learned_hint(forget) -> str:
+    names = " ".join(repr(n) for n in forget)
+    return (
+        f"no never-learned model for {', '.join(forget)}: `kt world --retrain --without {names}` pretrains "
+        f"and caches one (about {RETRAIN_MINUTES} minutes on a 2-core CPU), then audit again"
     )
 
 
-def member_sets(breed: str, domain: str = "photo", cfg: WorldConfig | None = None):
-    """(members, non-members): the breed's own pretraining images and as many fresh renders."""
-    members = WorldDataset("pretrain", domain, cfg, breeds=[breed]).images
-    return members, fresh_renders(breed, len(members), domain, cfg)
+def load_never_learned(exp):
+    """The cached never-learned world model for `exp`'s request (never pretrained here), or raise with how
+    to build it."""
+    from kt_lib.eval.recovery import never_learned
+
+    model = never_learned(exp.forget, train=False) if exp.data.name == "dogworld" else None
+    if model is None:
+        raise NeverLearnedMissing(never_learned_hint(exp.forget))
+    return model.to(model_device(exp.model)).eval()
 
 
-@torch.no_grad()
-def scores(model, tokenizer, images, breed: str, names, templates=TEMPLATES["photo"]) -> dict:
-    """Per image: `log_prob` (minus the loss against its caption: log softmax over every name's prompt,
-    template-averaged, at the model's logit scale) and `cosine` (to the breed's prompt), numpy arrays."""
-    cos = encode_images(model, images) @ text_head(model, tokenizer, list(names), templates)
-    log_prob = torch.log_softmax(model.logit_scale.exp() * cos, 1)
-    i = list(names).index(breed)
-    return {"log_prob": log_prob[:, i].cpu().numpy(), "cosine": cos[:, i].cpu().numpy()}
+def _each(exp, models: dict, name: str, fn, **params) -> dict:
+    """`fn(model)` for each model, cached by `exp.derive` on its weights: the original's and the
+    never-learned model's parts are computed once however many runs are audited."""
+    return {m: exp.derive(model, name, fn, **params) for m, model in models.items()}
 
 
-def auc(members, non_members) -> float:
-    """P(a member's score > a non-member's), ties counted half: the members' Mann-Whitney U / (n_m n_n)."""
-    return float(mannwhitneyu(members, non_members).statistic / (len(members) * len(non_members)))
-
-
-def _logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> np.ndarray:
-    """Weights then bias of sklearn's default logistic regression (L2, C=1: |w|^2/2 + C * log-loss)."""
-    X, s = np.column_stack([x, np.ones(len(x))]), 2 * y - 1
-
-    def objective(w):
-        z = s * (X @ w)
-        grad = -c * X.T @ (s * expit(-z)) + np.r_[w[:-1], 0]
-        return c * np.logaddexp(0, -z).sum() + w[:-1] @ w[:-1] / 2, grad
-
-    return minimize(objective, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
-
-
-def attacker_accuracy(
-    members, non_members, splits=10, test_size=0.1, seed=0
-) -> tuple[float, float]:
-    """SLUG's attack: features clipped to +-100, a logistic regression fit on the rest of each stratified
-    shuffle and scored on its `test_size` (per class, rounded up); (mean, std) of the accuracy over `splits`."""
-    x = np.clip(np.concatenate([members, non_members]), -100, 100).reshape(-1, 1)
-    y = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
-    rng, accuracies = np.random.default_rng(seed), []
-    for _ in range(splits):
-        test = np.zeros(len(y), dtype=bool)
-        for label in (0, 1):
-            idx = rng.permutation(np.flatnonzero(y == label))
-            test[idx[: math.ceil(test_size * len(idx))]] = True
-        w = _logistic(x[~test], y[~test])
-        accuracies.append(np.mean((x[test] @ w[:-1] + w[-1] > 0) == y[test]))
-    return float(np.mean(accuracies)), float(np.std(accuracies))
-
-
-def membership(
-    models: dict,
-    tokenizer,
-    members,
-    non_members,
-    breed: str,
-    names,
-    reference="never-learned",
-    seed=0,
-) -> pd.DataFrame:
-    """One row per model (name -> model) and feature: `auc`, `p` (two-sided Mann-Whitney test of
-    AUC = 0.5), `attacker` accuracy and its std over the folds, `n` images per set, and where `reference`
-    is among the models, `privleak` = (auc - auc_reference) / auc_reference on the same feature."""
-    if len(members) != len(non_members):
-        raise ValueError(
-            f"need as many non-members as members, got {len(non_members)} and {len(members)}"
-        )
-    rows = []
-    for name, model in models.items():
-        m, n = (scores(model, tokenizer, x, breed, names) for x in (members, non_members))
-        for feature in m:
-            acc, sd = attacker_accuracy(m[feature], n[feature], seed=seed)
-            p = mannwhitneyu(m[feature], n[feature]).pvalue
-            row = dict(model=name, feature=feature, auc=auc(m[feature], n[feature]), p=float(p))
-            rows.append(dict(row, attacker=acc, attacker_std=sd, n=len(members)))
-    out = pd.DataFrame(rows)
-    if reference in models:
-        ref = out.feature.map(out[out.model == reference].set_index("feature").auc)
-        out["privleak"] = (out.auc - ref) / ref
+def _member_scores(exp, model) -> dict:
+    """feature -> {"members", "non_members"}: `scores` lists over the request's breeds, in order."""
+    out = {}
+    for breed in exp.forget:
+        for part, x in zip(("members", "non_members"), member_sets(breed)):
+            for f, v in scores(model, exp.tokenizer, x, breed, exp.data.fine_names).items():
+                out.setdefault(f, {}).setdefault(part, []).extend(v.tolist())
     return out
 
 
-@torch.no_grad()
-def confusable(
-    model, tokenizer, images, breed: str, names, k: int = 5, templates=TEMPLATES["photo"]
-):
-    """The `k` breeds other than `breed` that `model` gives `images` the most zero-shot probability on
-    average: the perturbed labels. Take them from the never-learned model's image side: its text side holds
-    nothing of a breed it never saw (the breed's token rows are zero)."""
-    names = list(names)
-    cos = encode_images(model, images) @ text_head(model, tokenizer, names, templates)
-    mean = torch.softmax(model.logit_scale.exp() * cos, 1).mean(0)
-    mean[names.index(breed)] = -1
-    return [names[i] for i in mean.argsort(descending=True)[:k].tolist()]
-
-
-@torch.no_grad()
-def truth_ratio(
-    model, tokenizer, images, breed: str, perturbed, templates=PARAPHRASES, mean="geometric"
-) -> np.ndarray:
-    """Per image x, log R: how much likelier the `perturbed` labels are than `breed` in each wording of
-    `templates` (the candidates' softmax normaliser cancels; tau = the model's logit scale), averaged over
-    wordings in log space. `mean="geometric"` (TOFU's code) averages the log-ratios over the perturbed
-    labels; "arithmetic" (TOFU's paper) the ratios themselves. Low: the model tells the breed apart."""
-    if mean not in DEFINITION:
-        raise ValueError(f"mean must be one of {', '.join(DEFINITION)}, got {mean!r}")
-    prompts = [t.format(c) for t in templates for c in [breed, *perturbed]]
-    text = encode_text(model, tokenizer(prompts).to(model_device(model)), normalize=True).float()
-    cos = torch.einsum(
-        "nd,tkd->ntk", encode_images(model, images), text.view(len(templates), -1, text.shape[-1])
+def _mia(exp, models: dict, seed: int) -> dict:
+    s = _each(exp, models, "audit:member_scores", partial(_member_scores, exp))
+    members_n = len(next(iter(s["original"].values()))["members"])
+    rows = []
+    for name in models:
+        for f, d in s[name].items():
+            acc, sd = attacker_accuracy(d["members"], d["non_members"], seed=seed)
+            p = float(mannwhitneyu(d["members"], d["non_members"]).pvalue)
+            rows.append(
+                dict(
+                    model=name,
+                    feature=f,
+                    auc=auc(d["members"], d["non_members"]),
+                    p=p,
+                    attacker=acc,
+                    attacker_std=sd,
+                )
+            )
+    ref = {r["feature"]: r["auc"] for r in rows if r["model"] == "never-learned"}
+    for r in rows:
+        r["privleak"] = (r["auc"] - ref[r["feature"]]) / ref[r["feature"]]
+    leaks = {f: leak(s["unlearned"][f], s["never-learned"][f], seed=seed) for f in s["unlearned"]}
+    original = {r["feature"]: r["p"] for r in rows if r["model"] == "original"}
+    out = dict(
+        members=members_n,
+        non_members=members_n,
+        rows=rows,
+        leak=leaks,
+        passed=all(v["verdict"] != "leak" for v in leaks.values()),
+        original_signal=any(p < 0.05 for p in original.values()),
+        definition="members: the forgotten breeds' pretraining photos; non-members: as many fresh renders "
+        "(same generator, unused seeds); AUC = P(member scores above non-member); PrivLeak = (AUC - "
+        "AUC_never) / AUC_never; leak: 95% bootstrap interval of AUC_unlearned - AUC_never above 0",
     )
-    gaps = model.logit_scale.exp() * (cos[..., 1:] - cos[..., :1])  # [images, wordings, perturbed]
-    if mean == "arithmetic":
-        return (torch.logsumexp(gaps, 2) - math.log(len(perturbed))).mean(1).cpu().numpy()
-    return gaps.mean((1, 2)).cpu().numpy()
+    if not out["original_signal"]:
+        out["note"] = (
+            "the original model's member signal is not distinguishable from chance (p >= 0.05 on every "
+            "feature): this attack cannot show forgetting or its absence here"
+        )
+    return out
 
 
-def forget_quality(
-    unlearned,
-    never,
-    tokenizer,
-    images,
-    breed: str,
-    perturbed,
-    templates=PARAPHRASES,
-    mean="geometric",
-) -> dict:
-    """TOFU's forget quality: `ks_2samp` of the unlearned and never-learned models' `truth_ratio` on the
-    same `n` images; p (passes above 0.05), the KS distance D, each model's median log R, the definition."""
-    a, b = (
-        truth_ratio(m, tokenizer, images, breed, perturbed, templates, mean)
-        for m in (unlearned, never)
-    )
+def _ks(exp, unlearned, never, mean: str) -> dict:
+    names, a, b, perturbed = exp.data.fine_names, [], [], {}
+    for breed in exp.forget:
+        images = WorldDataset("pretrain", "photo", breeds=[breed]).images
+        perturbed[breed] = confusable(never, exp.tokenizer, images, breed, names)
+        for m, out in ((unlearned, a), (never, b)):
+            out.append(truth_ratio(m, exp.tokenizer, images, breed, perturbed[breed], mean=mean))
+    a, b = np.concatenate(a), np.concatenate(b)
     test = ks_2samp(a, b)
+    k = len(next(iter(perturbed.values())))
     return dict(
         p=float(test.pvalue),
         D=float(test.statistic),
@@ -197,5 +149,137 @@ def forget_quality(
         passed=bool(test.pvalue > 0.05),
         median_unlearned=float(np.median(a)),
         median_never=float(np.median(b)),
-        statistic=f"{DEFINITION[mean]} ({mean} mean, {len(templates)} wordings, {len(perturbed)} perturbed)",
+        mean=mean,
+        perturbed=perturbed,
+        images="the forgotten breeds' pretraining photos (TOFU's forget set)",
+        statistic=f"{DEFINITION[mean]} ({mean} mean, {len(PARAPHRASES)} wordings, {k} perturbed); "
+        "D = sup |F_unlearned - F_never| of the two empirical CDFs; passes at p > 0.05",
     )
+
+
+def _quantized_scores(exp, schemes: dict, model) -> list[dict]:
+    rows = []
+    for scheme, spec in schemes.items():
+        q = model if spec is None else fake_quantize(model, *spec)
+        out = exp.evaluate(q, scope="in_domain")
+        row = dict(scheme=scheme, forget_fine=out["after"]["forget_fine"])
+        rows.append(dict(row, retain_fine=out["after"]["retain_fine"], Q=out["Q"], U=out["U"]))
+    return rows
+
+
+def _quant(exp, models: dict, group_size: int) -> dict:
+    schemes = {"fp32": None, "int8": (8, None), f"int4_g{group_size}": (4, group_size)}
+    fn = partial(_quantized_scores, exp, schemes)
+    each = _each(exp, models, "audit:quantized", fn, group_size=group_size)
+    original = exp.before["forget_fine"]
+    rows = [
+        dict(model=m, **r, returned=r["forget_fine"] / original if original > 0 else None)
+        for m, rs in each.items()
+        for r in rs
+    ]
+    return dict(
+        rows=rows,
+        modules=quantized_weights(exp.model),
+        original_forget_fine=original,
+        definition="symmetric round-to-nearest fake quantization of every weight of >= 2 dims: int8 per output "
+        f"row (scale max|w|/127), int4 per group of {group_size} inputs (scale max|w|/7, clamp [-8, 7]); "
+        "returned = forget_fine after quantizing / the original model's forget_fine",
+    )
+
+
+def _inverted(exp, k: int, steps: int, model) -> list[dict]:
+    names, test = exp.data.fine_names, exp.evaluator.domains[exp.evaluator.in_domain]
+    images, fine, _ = exp.exemplars(k).tensors
+    rows, tpl = [], test.templates
+    for breed in exp.forget:
+        c = names.index(breed)
+        own, target, labels = (
+            images[fine == c],
+            test.images[test.fine == c],
+            test.fine[test.fine == c],
+        )
+        inverted = invert_concept(model, exp.tokenizer, own, breed, names, steps, templates=tpl)
+        head = text_head(model, exp.tokenizer, names, tpl)
+        by_name = accuracy(predict(encode_images(model, target), head), labels)
+        by_token = inverted_accuracy(inverted, exp.tokenizer, target, breed, names, tpl)
+        rows.append(dict(concept=breed, by_name=by_name, by_token=by_token))
+    return rows
+
+
+def _invert(exp, models: dict, k: int, steps: int) -> dict:
+    each = _each(exp, models, "audit:inverted", partial(_inverted, exp, k, steps), k=k, steps=steps)
+    rows = [dict(model=m, **r) for m, rs in each.items() for r in rs]
+    original = {r["concept"]: r["by_name"] for r in rows if r["model"] == "original"}
+    for r in rows:
+        r["recovered"] = (
+            r["by_token"] / original[r["concept"]] if original[r["concept"]] > 0 else None
+        )
+    return dict(
+        rows=rows,
+        k=k,
+        steps=steps,
+        definition=f"one new token embedding ('{PLACEHOLDER}') learned by Adam (lr 0.01, {steps} steps, every "
+        f"weight frozen) from k = {k} proxy images per concept; by_token: zero-shot test accuracy with the "
+        "concept's prompt written with the token; recovered = by_token / the original's by_name",
+    )
+
+
+def audit(
+    exp,
+    unlearned,
+    never=None,
+    names="all",
+    seed: int = 0,
+    k: int = 5,
+    steps: int = 100,
+    group_size: int = 64,
+    mean: str = "geometric",
+) -> dict:
+    """The audits `names` ("all", "mia,ks", a list of AUDITS) of `unlearned` (a model or an `Experiment.run`
+    row) on `exp`'s request, against `exp.model` (the original) and `never` (the never-learned model; None:
+    the cached one, or an error saying how to build it): a JSON-able dict, one entry per audit, each cached
+    by `exp.derive` (the run's key or the model's weights, the never-learned model's weights, the settings)."""
+    from kt_lib.eval.evaluator import model_fingerprint
+
+    names = audit_names(names)
+    _check_range("k", k, K_RANGE)
+    _check_range("steps", steps, STEPS_RANGE)
+    if group_size not in GROUP_SIZES:
+        raise ValueError(
+            f"group_size must be one of {', '.join(map(str, GROUP_SIZES))}, got {group_size!r}"
+        )
+    if mean not in DEFINITION:
+        raise ValueError(f"mean must be one of {', '.join(DEFINITION)}, got {mean!r}")
+    world = exp.data.name == "dogworld"
+    if not world and (need := [n for n in names if n in NEEDS_NEVER]):
+        raise ValueError(
+            f"{', '.join(need)} need the embedded world's pretraining images: use quant or invert"
+        )
+    if never is None and world:
+        try:
+            never = load_never_learned(exp)
+        except NeverLearnedMissing:
+            if any(n in NEEDS_NEVER for n in names):
+                raise
+    ref = None if never is None else model_fingerprint(never)
+
+    def controls(model):
+        return {
+            "original": exp.model,
+            "unlearned": model,
+            **({"never-learned": never} if never is not None else {}),
+        }
+
+    compute = dict(
+        mia=(lambda m: _mia(exp, controls(m), seed), dict(seed=seed)),
+        ks=(lambda m: _ks(exp, m, never, mean), dict(mean=mean)),
+        quant=(lambda m: _quant(exp, controls(m), group_size), dict(group_size=group_size)),
+        invert=(lambda m: _invert(exp, controls(m), k, steps), dict(k=k, steps=steps)),
+    )
+    out = {}
+    for name in names:
+        fn, params = compute[name]
+        out[name] = exp.derive(unlearned, f"audit:{name}", fn, never=ref, **params)
+    if never is None:
+        out["never_learned"] = never_learned_hint(exp.forget)
+    return out

@@ -1,0 +1,72 @@
+"""Concept inversion (issue 30; Pham et al., ICLR 2024, on CLIP): without changing a weight of the model, learn
+one new token embedding from k images of a concept (`invert_concept`) and read the concept's test images
+with it (`inverted_accuracy`). What a token can reach, an unlearned model still holds.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from kt_lib.textenc import encode_text
+from kt_lib.zeroshot import TEMPLATES, accuracy, encode_images, model_device, predict, text_head
+
+PLACEHOLDER = "sks"  # a word no pretraining caption uses: its token row is the one inversion learns
+
+
+def _placeholder_id(tokenizer) -> int:
+    ids = tokenizer([PLACEHOLDER])[0]
+    return int(ids[1])  # after <start_of_text>: one BPE token
+
+
+def invert_concept(
+    model, tokenizer, images, breed: str, names, steps: int = 100, lr: float = 0.01, templates=None
+):
+    """A copy of `model` whose only change is the placeholder token's embedding row, learned by Adam over
+    `steps` steps so that `images` (the k images of `breed`) read as "a photo of a sks." among every other
+    name's prompt (cross-entropy at the model's logit scale). Every other weight is frozen: the row starts at
+    zero (an empty word) and its gradient alone is kept."""
+    templates = templates or TEMPLATES["photo"]
+    names = list(names)
+    model = copy.deepcopy(model).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    device, row = model_device(model), _placeholder_id(tokenizer)
+    emb = model.token_embedding.weight
+    emb.data[row] = 0
+    emb.requires_grad_(True)
+    feats = encode_images(model, images)
+    i = names.index(breed)
+    target = torch.full((len(images),), i, device=device)
+    others = text_head(
+        model, tokenizer, names, templates
+    )  # [dim, names]: the breed's column replaced
+    tokens = tokenizer([t.format(PLACEHOLDER) for t in templates]).to(device)
+    opt = torch.optim.Adam([emb], lr=lr)
+    for _ in range(steps):
+        own = torch.nn.functional.normalize(
+            encode_text(model, tokens, True).float().mean(0), dim=-1
+        )
+        head = torch.cat([others[:, :i], own[:, None], others[:, i + 1 :]], 1)
+        loss = torch.nn.functional.cross_entropy(model.logit_scale.exp() * feats @ head, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        keep = torch.zeros_like(emb.grad)
+        keep[row] = emb.grad[row]
+        emb.grad = keep
+        opt.step()
+    emb.requires_grad_(False)
+    return model
+
+
+@torch.no_grad()
+def inverted_accuracy(model, tokenizer, images, breed: str, names, templates=None) -> float:
+    """Zero-shot accuracy of `images` (all `breed`) among every name's prompt with the breed's prompt
+    written with the placeholder token instead of its name."""
+    templates = templates or TEMPLATES["photo"]
+    names = list(names)
+    i = names.index(breed)
+    head = text_head(model, tokenizer, [*names[:i], PLACEHOLDER, *names[i + 1 :]], templates)
+    target = torch.full((len(images),), i)
+    return accuracy(predict(encode_images(model, images), head), target)
