@@ -44,6 +44,8 @@ CODE = {
         *("kt_lib/eval/collateral.py", "kt_lib/eval/recovery.py", "kt_lib/eval/attack_sets.py"),
         *("kt_lib/knowledge/taxonomy.py", "kt_lib/world/pretrain.py::multi_positive_loss"),
         "kt_lib/presets.py::default_lr",
+        *("kt_lib/eval/audit.py", "kt_lib/eval/membership.py", "kt_lib/eval/forget_quality.py"),
+        *("kt_lib/eval/quantize.py", "kt_lib/eval/inversion.py"),
     ],
     "RENDER_VERSION": [
         *("kt_lib/world/render.py", "kt_lib/world/config.py"),

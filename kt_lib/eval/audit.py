@@ -16,9 +16,9 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from scipy.stats import ks_2samp, mannwhitneyu
+from scipy.stats import mannwhitneyu
 
-from kt_lib.eval.forget_quality import DEFINITION, confusable, truth_ratio
+from kt_lib.eval.forget_quality import DEFINITION, confusable, ks_verdict, truth_ratio
 from kt_lib.eval.inversion import PLACEHOLDER, invert_concept, inverted_accuracy
 from kt_lib.eval.membership import attacker_accuracy, auc, leak, member_sets, scores
 from kt_lib.eval.quantize import fake_quantize, quantized_weights
@@ -140,15 +140,9 @@ def _ks(exp, unlearned, never, mean: str) -> dict:
         for m, out in ((unlearned, a), (never, b)):
             out.append(truth_ratio(m, exp.tokenizer, images, breed, perturbed[breed], mean=mean))
     a, b = np.concatenate(a), np.concatenate(b)
-    test = ks_2samp(a, b)
     k = len(next(iter(perturbed.values())))
     return dict(
-        p=float(test.pvalue),
-        D=float(test.statistic),
-        n=len(a),
-        passed=bool(test.pvalue > 0.05),
-        median_unlearned=float(np.median(a)),
-        median_never=float(np.median(b)),
+        ks_verdict(a, b),
         mean=mean,
         perturbed=perturbed,
         images="the forgotten breeds' pretraining photos (TOFU's forget set)",

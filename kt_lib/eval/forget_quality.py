@@ -74,6 +74,15 @@ def forget_quality(
         truth_ratio(m, tokenizer, images, breed, perturbed, templates, mean)
         for m in (unlearned, never)
     )
+    return dict(
+        ks_verdict(a, b),
+        statistic=f"{DEFINITION[mean]} ({mean} mean, {len(templates)} wordings, {len(perturbed)} perturbed)",
+    )
+
+
+def ks_verdict(a, b) -> dict:
+    """`ks_2samp` of the unlearned (`a`) and never-learned (`b`) truth ratios: p (passes above 0.05), D, n
+    and each model's median log R."""
     test = ks_2samp(a, b)
     return dict(
         p=float(test.pvalue),
@@ -82,5 +91,4 @@ def forget_quality(
         passed=bool(test.pvalue > 0.05),
         median_unlearned=float(np.median(a)),
         median_never=float(np.median(b)),
-        statistic=f"{DEFINITION[mean]} ({mean} mean, {len(templates)} wordings, {len(perturbed)} perturbed)",
     )
