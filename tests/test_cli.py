@@ -103,3 +103,56 @@ def test_unlearn_json(tmp_path, world_model):
 def test_bad_input_gets_a_clear_error(argv, message, capsys, world_model):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+AUDIT_RUN = ["unlearn", "--forget", "Samoyed", "--steps", "2", "--samples-per-class", "4"]
+AUDIT_RUN += ["--eval-per-class", "4"]
+
+
+def test_unlearn_audit_quant_invert_without_a_never_learned_model(
+    tmp_path, world_model, capsys, monkeypatch
+):
+    """`--audit quant,invert` needs no never-learned model: the JSON gets both audits with the original as
+    control and says how to add the never-learned one. A rerun whose memo would answer without the model
+    still audits (an --audit run goes the whole way), from the run cache's row."""
+    from kt_lib.eval import recovery
+
+    monkeypatch.setattr(
+        recovery, "cached_reference", lambda *a: None
+    )  # none, even if this machine has one
+    plain, audited = tmp_path / "plain.json", tmp_path / "audited.json"
+    assert main([*AUDIT_RUN, "--json", str(plain)]) == 0  # records the memo a rerun answers from
+    capsys.readouterr()
+    argv = [*AUDIT_RUN, "--audit", "quant,invert", "--audit-k", "2", "--audit-steps", "5"]
+    assert main([*argv, "--json", str(audited)]) == 0
+    out = capsys.readouterr().out
+    assert "from the run cache" in out and "audit quant:" in out and "audit invert:" in out
+    r, first = json.loads(audited.read_text()), json.loads(plain.read_text())
+    assert r["QU"] == first["QU"] and "audit" not in first
+    assert set(r["audit"]) == {"quant", "invert", "never_learned"}
+    assert "kt world --retrain --without 'Samoyed'" in r["audit"]["never_learned"]
+    quant = {(q["model"], q["scheme"]): q for q in r["audit"]["quant"]["rows"]}
+    assert set(quant) == {
+        (m, s) for m in ("original", "unlearned") for s in ("fp32", "int8", "int4_g64")
+    }
+    assert quant[("unlearned", "fp32")]["forget_fine"] == r["after"]["forget_fine"]
+    assert quant[("original", "fp32")]["forget_fine"] == r["before"]["forget_fine"]
+    assert "visual.proj" in r["audit"]["quant"]["modules"]
+    inv = r["audit"]["invert"]
+    assert (inv["k"], inv["steps"]) == (2, 5)
+    assert {(row["model"], row["concept"]) for row in inv["rows"]} == {
+        ("original", "Samoyed"),
+        ("unlearned", "Samoyed"),
+    }
+    assert all(0 <= row["by_token"] <= 1 for row in inv["rows"])
+
+
+@pytest.mark.unit
+def test_unlearn_help_documents_every_audit():
+    from kt_harness.cli import build_parser
+    from kt_lib.eval.audit import AUDITS
+
+    sub = next(a for a in build_parser()._actions if a.choices and "unlearn" in a.choices)
+    text = " ".join(sub.choices["unlearn"].format_help().split())  # argparse wraps lines
+    assert "--audit NAMES" in text and "--audit-k" in text and "--audit-steps" in text
+    assert all(name in text for name in (*AUDITS, "all", "kt world --retrain --without"))

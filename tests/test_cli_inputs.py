@@ -133,3 +133,56 @@ def test_the_cli_layouts_are_realdatas():
     from kt_lib.knowledge.realdata import LAYOUTS as REAL
 
     assert LAYOUTS == REAL
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "extra, says",
+    [
+        (
+            ["--audit", "mia,relearn"],
+            "unknown audit 'relearn'; use any of mia, ks, quant, invert or all",
+        ),
+        (["--audit", ","], "unknown audit ''; use any of mia, ks, quant, invert or all"),
+        (
+            ["--audit", "invert", "--audit-k", "0"],
+            "--audit-k must be an integer from 1 to 100, got 0",
+        ),
+        (
+            ["--audit", "quant", "--audit-steps", "101"],
+            "--audit-steps must be an integer from 1 to 100",
+        ),
+    ],
+)
+def test_bad_audit_settings_fail_in_one_line_before_the_model_loads(
+    extra, says, capsys, monkeypatch
+):
+    import kt_lib.models
+
+    monkeypatch.setattr(
+        kt_lib.models, "load_model", None
+    )  # reached: a TypeError, not the line below
+    assert main(["unlearn", "--forget", "Samoyed", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err == f"kt unlearn: error: {err.split('error: ', 1)[1]}" and says in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_an_audit_that_needs_the_never_learned_model_says_how_to_build_it_and_trains_nothing(
+    world_model, capsys, monkeypatch
+):
+    import kt_lib.experiment
+    from kt_lib.eval import recovery
+
+    monkeypatch.setattr(recovery, "cached_reference", lambda *a: None)
+    monkeypatch.setattr(kt_lib.experiment, "unlearn", None)  # training: a TypeError, exit 1
+    for audits, rest in (("mia", "quant,invert"), ("all", "quant,invert"), ("ks,quant", "quant")):
+        argv = ["unlearn", "--forget", "Samoyed", "--steps", "2", "--audit", audits]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        need = ",".join(n for n in ("mia", "ks") if n in audits or audits == "all")
+        assert err.startswith(
+            f"kt unlearn: error: --audit {need}: no never-learned model for Samoyed"
+        )
+        assert "`kt world --retrain --without 'Samoyed'`" in err and "about 5 minutes" in err, err
+        assert f"(or --audit {rest}, which need none)" in err and err.count("\n") == 1, err

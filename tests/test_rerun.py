@@ -123,7 +123,12 @@ def test_a_request_id_changes_with_the_world_files_and_skips_what_needs_the_mode
     assert request_id(_cli_args("--steps", "3")) != first
     os.utime(pool, ns=(1, 1))  # another world rendered in its place: another request
     assert request_id(_cli_args()) != first
-    for extra in (["--no-cache"], ["--save", "x.safetensors"], ["--attack", "relearn"]):
+    for extra in (
+        ["--no-cache"],
+        ["--save", "x.safetensors"],
+        ["--attack", "relearn"],
+        ["--audit", "ks"],
+    ):
         assert request_id(_cli_args(*extra)) is None
     assert request_id(_cli_args("--pretrained", "w.safetensors")) is None
     monkeypatch.setenv("KT_METHODS", str(tmp_path / "m.py"))

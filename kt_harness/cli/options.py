@@ -1,5 +1,7 @@
 """Options that `kt unlearn` and `kt reproduce` share: the model and the data (embedded world or real
-photos by flags alone). Not a subcommand (no `register`); `write_json` writes every --json."""
+photos by flags alone), and the attacks and audits of the unlearned model (--attack relearn; --audit: checked,
+its never-learned model found, run and summarised). Not a subcommand (no `register`); `write_json` writes
+every --json."""
 
 from __future__ import annotations
 
@@ -35,8 +37,35 @@ def add_data_options(p) -> None:
     p.add_argument("--test-per-class", type=int, default=50, help=help)
 
 
+def add_attack_options(p) -> None:
+    """The attacks and audits of the unlearned model: --attack relearn (kt_lib.eval.recovery) and --audit
+    (kt_lib.eval.audit; its names are checked by `check_data`: importing it here would import torch into
+    every `kt` command)."""
+    help = "relearn: add the relearning attack's curves, linear probe and paraphrases (kt_lib.recovery)"
+    p.add_argument("--attack", choices=("relearn",), help=help)
+    help = "images per concept (default 1 5 10)"
+    p.add_argument("--attack-k", type=int, nargs="+", default=None, help=help)
+    help = "relearning steps to measure at (default 0 1 2 4 8 16 32)"
+    p.add_argument("--attack-steps", type=int, nargs="+", default=None, help=help)
+    help = "never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual"
+    p.add_argument("--reference", metavar="CKPT", help=help)
+    help = (
+        "audit the unlearned model and add 'audit' to the JSON: a comma-separated list of mia, ks, quant, "
+        "invert, or all (membership inference with true members, TOFU's KS forget quality, int8/int4 "
+        "fake quantization, concept inversion; kt_lib.eval.audit). mia and ks need the never-learned model: "
+        "without it the command stops before training and says how to make it (kt world --retrain --without "
+        "NAME, about 5 minutes); quant and invert run without it"
+    )
+    p.add_argument("--audit", metavar="NAMES", help=help)
+    help = "--audit invert: images of each forgotten breed the token is learned from (1-100, default 5)"
+    p.add_argument("--audit-k", type=int, default=5, metavar="K", help=help)
+    help = "--audit invert: optimiser steps on the token (1-100, default 100)"
+    p.add_argument("--audit-steps", type=int, default=100, metavar="STEPS", help=help)
+
+
 def check_data(args) -> None:
-    """Flag combinations that cannot work, caught before any model is loaded."""
+    """Flag combinations that cannot work, caught before any model is loaded (--audit's too)."""
+    check_audit(args)
     if args.data_root:
         return
     if args.taxonomy not in (None, "dogworld"):
@@ -49,6 +78,85 @@ def check_data(args) -> None:
             f"--model {args.model} needs real photos: add --data-root (the embedded world's images "
             "are 32-px tensors for the world model)"
         )
+
+
+def check_audit(args) -> list[str]:
+    """--audit's names (kt_lib.eval.audit.audit_names: an unknown one names the allowed values), its settings
+    checked in range, and the audits that need the embedded world refused on real photos; [] without --audit."""
+    if getattr(args, "audit", None) is None:  # a command without --audit, or not given
+        return []
+    from kt_lib.eval import audit
+
+    names = audit.audit_names(args.audit)
+    for flag, value, (lo, hi) in (
+        ("--audit-k", args.audit_k, audit.K_RANGE),
+        ("--audit-steps", args.audit_steps, audit.STEPS_RANGE),
+    ):
+        if not lo <= value <= hi:
+            raise ValueError(f"{flag} must be an integer from {lo} to {hi}, got {value}")
+    need = [n for n in names if n in audit.NEEDS_NEVER]
+    if args.data_root and need:
+        raise ValueError(
+            f"--audit {','.join(need)} needs the embedded world's pretraining images (true members) and "
+            "never-learned model: on real photos use --audit quant,invert"
+        )
+    return names
+
+
+def audit_reference(args, exp):
+    """The cached never-learned model when an audit needs it (mia, ks), else None (quant and invert then use
+    it as a control if cached). Missing: one line saying how to build it, before anything is trained: a
+    retrain takes minutes and is never started silently."""
+    from kt_lib.eval import audit
+
+    audits = check_audit(args)
+    need = [n for n in audits if n in audit.NEEDS_NEVER]
+    if not need:
+        return None
+    try:
+        return audit.load_never_learned(exp)
+    except audit.NeverLearnedMissing as err:
+        others = [n for n in audits if n not in audit.NEEDS_NEVER] or ["quant", "invert"]
+        raise audit.NeverLearnedMissing(
+            f"--audit {','.join(need)}: {err} (or --audit {','.join(others)}, which need none)"
+        ) from None
+
+
+def run_audits(args, exp, row: dict, never) -> dict:
+    """{'audit': kt_lib.eval.audit.audit on the run's row (cached by run key)}, summarised in a line each; {}
+    without --audit."""
+    from kt_lib.eval import audit
+
+    if not (audits := check_audit(args)):
+        return {}
+    res = audit.audit(
+        exp, row, never=never, names=audits, seed=args.seed, k=args.audit_k, steps=args.audit_steps
+    )
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    if "mia" in res:
+        mia = res["mia"]
+        auc = {(r["model"], r["feature"]): r["auc"] for r in mia["rows"]}
+        leak = ", ".join(f"{f} {v['verdict']}" for f, v in mia["leak"].items())
+        print(
+            f"  audit mia: AUC (log_prob) original {fmt(auc[('original', 'log_prob')])}, unlearned "
+            f"{fmt(auc[('unlearned', 'log_prob')])}, never-learned {fmt(auc[('never-learned', 'log_prob')])}; "
+            f"{leak}"
+        )
+    if "ks" in res:
+        ks = res["ks"]
+        verdict = "passes" if ks["passed"] else "fails"
+        print(f"  audit ks: p {ks['p']:.3g}  D {ks['D']:.3f}  n {ks['n']} ({verdict} at p > 0.05)")
+    if "quant" in res:
+        q = [r for r in res["quant"]["rows"] if r["model"] == "unlearned"]
+        parts = ", ".join(f"{r['scheme']} {fmt(r['forget_fine'])}" for r in q)
+        print(f"  audit quant: the unlearned model's forget accuracy {parts}")
+    if "invert" in res:
+        inv = [r for r in res["invert"]["rows"] if r["model"] == "unlearned"]
+        parts = ", ".join(f"{r['concept']} {fmt(r['by_token'])}" for r in inv)
+        print(f"  audit invert: a learned token's accuracy on the unlearned model: {parts}")
+    if "never_learned" in res:
+        print(f"  no never-learned control: {res['never_learned']}")
+    return dict(audit=res)
 
 
 def open_data(args, preprocess):

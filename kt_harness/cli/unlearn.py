@@ -11,10 +11,13 @@ from importlib import metadata
 from pathlib import Path
 
 from kt_harness.cli.options import (
+    add_attack_options,
     add_data_options,
     add_model_options,
+    audit_reference,
     check_data,
     open_data,
+    run_audits,
     write_json,
 )
 from kt_lib.presets import PRESETS
@@ -64,14 +67,7 @@ def register(sub) -> None:
     help = "paper: the official training setup (AdamW, per-epoch cosine, 80 templates, ...)"
     p.add_argument("--preset", choices=PRESETS, default="default", help=help)
     p.add_argument("--seed", type=int, default=0)
-    help = "relearn: add the relearning attack's curves, linear probe and paraphrases (kt_lib.recovery)"
-    p.add_argument("--attack", choices=("relearn",), help=help)
-    help = "images per concept (default 1 5 10)"
-    p.add_argument("--attack-k", type=int, nargs="+", default=None, help=help)
-    help = "relearning steps to measure at (default 0 1 2 4 8 16 32)"
-    p.add_argument("--attack-steps", type=int, nargs="+", default=None, help=help)
-    help = "never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual"
-    p.add_argument("--reference", metavar="CKPT", help=help)
+    add_attack_options(p)
     help = (
         "train again and keep the result only in this process (default: this machine's run cache, "
         "$KT_CACHE/runs.jsonl, shared with the notebooks: the same settings run before come back at once)"
@@ -96,7 +92,7 @@ def run(args) -> int:
         for name, desc in list_methods():
             print(f"{name:12s} {desc}")
         return 0
-    check_data(args)
+    check_data(args)  # --audit's names and ranges included
     request = request_id(args)
     if request is not None and answer_from_memo(args, request):
         return 0  # a rerun: neither torch's model nor the images were needed
@@ -122,6 +118,7 @@ def run(args) -> int:
     kw = dict(samples_per_class=args.samples_per_class, preset=args.preset, method=args.method)
     kw.update(data=source, progress=True, cache=cache, **overrides(args))
     exp = Experiment(forget, model, tokenizer, **kw)
+    never = audit_reference(args, exp)  # a missing one stops the command before it trains
     cached = exp.cached() is not None
     row = exp.run()  # the machine's cached row of these settings, else trained now
     memo = dict(
@@ -137,6 +134,7 @@ def run(args) -> int:
     report(args, exp.forget, row, out, cached)
     if args.attack:
         out["relearning"] = attack(args, exp, exp.result(row).model)
+    out.update(run_audits(args, exp, row, never))  # --audit: 'audit'
     if args.save:
         from kt_lib.checkpoint import save_checkpoint
 
@@ -160,8 +158,8 @@ def run(args) -> int:
 # code, by path, size and modification time), the key Experiment computed and what the record takes from
 # the model and the images ('before', the resolved settings, the collateral profile); a rerun of the same
 # request answers from that and the row in the run cache, without loading either. Anything that needs the
-# model (--save, --attack, --difficulty), real photos, a weights file, --no-cache, or methods or taxonomies
-# from outside the package (KT_METHODS, KT_TAXONOMY_DIR) goes the whole way.
+# model (--save, --attack, --audit, --difficulty), real photos, a weights file, --no-cache, or methods or
+# taxonomies from outside the package (KT_METHODS, KT_TAXONOMY_DIR) goes the whole way.
 MEMO_DIR = "unlearn-requests"  # beside the run cache's file
 MEMO_ARGS = ("method", "forget", "samples_per_class", "eval_per_class", "towers", "goal", "preset")
 MEMO_ARGS += ("model", "pretrained", "taxonomy", "device", "seed", *SETTINGS)
@@ -173,7 +171,9 @@ def request_id(args) -> str | None:
     """The request's id (a hash of what decides its record), or None where the model must be loaded."""
     from kt_lib.cachefile import cache_dir
 
-    needs_model = args.no_cache or args.save or args.attack or args.difficulty or args.data_root
+    needs_model = any(
+        (args.no_cache, args.save, args.attack, args.audit, args.difficulty, args.data_root)
+    )
     elsewhere = os.environ.get("KT_METHODS") or os.environ.get("KT_TAXONOMY_DIR")
     if needs_model or elsewhere or args.pretrained is not None or not args.forget:
         return None
