@@ -129,6 +129,7 @@ def run_audits(args, exp, row: dict, never) -> dict:
 
     if not (audits := check_audit(args)):
         return {}
+    print(f"  auditing: {', '.join(audits)} (each cached by run key; first time, minutes on a CPU)")
     res = audit.audit(
         exp, row, never=never, names=audits, seed=args.seed, k=args.audit_k, steps=args.audit_steps
     )
