@@ -264,6 +264,7 @@ class Experiment:
         row.update({k: v for k, v in scores.items() if k != "after"})
         row.update({f"after_{k}": v for k, v in scores["after"].items()})
         row.update(seconds=result.seconds, stopped=result.stopped, steps=result.info["steps"])
+        row.update(result.efficiency)  # peak memory, parameters changed (kt_lib.unlearn.EFFICIENCY)
         row.update(selected_epoch=result.info["selected_epoch"])
         before, after = (self.model, self.fingerprint), (result.model, fingerprint)
         per_concept = self.evaluator.concept_changes(

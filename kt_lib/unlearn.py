@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from kt_lib.efficiency import PeakMemory, parameters_changed
 from kt_lib.losses import random_other_labels
 from kt_lib.methods import LossConfig, Run, get_method
 from kt_lib.methods.base import snapshot
@@ -40,8 +41,19 @@ CHOICES = dict(
     reference=("template", "ensemble"),
     select=("last", "holdout", "min_forget_fine"),
 )
-ENGINE_VERSION = 4  # in every run's cache key: bump it when the engine's numbers or rows change
-__all__ = ["ENGINE_VERSION", "UnlearnConfig", "UnlearnResult", "default_lr", "unlearn"]
+# in every run's cache key: bump it when the engine's numbers or rows change (5: rows gained EFFICIENCY)
+ENGINE_VERSION = 5
+__all__ = [
+    "EFFICIENCY",
+    "ENGINE_VERSION",
+    "UnlearnConfig",
+    "UnlearnResult",
+    "default_lr",
+    "unlearn",
+]
+# what a run cost, in every row (`UnlearnResult.efficiency`; `seconds` is the result's own field)
+EFFICIENCY = ("seconds", "peak_memory_mb", "memory_added_mb", "memory", "params_changed")
+EFFICIENCY += ("params_total", "tensors_changed", "tensors_total")
 
 
 @dataclass
@@ -116,6 +128,9 @@ class UnlearnResult:
     seconds: float
     stopped: str | None = None  # why the run stopped early (non-finite loss), else None
     info: dict = field(default_factory=dict)
+    efficiency: dict = field(
+        default_factory=dict
+    )  # memory and parameters changed: see `PeakMemory`
 
 
 def unlearn(
@@ -142,6 +157,7 @@ def unlearn(
     method = get_method(cfg.method)
     gen, rng = torch.Generator().manual_seed(cfg.seed), np.random.default_rng(cfg.seed)
     data, names = (images, fine_labels.long(), coarse_labels.long()), (fine_names, coarse_names)
+    memory = PeakMemory(model_device(model))  # from before the copy of the model: it counts
     run, holdout, other = _start(model, tokenizer, data, names, cfg, gen)
     cfg, start = run.cfg, time.perf_counter()
     method.prepare(run)
@@ -200,8 +216,10 @@ def unlearn(
     model.eval()
     selected = best[2] if selects and not stopped else run.epochs - 1 if run.epochs else None
     info = dict(config=asdict(cfg), steps=len(rows), epochs=run.epochs, selected_epoch=selected)
+    seconds = time.perf_counter() - start
+    efficiency = dict(memory.stop(), **parameters_changed(run.original, model))
     return UnlearnResult(
-        model, pd.DataFrame(rows), time.perf_counter() - start, stopped, {**info, **run.info}
+        model, pd.DataFrame(rows), seconds, stopped, {**info, **run.info}, efficiency
     )
 
 

@@ -29,6 +29,15 @@ def test_world_samples_png(tmp_path, world_model):
 
 
 @pytest.mark.unit
+def test_the_efficiency_columns_load_no_torch():  # kt unlearn's cached rerun reads them without torch
+    import subprocess
+    import sys
+
+    code = "import sys, kt_harness.cli.unlearn; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.unit
 def test_list_methods(capsys):
     assert main(["unlearn", "--list-methods"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
@@ -85,6 +94,9 @@ def test_unlearn_json(tmp_path, world_model):
     ):
         assert key in r["before"] and key in r["after"]
     assert r["forget"] == ["Samoyed"] and 0 <= r["U"] <= 1
+    eff = r["efficiency"]  # issue 30 item 6: what the request cost
+    assert eff["seconds"] == r["seconds"] > 0 and eff["peak_memory_mb"] > 0
+    assert 0 < eff["params_changed"] <= eff["params_total"] and eff["tensors_changed"] > 1
     from kt_lib.models import load_model
 
     model, _, _ = load_model("kt-tiny-dogworld", str(tmp_path / "u.safetensors"), device="cpu")

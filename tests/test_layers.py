@@ -40,7 +40,7 @@ LAYERS = (
                *_in("kt_lib.world", "pretrain model"), "kt_lib.models")),
     ("loss", ("kt_lib.losses", "kt_lib.presets", "kt_lib.methods", "kt_lib.methods.*")),
     ("step", ("kt_lib.step",)),
-    ("loop", _in("kt_lib", "unlearn ranges integrity metrics selection")),
+    ("loop", _in("kt_lib", "unlearn ranges integrity metrics selection efficiency")),
     ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator",
                     *_in("kt_lib.eval", "membership forget_quality quantize inversion"))),
     ("experiment", _in("kt_lib", "sources cache derived experiment")),

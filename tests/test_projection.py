@@ -43,6 +43,11 @@ def test_run_forgets_without_training_and_keeps_most_utility(exp):
     result = exp.result(row)
     assert result.info["steps"] == 0 and result.history.empty
     assert result.seconds < 5  # closed form: no gradient step
+    # one matrix edited, nearly all of it: visual.proj (P (I - B B^T) changes every entry but exact zeros)
+    assert row["tensors_changed"] == 1 and row["tensors_total"] > 10
+    assert (
+        0.5 * exp.model.visual.proj.numel() < row["params_changed"] <= exp.model.visual.proj.numel()
+    )
     assert row["Q"] >= 0.75, row["Q"]
     assert row["U"] >= 0.6, row["U"]
     assert "unchanged_model" not in " ".join(row["flags"])

@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 
+from kt_lib.efficiency import EFFICIENCY, PeakMemory, parameters_changed
 from kt_lib.losses import nontarget_max
 from kt_lib.prompts import PromptBank, clip_logits, reference_logits
 from kt_lib.step import set_trainable, unlearn_step
@@ -237,3 +238,38 @@ def test_a_layer_that_names_a_budget_replaces_the_other():
     both = layer_settings(paper, {"margin": 3.0}, {"num_steps": 7})
     assert both["num_steps"] == 7 and "num_epochs" not in both and both["margin"] == 3.0
     UnlearnConfig(**{k: v for k, v in both.items()})  # one budget: valid
+
+
+def test_efficiency_counts_the_parameters_a_run_changed_and_its_memory(setup):
+    model = setup[0]
+    total = sum(p.numel() for p in model.parameters())
+    trained = run(setup, method="nhl_kl")
+    eff = trained.efficiency
+    assert set(eff) | {"seconds"} == set(EFFICIENCY) and trained.seconds > 0
+    assert eff["params_total"] == total and eff["tensors_total"] == len(list(model.parameters()))
+    assert 0 < eff["params_changed"] <= total and eff["tensors_changed"] > 1
+    assert eff["params_changed"] == parameters_changed(model, trained.model)["params_changed"]
+    # on CPU the process's peak RSS: the model and the data at least; the part added can be 0 (an allocator
+    # reuses memory an earlier test freed)
+    assert eff["peak_memory_mb"] > 10 and 0 <= eff["memory_added_mb"] <= eff["peak_memory_mb"]
+    # the image tower alone: no text weight moves
+    image = run(setup, method="nhl_kl", towers="image").efficiency
+    assert 0 < image["params_changed"] < eff["params_changed"]
+    # projection edits one matrix, the image tower's output projection
+    proj = run(setup, method="projection").efficiency
+    assert proj["tensors_changed"] == 1
+    assert 0.5 * model.visual.proj.numel() < proj["params_changed"] <= model.visual.proj.numel()
+
+
+def test_peak_memory_is_the_blocks_own_not_an_earlier_peak():
+    if PeakMemory("cpu").kind != "process peak RSS":
+        pytest.skip(
+            "the peak RSS cannot be reset here (not Linux): ru_maxrss is the process's peak"
+        )
+    memory = PeakMemory("cpu")
+    x = torch.ones(64 * 2**20 // 4)  # 64 MiB, written
+    big = memory.stop()
+    del x
+    small = PeakMemory("cpu").stop()  # nothing allocated: the 64 MiB peak before it is not counted
+    assert big["memory_added_mb"] >= 60 and small["memory_added_mb"] < 30, (big, small)
+    assert big["peak_memory_mb"] - small["peak_memory_mb"] >= 40

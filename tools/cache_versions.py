@@ -27,6 +27,7 @@ SEARCHED = ("kt_lib", "kt_harness")
 VERSION = re.compile(r"[A-Z_]*(VERSION|FORMAT)")
 ENGINE = [  # the loop, its methods and the scoring of a run's row
     *("kt_lib/unlearn.py", "kt_lib/selection.py", "kt_lib/step.py", "kt_lib/losses.py"),
+    "kt_lib/efficiency.py",
     *("kt_lib/methods.py", "kt_lib/methods/*.py"),
     *("kt_lib/prompts.py", "kt_lib/vocab.py", "kt_lib/textenc.py", "kt_lib/zeroshot.py"),
     *("kt_lib/metrics.py", "kt_lib/eval/evaluator.py", "kt_lib/integrity.py"),

@@ -20,6 +20,7 @@ from kt_harness.cli.options import (
     run_audits,
     write_json,
 )
+from kt_lib.efficiency import EFFICIENCY
 from kt_lib.presets import PRESETS
 
 SETTINGS = ("lr", "num_steps", "num_epochs", "batch_size", "margin", "alpha_coarse", "alpha_fine")
@@ -245,8 +246,7 @@ def report(args, forget: list, row: dict, out: dict, cached: bool) -> None:
 
 
 def build_record(args, memo: dict, row: dict) -> dict:
-    """The run's JSON: scores, accuracies, and every setting that reached the optimiser (`config`), from the
-    row and `memo` (what the experiment adds: forget, before, the resolved settings, data, profile)."""
+    """The run's JSON from the row and `memo` (what the experiment adds: forget, before, settings, data)."""
     return dict(
         method=args.method,
         goal=args.goal,
@@ -260,6 +260,7 @@ def build_record(args, memo: dict, row: dict) -> dict:
         ood={k: row[k] for k in row if k.startswith("drawing_")},
         zero_shot_utility=row.get("zero_shot_utility"),
         seconds=row["seconds"],
+        efficiency={k: row.get(k) for k in EFFICIENCY},  # kt_lib.efficiency says what each means
         steps=row["steps"],
         selected_epoch=row.get("selected_epoch"),  # absent from rows cached before it was recorded
         stopped=row["stopped"],
