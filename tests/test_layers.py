@@ -48,7 +48,7 @@ LAYERS = (
     ("notebook helpers", ("kt_lib", "kt_lib.notebook", *_in("kt_lib.notebook", "style record report "
                           "score_plots plots leaderboard panel widgets setup"))),
     ("harness", ("kt_harness", "kt_harness.reproduce", "kt_harness.sweep", *_in("kt_harness.sweep",
-                 "checks attack config spec store trial requests report ray_backend runner"),
+                 "checks attack audit config spec store trial requests report ray_backend runner"),
                  "kt_harness.bench", *_in("kt_harness.bench",
                  "timing cudagraph step_variants official_run bench bench_eval bench_run"))),
     ("cli", ("kt_harness.__main__", "kt_harness.cli", *_in("kt_harness.cli",

@@ -16,6 +16,7 @@ from procs import default_sigint, kt_sweep
 from kt_harness.cli import main
 from kt_harness.sweep import ConfigError, expand, load_config, load_results, parse_config, run_sweep
 from kt_harness.sweep.requests import check_requests, resolve_requests
+from kt_harness.sweep.spec import TrialSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "sweeps" / "smoke.yaml"
@@ -82,6 +83,9 @@ def need_ray():
         (dict(attack=dict(steps=[0, 1.5])), ["attack.steps[1]", "integer"]),
         (dict(attack=dict(attacks=["sibling"])), ["attack.attacks[0]", "siblings"]),
         (dict(attack=dict(probe="yes")), ["attack.probe", "true or false"]),
+        (dict(audit="quant,mai"), ["audit.names", "'mai'", "mia, ks, quant, invert"]),
+        (dict(audit=dict(names=["quant"], k=0)), ["audit.k", "from 1 to 100", "got 0"]),
+        (dict(audit=dict(names="invert", stpes=5)), ["unknown key audit.stpes", "'steps'"]),
     ],
 )
 def test_config_errors_name_the_key(over, names):
@@ -194,6 +198,72 @@ def test_sweep_attack_adds_the_relearning_summary_as_columns(tmp_path, monkeypat
     assert not {"relearn_forget_k1_residual", "probe_forget"} & set(again.index)
     off = run_sweep(parse_config(TINY), tmp_path / "off", progress=False, log=print).results
     assert not [c for c in off.columns if c.startswith("relearn") or c == "attack"]
+
+
+@pytest.mark.unit
+def test_the_audit_is_off_by_default_and_keyed_when_on():
+    def spec(**over):
+        cfg = parse_config({**TINY, **over})
+        return expand(cfg, resolve_requests(cfg))[0]
+
+    assert spec().audit is None and parse_config({**TINY, "audit": None}).audit is None
+    assert spec(audit="all").audit == dict(names=["mia", "ks", "quant", "invert"], k=5, steps=100)
+    on = spec(audit=dict(names=["quant"], k=1, steps=2))
+    assert spec(audit="quant,invert").key != spec().key != on.key
+    assert on.key == spec(audit=dict(names="quant", k=1, steps=2)).key
+    assert TrialSpec.from_dict(on.to_dict()) == on  # what a Ray worker receives
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--audit", "quant,foo"], "unknown audit 'foo'; use any of mia, ks, quant, invert or all"),
+        (["--audit", "invert", "--audit-k", "0"], "--audit-k must be an integer from 1 to 100"),
+        (["--audit", "mia,quant"], "kt world --retrain --without 'Samoyed'"),
+    ],
+)
+def test_sweep_audit_bad_input_stops_before_any_trial(
+    tmp_path, monkeypatch, capsys, flags, message
+):
+    """kt unlearn --audit's messages; mia/ks without a never-learned model: how to build it, exit 2."""
+    import kt_lib.eval.recovery as recovery
+
+    monkeypatch.setattr(recovery, "cached_reference", lambda *args: None)
+    out = tmp_path / "out"
+    assert main(["sweep", str(write(tmp_path)), "--out", str(out), "--no-progress", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not (out / "trials").exists()  # nothing trained
+
+
+def test_sweep_audit_adds_the_audits_as_columns(tmp_path, monkeypatch, capsys):
+    """`kt sweep --audit quant,invert`: `kt unlearn --audit`'s code on each trial, as flat columns."""
+    import kt_lib.eval.recovery as recovery
+
+    monkeypatch.setattr(
+        recovery, "cached_reference", lambda *args: None
+    )  # no never-learned control
+    out, flags = (
+        tmp_path / "out",
+        ["--audit", "quant,invert", "--audit-k", "1", "--audit-steps", "2"],
+    )
+    argv = ["sweep", str(write(tmp_path)), "--out", str(out), "--no-progress"]
+    assert main(argv + flags) == 0, capsys.readouterr()
+    row = load_results(out).iloc[0]
+    assert row.status == "ok" and row.audit == "quant,invert k=1 steps=2"
+    for scheme in ("int8", "int4_g64"):
+        for col in ("forget_fine", "Q", "U"):
+            assert 0 <= row[f"audit.quant.{scheme}.{col}"] <= 1, (scheme, col)
+    for col in ("unlearned", "original", "recovered"):
+        assert 0 <= row[f"audit.invert.{col}"] <= 1.5, col
+    assert "audit.invert.never_learned" not in row and "--retrain" in row["audit.never_learned"]
+    assert not [c for c in row.index if c.startswith(("audit.mia", "audit.ks"))]
+    saved = json.loads((out / "trials" / f"{row.key}.json").read_text())
+    assert saved["audit.quant.int8.Q"] == pytest.approx(row["audit.quant.int8.Q"])
+    # what the run cost (issue 30 item 6) is in the row too
+    assert row.peak_memory_mb > 0 and 0 < row.params_changed <= row.params_total
+    assert main(argv + flags) == 0 and "1 skipped" in capsys.readouterr().out  # nothing runs again
 
 
 def test_failed_trial_is_recorded_and_others_finish_then_rerun_retries_only_it(tmp_path, capsys):

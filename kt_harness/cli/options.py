@@ -49,6 +49,11 @@ def add_attack_options(p) -> None:
     p.add_argument("--attack-steps", type=int, nargs="+", default=None, help=help)
     help = "never-learned model (e.g. from 'kt world --retrain --without NAME') for --attack's residual"
     p.add_argument("--reference", metavar="CKPT", help=help)
+    add_audit_options(p)
+
+
+def add_audit_options(p) -> None:
+    """--audit NAMES, --audit-k, --audit-steps (kt unlearn, and kt sweep's columns)."""
     help = (
         "audit the unlearned model and add 'audit' to the JSON: a comma-separated list of mia, ks, quant, "
         "invert, or all (membership inference with true members, TOFU's KS forget quality, int8/int4 "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kt_harness.cli.options import add_audit_options, check_audit
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -23,6 +25,7 @@ def register(sub) -> None:
     help = "list the trials and their keys, run nothing"
     p.add_argument("--dry-run", action="store_true", help=help)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_audit_options(p)  # replaces the config's `audit`; the columns: kt_harness.sweep.audit
     p.set_defaults(func=run)
 
 
@@ -31,6 +34,10 @@ def run(args) -> int:
     from kt_harness.sweep.store import Store
 
     cfg = load_config(args.config, data_root=args.data_root)
+    if check_audit(args):  # kt unlearn's checks and messages: names, --audit-k, --audit-steps
+        from kt_harness.sweep.audit import parse_audit
+
+        cfg.audit = parse_audit(dict(names=args.audit, k=args.audit_k, steps=args.audit_steps))
     out = Path(args.out or Path("outputs") / "sweeps" / Path(args.config).stem)
     if args.num_cpus is not None and args.num_cpus < 1:
         raise ValueError("--num-cpus must be >= 1")

@@ -13,7 +13,8 @@ Errors name the key (`settings.lr`, `requests[2]`) and suggest close matches. Fl
 with the trainer's own ranges (`kt_lib.ranges`: `.nan` or a negative margin is a config error); other
 values the trainer rejects (a zero batch size) are not config errors: that trial is recorded as failed
 and the others run. `attack` (off by default; `attack: relearn` takes `kt unlearn --attack relearn`'s
-defaults) adds the relearning attack's summary to every trial's row (`kt_harness.sweep.attack`).
+defaults) adds the relearning attack's summary to every trial's row (`kt_harness.sweep.attack`); `audit`
+(off by default, or `kt sweep --audit`) the audits of `kt unlearn --audit` (`kt_harness.sweep.audit`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kt_harness.sweep.attack import parse_attack
+from kt_harness.sweep.audit import parse_audit
 from kt_harness.sweep.checks import ConfigError, check_keys, check_type
 from kt_lib.methods import GOALS
 from kt_lib.ranges import FLOAT_RANGES, check_float
 from kt_lib.unlearn import TOWERS, UnlearnConfig
 
 TOP_KEYS = tuple("name model pretrained device data requests methods seeds settings grid".split())
-TOP_KEYS += ("resources", "paper", "attack")
+TOP_KEYS += ("resources", "paper", "attack", "audit")
 DATA_KEYS = {
     "root": (str, type(None)),
     "taxonomy": str,
@@ -77,6 +79,9 @@ class SweepConfig:
     resources: dict = field(default_factory=lambda: {"cpus": 1, "gpus": "auto"})
     paper: dict | None = None  # method -> the paper's Q-U (%), for the Markdown table
     attack: dict | None = None  # the relearning attack's settings (`parse_attack`); None: off
+    audit: dict | None = (
+        None  # the audits' settings (`kt_harness.sweep.audit.parse_audit`); None: off
+    )
     source: str = ""  # the file it was read from
 
     def as_dict(self) -> dict:
@@ -201,6 +206,7 @@ def parse_config(raw: dict, source: str = "", base: Path | None = None) -> Sweep
         raise ConfigError(f"resources.gpus must be auto, 0 or 1, got {res['gpus']!r}")
     cfg.resources = res
     cfg.attack = parse_attack(raw.get("attack"))
+    cfg.audit = parse_audit(raw.get("audit"))
     if raw.get("paper") is not None:
         from kt_lib.methods import METHODS
 

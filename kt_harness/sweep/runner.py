@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from kt_harness.sweep.audit import check_never_learned
 from kt_harness.sweep.config import SweepConfig, load_config
 from kt_harness.sweep.report import write_report
 from kt_harness.sweep.requests import resolve_cached, resolve_requests
@@ -86,6 +87,7 @@ def run_sweep(
     interrupted, count = False, dict(ran=0, running=0, failed=0)
     try:
         specs = expand(cfg, resolve_cached(cfg, store.folder, runner.resolver))
+        check_never_learned(specs)  # --audit mia,ks: a missing never-learned model stops it here
         store.save_plan(cfg.as_dict(), specs)
         todo = [s for s in specs if store.status(s.key) != "ok"]
         retried = sum(store.status(s.key) == "failed" for s in todo)

@@ -4,8 +4,8 @@ A :class:`TrialSpec` holds everything that decides a trial's result: the model (
 the concepts forgotten, the method, the seed and every `kt unlearn` setting with its default filled in. Its
 :attr:`~TrialSpec.key` is a hash of exactly that, so the same trial has the same key on any machine and any
 backend; the request's label, the device and the thread count are recorded but not hashed. A sweep's
-`attack` (the relearning attack's settings) is hashed when it is on, so turning it on runs the trials again
-with its columns; without it, the key is what it would be if the option did not exist.
+`attack` (the relearning attack's settings) and `audit` are hashed when on, so turning one on runs the trials
+again with its columns; without them, the key is what it would be if the options did not exist.
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ class TrialSpec:
     model_id: str = ""
     level: str = ""  # the difficulty level the request was drawn from, if any
     attack: dict | None = None  # the relearning attack to add as columns (SweepConfig.attack)
+    audit: dict | None = None  # the audits to add as columns (SweepConfig.audit)
 
     @property
     def key(self) -> str:
         content = {k: v for k, v in asdict(self).items() if k not in UNHASHED}
-        if self.attack is None:
-            del content["attack"]
+        for extra in ("attack", "audit"):  # off: the key is what it was before the option existed
+            if content[extra] is None:
+                del content[extra]
         return content_key(dict(content, schema=SCHEMA))
 
     def to_dict(self) -> dict:
@@ -137,6 +139,7 @@ def expand(cfg: SweepConfig, requests: list[tuple]) -> list[TrialSpec]:
                         settings=settings,
                         level=level[0] if level else "",
                         attack=cfg.attack,
+                        audit=cfg.audit,
                     )
                     if spec.key in seen:
                         raise ValueError(

@@ -3,10 +3,11 @@
 A trial builds a :class:`kt_lib.experiment.Experiment` on the model and data its spec names (both loaded once
 per process and reused by the next trial of the same sweep), runs the method (a setting this machine's run
 cache already holds, from a notebook, `kt unlearn` or another sweep, is not trained again), and returns one
-flat row: the settings, Q, U, Q-U, OOD, zero-shot utility, seconds, device and host; with the sweep's
-`attack`, also the relearning attack's summary of the unlearned model (`relearn_<attack>_k<k>_*`:
-`kt_harness.sweep.attack`, the code of `kt unlearn --attack relearn`). A trial that raises (a bad setting,
-CUDA out of memory) returns a row with status "failed" and the error instead of raising.
+flat row: the settings, Q, U, Q-U, OOD, zero-shot utility, seconds, what training cost (`kt_lib.efficiency`),
+device and host; with the sweep's `attack`, also the relearning attack's summary of the unlearned model
+(`relearn_<attack>_k<k>_*`: `kt_harness.sweep.attack`, the code of `kt unlearn --attack relearn`), and with
+its `audit`, the audits' columns (`audit.<name>.*`: `kt_harness.sweep.audit`). A trial that raises (a bad
+setting, CUDA out of memory) returns a row with status "failed" and the error instead of raising.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 
 from kt_harness.sweep.attack import attack_columns, describe_attack
+from kt_harness.sweep.audit import audit_columns, describe_audit
 from kt_harness.sweep.spec import TrialSpec
+from kt_lib.efficiency import EFFICIENCY
 
 METRICS = ("Q", "U", "QU", "drawing_Q", "drawing_U", "drawing_QU", "zero_shot_utility")
 METRICS += ("after_zero_shot",)
@@ -77,6 +80,7 @@ def settings_row(spec: TrialSpec) -> dict:
         data=spec.data.get("root") or "embedded world",
         eval_per_class=spec.data.get("eval_per_class"),
         **({"attack": describe_attack(spec.attack)} if spec.attack else {}),
+        **({"audit": describe_audit(spec.audit)} if spec.audit else {}),
     )
 
 
@@ -111,6 +115,7 @@ def run_trial(spec: TrialSpec | dict) -> dict:
             exp = Experiment(list(spec.forget), model, tokenizer, **kw)  # incl. samples_per_class
             out = exp.run()
             extra = attack_columns(spec, exp, exp.result(out).model) if spec.attack else {}
+            extra.update(audit_columns(spec, exp, out) if spec.audit else {})
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, the sweep goes on
         if os.environ.get("KT_SWEEP_DEBUG") == "1":
             traceback.print_exc()
@@ -120,6 +125,7 @@ def run_trial(spec: TrialSpec | dict) -> dict:
     row.update({m: float(out[m]) for m in METRICS if out.get(m) is not None})
     row.update(
         train_seconds=round(float(out["seconds"]), 3),
+        **{k: out.get(k) for k in EFFICIENCY if k != "seconds"},  # peak memory, parameters changed
         steps=out["steps"],
         stopped=out["stopped"] or "",
         seconds=round(time.perf_counter() - start, 3),
