@@ -32,10 +32,8 @@ class PeakMemory:
         self.device, self.reset = torch.device(device), False
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-            self.start, self.kind = (
-                torch.cuda.memory_allocated(self.device),
-                "cuda max_memory_allocated",
-            )
+            self.start = torch.cuda.memory_allocated(self.device)
+            self.kind = "cuda max_memory_allocated"
         elif _reset_peak_rss():
             self.reset = True
             self.start, self.kind = _rss()["VmRSS"], "process peak RSS"
@@ -85,18 +83,18 @@ def parameters_changed(original, model) -> dict:
     import torch
 
     theirs = dict(original.named_parameters())
-    changed = total = tensors = n = 0
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            q = theirs.get(name)
-            same_shape = q is not None and q.shape == p.shape
-            diff = int((q.to(p) != p).sum()) if same_shape else p.numel()
-            changed, total, tensors, n = (
-                changed + diff,
-                total + p.numel(),
-                tensors + (diff > 0),
-                n + 1,
-            )
+        diffs = [_changed(theirs.get(name), p) for name, p in model.named_parameters()]
+    sizes = [p.numel() for p in model.parameters()]
     return dict(
-        params_changed=changed, params_total=total, tensors_changed=tensors, tensors_total=n
+        params_changed=sum(diffs),
+        params_total=sum(sizes),
+        tensors_changed=sum(d > 0 for d in diffs),
+        tensors_total=len(sizes),
     )
+
+
+def _changed(before, p) -> int:
+    """How many elements of `p` differ from `before` (all of them: no same-shaped tensor before)."""
+    same_shape = before is not None and before.shape == p.shape
+    return int((before.to(p) != p).sum()) if same_shape else p.numel()
