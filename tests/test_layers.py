@@ -43,7 +43,7 @@ LAYERS = (
     ("loop", _in("kt_lib", "unlearn ranges integrity metrics selection efficiency")),
     ("evaluation", ("kt_lib.stats", "kt_lib.eval", "kt_lib.eval.evaluator",
                     *_in("kt_lib.eval", "membership forget_quality quantize inversion"))),
-    ("experiment", _in("kt_lib", "sources cache derived experiment")),
+    ("experiment", _in("kt_lib", "sources cache derived experiment sequential")),
     ("analysis", _in("kt_lib.eval", "attack_sets recovery probe residual collateral audit")),
     ("notebook helpers", ("kt_lib", "kt_lib.notebook", *_in("kt_lib.notebook", "style record report "
                           "score_plots plots leaderboard panel widgets setup"))),
@@ -52,7 +52,7 @@ LAYERS = (
                  "kt_harness.bench", *_in("kt_harness.bench",
                  "timing cudagraph step_variants official_run bench bench_eval bench_run"))),
     ("cli", ("kt_harness.__main__", "kt_harness.cli", *_in("kt_harness.cli",
-             "options bench reproduce sweep taxonomy tutorial unlearn world"))),
+             "options sequence bench reproduce sweep taxonomy tutorial unlearn world"))),
 )  # fmt: skip
 # kt_lib.metrics ranks with the loop: it imports nothing, and the loop's model selection scores by it.
 # kt_lib.methods.*: a method is one file, placed by being there (issue 28 item 1); every other module is

@@ -46,7 +46,7 @@ CODE = {
         *("kt_lib/knowledge/taxonomy.py", "kt_lib/world/pretrain.py::multi_positive_loss"),
         "kt_lib/presets.py::default_lr",
         *("kt_lib/eval/audit.py", "kt_lib/eval/membership.py", "kt_lib/eval/forget_quality.py"),
-        *("kt_lib/eval/quantize.py", "kt_lib/eval/inversion.py"),
+        *("kt_lib/eval/quantize.py", "kt_lib/eval/inversion.py", "kt_lib/sequential.py"),
     ],
     "RENDER_VERSION": [
         *("kt_lib/world/render.py", "kt_lib/world/config.py"),

@@ -232,3 +232,27 @@ def write_json(path: str | None, payload: dict) -> None:
     """`payload` as indented JSON to `path`; nothing without a path."""
     if path:
         write(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def attack(args, exp, unlearned) -> dict:
+    """`--attack relearn`: the residual-knowledge frames as JSON, printed as one summary table."""
+    from kt_lib.eval import recovery
+    from kt_lib.eval.residual import cached_reference, residual_knowledge, to_json
+    from kt_lib.models import load_model
+
+    path = args.reference
+    if path is None:
+        path = cached_reference(args.model, args.pretrained, args.data_root, exp.forget)
+        if path is not None:
+            print(f"  never-learned reference: {path}")
+    reference = None if path is None else load_model(args.model, path, device=args.device)[0]
+    ks, steps = tuple(args.attack_k or recovery.KS), tuple(args.attack_steps or recovery.STEPS)
+    res = residual_knowledge(exp, unlearned, reference, label=args.method, ks=ks, steps=steps)
+    print(res["summary"].round(3).to_string(index=False))
+    if reference is None:
+        names = " ".join(repr(n) for n in exp.forget)
+        print(
+            "  no never-learned model: residual not computed (give --reference CKPT; on the world "
+            f"model 'kt world --retrain --without {names}' makes and caches one)"
+        )
+    return dict(to_json(res), reference=None if path is None else str(path))

@@ -14,12 +14,14 @@ from kt_harness.cli.options import (
     add_attack_options,
     add_data_options,
     add_model_options,
+    attack,
     audit_reference,
     check_data,
     open_data,
     run_audits,
     write_json,
 )
+from kt_harness.cli.sequence import add_then_option, check_then, run_sequence
 from kt_lib.efficiency import EFFICIENCY
 from kt_lib.presets import PRESETS
 
@@ -45,6 +47,7 @@ def register(sub) -> None:
     p.add_argument("--method", default="nhl_kl")
     help = "a breed or group to forget (repeatable)"
     p.add_argument("--forget", action="append", metavar="NAME", help=help)
+    add_then_option(p)
     help = "pick targets from a difficulty level computed from the original model"
     p.add_argument("--difficulty", choices=("easy", "medium", "difficult"), help=help)
     p.add_argument("--num-targets", type=int, default=3, help="with --difficulty: how many targets")
@@ -94,7 +97,8 @@ def run(args) -> int:
             print(f"{name:12s} {desc}")
         return 0
     check_data(args)  # --audit's names and ranges included
-    request = request_id(args)
+    check_then(args)
+    request = None if args.then else request_id(args)
     if request is not None and answer_from_memo(args, request):
         return 0  # a rerun: neither torch's model nor the images were needed
     from kt_lib.cache import machine_cache
@@ -119,6 +123,8 @@ def run(args) -> int:
     kw = dict(samples_per_class=args.samples_per_class, preset=args.preset, method=args.method)
     kw.update(data=source, progress=True, cache=cache, **overrides(args))
     exp = Experiment(forget, model, tokenizer, **kw)
+    if args.then:
+        return run_sequence(args, exp)
     never = audit_reference(args, exp)  # a missing one stops the command before it trains
     cached = exp.cached() is not None
     row = exp.run()  # the machine's cached row of these settings, else trained now
@@ -274,27 +280,3 @@ def build_record(args, memo: dict, row: dict) -> dict:
         profile=memo["profile"],
         flags=row["flags"],
     )
-
-
-def attack(args, exp, unlearned) -> dict:
-    """`--attack relearn`: the residual-knowledge frames as JSON, printed as one summary table."""
-    from kt_lib.eval import recovery
-    from kt_lib.eval.residual import cached_reference, residual_knowledge, to_json
-    from kt_lib.models import load_model
-
-    path = args.reference
-    if path is None:
-        path = cached_reference(args.model, args.pretrained, args.data_root, exp.forget)
-        if path is not None:
-            print(f"  never-learned reference: {path}")
-    reference = None if path is None else load_model(args.model, path, device=args.device)[0]
-    ks, steps = tuple(args.attack_k or recovery.KS), tuple(args.attack_steps or recovery.STEPS)
-    res = residual_knowledge(exp, unlearned, reference, label=args.method, ks=ks, steps=steps)
-    print(res["summary"].round(3).to_string(index=False))
-    if reference is None:
-        names = " ".join(repr(n) for n in exp.forget)
-        print(
-            "  no never-learned model: residual not computed (give --reference CKPT; on the world "
-            f"model 'kt world --retrain --without {names}' makes and caches one)"
-        )
-    return dict(to_json(res), reference=None if path is None else str(path))
