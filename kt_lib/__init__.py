@@ -3,7 +3,7 @@
 What a learner needs is here, by name (the notebooks import nothing else from kt_lib): starting a notebook
 (`setup`, `record`, `show`); the subject (`unlearn_step`, one step of `kt_lib.unlearn.unlearn`,
 `UnlearnConfig`, `losses`, `methods`); experiments (`Experiment`, `table`, `leaderboard`,
-`difficulty_levels`, `knowledge_probe`, `recovery`, `collateral`, `integrity`); the world and the
+`difficulty_levels`, `knowledge_probe`, `recovery`, `collateral`, `integrity`, `audits`); the world and the
 knowledge (`load_model`, `get_device`, `world_model`, `WorldConfig`, `WorldTaxonomy`, `WorldDataset`,
 `Taxonomy`, `wordnet`); figures and panels (`plots`, `widgets`). Each name imports on first use, so
 importing kt_lib loads no torch.
@@ -28,6 +28,7 @@ _LAZY = {
     "recovery": ("kt_lib.eval.recovery", None),
     "collateral": ("kt_lib.eval.collateral", None),
     "integrity": ("kt_lib.integrity", None),
+    "audits": ("kt_lib.notebook.audits", None),
     "load_model": ("kt_lib.models", "load_model"),
     "get_device": ("kt_lib.models", "get_device"),
     "world_model": ("kt_lib.world.model", "world_model"),

@@ -1,6 +1,6 @@
 """The tutorial as a learner sees it: JupyterLab in headless Chromium, Run All on every notebook with an
 Explore panel (smoke mode), every panel rendered, every control redraws, every cell executed. By default
-the notebooks whose Explore section builds a kt_lib.notebook.widgets panel (04-06); KT_BROWSER_NOTEBOOKS=all
+the notebooks whose Explore section builds a kt_lib.notebook.widgets panel (04-06, 09); KT_BROWSER_NOTEBOOKS=all
 adds the others.
 
 Selected with `-m browser`. Needs Debian's `chromium` and `chromium-driver` and the `browser` extra
@@ -34,7 +34,7 @@ TIMEOUT = float(os.environ.get("KT_BROWSER_TIMEOUT", 300))
 
 def _panel_notebooks(every: bool) -> list[str]:
     """Notebooks with an Explore section; by default those whose Explore builds a kt_lib.notebook.widgets
-    panel (04-06), every one with KT_BROWSER_NOTEBOOKS=all."""
+    panel (04-06, 09), every one with KT_BROWSER_NOTEBOOKS=all."""
     out = []
     for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = nbformat.read(p, as_version=4).cells

@@ -142,9 +142,14 @@ def test_readme_notebook_times_are_the_recorded_tutorial_run():
     rows = re.findall(
         r"^\| \[(\d\d) · [^\]]+\]\(notebooks/([^)]+)\.ipynb\) \|.*\| ([^|]+) \|$", readme, re.M
     )
-    assert len(rows) == len(record["notebooks"]) >= 8, rows
-    for _, stem, shown in rows:
-        assert shown.strip() == f"{round(record['notebooks'][stem])} s", (stem, shown)
+    assert len([r for r in rows if r[1] in record["notebooks"]]) == len(record["notebooks"]) >= 8, (
+        rows
+    )
+    for _, stem, shown in rows:  # a notebook added after the recorded run says so, with no time
+        times = record["notebooks"]
+        assert shown.strip() == (f"{round(times[stem])} s" if stem in times else "not recorded"), (
+            stem
+        )
 
 
 def test_readme_reading_of_the_methods_table_matches_the_table():

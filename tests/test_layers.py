@@ -46,7 +46,7 @@ LAYERS = (
     ("experiment", _in("kt_lib", "sources cache derived experiment sequential")),
     ("analysis", _in("kt_lib.eval", "attack_sets recovery probe residual collateral audit")),
     ("notebook helpers", ("kt_lib", "kt_lib.notebook", *_in("kt_lib.notebook", "style record report "
-                          "score_plots plots leaderboard panel widgets setup"))),
+                          "score_plots plots leaderboard audits panel widgets setup"))),
     ("harness", ("kt_harness", "kt_harness.reproduce", "kt_harness.sweep", *_in("kt_harness.sweep",
                  "checks attack audit config spec store trial requests report ray_backend runner"),
                  "kt_harness.bench", *_in("kt_harness.bench",

@@ -172,6 +172,54 @@ def check_08(r: dict) -> None:
     assert all(0 <= v <= 1 for v in r["related_end"].values())
 
 
+def check_09(r: dict) -> None:
+    methods, v = r["methods"], r["verdicts"]
+    assert {"nhl_kl", "projection"} <= set(methods), methods
+    assert set(r["audits"]) | set(r["skipped"]) == {"mia", "ks", "quant", "invert"}
+    assert {"original", *methods} <= set(v), list(v)
+    fields = dict(mia=("mia_auc", "mia_verdict"), ks=("ks_D", "ks_p", "ks_n", "ks_passed"),
+                  quant=("fp32_forget", "int8_forget", "int4_forget", "int4_U"),
+                  invert=("by_name", "by_token"))  # fmt: skip
+    for m in methods:
+        assert all(v[m][f] is not None for a in r["audits"] for f in fields[a]), (m, v[m])
+        assert v[m]["Q"] >= 0.75, v  # every method forgets in zero-shot ...
+    for audit in r[
+        "skipped"
+    ]:  # ... and an audit that could not run says so, with the way to run it
+        assert all(v[m][audit] == "not run" for m in v), v
+        assert "kt world --retrain --without" in r["skipped"][audit]
+    if "quant" in r["audits"]:
+        for m in v:
+            assert all(0 <= v[m][f"{s}_forget"] <= 1 for s in ("fp32", "int8", "int4")), v[m]
+        # the original knows the breed, each method forgot it; int8 rounding barely moves the original
+        assert v["original"]["fp32_forget"] >= 0.5 and v["original"][
+            "fp32_forget"
+        ] == pytest.approx(r["original_forget_fine"])
+        assert all(v[m]["fp32_forget"] <= 0.3 for m in methods), v
+        assert abs(v["original"]["int8_forget"] - v["original"]["fp32_forget"]) <= 0.15, v[
+            "original"
+        ]
+        # the cell by hand and the library quantize and measure the same model the same way
+        assert r["by_hand_int4"]["int4, groups of 64"]["forget_fine"] == pytest.approx(
+            v[methods[0]]["int4_forget"]
+        )
+    if "invert" in r["audits"]:
+        assert all(0 <= v[m]["by_token"] <= 1 for m in v) and 0 <= r["by_hand_by_token"] <= 1
+    if "mia" in r["audits"]:  # the cell by hand scores the original as the library does
+        assert r["by_hand_mia_auc"] == pytest.approx(v["original"]["mia_auc"], abs=1e-6)
+        assert "never-learned" in v and 0 <= v["never-learned"]["mia_auc"] <= 1
+    if "ks" in r["audits"]:
+        ks = r["by_hand_ks"]
+        assert (
+            ks["n"] == r["members"] == v[methods[0]]["ks_n"]
+        )  # n as set: the breed's pretraining photos
+        assert (
+            ks["D"] == pytest.approx(v[methods[0]]["ks_D"])
+            and ks["passed"] == v[methods[0]]["ks_passed"]
+        )
+        assert all(v[m]["ks_passed"] == (v[m]["ks_p"] > 0.05) for m in methods), v
+
+
 CHECKS = {
     "00_world_and_model": check_00,
     "01_knowledge_taxonomy": check_01,
@@ -183,6 +231,7 @@ CHECKS = {
     "06_leaderboard": check_06,
     "07_collateral_damage": check_07,
     "08_is_it_really_gone": check_08,
+    "09_auditors_checklist": check_09,
 }
 
 
@@ -355,6 +404,7 @@ NOT_RUN_RESULTS = {
     "04": {"0.5": "the margin at which the hinge plot's curves are drawn (a parameter)"},
     "05": {"≈ 42": "the paper's OOD Q on Oxford-IIIT Pet"},
     "07": {"95%": "the confidence level"},
+    "09": {"0.05": "TOFU's passing threshold for the KS p-value (a constant)"},
     "06": {
         "95%": "the confidence level",
         "0.3": "difficulty_levels' accuracy threshold (a constant)",
@@ -418,7 +468,7 @@ def _kt_imports(path: Path) -> list[str]:
 def test_notebooks_import_only_the_learner_api(path):
     import kt_lib
 
-    assert len(kt_lib.__all__) <= 26, kt_lib.__all__  # 26th: recovery (issue 22)
+    assert len(kt_lib.__all__) <= 27, kt_lib.__all__  # 26th: recovery (issue 22), 27th: audits (30)
     imports = _kt_imports(path)
     assert imports, f"{path.name}: imports nothing from kt_lib"
     bad = [i for i in imports if not i.startswith("kt_lib:") or i[7:] not in kt_lib.__all__]

@@ -90,6 +90,15 @@ def _figures():
     )
     levels = {"easy": ["breed 01", "breed 02"], "difficult": ["breed 03"]}
     yield "loss_vs_gap", lambda: plots.plot_loss_vs_gap(margins=(0.5, 2.0, 5.0))
+    rng = np.random.default_rng(0)
+    yield (
+        "distributions",
+        lambda: plots.plot_distributions(
+            {"members": rng.normal(0, 1, 200), "non-members": rng.normal(0.2, 1, 200)},
+            "log-probability of the breed",
+            title="membership scores",
+        ),
+    )
     yield "metric_lines", lambda: plots.plot_metric_lines(_rows(), "margin", title="scores")
     yield (
         "metric_lines_hue",

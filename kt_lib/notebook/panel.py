@@ -1,6 +1,6 @@
 """The Explore panels' engine: controls -> one Output area, drawn at once or, for a setting that must
 train, trained on one background thread with its steps drawn as they come (`kt_lib.notebook.widgets`
-builds the panels of notebooks 04-06 on it)."""
+builds the panels of notebooks 04-06 and 09 on it)."""
 
 from __future__ import annotations
 

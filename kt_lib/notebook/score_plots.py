@@ -1,6 +1,7 @@
 """Figures of unlearning scores (notebooks 02-06 and the Explore panels): scores against a setting,
 grouped bars, the OOD gap, per-concept accuracy, leaderboards with confidence intervals, level tables,
-collateral damage by taxonomy distance (07) and relearning curves (08). Re-exported by `plots`."""
+collateral damage by taxonomy distance (07), relearning curves (08) and the score distributions an audit
+compares (09). Re-exported by `plots`."""
 
 from __future__ import annotations
 
@@ -211,4 +212,18 @@ def plot_relearning(frame, original_accuracy: float | None = None, title: str | 
     legend_outside(axes[0][-1])
     if title:
         fig.suptitle(title)
+    return finish(fig)
+
+
+def plot_distributions(samples: dict, xlabel: str, title: str | None = None):
+    """One outlined histogram per entry of `samples` (name -> values) on shared bins: the score
+    distributions an audit compares (members vs non-members, 09; one model's truth ratios vs another's)."""
+    values = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
+    every = np.concatenate(list(values.values()))
+    bins = np.histogram_bin_edges(every[np.isfinite(every)], bins=30)
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    for i, (name, v) in enumerate(values.items()):
+        ax.hist(v, bins=bins, histtype="step", lw=1.8, color=f"C{i}", label=f"{name} (n={len(v)})")
+    ax.set(xlabel=xlabel, ylabel="images", title=title or "")
+    legend_outside(ax)
     return finish(fig)

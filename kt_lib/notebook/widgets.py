@@ -1,8 +1,9 @@
-"""Explore panels for notebooks 04-06: ipywidgets controls that draw the run at exactly the chosen
+"""Explore panels for notebooks 04-06 and 09: ipywidgets controls that draw the run at exactly the chosen
 settings, under a title that names them. :func:`ablation_panel` (04) and :func:`ood_panel` (05) are live:
 any combination on their grid is trained at the full budget by the notebook's own `exp.run` call and cached
 by its settings; while it trains, the panel shows its progress (step, training loss, forget-batch accuracy)
-and the final figure replaces it. :func:`leaderboard_panel` (06) re-aggregates what a cell computed.
+and the final figure replaces it. :func:`leaderboard_panel` (06) re-aggregates what a cell computed;
+:func:`audit_panel` (09) shows one audit of one method from the results a cell computed.
 ``panel.render()`` draws with the current control values, without a browser (`kt_lib.notebook.panel`)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import partial
 import ipywidgets as W
 import pandas as pd
 
+from kt_lib.eval.audit import AUDITS
 from kt_lib.notebook import plots
 from kt_lib.notebook.leaderboard import aggregate, concept_frame
 from kt_lib.notebook.panel import Panel
@@ -172,5 +174,28 @@ def leaderboard_panel(
         shown = dict(paper=paper if metric == "QU" else None, paper_label=paper_label)
         title = f"{metric}, level: {level} ({n} per method)"
         return plots.plot_leaderboard(agg, metric, title=title, width=PANEL_WIDTH, **shown)
+
+    return Panel(render, controls)
+
+
+def audit_panel(results: dict) -> Panel:
+    """Notebook 09: audit and method -> that audit's rows for the method (`results`: method ->
+    `kt_lib.eval.audit.audit`'s dict, computed by a cell above): the unlearned model beside its controls,
+    the original and the never-learned model; nothing is trained or audited again."""
+    methods = list(results)
+    audits = [a for a in dict.fromkeys(k for r in results.values() for k in r) if a in AUDITS]
+    if not audits:
+        raise ValueError(
+            "audit_panel needs the results of at least one audit (mia, ks, quant, invert)"
+        )
+    controls = dict(audit=_dropdown("audit", audits), method=_dropdown("method", methods))
+
+    def render(audit, method):
+        res = results[method][audit]
+        rows = res.get("rows") or [
+            {k: v for k, v in res.items() if not isinstance(v, (dict, list))}
+        ]
+        frame = pd.DataFrame(rows).drop(columns=["perturbed"], errors="ignore")
+        return frame.rename_axis(f"{audit} · {method}")
 
     return Panel(render, controls)
