@@ -26,7 +26,7 @@ def invert_concept(
     """A copy of `model` whose only change is the placeholder token's embedding row, learned by Adam over
     `steps` steps so that `images` (the k images of `breed`) read as "a photo of a sks." among every other
     name's prompt (cross-entropy at the model's logit scale). Every other weight is frozen: the row starts at
-    zero (an empty word) and its gradient alone is kept."""
+    zero (an empty word) and Adam steps it alone (the other rows' gradients are zero, so they would not move)."""
     templates = templates or TEMPLATES["photo"]
     names = list(names)
     model = copy.deepcopy(model).eval()
@@ -43,19 +43,19 @@ def invert_concept(
         model, tokenizer, names, templates
     )  # [dim, names]: the breed's column replaced
     tokens = tokenizer([t.format(PLACEHOLDER) for t in templates]).to(device)
-    opt = torch.optim.Adam([emb], lr=lr)
+    vector = emb.data[row].clone().requires_grad_(True)  # Adam's state for the one row, not 49,408
+    opt = torch.optim.Adam([vector], lr=lr)
     for _ in range(steps):
         own = torch.nn.functional.normalize(
             encode_text(model, tokens, True).float().mean(0), dim=-1
         )
         head = torch.cat([others[:, :i], own[:, None], others[:, i + 1 :]], 1)
         loss = torch.nn.functional.cross_entropy(model.logit_scale.exp() * feats @ head, target)
-        opt.zero_grad(set_to_none=True)
+        emb.grad = None
         loss.backward()
-        keep = torch.zeros_like(emb.grad)
-        keep[row] = emb.grad[row]
-        emb.grad = keep
+        vector.grad = emb.grad[row]
         opt.step()
+        emb.data[row] = vector.data
     emb.requires_grad_(False)
     return model
 
