@@ -290,15 +290,19 @@ def test_a_model_that_has_not_unlearned_fails_ks_and_a_missing_reference_says_ho
         audit.NeverLearnedMissing, match=r"kt world --retrain --without 'Samoyed'.*minutes"
     ):
         audit.audit(exp, exp.model, names="ks")
+    with pytest.raises(audit.NeverLearnedMissing, match="kt world --retrain"):  # False: none at all
+        audit.audit(exp, exp.model, never=False, names="ks")
 
 
 def test_quantization_through_the_evaluator_and_inversion_of_the_original(exp):
-    out = audit.audit(exp, exp.model, never=None, names="quant,invert", steps=40)
+    out = audit.audit(exp, exp.model, never=False, names="quant,invert", steps=40)
     quant = {(r["model"], r["scheme"]): r for r in out["quant"]["rows"]}
     assert set(s for _, s in quant) == {"fp32", "int8", "int4_g64"}
     assert quant[("original", "fp32")]["returned"] == 1
     assert quant[("original", "int8")]["returned"] > 0.8  # int8 keeps the model's knowledge
     assert "visual.proj" in out["quant"]["modules"]
+    assert {m for m, _ in quant} == {"original", "unlearned"}  # never=False: no control loaded
+    assert "kt world --retrain" in out["never_learned"]
     inv = {r["model"]: r for r in out["invert"]["rows"]}
     assert (
         inv["original"]["by_token"] > 0.5

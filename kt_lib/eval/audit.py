@@ -231,7 +231,7 @@ def audit(
 ) -> dict:
     """The audits `names` ("all", "mia,ks", a list of AUDITS) of `unlearned` (a model or an `Experiment.run`
     row) on `exp`'s request, against `exp.model` (the original) and `never` (the never-learned model; None:
-    the cached one, or an error saying how to build it): a JSON-able dict, one entry per audit, each cached
+    the cached one, or an error saying how to build it; False: none): a JSON-able dict, one entry per audit, each cached
     by `exp.derive` (the run's key or the model's weights, the never-learned model's weights, the settings)."""
     from kt_lib.eval.evaluator import model_fingerprint
 
@@ -249,7 +249,11 @@ def audit(
         raise ValueError(
             f"{', '.join(need)} need the embedded world's pretraining images: use quant or invert"
         )
-    if never is None and world:
+    if never is False:  # none, and no cached one loaded
+        never = None
+        if any(n in NEEDS_NEVER for n in names):
+            raise NeverLearnedMissing(never_learned_hint(exp.forget))
+    elif never is None and world:
         try:
             never = load_never_learned(exp)
         except NeverLearnedMissing:
