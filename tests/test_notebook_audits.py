@@ -88,6 +88,15 @@ def test_without_a_never_learned_model_mia_and_ks_are_not_run_and_say_how_to_bui
     v = audits.verdicts(only, RUNS, why)
     assert (v.mia == "not run").all() and (v.ks == "not run").all() and "mia_auc" not in v
     assert "never-learned" in v.index  # quant and invert had it as a control
+    alone = {  # as audit() returns them with no never-learned model: its rows gone, a hint line added
+        m: {
+            **{k: dict(r[k], rows=[x for x in r[k]["rows"] if x["model"] != "never-learned"])
+               for k in ("quant", "invert")},
+            "never_learned": why["mia"],
+        }
+        for m, r in RESULTS.items()
+    }  # fmt: skip
+    assert list(audits.verdicts(alone, RUNS, why).index) == ["original", "nhl_kl", "ga"]
 
 
 def test_audit_panel_shows_the_chosen_audit_of_the_chosen_method():

@@ -85,7 +85,8 @@ def verdicts(results: dict, runs: dict | None = None, skipped: dict | None = Non
         raise ValueError("verdicts needs the audits of at least one method")
     first = next(iter(results.values()))
     models = ["original", *results]
-    if any(REFERENCE in {r["model"] for r in res.get("rows", [])} for res in first.values()):
+    audited = [first[name] for name in AUDITS if name in first]  # not "never_learned": a hint line
+    if any(REFERENCE in {r["model"] for r in res.get("rows", [])} for res in audited):
         models.append(REFERENCE)
     parts = dict(mia=_mia, ks=_ks, quant=_quant, invert=_invert)
     rows = []
