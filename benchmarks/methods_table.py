@@ -1,4 +1,5 @@
-"""All methods x three target sets on the embedded world (CPU): Q, U, Q-U, OOD, zero-shot utility, seconds.
+"""All methods x three target sets on the embedded world (CPU): Q, U, Q-U, OOD, zero-shot utility, and what
+each run cost: training seconds, peak memory and the parameters it changed (`kt_lib.efficiency`).
 
     .venv/bin/python benchmarks/methods_table.py [--sets A B C] [--out benchmarks/methods_table.md]
 
@@ -27,10 +28,29 @@ SETS = {
     "C": ["Pomeranian", "keeshond", "Labrador retriever", "Airedale"],
 }
 SHOWN = ["set", "label", "Q", "U", "QU", "drawing_Q", "drawing_QU", "zero_shot_utility", "seconds"]
+SHOWN += ["peak_memory_mb", "memory_added_mb", "params_changed", "tensors_changed"]
 VARIANTS = [
     ("nhl_kl (alpha_f=0)", dict(method="nhl_kl", alpha_fine=0.0)),
     ("nhl_kl (alpha_c=0)", dict(method="nhl_kl", alpha_coarse=0.0)),
 ]
+
+
+MEMORY = (
+    "Cost columns (`kt_lib.efficiency`, one process for the whole table): max peak MiB, the largest peak "
+    "memory of a method's runs ({memory}: the model, the world's images and what earlier runs left "
+    "included); max added MiB, the most it rose above what was in use when a run began (memory the "
+    "process had freed and reused is not counted); params changed, the mean share of the model's "
+    "parameters whose value differs from the original's after unlearning; tensors changed, of how many."
+)
+
+
+def cost(g) -> str:
+    """A method's cost cells: max peak and added memory, mean share of parameters changed, tensors."""
+    share = 100 * (g.params_changed / g.params_total).mean()
+    tensors = f"{g.tensors_changed.mean():.0f} of {g.tensors_total.iloc[0]}"
+    return (
+        f"{g.peak_memory_mb.max():.0f} | {g.memory_added_mb.max():.0f} | {share:.1f}% | {tensors} |"
+    )
 
 
 def main() -> None:
@@ -54,15 +74,18 @@ def main() -> None:
         "",
         "| method | "
         + " | ".join(f"Q-U {s}" for s in args.sets)
-        + " | mean Q | mean U | mean Q-U | mean OOD Q | mean OOD Q-U | mean zero-shot util | mean train s |",
-        "|---|" + "---|" * (len(args.sets) + 7),
+        + " | mean Q | mean U | mean Q-U | mean OOD Q | mean OOD Q-U | mean zero-shot util | mean train s |"
+        + " max peak MiB | max added MiB | params changed | tensors changed |",
+        "|---|" + "---|" * (len(args.sets) + 11),
     ]
     for method, g in df.groupby("label", sort=False):  # label: the method or a named variant
         per_set = " | ".join(f"{100 * g[g.set == s].QU.iloc[0]:.1f}" for s in args.sets)
         lines.append(
             f"| {method} | {per_set} | {100 * g.Q.mean():.1f} | {100 * g.U.mean():.1f} | {100 * g.QU.mean():.1f} | "
-            f"{100 * g.drawing_Q.mean():.1f} | {100 * g.drawing_QU.mean():.1f} | {100 * g.zero_shot_utility.mean():.1f} | {g.seconds.mean():.1f} |"
+            f"{100 * g.drawing_Q.mean():.1f} | {100 * g.drawing_QU.mean():.1f} | {100 * g.zero_shot_utility.mean():.1f} | {g.seconds.mean():.1f} | "
+            + cost(g)
         )
+    lines += ["", MEMORY.format(memory=df.memory.iloc[0])]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
