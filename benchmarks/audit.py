@@ -28,6 +28,12 @@ from kt_lib.experiment import Experiment
 from kt_lib.world.config import BREEDS
 from kt_lib.world.model import MODEL_NAME, world_model
 
+# the .md's table columns
+MIA, KS = "mia_auc mia_privleak mia_diff_ci mia_verdict slug_attacker", "ks_D ks_p ks_n ks_passed"
+FORGET, RETURNED = "fp32_forget int8_forget int4_g64_forget", "int8_returned int4_g64_returned"
+INVERTED = "fp32_U int8_U int4_g64_U inverted inverted_recovered"
+CONTROLS = "mia_auc_log_prob mia_p_log_prob mia_auc_cosine mia_p_cosine"
+
 
 def fmt(v) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -135,49 +141,14 @@ def write(args, breeds, with_never, results, control_rows, started, plan) -> Non
         "",
         "### Every run (the unlearned model)",
         "",
-        *table(
-            results,
-            [
-                "breed",
-                "method",
-                "seed",
-                "Q",
-                "U",
-                "mia_auc",
-                "mia_privleak",
-                "mia_diff_ci",
-                "mia_verdict",
-            ]
-            + ["slug_attacker", "ks_D", "ks_p", "ks_n", "ks_passed"],
-        ),
+        *table(results, f"breed method seed Q U {MIA} {KS}".split()),
         "",
-        *table(
-            results,
-            ["breed", "method", "seed", "fp32_forget", "int8_forget", "int4_g64_forget"]
-            + ["int8_returned", "int4_g64_returned", "fp32_U", "int8_U", "int4_g64_U"]
-            + ["inverted", "inverted_recovered"],
-        ),
+        *table(results, f"breed method seed {FORGET} {RETURNED} {INVERTED}".split()),
         "",
         "### The controls: the original and the never-learned model",
         "",
         *table(
-            control_rows,
-            [
-                "breed",
-                "model",
-                "mia_auc_log_prob",
-                "mia_p_log_prob",
-                "mia_auc_cosine",
-                "mia_p_cosine",
-            ]
-            + [
-                "fp32_forget",
-                "int8_forget",
-                "int4_g64_forget",
-                "int4_g64_U",
-                "by_name",
-                "inverted",
-            ],
+            control_rows, f"breed model {CONTROLS} {FORGET} int4_g64_U by_name inverted".split()
         ),
         "",
         f"Weights quantized ({len(args.modules)}): {', '.join(args.modules)}.",

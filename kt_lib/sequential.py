@@ -40,9 +40,8 @@ def sequence(exp: Experiment, then, method: str | None = None, **overrides) -> d
     request: `Q_requests`, the union's Q, U, QU, zero_shot_utility, OOD scores, seconds, key), matrix (Q of
     request j after request i, j <= i)}. A request naming a breed an earlier one forgot raises."""
     then = [[t] if isinstance(t, str) else list(t) for t in then]
-    exps = [exp] + [
-        _like(exp, names) for names in then
-    ]  # unknown names raise here, before training
+    # unknown names raise here, before training
+    exps = [exp] + [_like(exp, names) for names in then]
     seen: dict[str, int] = {}
     for i, e in enumerate(exps):
         if again := [b for b in e.forget if b in seen]:

@@ -16,11 +16,10 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from scipy.stats import mannwhitneyu
 
 from kt_lib.eval.forget_quality import DEFINITION, confusable, ks_verdict, truth_ratio
 from kt_lib.eval.inversion import PLACEHOLDER, invert_concept, inverted_accuracy
-from kt_lib.eval.membership import attacker_accuracy, auc, leak, member_sets, scores
+from kt_lib.eval.membership import leak, member_sets, membership, scores
 from kt_lib.eval.quantize import fake_quantize, quantized_weights
 from kt_lib.world.data import WorldDataset
 from kt_lib.zeroshot import PARAPHRASES, accuracy, encode_images, model_device, predict, text_head
@@ -93,24 +92,7 @@ def _member_scores(exp, model) -> dict:
 def _mia(exp, models: dict, seed: int) -> dict:
     s = _each(exp, models, "audit:member_scores", partial(_member_scores, exp))
     members_n = len(next(iter(s["original"].values()))["members"])
-    rows = []
-    for name in models:
-        for f, d in s[name].items():
-            acc, sd = attacker_accuracy(d["members"], d["non_members"], seed=seed)
-            p = float(mannwhitneyu(d["members"], d["non_members"]).pvalue)
-            rows.append(
-                dict(
-                    model=name,
-                    feature=f,
-                    auc=auc(d["members"], d["non_members"]),
-                    p=p,
-                    attacker=acc,
-                    attacker_std=sd,
-                )
-            )
-    ref = {r["feature"]: r["auc"] for r in rows if r["model"] == "never-learned"}
-    for r in rows:
-        r["privleak"] = (r["auc"] - ref[r["feature"]]) / ref[r["feature"]]
+    rows = membership(s, seed=seed)
     leaks = {f: leak(s["unlearned"][f], s["never-learned"][f], seed=seed) for f in s["unlearned"]}
     original = {r["feature"]: r["p"] for r in rows if r["model"] == "original"}
     out = dict(
@@ -187,11 +169,8 @@ def _inverted(exp, k: int, steps: int, model) -> list[dict]:
     rows, tpl = [], test.templates
     for breed in exp.forget:
         c = names.index(breed)
-        own, target, labels = (
-            images[fine == c],
-            test.images[test.fine == c],
-            test.fine[test.fine == c],
-        )
+        own, mask = images[fine == c], test.fine == c
+        target, labels = test.images[mask], test.fine[mask]
         inverted = invert_concept(model, exp.tokenizer, own, breed, names, steps, templates=tpl)
         head = text_head(model, exp.tokenizer, names, tpl)
         by_name = accuracy(predict(encode_images(model, target), head), labels)
@@ -205,9 +184,7 @@ def _invert(exp, models: dict, k: int, steps: int) -> dict:
     rows = [dict(model=m, **r) for m, rs in each.items() for r in rs]
     original = {r["concept"]: r["by_name"] for r in rows if r["model"] == "original"}
     for r in rows:
-        r["recovered"] = (
-            r["by_token"] / original[r["concept"]] if original[r["concept"]] > 0 else None
-        )
+        r["recovered"] = r["by_token"] / o if (o := original[r["concept"]]) > 0 else None
     return dict(
         rows=rows,
         k=k,

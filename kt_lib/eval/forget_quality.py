@@ -1,7 +1,7 @@
 """Forget quality: TOFU's KS test transposed to CLIP (issue 30). Per image of the forgotten breed,
 `truth_ratio` compares the breed's prompt with `perturbed` labels (its nearest breeds, `confusable`, fixed
 once from the never-learned model) in held-out wordings (`PARAPHRASES`, never seen in pretraining).
-`forget_quality` runs `ks_2samp` on the unlearned and never-learned models' ratios over the same images:
+`ks_verdict` runs `ks_2samp` on the unlearned and never-learned models' ratios over the same images:
 p > 0.05 passes (the two cannot be told apart). p shrinks with n for the same distance D, so both come with
 n. TOFU's code averages over perturbed answers geometrically, its paper arithmetically: `mean` picks.
 """
@@ -56,28 +56,6 @@ def truth_ratio(
     if mean == "arithmetic":
         return (torch.logsumexp(gaps, 2) - math.log(len(perturbed))).mean(1).cpu().numpy()
     return gaps.mean((1, 2)).cpu().numpy()
-
-
-def forget_quality(
-    unlearned,
-    never,
-    tokenizer,
-    images,
-    breed: str,
-    perturbed,
-    templates=PARAPHRASES,
-    mean="geometric",
-) -> dict:
-    """TOFU's forget quality: `ks_2samp` of the unlearned and never-learned models' `truth_ratio` on the
-    same `n` images; p (passes above 0.05), the KS distance D, each model's median log R, the definition."""
-    a, b = (
-        truth_ratio(m, tokenizer, images, breed, perturbed, templates, mean)
-        for m in (unlearned, never)
-    )
-    return dict(
-        ks_verdict(a, b),
-        statistic=f"{DEFINITION[mean]} ({mean} mean, {len(templates)} wordings, {len(perturbed)} perturbed)",
-    )
 
 
 def ks_verdict(a, b) -> dict:

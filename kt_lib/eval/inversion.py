@@ -16,8 +16,7 @@ PLACEHOLDER = "sks"  # a word no pretraining caption uses: its token row is the 
 
 
 def _placeholder_id(tokenizer) -> int:
-    ids = tokenizer([PLACEHOLDER])[0]
-    return int(ids[1])  # after <start_of_text>: one BPE token
+    return int(tokenizer([PLACEHOLDER])[0][1])  # after <start_of_text>: one BPE token
 
 
 def invert_concept(
@@ -39,16 +38,14 @@ def invert_concept(
     feats = encode_images(model, images)
     i = names.index(breed)
     target = torch.full((len(images),), i, device=device)
-    others = text_head(
-        model, tokenizer, names, templates
-    )  # [dim, names]: the breed's column replaced
+    # [dim, names]: the breed's column replaced
+    others = text_head(model, tokenizer, names, templates)
     tokens = tokenizer([t.format(PLACEHOLDER) for t in templates]).to(device)
     vector = emb.data[row].clone().requires_grad_(True)  # Adam's state for the one row, not 49,408
     opt = torch.optim.Adam([vector], lr=lr)
     for _ in range(steps):
-        own = torch.nn.functional.normalize(
-            encode_text(model, tokens, True).float().mean(0), dim=-1
-        )
+        text = encode_text(model, tokens, True).float().mean(0)
+        own = torch.nn.functional.normalize(text, dim=-1)
         head = torch.cat([others[:, :i], own[:, None], others[:, i + 1 :]], 1)
         loss = torch.nn.functional.cross_entropy(model.logit_scale.exp() * feats @ head, target)
         emb.grad = None

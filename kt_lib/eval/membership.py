@@ -18,7 +18,6 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 import torch
 from scipy.optimize import minimize
 from scipy.special import expit
@@ -99,29 +98,21 @@ def attacker_accuracy(
     return float(np.mean(accuracies)), float(np.std(accuracies))
 
 
-def membership(
-    models: dict, tokenizer, members, non_members, breed: str, names, ref="never-learned", seed=0
-) -> pd.DataFrame:
-    """One row per model (name -> model) and feature: `auc`, `p` (two-sided Mann-Whitney test of
-    AUC = 0.5), `attacker` accuracy and its std over the folds, `n` images per set, and where `ref` (the
-    never-learned model's name) is among them, `privleak` = (auc - auc_ref) / auc_ref per feature."""
-    if len(members) != len(non_members):
-        raise ValueError(
-            f"need as many non-members as members, got {len(non_members)} and {len(members)}"
-        )
+def membership(s: dict, ref: str = "never-learned", seed: int = 0) -> list[dict]:
+    """One row per model and feature of `s` (model -> feature -> {"members", "non_members"} scores): `auc`,
+    `p` (two-sided Mann-Whitney test of AUC = 0.5), `attacker` accuracy and its std over the folds, and
+    `privleak` = (auc - auc_ref) / auc_ref per feature, `ref` naming the never-learned model."""
     rows = []
-    for name, model in models.items():
-        m, n = (scores(model, tokenizer, x, breed, names) for x in (members, non_members))
-        for feature in m:
-            acc, sd = attacker_accuracy(m[feature], n[feature], seed=seed)
-            p = mannwhitneyu(m[feature], n[feature]).pvalue
-            row = dict(model=name, feature=feature, auc=auc(m[feature], n[feature]), p=float(p))
-            rows.append(dict(row, attacker=acc, attacker_std=sd, n=len(members)))
-    out = pd.DataFrame(rows)
-    if ref in models:
-        base = out.feature.map(out[out.model == ref].set_index("feature").auc)
-        out["privleak"] = (out.auc - base) / base
-    return out
+    for name, features in s.items():
+        for f, d in features.items():
+            acc, sd = attacker_accuracy(d["members"], d["non_members"], seed=seed)
+            p = float(mannwhitneyu(d["members"], d["non_members"]).pvalue)
+            row = dict(model=name, feature=f, auc=auc(d["members"], d["non_members"]), p=p)
+            rows.append(dict(row, attacker=acc, attacker_std=sd))
+    base = {r["feature"]: r["auc"] for r in rows if r["model"] == ref}
+    for r in rows:
+        r["privleak"] = (r["auc"] - base[r["feature"]]) / base[r["feature"]]
+    return rows
 
 
 def leak(unlearned: dict, never: dict, draws: int = 1000, seed: int = 0) -> dict:
