@@ -32,7 +32,7 @@ def _in(package: str, modules: str) -> tuple[str, ...]:
 
 
 LAYERS = (
-    ("request", ("kt_lib.knowledge", *_in("kt_lib.knowledge", "taxonomy wordnet noun_index"),
+    ("request", ("kt_lib.knowledge", *_in("kt_lib.knowledge", "taxonomy wordnet"),
                  "kt_lib.world", "kt_lib.world.config")),
     ("data", ("kt_lib.cachefile", *_in("kt_lib.world", "render data"),
               *_in("kt_lib.knowledge", "realdata datasets"))),

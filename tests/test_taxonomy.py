@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from noun_index import open_noun_index
 
 from kt_harness.cli import taxonomy as cli_taxonomy
-from kt_lib.knowledge.noun_index import open_noun_index
 from kt_lib.knowledge.taxonomy import Concept, Taxonomy
 from kt_lib.world.config import BREEDS, GROUPS, WorldTaxonomy
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from noun_index import open_noun_index
 
 from kt_lib.knowledge import wordnet as W
-from kt_lib.knowledge.noun_index import open_noun_index
 
 
 def test_lexnames_has_45_numbered_lines():

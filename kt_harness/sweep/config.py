@@ -79,9 +79,8 @@ class SweepConfig:
     resources: dict = field(default_factory=lambda: {"cpus": 1, "gpus": "auto"})
     paper: dict | None = None  # method -> the paper's Q-U (%), for the Markdown table
     attack: dict | None = None  # the relearning attack's settings (`parse_attack`); None: off
-    audit: dict | None = (
-        None  # the audits' settings (`kt_harness.sweep.audit.parse_audit`); None: off
-    )
+    # the audits' settings (`kt_harness.sweep.audit.parse_audit`); None: off
+    audit: dict | None = None
     source: str = ""  # the file it was read from
 
     def as_dict(self) -> dict:

@@ -1,5 +1,6 @@
 """A direct reader of WordNet 3.0 `data.noun` by byte offset (`NounIndex`): the lemmas and hypernym
-offsets of a synset without loading the whole corpus through nltk."""
+offsets of a synset without loading the whole corpus through nltk. Only the tests use it (checking many
+wnids), so it lives here, not in kt_lib."""
 
 from __future__ import annotations
 
