@@ -92,10 +92,8 @@ def frame(seq: dict) -> pd.DataFrame:
 
 def _like(exp: Experiment, forget) -> Experiment:
     """An experiment on `exp`'s original model, data, cache and settings for another request."""
-    kw = dict(
-        samples_per_class=exp.samples_per_class, data=exp.data, preset=exp.preset, cache=exp.cache
-    )
-    return Experiment(forget, exp.model, exp.tokenizer, **kw, **exp.settings)
+    kw = dict(data=exp.data, preset=exp.preset, cache=exp.cache, **exp.settings)
+    return Experiment(forget, exp.model, exp.tokenizer, exp.samples_per_class, **kw)
 
 
 def _step(e: Experiment, model, method, overrides):

@@ -93,12 +93,8 @@ def check_audit(args) -> list[str]:
     from kt_lib.eval import audit
 
     names = audit.audit_names(args.audit)
-    for flag, value, (lo, hi) in (
-        ("--audit-k", args.audit_k, audit.K_RANGE),
-        ("--audit-steps", args.audit_steps, audit.STEPS_RANGE),
-    ):
-        if not lo <= value <= hi:
-            raise ValueError(f"{flag} must be an integer from {lo} to {hi}, got {value}")
+    audit.check_range("--audit-k", args.audit_k, audit.K_RANGE)
+    audit.check_range("--audit-steps", args.audit_steps, audit.STEPS_RANGE)
     need = [n for n in names if n in audit.NEEDS_NEVER]
     if args.data_root and need:
         raise ValueError(

@@ -21,9 +21,8 @@ def check_then(args) -> None:
     single = [f"--{n}" for n in ("audit", "attack", "save") if args.then and getattr(args, n)]
     if single:
         raise ValueError(
-            f"{' and '.join(single)} {'takes' if len(single) == 1 else 'take'} one request's model, "
-            "not a sequence of requests: drop "
-            f"{'them' if len(single) > 1 else 'it'}, or run without --then"
+            f"{' and '.join(single)} {'takes' if len(single) == 1 else 'take'} one request's model, not a "
+            f"sequence of requests: drop {'them' if len(single) > 1 else 'it'}, or run without --then"
         )
 
 

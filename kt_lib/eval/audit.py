@@ -47,7 +47,7 @@ def audit_names(names) -> list[str]:
     return names
 
 
-def _check_range(name: str, value: int, bounds) -> None:
+def check_range(name: str, value: int, bounds) -> None:
     if not (isinstance(value, int) and bounds[0] <= value <= bounds[1]):
         raise ValueError(
             f"{name} must be an integer from {bounds[0]} to {bounds[1]}, got {value!r}"
@@ -213,8 +213,8 @@ def audit(
     from kt_lib.eval.evaluator import model_fingerprint
 
     names = audit_names(names)
-    _check_range("k", k, K_RANGE)
-    _check_range("steps", steps, STEPS_RANGE)
+    check_range("k", k, K_RANGE)
+    check_range("steps", steps, STEPS_RANGE)
     if group_size not in GROUP_SIZES:
         raise ValueError(
             f"group_size must be one of {', '.join(map(str, GROUP_SIZES))}, got {group_size!r}"
@@ -239,11 +239,8 @@ def audit(
     ref = None if never is None else model_fingerprint(never)
 
     def controls(model):
-        return {
-            "original": exp.model,
-            "unlearned": model,
-            **({"never-learned": never} if never is not None else {}),
-        }
+        reference = {"never-learned": never} if never is not None else {}
+        return {"original": exp.model, "unlearned": model, **reference}
 
     compute = dict(
         mia=(lambda m: _mia(exp, controls(m), seed), dict(seed=seed)),
