@@ -130,22 +130,27 @@ class Patches:
 
 
 def step_child(args) -> dict:
+    from kt_lib.cache import RunCache
+    from kt_lib.derived import Kept
     from kt_lib.experiment import Experiment
     from kt_lib.methods import list_methods
 
-    exp = Experiment(args.forget, eval_per_class=args.eval_per_class)
+    exp = Experiment(args.forget, eval_per_class=args.eval_per_class, cache=None)
     _ = exp.before  # the original model's accuracies: computed once, outside every timing
     patches = Patches()
     methods = args.methods or [name for name, _ in list_methods()]
     out = {}
 
     def run(name, compiled):
-        exp.evaluator._cache.clear()  # every run evaluates its model (same work both ways)
+        # every run trains and evaluates its model (same work both ways): no row, model or prediction kept
+        exp.cache, exp.kept = RunCache(None), Kept()
+        exp.evaluator._cache.clear()
         patches.step_seconds = []
         t0 = time.perf_counter()
         with patches.compiled(compiled):
-            row = exp.run(name, keep_result=True, scope=args.scope, num_steps=args.steps)
+            row = exp.run(name, scope=args.scope, num_steps=args.steps)
         wall = time.perf_counter() - t0
+        row["model"] = exp.result(row).model  # kept from the run: no second training
         return row, dict(run_s=wall, train_s=row["seconds"], steps_s=patches.step_seconds)
 
     for name in methods:
@@ -164,7 +169,7 @@ def step_child(args) -> dict:
         rec["first_compiled"] = {k: v for k, v in comp_first.items() if k != "steps_s"}
         rec["metric_diff"] = {k: comp_row[k] - eager_row[k] for k in ("Q", "U", "QU")}
         rec["eager_metrics"] = {k: eager_row[k] for k in ("Q", "U", "QU")}
-        a, b = (r["result"].model.state_dict() for r in (eager_row, comp_row))
+        a, b = (r["model"].state_dict() for r in (eager_row, comp_row))
         rec["max_abs_weight_diff"] = max(float((a[k] - b[k]).abs().max()) for k in a)
         timed = {"eager": [], "compiled": []}
         for _ in range(args.repeats):
