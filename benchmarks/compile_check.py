@@ -151,7 +151,8 @@ def step_child(args) -> dict:
             row = exp.run(name, scope=args.scope, num_steps=args.steps)
         wall = time.perf_counter() - t0
         row["model"] = exp.result(row).model  # kept from the run: no second training
-        return row, dict(run_s=wall, train_s=row["seconds"], steps_s=patches.step_seconds)
+        times = dict(run_s=wall, train_s=row["seconds"], threads=torch.get_num_threads())
+        return row, dict(times, steps_s=patches.step_seconds)
 
     for name in methods:
         rec = out[name] = {}
@@ -186,6 +187,8 @@ def step_child(args) -> dict:
                 )
                 for variant, runs in timed.items()
             }
+            drop = lambda t: {k: v for k, v in t.items() if k != "steps_s"}  # noqa: E731
+            rec["runs"] = {variant: [drop(t) for t in runs] for variant, runs in timed.items()}
         print(f"{name}: done", file=sys.stderr, flush=True)
     return out
 
@@ -227,69 +230,31 @@ def encoder_child(args) -> dict:
 
 
 def summarise(report: dict) -> list[str]:
-    """Lines of the printed summary: the findings, then the timings (marked as such)."""
-    lines, load = [], report["load_average_before"]
-    step, enc = report.get("step"), report.get("encoder")
-    lines.append("NON-TIMING FINDINGS")
-    if step:
-        for name, rec in step["warm"]["result"].items():
-            if "error" in rec:
-                lines.append(f"  step {name}: BREAKS: {rec['error']}")
-                continue
-            d = rec["metric_diff"]
-            lines.append(
-                f"  step {name}: dQ {d['Q']:+.4f} dU {d['U']:+.4f} dQ-U {d['QU']:+.4f}, max |dw| "
-                f"{rec['max_abs_weight_diff']:.2e}, graph breaks {rec['graph_breaks']}, graphs "
-                f"{rec['graphs_compiled']}"
-            )
-    if enc:
-        rec = enc["warm"]["result"]
-        if "error" in rec:
-            lines.append(f"  encoder: BREAKS: {rec['error']}")
-        else:
-            lines.append(
-                f"  encoder ({rec['images']} images): max |dfeature| {rec['max_abs_feature_diff']:.2e} "
-                f"(features up to {rec['max_abs_feature']:.2f}), graph breaks {rec['graph_breaks']}"
-            )
-    lines.append(
-        f"TIMINGS (wall seconds at load average {load[0]:.1f} on {os.cpu_count()} cores: figures only "
-        "when the machine was quiet)"
-    )
-    if step:
-        lines.append("  step: method | cold 1st compiled run | warm 1st compiled run | eager 1st run | "
-                     "median run eager / compiled | median step eager / compiled")  # fmt: skip
-        for name, rec in step["warm"]["result"].items():
-            cold = step["cold"]["result"].get(name, {})
-            if "error" in rec or "error" in cold:
-                continue
-            med = rec.get("median", {})
-            run_s = f"{med['eager']['run_s']:.2f} / {med['compiled']['run_s']:.2f}" if med else "-"
-            step_s = (
-                f"{med['eager']['step_s']:.4f} / {med['compiled']['step_s']:.4f}"
-                if med and med["eager"]["step_s"] is not None
-                else "-"
-            )
-            lines.append(
-                f"  step: {name} | {cold['first_compiled']['run_s']:.1f} | "
-                f"{rec['first_compiled']['run_s']:.1f} | {rec['first_eager']['run_s']:.1f} | "
-                f"{run_s} | {step_s}"
-            )
-    if enc and "error" not in enc["warm"]["result"]:
-        cold, warm = enc["cold"]["result"], enc["warm"]["result"]
-        med = warm.get("median_s")
-        lines.append(
-            f"  encoder: cold 1st compiled pass {cold['first_compiled_s']:.1f}, warm 1st compiled pass "
-            f"{warm['first_compiled_s']:.1f}, eager 1st pass {warm['first_eager_s']:.1f}"
-            + (
-                f", median pass eager {med['eager']:.2f} / compiled {med['compiled']:.2f}"
-                if med
-                else ""
-            )
-        )
+    """The printed summary: per target, the findings, then the timings (wall seconds at the recorded load)."""
+    lines = [
+        f"load average before: {report['load_average_before'][0]:.1f} on {os.cpu_count()} cores"
+    ]
     for target in ("step", "encoder"):
-        if report.get(target):
-            cold, warm = report[target]["cold"]["process_s"], report[target]["warm"]["process_s"]
-            lines.append(f"  {target}: whole process cold {cold:.0f}, warm {warm:.0f}")
+        if not report.get(target):
+            continue
+        cold, warm = report[target]["cold"], report[target]["warm"]
+        recs = warm["result"] if target == "step" else {"encoder": warm["result"]}
+        colds = cold["result"] if target == "step" else {"encoder": cold["result"]}
+        for name, rec in recs.items():
+            if "error" in rec:
+                lines.append(f"{target} {name}: BREAKS: {rec['error']}")
+                continue
+            keep = ("metric_diff", "max_abs_weight_diff", "max_abs_feature_diff", "graph_breaks")
+            found = {k: rec[k] for k in keep if k in rec}
+            first = {k: rec[k] for k in rec if k.startswith("first")}
+            lines.append(f"{target} {name}: {found}")
+            lines.append(
+                f"  first runs (warm process): {first}; cold: {colds.get(name, {}).get('first_compiled') or colds.get(name, {}).get('first_compiled_s')}"
+            )
+            lines.append(f"  medians: {rec.get('median') or rec.get('median_s')}")
+        lines.append(
+            f"{target}: whole process cold {cold['process_s']:.0f} s, warm {warm['process_s']:.0f} s"
+        )
     return lines
 
 
