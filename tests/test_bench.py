@@ -384,3 +384,39 @@ def test_benchmarks_readme_quotes_the_recorded_run_engine_figures():
     total, train = prev["median_total_s"], prev["median_train_s"]
     assert f"{total['new']:.2f} s (median of 4) against {total['previous']:.2f} s" in text
     assert f"{total['ratio']:.2f}x" in text and f"{train['ratio']:.2f}x" in text
+
+
+def test_compile_record_quotes_its_json():
+    """benchmarks/compile_check.md's figures are the recorded run's (compile_check.json, compile_methods.json)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    text = (root / "compile_check.md").read_text()
+    t = json.loads((root / "compile_check.json").read_text())
+    warm, cold = (t["step"][p]["result"]["nhl_kl"] for p in ("warm", "cold"))
+    enc, enc_cold = t["encoder"]["warm"]["result"], t["encoder"]["cold"]["result"]
+    med = warm["median"]
+    quoted = [
+        f"{med['eager']['step_s'] * 1e3:.1f} ms | {med['compiled']['step_s'] * 1e3:.1f} ms",
+        f"{med['eager']['run_s']:.2f} s | {med['compiled']['run_s']:.2f} s",
+        f"{warm['first_eager']['run_s']:.2f} s | {cold['first_compiled']['run_s']:.1f} s",
+        f"{warm['first_compiled']['run_s']:.2f} s",
+        f"{enc['median_s']['eager']:.3f} s | {enc['median_s']['compiled']:.3f} s",
+        f"{enc_cold['first_compiled_s']:.1f} s / {enc['first_compiled_s']:.2f} s",
+        f"saves {med['eager']['run_s'] - med['compiled']['run_s']:.2f} s",
+    ]
+    for q in quoted:
+        assert q in text, q
+    saved = 1 - med["compiled"]["run_s"] / med["eager"]["run_s"]
+    load = warm["first_compiled"]["run_s"] - warm["first_eager"]["run_s"]
+    first = cold["first_compiled"]["run_s"] - warm["first_eager"]["run_s"]
+    summary = f"{saved:.0%} a run, against {first:.0f} s for the\nfirst compile and {load:.1f} s to load it"
+    assert summary in (root / "README.md").read_text()
+    assert f"pays {first:.0f} s" in text and f"then\n  {load:.1f} s per fresh process" in text
+    methods = json.loads((root / "compile_methods.json").read_text())["step"]["warm"]["result"]
+    assert len(methods) == 11 and all(r["graph_breaks"] == 0 for r in methods.values())
+    worst = max(abs(r["metric_diff"]["U"]) for r in methods.values())
+    assert (
+        f"U within {worst:.4f}" in text
+        and max(abs(r["metric_diff"]["Q"]) for r in methods.values()) == 0
+    )
