@@ -420,3 +420,18 @@ def test_compile_record_quotes_its_json():
         f"U within {worst:.4f}" in text
         and max(abs(r["metric_diff"]["Q"]) for r in methods.values()) == 0
     )
+
+
+def test_readme_audit_figures_come_from_audit_md():
+    """Every number in the README's auditor section is in benchmarks/audit.md (the recorded run)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## How would an auditor check?", 1)[1].split("\n## ", 1)[0]
+    recorded = (root / "benchmarks" / "audit.md").read_text()
+    numbers = set(re.findall(r"\d+\.\d+", section))
+    assert numbers >= {"0.524", "0.41", "0.99", "1.00", "0.95"}
+    assert all(n in recorded for n in numbers), sorted(n for n in numbers if n not in recorded)
+    assert "13 of 60 planned runs" in recorded and "n = 200" in recorded
