@@ -378,8 +378,8 @@ def feedback_sentence(rec: dict) -> str:
     load = rec["load_average_1_5_15"]["before"][0]
     return (
         f"Measured by `tests/test_browser.py` in headless Chromium (`benchmarks/panel_feedback.json`: "
-        f"notebook 04 in smoke mode, a margin not yet run, {rec['date'][:10]}, {rec['machine']}, shared "
-        f"with other work at load average {load:.1f}): the first progress showed {rec['first_feedback_s']:.2f} s after the slider "
+        f"notebook 04 in smoke mode, a margin not yet run, {rec['date'][:10]}, {rec['machine']}, load "
+        f"average {load:.1f}): the first progress showed {rec['first_feedback_s']:.2f} s after the slider "
         f"moved, the final figure {rec['final_s']:.2f} s after."
     )
 
