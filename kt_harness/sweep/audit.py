@@ -39,10 +39,11 @@ def parse_audit(value) -> dict | None:
     except ValueError as err:
         raise ConfigError(f"audit.names: {err}") from None
     out = dict(names=names, k=raw.get("k", 5), steps=raw.get("steps", 100))
-    for key, (lo, hi) in (("k", audit.K_RANGE), ("steps", audit.STEPS_RANGE)):
-        v = out[key]
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ConfigError(f"audit.{key} must be an integer from {lo} to {hi}, got {v!r}")
+    for key, bounds in (("k", audit.K_RANGE), ("steps", audit.STEPS_RANGE)):
+        try:
+            audit.check_range(f"audit.{key}", out[key], bounds)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     return out
 
 

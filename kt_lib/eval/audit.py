@@ -48,7 +48,7 @@ def audit_names(names) -> list[str]:
 
 
 def check_range(name: str, value: int, bounds) -> None:
-    if not (isinstance(value, int) and bounds[0] <= value <= bounds[1]):
+    if isinstance(value, bool) or not (isinstance(value, int) and bounds[0] <= value <= bounds[1]):
         raise ValueError(
             f"{name} must be an integer from {bounds[0]} to {bounds[1]}, got {value!r}"
         )
