@@ -37,6 +37,6 @@ lab: $(STAMP)
 strip: $(STAMP)
 	$(BIN)/nbstripout notebooks/*.ipynb
 
-clean-cache:  # the repo-local test cache and this machine's run cache ($KT_CACHE/runs.jsonl, unlearn-requests/)
+clean-cache:  # the repo-local test cache and this machine's run cache ($KT_CACHE/runs.jsonl, unlearn-requests/, models/)
 	rm -rf .kt_cache
-	rm -rf "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl.locks" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/unlearn-requests"
+	rm -rf "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/runs.jsonl.locks" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/unlearn-requests" "$${KT_CACHE:-$$HOME/.cache/kt_lib}/models"

@@ -7,11 +7,12 @@
 Every run is keyed by everything that decides its result (`Experiment.key`) and kept in `exp.cache`, by
 default this machine's run cache (`kt_lib.cache.machine_cache`, shared with every notebook, script and `kt
 unlearn`; `cache=None` keeps rows in memory only): the same settings asked twice, in any process, train once.
-The row holds scores, not the model: `exp.result(row)` gives the `UnlearnResult` (model, history), trained
-again from the row's settings when this experiment did not train it. Names go through the source's taxonomy
-(a group forgets all its breeds; unknown names raise with suggestions); `data=manifest_source(...)` runs
-on real images (`kt_lib.sources`). `preset="paper"` fills every setting a run does not give from the
-official setup for the method and dataset (`kt_lib.presets`); `lr` unset is the model's `default_lr`.
+The row holds scores, not the model: `exp.result(row)` gives the `UnlearnResult` (model, history): kept,
+stored beside the cache by whichever process trained it (small models), else trained again. Names go
+through the source's taxonomy (a group forgets all its breeds; unknown names raise with suggestions);
+`data=manifest_source(...)` runs on real images (`kt_lib.sources`). `preset="paper"` fills every setting a
+run does not give from the official setup for the method and dataset (`kt_lib.presets`); `lr` unset is the
+model's `default_lr`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kt_lib.sources import DataSource, first_per_class, world_source
 from kt_lib.unlearn import ENGINE_VERSION, UnlearnConfig, UnlearnResult, unlearn
 from kt_lib.zeroshot import template_set
 
+MODELS_DIR = "models"  # where `Kept` stores small unlearned models, beside the run cache file
 DEFAULT_FORGET = (
     "German short-haired pointer",
     "West Highland white terrier",
@@ -85,7 +87,8 @@ class Experiment:
         self.forget_set = self.exemplars()
         if not isinstance(cache, RunCache):
             cache = machine_cache() if cache == "machine" else RunCache(cache)
-        self.cache, self.kept = cache, Kept()  # kept: the latest unlearned models (kt_lib.derived)
+        models = cache.path.parent / MODELS_DIR if cache.path else None  # beside the cache file
+        self.cache, self.kept = cache, Kept(folder=models)  # the latest unlearned models
         # derive(source, name, compute, **params): compute(model) of a run row or a model, cached
         self.derive = Derived(cache, self.key, self.result)
 
@@ -239,15 +242,16 @@ class Experiment:
 
     def result(self, row: dict) -> UnlearnResult:
         """The `UnlearnResult` (model, history, seconds, info) of a row from `run`: the one this experiment
-        trained (the latest are kept in memory: `kt_lib.derived.Kept`), else trained again from the row's
-        `call` without evaluating it (the same settings and seed give the same model)."""
+        trained (the latest are kept in memory: `kt_lib.derived.Kept`), or stored on disk beside the cache
+        file by any process that trained it (small models), else trained again from the row's `call` without
+        evaluating it (the same settings and seed give the same model)."""
         if "call" not in row:
             raise ValueError("pass a row returned by Experiment.run (it records its key and call)")
         call = {k: v for k, v in row["call"].items() if k != "scope"}
         spc = call.pop("samples_per_class")
         cfg = self.config(**call)
         key = self.key(spc, None, cfg)  # the model's, whatever scope evaluated it
-        result = self.kept.get(key)
+        result = self.kept.get(key) or self.kept.load(key, self.model)
         if result is None:
             result = self._unlearn(cfg, spc)
             self.kept.put(key, result)

@@ -61,7 +61,7 @@ def sequence(exp: Experiment, then, method: str | None = None, **overrides) -> d
     for i in range(1, len(exps)):
         if rows[i] is not None:
             continue
-        if at == 0:  # step 1's model: kept by the experiment, else trained again
+        if at == 0:  # step 1's model: kept or stored (Experiment.result), else trained
             at, model = 1, exp.result(first).model
         while at < i:  # cached steps between: trained again, not evaluated
             at, model = at + 1, _step(exps[at], model, method, overrides).model

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +15,7 @@ from kt_lib.derived import Kept, _pack, _unpack
 from kt_lib.eval import recovery
 from kt_lib.eval.collateral import profile
 from kt_lib.eval.probe import knowledge_probe
+from kt_lib.unlearn import UnlearnConfig
 
 torch.set_num_threads(1)
 FAST = dict(num_steps=2, samples_per_class=4)
@@ -75,11 +80,20 @@ def test_a_derived_result_is_found_by_another_experiment_without_training(
     assert row2["key"] == row["key"] and retrained.n == 0
     pd.testing.assert_frame_equal(again.derive(row2, "norm", compute), first)
     assert retrained.n == 0 and len(calls) == 1
-    other = again.derive(row2, "norm", compute, variant=2)  # other parameters: computed (retrained)
-    assert retrained.n == 1 and len(calls) == 2
-    assert other.norm.iloc[0] == pytest.approx(
-        first.norm.iloc[0], rel=1e-6
-    )  # same key, same weights
+    other = again.derive(
+        row2, "norm", compute, variant=2
+    )  # other parameters: computed on the model
+    assert (
+        retrained.n == 0 and len(calls) == 2
+    )  # that the first session stored beside the cache file
+    assert other.norm.iloc[0] == first.norm.iloc[0]  # the same weights, to the bit
+    shutil.rmtree(
+        tmp_path / "models"
+    )  # no stored model: the run is trained again, to the same weights
+    third = _experiment(world_model, path)
+    again_trained = third.derive(third.run("nhl_kl"), "norm", compute, variant=3)
+    assert retrained.n == 1 and len(calls) == 3
+    assert again_trained.norm.iloc[0] == pytest.approx(first.norm.iloc[0], rel=1e-6)
 
 
 def test_sources_rows_models_and_bad_input(world_model, tmp_path):
@@ -156,3 +170,46 @@ def test_persisted_predictions_are_found_by_another_evaluator_without_encoding(
     moved.domains[moved.in_domain] = type(ds)(ds.images, ds.fine, ds.coarse, ("a {}.",))
     with pytest.raises(AssertionError, match="encoded images"):
         moved.accuracies(model, tokenizer, ["Samoyed"], scope="in_domain")
+
+
+def test_stored_models_load_exactly_are_bounded_and_damage_is_retrained(tmp_path, monkeypatch):
+    import kt_lib.derived as derived
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"the newest {derived.STORE_BYTES >> 20} MB are kept" in readme  # the README's figure
+
+    class R:
+        def __init__(self, seed):
+            torch.manual_seed(seed)
+            self.model, self.seconds, self.stopped = torch.nn.Linear(64, 64), 1.5, None
+            self.info, self.efficiency = {"config": asdict(UnlearnConfig(towers="image"))}, {}
+            self.history = pd.DataFrame(dict(step=[0, 1], loss=[2.0, 1.0]))
+
+    kept = Kept(folder=tmp_path)
+    base = torch.nn.Linear(64, 64)
+    one = R(0)
+    kept.put("one", one)
+    loaded = Kept(folder=tmp_path).load(
+        "one", base
+    )  # another process: the weights, in a copy of `base`
+    assert loaded.model is not base and torch.equal(loaded.model.weight, one.model.weight)
+    pd.testing.assert_frame_equal(loaded.history, one.history)
+    assert (loaded.seconds, loaded.stopped, loaded.info) == (
+        1.5,
+        None,
+        one.info,
+    )  # tuples stay tuples
+    assert kept.load("two", base) is None  # never stored
+    file = tmp_path / "one.safetensors"
+    file.write_bytes(file.read_bytes()[:-64] + bytes(64))  # damaged bytes: deleted, not loaded
+    assert kept.load("one", base) is None and not file.exists()
+    kept.put("a", R(0))
+    size = (tmp_path / "a.safetensors").stat().st_size
+    monkeypatch.setattr(derived, "STORE_BYTES", 2 * size + size // 2)  # room for two files
+    for i, key in enumerate("bc"):
+        kept.put(key, R(i))
+    assert sorted(f.stem for f in tmp_path.glob("*.safetensors")) == ["b", "c"]  # the oldest went
+    monkeypatch.setattr(derived, "STORE_MODEL_BYTES", 64 * 65 * 4 - 1)  # a model too large to store
+    kept.put("big", R(3))
+    assert not (tmp_path / "big.safetensors").exists() and kept.get("big") is not None
+    assert Kept(folder=None).load("b", base) is None  # no folder (cache=None): memory only

@@ -1,11 +1,12 @@
 """Reruns are free: `Experiment.run` and `kt unlearn` answer settings that ran before from this machine's run
-cache without training; the model is trained again only when asked for (`Experiment.result`); `cache=None`
-and `--no-cache` opt out. (conftest gives each test its own machine run cache.)"""
+cache without training; the model, asked for (`Experiment.result`), is loaded from beside the cache, or trained
+again when it is not stored; `cache=None` and `--no-cache` opt out. (conftest gives each test its own machine run cache.)"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -67,8 +68,15 @@ def test_the_model_is_trained_on_demand_once_and_matches_the_row(world_model, mo
     again = _experiment(world_model)
     cached = again.run("nhl_kl", scope="in_domain")  # answered by the full-scope row
     assert cached["scope"] == "all" and trained.n == 0
-    result = again.result(cached)
-    assert trained.n == 1 and again.result(again.run("nhl_kl")) is result  # kept: not trained again
+    result = again.result(cached)  # stored beside the cache by the first: loaded, not trained
+    assert trained.n == 0 and again.result(again.run("nhl_kl")) is result  # then kept in memory
+    shutil.rmtree(machine_cache().path.parent / "models")
+    rebuilt = _experiment(world_model).result(
+        cached
+    )  # nothing stored: trained again, the same model
+    assert trained.n == 1
+    for (name, a), b in zip(rebuilt.model.state_dict().items(), result.model.state_dict().values()):
+        assert torch.equal(a, b), name
     history = pd.DataFrame(row["history"])
     pd.testing.assert_frame_equal(
         result.history, history, check_dtype=False
@@ -94,10 +102,12 @@ def test_kt_unlearn_reruns_from_the_cache_and_no_cache_trains(
     assert trained.n == 1 and "from the run cache" in capsys.readouterr().out
     a, b = (json.loads((tmp_path / f"{x}.json").read_text()) for x in "ab")
     assert a == b  # the same record, scores, settings and collateral profile
-    assert main([*argv, "--save", str(tmp_path / "u.safetensors")]) == 0  # the model: on demand
-    assert trained.n == 2 and (tmp_path / "u.safetensors").exists()
+    assert (
+        main([*argv, "--save", str(tmp_path / "u.safetensors")]) == 0
+    )  # the model: stored, loaded
+    assert trained.n == 1 and (tmp_path / "u.safetensors").exists()
     assert main([*argv, "--no-cache"]) == 0
-    assert trained.n == 3
+    assert trained.n == 2
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["unlearn", "--help"])

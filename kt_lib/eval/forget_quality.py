@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.stats import ks_2samp
 
 from kt_lib.textenc import encode_text
 from kt_lib.zeroshot import PARAPHRASES, TEMPLATES, encode_images, model_device, text_head
@@ -61,6 +60,8 @@ def truth_ratio(
 def ks_verdict(a, b) -> dict:
     """`ks_2samp` of the unlearned (`a`) and never-learned (`b`) truth ratios: p (passes above 0.05), D, n
     and each model's median log R."""
+    from scipy.stats import ks_2samp  # here: scipy.stats costs ~1 s of every kt_lib import
+
     test = ks_2samp(a, b)
     return dict(
         p=float(test.pvalue),

@@ -19,9 +19,6 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
-from scipy.special import expit
-from scipy.stats import mannwhitneyu
 
 from kt_lib.world.config import BREEDS, DOMAINS, WorldConfig
 from kt_lib.world.data import POOLS, WorldDataset, to_tensor
@@ -65,11 +62,16 @@ def scores(model, tokenizer, images, breed: str, names, templates=TEMPLATES["pho
 
 def auc(members, non_members) -> float:
     """P(a member's score > a non-member's), ties counted half: the members' Mann-Whitney U / (n_m n_n)."""
+    from scipy.stats import mannwhitneyu  # scipy here, not above: ~1 s of every kt_lib import
+
     return float(mannwhitneyu(members, non_members).statistic / (len(members) * len(non_members)))
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> np.ndarray:
     """Weights then bias of sklearn's default logistic regression (L2, C=1: |w|^2/2 + C * log-loss)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
     X, s = np.column_stack([x, np.ones(len(x))]), 2 * y - 1
 
     def objective(w):
@@ -102,6 +104,8 @@ def membership(s: dict, ref: str = "never-learned", seed: int = 0) -> list[dict]
     """One row per model and feature of `s` (model -> feature -> {"members", "non_members"} scores): `auc`,
     `p` (two-sided Mann-Whitney test of AUC = 0.5), `attacker` accuracy and its std over the folds, and
     `privleak` = (auc - auc_ref) / auc_ref per feature, `ref` naming the never-learned model."""
+    from scipy.stats import mannwhitneyu
+
     rows = []
     for name, features in s.items():
         for f, d in features.items():
@@ -120,6 +124,8 @@ def leak(unlearned: dict, never: dict, draws: int = 1000, seed: int = 0) -> dict
     feature per model) and its 95% bootstrap interval (members and non-members resampled, the same draw
     for both models). `verdict`: "leak" (interval above 0: member signal the never-learned model lacks),
     "over-unlearned" (below 0: membership shows in the other direction) or "indistinguishable"."""
+    from scipy.stats import mannwhitneyu
+
     rng = np.random.default_rng(seed)
     n_m, n_n = len(unlearned["members"]), len(unlearned["non_members"])
     im, inn = rng.integers(0, n_m, (draws, n_m)), rng.integers(0, n_n, (draws, n_n))
