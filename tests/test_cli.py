@@ -58,7 +58,7 @@ def test_list_methods(capsys):
     )
 
 
-def test_unlearn_json(tmp_path, world_model):
+def test_unlearn_json(tmp_path, world_model, capsys):
     out = tmp_path / "u.json"
     assert (
         main(
@@ -97,6 +97,9 @@ def test_unlearn_json(tmp_path, world_model):
     eff = r["efficiency"]  # issue 30 item 6: what the request cost
     assert eff["seconds"] == r["seconds"] > 0 and eff["peak_memory_mb"] > 0
     assert 0 < eff["params_changed"] <= eff["params_total"] and eff["tensors_changed"] > 1
+    printed = capsys.readouterr().out  # the same cost, said in one line
+    cost = f"{eff['params_changed']:,} of {eff['params_total']:,} parameters changed"
+    assert f"{eff['peak_memory_mb']:,.0f} MiB peak ({eff['memory']})" in printed and cost in printed
     from kt_lib.models import load_model
 
     model, _, _ = load_model("kt-tiny-dogworld", str(tmp_path / "u.safetensors"), device="cpu")

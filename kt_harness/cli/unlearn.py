@@ -245,6 +245,10 @@ def report(args, forget: list, row: dict, out: dict, cached: bool) -> None:
         f"OOD Q-U {fmt(row.get('drawing_QU'))}  zero-shot utility {fmt(out['zero_shot_utility'])}  "
         f"(trained in {row['seconds']:.1f} s{trained})"
     )
+    if row.get("peak_memory_mb") is not None:  # kt_lib.efficiency (a row cached before it: none)
+        changed = f"{row['params_changed']:,} of {row['params_total']:,} parameters changed"
+        mem = f"{row['peak_memory_mb']:,.0f} MiB peak ({row['memory']}), +{row['memory_added_mb']:,.0f}"
+        print(f"  cost: {mem} MiB added, {changed}")
     if out["nothing_to_forget"]:
         print(f"  {out['nothing_to_forget']}")
     if row["stopped"]:
