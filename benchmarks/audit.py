@@ -112,15 +112,19 @@ def write(args, breeds, with_never, results, control_rows, started, plan) -> Non
         "inversion",
         "",
         f"Produced by `.venv/bin/python {command}` on {platform.machine()}, 2 torch threads, torch "
-        f"{torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')} UTC, a shared 2-core machine under heavy "
-        f"load ({(time.time() - started) / 60:.0f} min wall): no timings are reported.",
+        f"{torch.__version__}, {time.strftime('%Y-%m-%d %H:%M')} UTC ({(time.time() - started) / 60:.0f} "
+        f"min wall{'; ' + args.note if args.note else ''}): no timings are reported.",
         "",
         f"**Scope.** Breeds drawn at random with seed {args.draw_seed}: {', '.join(breeds)}. "
-        f"Never-learned models cached: {', '.join(with_never) or 'none'}; the others need "
-        "`kt world --retrain --without NAME` (about 5 min each on an idle 2-core CPU), which did not fit "
-        "this session, so they get quant and invert only. "
-        f"Runs finished: {done} of the {plan} planned (breeds x methods x seeds); {len(full)} with every "
-        "audit. A phenomenon seen on fewer requests than planned is a finding on those requests only.",
+        f"Never-learned models cached: {', '.join(with_never) or 'none'}"
+        + (
+            ""
+            if len(with_never) == len(breeds)
+            else "; the others need `kt world --retrain --without NAME` (about 5 min each on an idle "
+            "2-core CPU) and get quant and invert only"
+        )
+        + f". Runs finished: {done} of the {plan} planned (breeds x methods x seeds); {len(full)} with "
+        "every audit. A phenomenon seen on fewer requests than planned is a finding on those requests only.",
         "",
         "**Definitions.** MIA: members = the breed's 200 pretraining photos, non-members = 200 fresh renders "
         "(same generator, seeds no pool uses); score = the breed's log-probability among the 56 breed "
@@ -158,6 +162,17 @@ def write(args, breeds, with_never, results, control_rows, started, plan) -> Non
     write_bytes(Path(args.out), ("\n".join(lines) + "\n").encode())
 
 
+def _range(ctrl: pd.DataFrame, model: str) -> str:
+    """'0.50-0.60 over 6 breeds, p < 0.05 for 2 (Gordon setter, ...)' for one control model."""
+    c = ctrl[ctrl.model == model]
+    sig = c[c.mia_p_log_prob < 0.05]
+    named = f" ({', '.join(f'{r.breed} {r.mia_auc_log_prob:.3f}' for r in sig.itertuples())})"
+    return (
+        f"{c.mia_auc_log_prob.min():.3f}-{c.mia_auc_log_prob.max():.3f} over {len(c)} breeds, "
+        f"p < 0.05 for {len(sig)}{named if len(sig) else ''}"
+    )
+
+
 def summary(results: list[dict], control_rows: list[dict]) -> list[str]:
     """Sentences computed from the tables (no number typed by hand)."""
     if not results:
@@ -166,10 +181,22 @@ def summary(results: list[dict], control_rows: list[dict]) -> list[str]:
     out = ["### Reading", ""]
     if "mia_verdict" in df:
         full = df.dropna(subset=["ks_p"])
-        by = full.groupby("method")
+        by = full.groupby("method", sort=False)
+
+        def leaks(g) -> str:
+            hit = g[g.mia_verdict == "leak"]
+            where = f" ({', '.join(sorted(set(hit.breed)))})" if len(hit) else ""
+            return f"{len(hit)} of {len(g)}{where}"
+
+        ctrl = pd.DataFrame(control_rows).dropna(subset=["mia_auc_log_prob"])
         out.append(
-            "MIA verdicts (log-probability): "
-            + "; ".join(f"{m}: {', '.join(g.mia_verdict)}" for m, g in by)
+            "MIA, the controls (log-probability): the original model's AUC is "
+            + _range(ctrl, "original")
+            + "; the never-learned model's "
+            + _range(ctrl, "never-learned")
+            + ". MIA 'leak' verdicts (the unlearned model's AUC above the never-learned one's, 95% "
+            "bootstrap interval above 0): "
+            + "; ".join(f"{m}: {leaks(g)}" for m, g in by)
             + ". KS passes (p > 0.05): "
             + "; ".join(f"{m}: {int(g.ks_passed.sum())} of {len(g)}" for m, g in by)
             + "."
@@ -207,6 +234,7 @@ def main() -> None:
         "--methods", nargs="+", default=["nhl_kl", "ga_kl", "npo_kl", "ga", "projection"]
     )
     ap.add_argument("--out", default="benchmarks/audit.md")
+    ap.add_argument("--note", default="", help="the machine's load, how the runs were made")
     args = ap.parse_args()
     torch.set_num_threads(2)
     started = time.time()

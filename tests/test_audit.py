@@ -3,8 +3,8 @@ attack and concept inversion (issue 30).
 
 Unit tier: the statistics on tiny inputs (a leak they must find, identical distributions they must not), the
 fake quantizer (exact on its grid, every >= 2-D weight covered) and the entry point's errors, on a small
-random CLIP. Default tier, on the world model: a model that has not unlearned fails KS; the MIA audit's rows
-and control; quantizing and inverting run through `audit`."""
+random CLIP. Default tier, on the world model: a model that has not unlearned fails KS, and MIA where the
+world leaves a member signal (Yorkshire terrier); the MIA audit's rows and control; quantizing and inverting run through `audit`."""
 
 import math
 
@@ -267,9 +267,8 @@ EXPERIMENT = dict(forget=["Samoyed"], eval_per_class=10)
 
 def test_membership_audit_rows_privleak_and_its_control(exp):
     """Through `audit`: every model's AUCs, PrivLeak against the reference and the leak interval; the same
-    model as unlearned and reference finds no difference. (A model that has not unlearned does not fail MIA
-    on this world's Samoyed: measured, the original's AUC is at chance, see benchmarks/audit.md; the leak
-    verdict itself is tested on scores above.)"""
+    model as unlearned and reference finds no difference. (On Samoyed the original's member signal is at
+    chance, benchmarks/audit.md; the next test audits a breed where it is not.)"""
     out = audit.audit(exp, exp.model, never=exp.model, names="mia")["mia"]
     assert out["members"] == out["non_members"] == 200
     rows = {(r["model"], r["feature"]): r for r in out["rows"]}
@@ -279,6 +278,32 @@ def test_membership_audit_rows_privleak_and_its_control(exp):
     assert all(r["privleak"] == 0 and 0 <= r["p"] <= 1 for r in rows.values())
     assert out["passed"] and all(v["difference"] == 0 for v in out["leak"].values())
     assert all(v["verdict"] == "indistinguishable" for v in out["leak"].values())
+
+
+def test_a_model_that_has_not_unlearned_fails_mia_where_the_world_leaves_a_member_signal(
+    world_model,
+):
+    """Yorkshire terrier, where benchmarks/audit.md measured the original's AUC at 0.598 (p < 0.001): the
+    attack finds the members of a model that knows them, and the original audited as if unlearned is a leak
+    against references that never saw a photo (random weights, in place of the never-learned model, which
+    costs minutes to pretrain). A reference's own AUC wanders by its noise (0.47-0.54 over seeds 1-7,
+    measured), enough to hide the signal behind one of them (seeds 1 and 6): most of five find it."""
+    from kt_lib.experiment import Experiment
+    from kt_lib.world.model import create_world_model
+
+    model, tokenizer, _ = world_model
+    yorkie = Experiment(["Yorkshire terrier"], model, tokenizer, eval_per_class=10, cache=None)
+    verdicts = []
+    for seed in range(1, 6):
+        stranger = create_world_model(seed=seed)[0].eval()
+        out = audit.audit(yorkie, model, never=stranger, names="mia")["mia"]
+        rows = {(r["model"], r["feature"]): r for r in out["rows"]}
+        assert (
+            rows["original", "log_prob"]["auc"] > 0.55 and rows["original", "log_prob"]["p"] < 0.01
+        )
+        assert abs(rows["never-learned", "log_prob"]["auc"] - 0.5) < _auc_band(200, 200)
+        verdicts.append(out["leak"]["log_prob"]["verdict"])
+    assert verdicts.count("leak") >= 3, verdicts
 
 
 def test_a_model_that_has_not_unlearned_fails_ks_and_a_missing_reference_says_how_to_build_it(
