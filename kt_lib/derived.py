@@ -38,9 +38,7 @@ from kt_lib.unlearn import UnlearnConfig, UnlearnResult
 
 DERIVED_VERSION = 2
 KEEP_BYTES = 1 << 30  # unlearned models an experiment keeps in memory (at least the latest one)
-STORE_BYTES = (
-    256 << 20
-)  # unlearned models' weights kept on disk beside a run cache file (newest first)
+STORE_BYTES = 256 << 20  # unlearned models' weights on disk beside a run cache file (newest first)
 STORE_MODEL_BYTES = 64 << 20  # the largest model stored there (the embedded world's is ~6 MB)
 
 
@@ -78,13 +76,12 @@ class Kept:
             state, meta = load_checkpoint(path, require_format=CHECKPOINT_FORMAT)
             model = copy.deepcopy(base)
             load_into(model, state, path)
-        except (CheckpointError, OSError):  # damaged, or evicted by another process meanwhile
-            path.unlink(missing_ok=True)
+            config = asdict(UnlearnConfig(**meta["info"]["config"]))  # JSON's lists back to tuples
+            history = pd.DataFrame(meta.pop("history"))
+        except (CheckpointError, OSError, KeyError, TypeError, ValueError):  # damaged, or evicted
+            path.unlink(missing_ok=True)  # by another process meanwhile: trained again
             return None
-        meta["info"]["config"] = asdict(
-            UnlearnConfig(**meta["info"]["config"])
-        )  # JSON lists -> tuples
-        result = UnlearnResult(model, pd.DataFrame(meta.pop("history")), **meta)
+        result = UnlearnResult(model, history, **dict(meta, info=dict(meta["info"], config=config)))
         self.put(key, result, store=False)
         return result
 
@@ -93,9 +90,8 @@ class Kept:
         meta.update(efficiency=result.efficiency, history=result.history.to_dict("list"))
         try:
             meta = json.loads(json.dumps(meta, default=str))
-            save_checkpoint(
-                result.model.state_dict(), self.folder / f"{key}.safetensors", meta, True
-            )
+            path = self.folder / f"{key}.safetensors"
+            save_checkpoint(result.model.state_dict(), path, meta, compact_vocab=True)
             files = sorted(self.folder.glob("*.safetensors"), key=lambda f: -f.stat().st_mtime)
             total = 0
             for f in files:  # the newest first; delete the oldest beyond STORE_BYTES
