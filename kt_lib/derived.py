@@ -69,7 +69,7 @@ class Kept:
     def load(self, key: str, base: torch.nn.Module) -> UnlearnResult | None:
         """The stored result of `key`, its model a copy of `base` with the stored weights (then kept in
         memory), or None."""
-        path = self.folder / f"{key}.safetensors" if self.folder else None
+        path = self._file(key)
         if path is None or not path.exists():
             return None
         try:
@@ -90,8 +90,7 @@ class Kept:
         meta.update(efficiency=result.efficiency, history=result.history.to_dict("list"))
         try:
             meta = json.loads(json.dumps(meta, default=str))
-            path = self.folder / f"{key}.safetensors"
-            save_checkpoint(result.model.state_dict(), path, meta, compact_vocab=True)
+            save_checkpoint(result.model.state_dict(), self._file(key), meta, compact_vocab=True)
             files = sorted(self.folder.glob("*.safetensors"), key=lambda f: -f.stat().st_mtime)
             total = 0
             for f in files:  # the newest first; delete the oldest beyond STORE_BYTES
@@ -100,6 +99,9 @@ class Kept:
                     f.unlink(missing_ok=True)
         except OSError:  # a full or read-only disk: the store is a shortcut, the run itself is done
             pass
+
+    def _file(self, key: str) -> Path | None:
+        return self.folder / f"{key}.safetensors" if self.folder else None
 
     def _bytes(self) -> int:
         return sum(_nbytes(r.model) for r in self._items.values())
