@@ -8,6 +8,8 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kt-installed
 OUT ?= outputs
+# pytest-xdist workers of `make test` (files dealt out whole), each on cores / TEST_JOBS threads (tests/conftest.py)
+TEST_JOBS ?= 2
 
 .PHONY: tutorial test check world lab strip clean-cache
 
@@ -23,7 +25,7 @@ tutorial: $(STAMP)
 	$(BIN)/kt tutorial --out $(OUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 check: $(STAMP)
 	$(BIN)/python -m pytest -m unit

@@ -13,9 +13,17 @@ os.environ.setdefault("KT_SMOKE", "1")
 # "findfont: Font family ['STIXGeneral'] not found" into its cells (the browser test fails on that)
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".kt_cache" / "matplotlib"))
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest-xdist workers: each, and what it starts (CLI runs, kernels), on its share of
+    # the cores instead of every process on all of them
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(
+            var, str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+        )
+
 import torch  # noqa: E402
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 def pytest_collection_modifyitems(config, items):
