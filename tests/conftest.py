@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from procs import cores
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KT_CACHE", str(ROOT / ".kt_cache"))
@@ -33,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _share_cores(request):
+    """Tests marked `alone` (all-core pretraining, timed browser checks, process kills) run by themselves."""
+    with cores(alone=request.node.get_closest_marker("alone") is not None):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,11 @@
-"""Helpers for tests that start `kt` in a child process and signal it."""
+"""Helpers for tests that start `kt` in a child process and signal it, and for sharing the cores between
+`make test`'s pytest-xdist workers."""
 
+import contextlib
+import os
 import signal
 import sys
+from pathlib import Path
 
 
 def default_sigint() -> None:
@@ -18,3 +22,25 @@ def kt(*args) -> list[str]:
 def kt_sweep(cfg, out) -> list[str]:
     """`kt sweep CFG --out OUT --no-progress`: a sweep whose output folder the test reads."""
     return kt("sweep", cfg, "--out", out, "--no-progress")
+
+
+@contextlib.contextmanager
+def cores(alone: bool):
+    """Under `make test`'s pytest-xdist workers, what is `alone` runs while no other test does (the other
+    worker waits between tests); everything else shares the cores. Two flock(2) files: the gate makes a
+    waiting `alone` test go before tests that start after it. Without xdist, nothing to share."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import fcntl
+
+    folder = Path(os.environ["KT_CACHE"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with (
+        open(folder / "tests-gate.lock", "a") as gate,
+        open(folder / "tests-cores.lock", "a") as held,
+    ):
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(held, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        fcntl.flock(gate, fcntl.LOCK_UN)
+        yield

@@ -27,7 +27,7 @@ import pytest
 from browser_check import _menu, _move, _wait, check_notebook, explore_cells
 from browser_lab import ROOT, Lab, find_browser, start_browser
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.alone]  # alone: the panel's feedback is timed
 # seconds allowed for one notebook's Run All (raise it on a machine shared with other work)
 TIMEOUT = float(os.environ.get("KT_BROWSER_TIMEOUT", 300))
 

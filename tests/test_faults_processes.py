@@ -176,6 +176,7 @@ UNLEARN += ["--eval-per-class", "2"]
 
 
 @pytest.mark.slow  # ~20-30 s of processes started and killed on 2 cores; CI runs it (KT_SLOW=1)
+@pytest.mark.alone
 def test_concurrent_saves_leave_one_complete_file_and_sigterm_leaves_none(tmp_path):
     out = tmp_path / "out"
     target = out / "u.safetensors"

@@ -75,6 +75,7 @@ def test_tiny_never_learned_model_is_cached_under_its_own_name(small_world, tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # pretraining on 2 threads of its own (PretrainConfig.threads)
 def test_retrained_without_samoyed_does_not_know_it(tmp_path, world_model):
     """The real schedule (~300 s): Samoyed near chance, the other breeds about as well known as by the
     shipped model."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from procs import cores
 
 from kt_lib.notebook.record import read_results
 
@@ -684,7 +685,7 @@ def smoke_runs(request, tmp_path_factory) -> dict[str, dict]:
             error = e
         return dict(out=out / path.name, seconds=time.perf_counter() - start, error=error)
 
-    with kernel_threads(JOBS), ThreadPoolExecutor(max_workers=JOBS) as pool:
+    with cores(alone=False), kernel_threads(JOBS), ThreadPoolExecutor(max_workers=JOBS) as pool:
         return dict(zip([p.stem for p in notebooks], pool.map(one, notebooks)))
 
 

@@ -355,6 +355,7 @@ def _stop_after(cfg: Path, out: Path, n: int, sig) -> tuple[int, str]:
 
 
 @pytest.mark.slow  # ~20-30 s of processes started and killed on 2 cores; CI runs it (KT_SLOW=1)
+@pytest.mark.alone
 def test_killed_or_interrupted_sweep_keeps_finished_trials_and_rerun_runs_only_the_missing(
     tmp_path,
 ):

@@ -70,3 +70,36 @@ def test_make_check_selects_the_unit_tier_and_nothing_slow(request):
     assert not heavy, heavy
     missing = [c for c in COVERS if not any(node.startswith(f"tests/{c}") for node, _ in items)]
     assert not missing, f"the unit tier lost {missing}"
+
+
+def test_an_alone_test_waits_for_running_tests_and_goes_before_later_ones(tmp_path, monkeypatch):
+    """`procs.cores` under xdist: an `alone` test waits while a test runs; a test that starts after it waits
+    for it (the gate), so a stream of short tests cannot starve it."""
+    import threading
+    import time
+
+    from procs import cores
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setenv("KT_CACHE", str(tmp_path))
+    events = []
+
+    def run(alone: bool, name: str):
+        with cores(alone):
+            events.append(name)
+            time.sleep(0.2)
+
+    with cores(False):
+        events.append("running")
+        first = threading.Thread(target=run, args=(True, "alone"))
+        first.start()
+        time.sleep(0.3)
+        later = threading.Thread(target=run, args=(False, "later"))
+        later.start()
+        time.sleep(0.3)
+        assert events == [
+            "running"
+        ]  # both wait: the alone test for this one, the later one at the gate
+    first.join(10)
+    later.join(10)
+    assert events == ["running", "alone", "later"]

@@ -38,6 +38,7 @@ def test_default_model_meets_the_accuracy_targets(accuracies):
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # pretraining on 2 threads of its own (PretrainConfig.threads)
 def test_retraining_reproduces_the_shipped_model(tmp_path, accuracies):
     model, tokenizer, info = world_model(
         retrain=True, progress=False, save_to=tmp_path / "retrained.safetensors"
