@@ -97,9 +97,8 @@ def test_an_alone_test_waits_for_running_tests_and_goes_before_later_ones(tmp_pa
         later = threading.Thread(target=run, args=(False, "later"))
         later.start()
         time.sleep(0.3)
-        assert events == [
-            "running"
-        ]  # both wait: the alone test for this one, the later one at the gate
+        # both wait: the alone test for this one, the later one at the gate
+        assert events == ["running"]
     first.join(10)
     later.join(10)
     assert events == ["running", "alone", "later"]
