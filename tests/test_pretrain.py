@@ -81,3 +81,30 @@ def test_world_model_trains_once_then_loads_from_the_cache(
         torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values())
     )
     assert info2["train_seconds"] == info["train_seconds"]  # metadata travels with the checkpoint
+
+
+def test_pretraining_gives_the_caller_its_thread_count_back(small_world):
+    """Pretraining runs on cfg.threads; a test worker (one thread each under `make test`) or a notebook that
+    pretrained must keep its own count afterwards, after a failed run too: a CI run once kept two threads
+    in one worker for the rest of the suite, beside the other worker's."""
+    before = torch.get_num_threads()
+    cfg = PretrainConfig(num_steps=1, batch_size=8, warmup_steps=1, threads=before + 1)
+    seen = []
+    try:
+        torch.set_num_threads(1)
+        model, tokenizer = create_world_model(seed=cfg.seed)
+        encode = model.encode_image
+
+        def spy(images):
+            seen.append(torch.get_num_threads())
+            return encode(images)
+
+        model.encode_image = spy
+        pretrain(model, tokenizer, small_world, cfg, progress=False)
+        assert seen == [before + 1] and torch.get_num_threads() == 1
+        model.encode_image = lambda images: encode(images) * float("nan")
+        with pytest.raises(FloatingPointError, match="lower lr"):
+            pretrain(model, tokenizer, small_world, cfg, progress=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -124,9 +124,18 @@ def pretrain(
     without: tuple[str, ...] = (),
 ) -> dict:
     """Train `model` in place; a history dict (loss per step, seconds, fine accuracy every 100 steps).
-    `without`: breeds whose images and captions are left out (the never-learned reference)."""
-    torch.manual_seed(cfg.seed)
+    `without`: breeds whose images and captions are left out (the never-learned reference). Runs on
+    `cfg.threads` torch threads and gives the caller back its own count afterwards."""
+    before = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
+    try:
+        return _pretrain(model, tokenizer, world, cfg, progress, without)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _pretrain(model, tokenizer, world, cfg, progress, without) -> dict:
+    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     arrays = load_pool(world, "pretrain")
     images = to_tensor(arrays["images"])
