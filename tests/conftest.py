@@ -38,9 +38,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _share_cores(request):
-    """Tests marked `alone` (all-core pretraining, timed browser checks, process kills) run by themselves."""
+    """Tests marked `alone` (all-core pretraining, timed browser checks, process kills) run by themselves, and
+    no test leaves the worker on another torch thread count than it found (`kt bench --threads` run in
+    process sets it for good, as a CLI may)."""
+    threads = torch.get_num_threads()
     with cores(alone=request.node.get_closest_marker("alone") is not None):
         yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
