@@ -28,11 +28,14 @@ def kt_sweep(cfg, out) -> list[str]:
 def cores(alone: bool):
     """Under `make test`'s pytest-xdist workers, what is `alone` runs while no other test does (the other
     worker waits between tests); everything else shares the cores. Two flock(2) files: the gate makes a
-    waiting `alone` test go before tests that start after it. Without xdist, nothing to share."""
+    waiting `alone` test go before tests that start after it. An `alone` test has every core: torch's threads
+    and OMP/MKL_NUM_THREADS for what it starts, given back afterwards. Without xdist, nothing to share."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         yield
         return
     import fcntl
+
+    import torch
 
     folder = Path(os.environ["KT_CACHE"])
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,4 +46,19 @@ def cores(alone: bool):
         fcntl.flock(gate, fcntl.LOCK_EX)
         fcntl.flock(held, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         fcntl.flock(gate, fcntl.LOCK_UN)
-        yield
+        if not alone:
+            yield
+            return
+        every, threads = str(os.cpu_count() or 1), torch.get_num_threads()
+        env = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update(dict.fromkeys(env, every))
+        torch.set_num_threads(int(every))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+            for var, value in env.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value

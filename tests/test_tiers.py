@@ -74,19 +74,24 @@ def test_make_check_selects_the_unit_tier_and_nothing_slow(request):
 
 def test_an_alone_test_waits_for_running_tests_and_goes_before_later_ones(tmp_path, monkeypatch):
     """`procs.cores` under xdist: an `alone` test waits while a test runs; a test that starts after it waits
-    for it (the gate), so a stream of short tests cannot starve it."""
+    for it (the gate), so a stream of short tests cannot starve it. The alone test has every core (torch's
+    threads and OMP_NUM_THREADS for its children), and the worker gets its own count back."""
+    import os
     import threading
     import time
 
+    import torch
     from procs import cores
 
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
     monkeypatch.setenv("KT_CACHE", str(tmp_path))
-    events = []
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    events, seen, before = [], {}, torch.get_num_threads()
 
     def run(alone: bool, name: str):
         with cores(alone):
             events.append(name)
+            seen[name] = (torch.get_num_threads(), os.environ["OMP_NUM_THREADS"])
             time.sleep(0.2)
 
     with cores(False):
@@ -102,3 +107,6 @@ def test_an_alone_test_waits_for_running_tests_and_goes_before_later_ones(tmp_pa
     first.join(10)
     later.join(10)
     assert events == ["running", "alone", "later"]
+    every = os.cpu_count() or 1
+    assert seen == {"alone": (every, str(every)), "later": (before, "1")}, seen
+    assert torch.get_num_threads() == before and os.environ["OMP_NUM_THREADS"] == "1"
