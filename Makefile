@@ -8,7 +8,8 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kt-installed
 OUT ?= outputs
-# pytest-xdist workers of `make test` (files dealt out whole), each on cores / TEST_JOBS threads (tests/conftest.py)
+# pytest-xdist workers of `make test` (files dealt out whole), each on cores / TEST_JOBS threads (tests/conftest.py),
+# its notebook kernels splitting its share (kt_harness/cli/tutorial.py kernel_threads)
 TEST_JOBS ?= 2
 
 .PHONY: tutorial test check world lab strip clean-cache

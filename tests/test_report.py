@@ -145,6 +145,34 @@ def test_execute_starts_the_kernel_in_the_notebooks_folder_and_leaves_this_proce
     assert Path(read_results(tmp_path / "out" / "97_cwd.ipynb")["cwd"]) == src.resolve()
 
 
+def test_kernels_split_the_callers_thread_budget(monkeypatch):
+    """`kernel_threads(jobs)` gives each kernel its share of this process's threads: a set OMP_NUM_THREADS is
+    the budget (split, not handed to every kernel whole), unset means every core, never below 1; the
+    caller's environment comes back afterwards."""
+    from kt_harness.cli.tutorial import kernel_threads
+
+    cases = [
+        ("4", 2, "2"),
+        ("2", 2, "1"),
+        ("1", 2, "1"),
+        ("3", 1, "3"),
+        (None, 2, None),
+        ("junk", 1, None),
+    ]
+    every = str(os.cpu_count() or 1)
+    for given, jobs, seen in cases:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            if given is None:
+                monkeypatch.delenv(var, raising=False)
+            else:
+                monkeypatch.setenv(var, given)
+        expected = seen or str(max(1, int(every) // jobs))
+        with kernel_threads(jobs):
+            inside = (os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"])
+        assert inside == (expected, expected), (given, jobs, inside)
+        assert os.environ.get("OMP_NUM_THREADS") == given, "the caller's value came back"
+
+
 def test_two_notebooks_at_a_time_run_longest_first_and_a_failure_is_raised(tmp_path, monkeypatch):
     """`kt tutorial --jobs 2`: every notebook runs and is rendered, the kernels get cores/2 threads
     (`OMP_NUM_THREADS`, seen inside the notebook), the recorded times order them longest first, and a

@@ -34,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--smoke", action="store_true", help=help)
     help = "run only notebooks whose name contains this (repeatable)"
     p.add_argument("--only", action="append", help=help)
-    help = "notebooks run at once, each on cores/jobs threads (default: 2 with >= 2 cores, else 1)"
+    help = "notebooks run at once, each on OMP_NUM_THREADS (else cores) / jobs threads (default: 2 if >= 2 cores)"
     p.add_argument("--jobs", type=int, default=None, help=help)
     p.set_defaults(func=run)
 
@@ -52,16 +52,21 @@ def longest_first(notebooks: list[Path]) -> list[Path]:
 
 @contextlib.contextmanager
 def kernel_threads(jobs: int):
-    """Kernels started inside share the cores, cores / jobs threads each (they inherit THREAD_VARS; values the
-    user set win); this process's environment is restored afterwards."""
+    """Kernels started inside share this process's threads, threads / jobs each (at least 1): its THREAD_VARS
+    where set (a user's OMP_NUM_THREADS=4 is the whole run's budget), else every core. They inherit THREAD_VARS;
+    this process's environment is restored afterwards. (Leaving a set value as it was gave each of `jobs`
+    kernels the whole budget: under `make test -n 1`, two kernels on 2 threads each on 2 cores, every smoke
+    notebook about 4 times slower.)"""
     with mock.patch.dict(os.environ):
         for v in THREAD_VARS:
-            os.environ.setdefault(v, str(max(1, (os.cpu_count() or 1) // jobs)))
+            given = os.environ.get(v, "")
+            budget = int(given) if given.isdigit() and int(given) > 0 else os.cpu_count() or 1
+            os.environ[v] = str(max(1, budget // jobs))
         yield
 
 
 def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[str, dict]:
-    """Execute `notebooks` into `out`, `jobs` at a time (kernels on cores/jobs threads), each rendered as
+    """Execute `notebooks` into `out`, `jobs` at a time (kernel_threads: each kernel 1/jobs of the threads), each rendered as
     HTML: {name: {seconds, results, html}}. The first failure stops what has not started and is raised once
     the running notebooks end."""
     from kt_lib.notebook.record import read_results
