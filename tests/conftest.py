@@ -29,6 +29,9 @@ torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_cou
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("KT_SLOW") == "1":
+        # slow tests first (their files first under --dist loadfile): the pretrainings (alone, 5 minutes each)
+        # at the start, not dealt out last beside one worker's long file while the other idles
+        items.sort(key=lambda item: "slow" not in item.keywords)
         return
     skip = pytest.mark.skip(reason="slow: set KT_SLOW=1 (CI does)")
     for item in items:
@@ -38,9 +41,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _share_cores(request):
-    """Tests marked `alone` (all-core pretraining, timed browser checks, process kills) run by themselves, and
-    no test leaves the worker on another torch thread count than it found (`kt bench --threads` run in
-    process sets it for good, as a CLI may)."""
+    """Tests marked `alone` (the 2-thread pretrainings, the notebooks' kernels, the timed browser check, process
+    kills) run by themselves, and no test leaves the worker on another torch thread count than it found
+    (`kt bench --threads` run in process sets it for good, as a CLI may)."""
     threads = torch.get_num_threads()
     with cores(alone=request.node.get_closest_marker("alone") is not None):
         yield

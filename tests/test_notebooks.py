@@ -685,7 +685,9 @@ def smoke_runs(request, tmp_path_factory) -> dict[str, dict]:
             error = e
         return dict(out=out / path.name, seconds=time.perf_counter() - start, error=error)
 
-    with cores(alone=False), kernel_threads(JOBS), ThreadPoolExecutor(max_workers=JOBS) as pool:
+    # alone: the JOBS kernels, one thread each, have the cores to themselves (beside the other worker's test,
+    # three processes on two cores: 226 s for this fixture in a CI run where it took 107 s without xdist)
+    with cores(alone=True), kernel_threads(JOBS), ThreadPoolExecutor(max_workers=JOBS) as pool:
         return dict(zip([p.stem for p in notebooks], pool.map(one, notebooks)))
 
 
@@ -728,6 +730,7 @@ def test_every_notebook_was_executed(request):
 
 
 @pytest.mark.notebook
+@pytest.mark.alone  # JOBS kernels on one thread each, as the smoke runs
 def test_nbval_lax():
     """`pytest --nbval-lax` over notebooks/ with KT_SMOKE=1: nbval cannot inject parameters, so smoke mode comes
     from the environment and INTERACTIVE keeps its default (True): the Explore widgets must build headless, and
