@@ -29,9 +29,6 @@ torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_cou
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("KT_SLOW") == "1":
-        # slow tests first (their files first under --dist loadfile): the pretrainings (alone, 5 minutes each)
-        # at the start, not dealt out last beside one worker's long file while the other idles
-        items.sort(key=lambda item: "slow" not in item.keywords)
         return
     skip = pytest.mark.skip(reason="slow: set KT_SLOW=1 (CI does)")
     for item in items:
