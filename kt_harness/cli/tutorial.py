@@ -34,7 +34,8 @@ def register(sub) -> None:
     p.add_argument("--smoke", action="store_true", help=help)
     help = "run only notebooks whose name contains this (repeatable)"
     p.add_argument("--only", action="append", help=help)
-    help = "notebooks run at once, each on OMP_NUM_THREADS (else cores) / jobs threads (default: 2 if >= 2 cores)"
+    help = "notebooks run at once, each on OMP_NUM_THREADS (else cores) / jobs threads"
+    help += " (default: 2 with >= 2 cores, else 1)"
     p.add_argument("--jobs", type=int, default=None, help=help)
     p.set_defaults(func=run)
 
@@ -66,9 +67,9 @@ def kernel_threads(jobs: int):
 
 
 def run_all(notebooks: list[Path], out: Path, smoke: bool, jobs: int) -> dict[str, dict]:
-    """Execute `notebooks` into `out`, `jobs` at a time (kernel_threads: each kernel 1/jobs of the threads), each rendered as
-    HTML: {name: {seconds, results, html}}. The first failure stops what has not started and is raised once
-    the running notebooks end."""
+    """Execute `notebooks` into `out`, `jobs` at a time (each kernel on 1/jobs of the threads:
+    `kernel_threads`), each rendered as HTML: {name: {seconds, results, html}}. The first failure stops
+    what has not started and is raised once the running notebooks end."""
     from kt_lib.notebook.record import read_results
     from kt_lib.notebook.report import render_html
 
